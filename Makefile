@@ -1,0 +1,70 @@
+# rocketmq-operator — developer entry points. `make run` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCAL_CLUSTER_DIR ?= $(CURDIR)/.cluster
+export LOCAL_CLUSTER_DIR
+include hack/versions.env
+KIND_CLUSTER ?= rocketmq-operator
+IMAGE ?= rocketmq-operator:dev
+GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
+
+.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane e2e lint bench image bundle clean
+
+$(PY): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test,lint]'
+	@touch $(PY)
+
+install: $(PY) ## virtualenv with the operator and its test dependencies
+
+control-plane: ## build (or reuse) the local control plane binaries
+	bash hack/build-control-plane.sh >/dev/null
+
+test: install control-plane ## unit tests, then e2e tests on the local control plane (started and stopped by the tests)
+	$(PY) -m pytest tests
+
+unit-test: install
+	$(PY) -m pytest tests --ignore=tests/e2e -m 'not rocketmq'
+
+e2e-test: install control-plane
+	$(PY) -m pytest tests/e2e
+
+run: install ## run the operator out-of-cluster (KUBECONFIG, else the local control plane)
+	@if [[ -n "$$KUBECONFIG" ]]; then \
+	  exec $(VENV)/bin/rocketmq-operator run --kubeconfig "$$KUBECONFIG"; \
+	else \
+	  $(PYTHON) hack/localcluster.py up && \
+	  kubectl --kubeconfig "$(LOCAL_CLUSTER_DIR)/kubeconfig" apply -f manifests/crds/ && \
+	  exec $(VENV)/bin/rocketmq-operator run --kubeconfig "$(LOCAL_CLUSTER_DIR)/kubeconfig"; \
+	fi
+
+cluster-up: ## start the local control plane (builds it when missing)
+	$(PYTHON) hack/localcluster.py up
+
+cluster-down: ## stop the local control plane and remove its data
+	$(PYTHON) hack/localcluster.py down
+
+cluster-status:
+	$(PYTHON) hack/localcluster.py status
+
+e2e: install ## the e2e suite against a kind cluster (needs Docker)
+	bash hack/kind-e2e.sh
+
+lint: install
+	$(VENV)/bin/ruff check rocketmq_operator tests bench hack
+	$(VENV)/bin/lint-imports
+
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+image: ## the operator image (needs Docker)
+	docker build -t $(IMAGE) .
+
+bundle: ## a single-file install manifest in dist/
+	mkdir -p dist && kubectl kustomize manifests/default > dist/rocketmq-operator.yaml && echo dist/rocketmq-operator.yaml
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""The local control plane: a real Kubernetes API server and friends, as plain processes on 127.0.0.1.
+
+Usage: ``localcluster.py up|down|status`` (the Makefile's ``cluster-up`` / ``cluster-down``).
+
+``up`` builds the binaries when they are missing (``hack/build-control-plane.sh``), generates a CA and
+certificates, starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on free
+loopback ports, writes ``<dir>/kubeconfig``, creates a default StorageClass (the controller manager's
+in-tree host-path provisioner binds claims) and fake nodes spread over zones, and returns once
+``/readyz`` is ok and every node is Ready. ``<dir>`` is ``$LOCAL_CLUSTER_DIR`` or ``.cluster``; two
+clusters in two directories run side by side.
+
+Standard library only, so it runs before the project's virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HACK = Path(__file__).resolve().parent
+ROOT = HACK.parent
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+NODES = (("kwok-node-0", "zone-a"), ("kwok-node-1", "zone-b"), ("kwok-node-2", "zone-a"), ("kwok-node-3", "zone-b"))
+SERVICE_CIDR = "10.96.0.0/16"
+START_TIMEOUT = 120.0
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def cluster_dir() -> Path:
+    return Path(os.environ.get("LOCAL_CLUSTER_DIR") or ROOT / ".cluster").resolve()
+
+
+def log(msg: str) -> None:
+    print(f"[localcluster] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise ClusterError(f"{' '.join(args[:3])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+# ---------------------------------------------------------------- certificates
+
+def make_certs(pki: Path) -> None:
+    pki.mkdir(parents=True, exist_ok=True)
+    o = lambda *a: run("openssl", *a, cwd=pki)  # noqa: E731
+    o("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
+      "-subj", "/CN=rocketmq-operator-local-ca")
+    (pki / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+        "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
+        "extendedKeyUsage=serverAuth\n")
+    (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "server.ext"),
+                            ("admin", "/O=system:masters/CN=local-admin", "client.ext")):
+        o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
+        o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+          "-out", f"{name}.crt", "-days", "3650", "-extfile", ext)
+    o("genrsa", "-out", "sa.key", "2048")
+    o("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+
+def write_kubeconfig(path: Path, pki: Path, server: str) -> None:
+    cfg = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "local",
+        "clusters": [{"name": "local", "cluster": {"server": server,
+                                                   "certificate-authority": str(pki / "ca.crt")}}],
+        "users": [{"name": "admin", "user": {"client-certificate": str(pki / "admin.crt"),
+                                             "client-key": str(pki / "admin.key")}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+    }
+    path.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
+
+
+# ---------------------------------------------------------------- processes
+
+def component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) -> list[str]:
+    pki, kc = d / "pki", str(d / "kubeconfig")
+    if name == "etcd":
+        return [str(bin_dir / "etcd"), "--name=local", f"--data-dir={d / 'data' / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{ports['etcd']}",
+                f"--advertise-client-urls=http://127.0.0.1:{ports['etcd']}",
+                f"--listen-peer-urls=http://127.0.0.1:{ports['etcd-peer']}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{ports['etcd-peer']}",
+                f"--initial-cluster=local=http://127.0.0.1:{ports['etcd-peer']}",
+                "--unsafe-no-fsync=true", "--quota-backend-bytes=4294967296", "--log-level=warn"]
+    if name == "kube-apiserver":
+        return [str(bin_dir / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={ports['apiserver']}",
+                f"--cert-dir={d / 'data' / 'apiserver'}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=Node,RBAC",
+                "--allow-privileged=true", "--endpoint-reconciler-type=none", "--v=1"]
+    if name == "kube-controller-manager":
+        return [str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1", f"--secure-port={ports['controller-manager']}",
+                "--leader-elect=false", "--enable-hostpath-provisioner=true",
+                f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}", "--use-service-account-credentials=false",
+                "--concurrent-statefulset-syncs=10", "--concurrent-gc-syncs=20",
+                "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
+    if name == "kube-scheduler":
+        return [str(bin_dir / "kube-scheduler"), f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1", f"--secure-port={ports['scheduler']}", "--leader-elect=false",
+                "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
+    if name == "kwok":
+        return [str(bin_dir / "kwok"), f"--kubeconfig={kc}",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--server-address=127.0.0.1:{ports['kwok']}", "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1"]
+    raise ValueError(name)
+
+
+def start(name: str, args: list[str], d: Path) -> int:
+    logf = open(d / "logs" / f"{name}.log", "ab")
+    proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=d)
+    logf.close()
+    return proc.pid
+
+
+def log_tail(d: Path, name: str, lines: int = 25) -> str:
+    try:
+        return "\n".join((d / "logs" / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_for(what: str, check, *, timeout: float, d: Path, component: str, pid: int | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if pid is not None and not pid_alive(pid):
+            raise ClusterError(f"{component} exited while waiting for {what}; last log lines:\n"
+                               f"{log_tail(d, component)}")
+        time.sleep(0.25)
+    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; {component} log:\n{log_tail(d, component)}")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def kubectl(d: Path, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return run("kubectl", f"--kubeconfig={d / 'kubeconfig'}", "--request-timeout=10s", *args, check=check,
+               input=stdin)
+
+
+def readyz(d: Path) -> bool:
+    return kubectl(d, "get", "--raw", "/readyz", check=False).stdout.strip() == "ok"
+
+
+# ---------------------------------------------------------------- cluster objects
+
+def node_manifest(name: str, zone: str) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                     "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64", "type": "kwok",
+                                "topology.kubernetes.io/zone": zone}},
+        "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                   "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"}},
+    }
+
+
+STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+    "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+    "provisioner": "kubernetes.io/host-path", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+}
+
+
+def create_objects(d: Path) -> None:
+    items = [STORAGE_CLASS] + [node_manifest(n, z) for n, z in NODES]
+    kubectl(d, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+def nodes_ready(d: Path) -> bool:
+    out = kubectl(d, "get", "nodes", "-o", "json", check=False)
+    if out.returncode != 0:
+        return False
+    nodes = json.loads(out.stdout)["items"]
+    ready = [n for n in nodes for c in n.get("status", {}).get("conditions", [])
+             if c["type"] == "Ready" and c["status"] == "True"]
+    return len(ready) >= len(NODES)
+
+
+def default_sa_exists(d: Path) -> bool:
+    return kubectl(d, "get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
+
+
+# ---------------------------------------------------------------- commands
+
+def state_path(d: Path) -> Path:
+    return d / "state.json"
+
+
+def read_state(d: Path) -> dict | None:
+    try:
+        return json.loads(state_path(d).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def running(d: Path) -> bool:
+    state = read_state(d)
+    return bool(state) and any(pid_alive(p) for p in state.get("pids", {}).values())
+
+
+def build_binaries() -> Path:
+    proc = subprocess.run(["bash", str(HACK / "build-control-plane.sh")], stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise ClusterError("building the control plane failed (see the step named above)")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def up() -> int:
+    d = cluster_dir()
+    if running(d):
+        log(f"a local cluster is already running in {d} (kubeconfig {d / 'kubeconfig'}); "
+            f"run 'make cluster-down' first or set LOCAL_CLUSTER_DIR for a second one")
+        return 0
+    t0 = time.monotonic()
+    bin_dir = build_binaries()
+    if d.exists():
+        down(quiet=True)
+    for sub in ("logs", "data"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    make_certs(d / "pki")
+    ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
+    write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
+    state = {"ports": ports, "pids": {}, "bin": str(bin_dir)}
+    try:
+        for name in COMPONENTS:
+            pid = start(name, component_args(name, bin_dir, d, ports), d)
+            state["pids"][name] = pid
+            state_path(d).write_text(json.dumps(state, indent=2))
+            if name == "etcd":
+                wait_for("etcd", lambda: port_open(ports["etcd"]), timeout=30, d=d, component=name, pid=pid)
+            elif name == "kube-apiserver":
+                wait_for("/readyz", lambda: readyz(d), timeout=START_TIMEOUT, d=d, component=name, pid=pid)
+                create_objects(d)
+        wait_for("nodes Ready", lambda: nodes_ready(d), timeout=60, d=d, component="kwok", pid=state["pids"]["kwok"])
+        wait_for("default ServiceAccount", lambda: default_sa_exists(d), timeout=60, d=d,
+                 component="kube-controller-manager", pid=state["pids"]["kube-controller-manager"])
+    except (ClusterError, KeyboardInterrupt):
+        down(quiet=True, keep_logs=True)
+        raise
+    log(f"cluster up in {time.monotonic() - t0:.1f}s: https://127.0.0.1:{ports['apiserver']}; "
+        f"export KUBECONFIG={d / 'kubeconfig'}")
+    return 0
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and pid_alive(pid):
+            time.sleep(0.1)
+        if not pid_alive(pid):
+            return
+
+
+def down(quiet: bool = False, keep_logs: bool = False) -> int:
+    d = cluster_dir()
+    state = read_state(d)
+    if state:
+        for name in reversed(COMPONENTS):
+            pid = state.get("pids", {}).get(name)
+            if pid:
+                stop_pid(pid)
+    if d.exists():
+        for child in d.iterdir():
+            if keep_logs and child.name == "logs":
+                continue
+            run("rm", "-rf", str(child))
+        if not keep_logs:
+            run("rm", "-rf", str(d))
+    if not quiet:
+        log(f"cluster in {d} stopped and removed")
+    return 0
+
+
+def status() -> int:
+    d = cluster_dir()
+    state = read_state(d)
+    if not state or not running(d):
+        print(f"no local cluster running in {d}")
+        return 1
+    for name, pid in state["pids"].items():
+        print(f"{name:<25} pid {pid:<8} {'running' if pid_alive(pid) else 'STOPPED'}")
+    print(f"kubeconfig: {d / 'kubeconfig'}  readyz: {'ok' if readyz(d) else 'not ready'}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    cmds = {"up": up, "down": down, "status": status}
+    if len(argv) != 2 or argv[1] not in cmds:
+        print(f"usage: {argv[0]} up|down|status", file=sys.stderr)
+        return 2
+    try:
+        return cmds[argv[1]]()
+    except ClusterError as e:
+        log(f"error: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

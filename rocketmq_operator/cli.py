@@ -1,0 +1,100 @@
+"""The ``rocketmq-operator`` command: ``run`` starts the operator, ``admin`` talks to RocketMQ directly.
+
+Every ``run`` flag has an environment equivalent (the Deployment sets the environment). A wrong flag or
+an unreachable cluster gives one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rocketmq_operator import __version__
+from rocketmq_operator.logs import LEVELS
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _bind_address(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT or :PORT")
+    return text
+
+
+def _add_run_parser(subparsers) -> None:
+    env = os.environ.get
+    run = subparsers.add_parser("run", help="run the operator (controllers, metrics, health probes)")
+    run.add_argument("--kubeconfig", default=env("KUBECONFIG") or None,
+                     help="kubeconfig file (env KUBECONFIG); default: in-cluster, else ~/.kube/config")
+    run.add_argument("--namespace", default=env("WATCH_NAMESPACE", ""),
+                     help="comma-separated namespaces to watch, empty = all (env WATCH_NAMESPACE)")
+    run.add_argument("--workers", type=_positive_int, default=int(env("WORKERS", "4")),
+                     help="worker threads per controller (env WORKERS, default 4)")
+    run.add_argument("--metrics-bind-address", type=_bind_address, default=env("METRICS_BIND_ADDRESS", ":8383"),
+                     help="address of /metrics (env METRICS_BIND_ADDRESS, default :8383)")
+    run.add_argument("--health-probe-bind-address", type=_bind_address,
+                     default=env("HEALTH_PROBE_BIND_ADDRESS", ""),
+                     help="address of /healthz and /readyz; empty = same server as metrics "
+                          "(env HEALTH_PROBE_BIND_ADDRESS)")
+    run.add_argument("--leader-elect", action=argparse.BooleanOptionalAction,
+                     default=_env_bool("LEADER_ELECT", False),
+                     help="hold a Lease so that only one replica reconciles (env LEADER_ELECT)")
+    run.add_argument("--leader-election-namespace", default=env("LEADER_ELECTION_NAMESPACE") or None,
+                     help="namespace of the Lease (default: the pod's namespace, else 'default')")
+    run.add_argument("--log-level", choices=LEVELS, default=env("LOG_LEVEL", "info"))
+    run.add_argument("--log-format", choices=("auto", "json", "console"), default=env("LOG_FORMAT", "auto"))
+    run.add_argument("--resync-period", type=float, default=float(env("RESYNC_PERIOD", "600")),
+                     help="seconds between cache replays (env RESYNC_PERIOD)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rocketmq-operator", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_run_parser(subparsers)
+    try:
+        from rocketmq_operator.rocketmq.cli import add_admin_parser
+    except ImportError:  # the admin client is optional at import time
+        pass
+    else:
+        add_admin_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if args.command == "run":
+        from rocketmq_operator.manager import run_operator
+
+        return run_operator(args)
+    if args.command == "admin":
+        from rocketmq_operator.rocketmq.cli import run_admin
+
+        return run_admin(args)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The client boundary: the only package that talks HTTP to the Kubernetes API server.
+
+Everything above it (informers, controllers) sees plain dicts, :class:`Resource` values and the
+exception tree in :mod:`.errors`.
+"""
+
+from __future__ import annotations
+
+from .client import KubeClient, ListResult, RequestCounter
+from .config import ClusterUnreachable, KubeConfigError, load_api_client
+from .errors import (AlreadyExists, ApiError, Conflict, Forbidden, Gone, Invalid, NotFound, ServerError,
+                     TooManyRequests, TransportError, Unauthorized)
+from .resources import (BROKER_CLUSTERS, BROKERS, CONFIG_MAPS, CONSOLES, DEPLOYMENTS, EVENTS, LEASES,
+                        NAME_SERVICES, NAMESPACES, NODES, POD_DISRUPTION_BUDGETS, PODS, PVCS, SERVICES,
+                        STATEFUL_SETS, TOPIC_TRANSFERS, Resource)
+from .retry import RetryPolicy
+from .transport import Transport, WatchStream
+
+
+def connect(kubeconfig: str | None, *, retry: RetryPolicy | None = None,
+            counter: RequestCounter | None = None, probe: bool = True) -> KubeClient:
+    """Load the configuration (see :func:`load_api_client`) and return a client over it."""
+    return KubeClient(Transport(load_api_client(kubeconfig, probe=probe)), retry=retry, counter=counter)
+
+
+__all__ = [
+    "AlreadyExists", "ApiError", "BROKERS", "BROKER_CLUSTERS", "CONFIG_MAPS", "CONSOLES", "ClusterUnreachable",
+    "Conflict", "DEPLOYMENTS", "EVENTS", "Forbidden", "Gone", "Invalid", "KubeClient", "KubeConfigError",
+    "LEASES", "ListResult", "NAMESPACES", "NAME_SERVICES", "NODES", "NotFound", "PODS",
+    "POD_DISRUPTION_BUDGETS", "PVCS", "RequestCounter", "Resource", "RetryPolicy", "SERVICES",
+    "STATEFUL_SETS", "ServerError", "TOPIC_TRANSFERS", "TooManyRequests", "Transport", "TransportError",
+    "Unauthorized", "WatchStream", "connect", "load_api_client",
+]

@@ -1,0 +1,130 @@
+"""One HTTP exchange with the API server, on raw JSON.
+
+This is where the generated client's ``ApiClient`` is used, and only its request layer: the URL and
+auth headers come from ``param_serialize`` (``auth_settings=['BearerToken']``), the request goes through
+``call_api`` with ``_preload_content`` semantics (the urllib3 response is read by us), and bodies are
+decoded with ``json.loads`` — no generated model objects. Non-2xx answers and socket failures become
+:mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import urllib3
+from kubernetes.client import ApiClient
+
+from .errors import ApiError, error_from_response, error_from_status_object, error_from_transport
+
+Timeout = float | tuple[float, float] | None
+Query = Sequence[tuple[str, str]]
+
+
+class RawResponse(Protocol):
+    """The part of a urllib3 response we use (also what test fakes implement)."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    def stream(self, amt: int | None = ..., decode_content: bool | None = ...) -> Iterator[bytes]: ...
+
+    def read(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class Transport:
+    """Sends requests built by an ``ApiClient`` and returns undecoded urllib3 responses."""
+
+    def __init__(self, api_client: ApiClient) -> None:
+        self._api = api_client
+
+    def send(self, method: str, path: str, *, query: Query = (), body: Any = None,
+             content_type: str | None = None, timeout: Timeout = None) -> RawResponse:
+        """Send one request; raise an ApiError unless the answer is 2xx."""
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        method, url, headers, _, _ = self._api.param_serialize(
+            method, path, query_params=list(query) or None, header_params=headers,
+            auth_settings=["BearerToken"])
+        try:
+            response = self._api.call_api(method, url, headers, body, _request_timeout=timeout).response
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise error_from_transport(exc) from exc
+        if not 200 <= response.status <= 299:
+            raise _error_of(response)
+        return response
+
+
+def read_json(response: RawResponse) -> Any:
+    """Read and decode a whole response body."""
+    try:
+        return json.loads(response.read())
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise error_from_transport(exc) from exc
+
+
+def _error_of(response: RawResponse) -> ApiError:
+    try:
+        body = response.read()
+    except (urllib3.exceptions.HTTPError, OSError):
+        body = b""
+    return error_from_response(response.status, body, response.headers)
+
+
+class WatchStream:
+    """Iterates the events of one open watch: ``{"type": ..., "object": {...}}`` dicts.
+
+    ERROR events are raised as the ApiError their ``Status`` describes (410 → ``Gone``). A read
+    timeout or a dropped connection is raised as ``TransportError``; the stream ending normally
+    (the server's ``timeoutSeconds``) just stops the iteration. ``close()`` may be called from another
+    thread to interrupt a blocked read.
+    """
+
+    def __init__(self, response: RawResponse, *, chunk_size: int = 65536) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in self._lines():
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    raise error_from_status_object(event.get("object") or {})
+                yield event
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if self._closed.is_set():
+                return
+            raise error_from_transport(exc) from exc
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        shutdown = getattr(self._response, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        self._response.close()
+
+    def _lines(self) -> Iterator[bytes]:
+        parts: list[bytes] = []
+        for chunk in self._response.stream(self._chunk_size, decode_content=True):
+            if self._closed.is_set():
+                return
+            if b"\n" not in chunk:
+                parts.append(chunk)
+                continue
+            head, *middle, tail = chunk.split(b"\n")
+            parts.append(head)
+            yield from _non_empty([b"".join(parts), *middle])
+            parts = [tail]
+        yield from _non_empty([b"".join(parts)])
+
+
+def _non_empty(lines: list[bytes]) -> Iterator[bytes]:
+    return (line for line in lines if line.strip())

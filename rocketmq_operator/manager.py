@@ -1,0 +1,158 @@
+"""The operator process: wires configuration → client → informers → controllers, and runs them.
+
+``run_operator`` only wires and waits. The order of a run:
+
+1. connect (one clear line and exit 1 when the cluster cannot be reached or the config is wrong);
+2. start the probe/metrics server (``/readyz`` turns ok once the caches have synced);
+3. with ``--leader-elect``, wait for the Lease; a lost lease stops everything and exits 1;
+4. start the shared informers, wait for their caches, start each controller's workers;
+5. on SIGTERM/SIGINT: stop taking work, drain in-flight syncs (bounded), release the lease, exit 0;
+   a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+from rocketmq_operator import __version__, logs
+from rocketmq_operator.controllers.registry import build_controllers
+from rocketmq_operator.events import EventRecorder
+from rocketmq_operator.httpserver import ProbeServer
+from rocketmq_operator.informers import SharedInformerFactory
+from rocketmq_operator.kube import ClusterUnreachable, KubeConfigError, connect
+from rocketmq_operator.leaderelection import LeaderElector, LeaseConfig
+
+log = logs.get_logger(__name__)
+DRAIN_TIMEOUT = 20.0
+LEASE_NAME = "rocketmq-operator-lock"
+
+
+def _namespaces(value: str) -> list[str]:
+    return [ns.strip() for ns in value.split(",") if ns.strip()]
+
+
+def _identity() -> str:
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}_{os.getpid()}"
+
+
+def _lease_namespace(args: argparse.Namespace) -> str:
+    if args.leader_election_namespace:
+        return args.leader_election_namespace
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+            return f.read().strip()
+    except OSError:
+        return os.environ.get("POD_NAMESPACE") or "default"
+
+
+class Operator:
+    """Everything one operator process runs; built by ``run_operator``, also used by tests in-process."""
+
+    def __init__(self, client: Any, *, namespaces: list[str], workers: int, resync_period: float,
+                 identity: str) -> None:
+        self.client = client
+        self.identity = identity
+        self.stop_event = threading.Event()
+        self.exit_code = 0
+        self.factory = SharedInformerFactory(client, namespaces=namespaces or None, resync_period=resync_period)
+        self.recorder = EventRecorder(client, instance=identity)
+        self.controllers = build_controllers(client, self.factory, self.recorder, workers=workers)
+        self.synced = threading.Event()
+        self.started = False
+
+    def start(self) -> None:
+        """Starts informers and controllers; returns once every controller has its workers running."""
+        self.started = True
+        self.recorder.start()
+        self.factory.start()
+        for controller in self.controllers:
+            if not controller.start(self.stop_event):
+                return
+        self.synced.set()
+        log.info("operator running", controllers=[c.kind for c in self.controllers])
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        for controller in self.controllers:
+            controller.shutdown(DRAIN_TIMEOUT)
+        self.factory.stop()
+        self.recorder.stop()
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    logs.configure(level=args.log_level, fmt=args.log_format)
+    try:
+        client = connect(args.kubeconfig)
+        version = client.server_version()
+    except (KubeConfigError, ClusterUnreachable) as e:
+        print(f"rocketmq-operator: cannot reach the Kubernetes API: {e}", file=sys.stderr)
+        return 1
+    identity = _identity()
+    log.info("connected", operator_version=__version__, server_version=version.get("gitVersion"),
+             namespaces=_namespaces(args.namespace) or "all", identity=identity)
+    op = Operator(client, namespaces=_namespaces(args.namespace), workers=args.workers,
+                  resync_period=args.resync_period, identity=identity)
+    servers = _start_servers(args, op)
+    if servers is None:
+        return 1
+    _install_signal_handlers(op)
+    elector = _start_leader_election(args, op, client, identity) if args.leader_elect else None
+    if elector is None:
+        threading.Thread(target=op.start, name="operator-start", daemon=True).start()
+    op.stop_event.wait()
+    log.info("shutting down")
+    op.shutdown()
+    if elector is not None:
+        elector.stop()
+        elector.release()
+    for server in servers:
+        server.stop()
+    return op.exit_code
+
+
+def _start_servers(args: argparse.Namespace, op: Operator) -> list[ProbeServer] | None:
+    def ready() -> bool:
+        return op.synced.is_set() or (args.leader_elect and not op.started)
+
+    try:
+        metrics = ProbeServer(args.metrics_bind_address, ready=ready)
+        servers = [metrics]
+        if args.health_probe_bind_address and args.health_probe_bind_address != args.metrics_bind_address:
+            servers.append(ProbeServer(args.health_probe_bind_address, ready=ready, serve_metrics=False))
+    except OSError as e:
+        print(f"rocketmq-operator: cannot listen on {args.metrics_bind_address}: {e}", file=sys.stderr)
+        return None
+    for server in servers:
+        server.start()
+    log.info("serving", metrics=args.metrics_bind_address, probes=args.health_probe_bind_address or "same")
+    return servers
+
+
+def _install_signal_handlers(op: Operator) -> None:
+    def handle(signum, frame) -> None:
+        if op.stop_event.is_set():
+            os._exit(1)  # second signal: leave at once
+        log.info("signal received, draining", signal=signal.Signals(signum).name)
+        op.stop_event.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _start_leader_election(args: argparse.Namespace, op: Operator, client: Any, identity: str) -> LeaderElector:
+    def lost() -> None:
+        log.error("lost the leader lease; exiting so that only one replica reconciles")
+        op.exit_code = 1
+        op.stop_event.set()
+
+    elector = LeaderElector(client, LeaseConfig(namespace=_lease_namespace(args), name=LEASE_NAME,
+                                                identity=identity),
+                            on_started_leading=op.start, on_stopped_leading=lost)
+    threading.Thread(target=elector.run, name="leader-election", daemon=True).start()
+    return elector

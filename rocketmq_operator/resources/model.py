@@ -1,0 +1,353 @@
+"""The internal model of a broker cluster and of a name service, and the front doors that make them.
+
+Two custom resources describe a broker cluster, and both become one :class:`BrokerClusterModel`:
+
+- ``BrokerCluster`` (``rocketmq.huanwei.io/v1alpha1``, the 2018 talk): ``groupReplica`` broker groups
+  of ``membersPerGroup`` members each (member 0 is the master).
+- ``Broker`` (``rocketmq.apache.org/v1alpha1``, seed 000): ``size`` broker groups. ``replicaPerGroup``
+  counts the *slaves* of each group, so a group has ``replicaPerGroup + 1`` members — except in
+  ``DLEDGER`` mode, where ``replicaPerGroup`` is the size of the DLedger group itself (seed 000 writes
+  ``replicaPerGroup: 3`` for a three-member Raft group).
+
+Builders take only the model, never a raw custom resource, so that the two dialects cannot drift.
+What the OpenAPI schema cannot check (a property that clashes with a key the operator writes, a
+missing NameService, ...) is returned in ``problems``: data for a status condition, never an
+exception. Controllers should not create or change children while a model has problems.
+
+Models are frozen; their dict and tuple fields come from the API object and must not be mutated —
+builders copy them into the objects they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rocketmq_operator.resources import naming, properties
+from rocketmq_operator.resources.meta import ParentRef
+from rocketmq_operator.resources.modelparts import (
+    PodOptions,
+    Problem,
+    Storage,
+    pod_options,
+    retention_policy,
+    storage,
+)
+
+__all__ = [
+    "BROKER_API_VERSION",
+    "BROKER_CLUSTER_API_VERSION",
+    "BrokerClusterModel",
+    "NAME_SERVICE_API_VERSION",
+    "NameServiceModel",
+    "PodOptions",
+    "Problem",
+    "Storage",
+    "from_broker",
+    "from_broker_cluster",
+    "from_name_service",
+]
+
+BROKER_CLUSTER_API_VERSION = "rocketmq.huanwei.io/v1alpha1"
+BROKER_API_VERSION = "rocketmq.apache.org/v1alpha1"
+NAME_SERVICE_API_VERSION = "rocketmq.apache.org/v1alpha1"
+
+DEFAULT_CLUSTER_NAME = "DefaultCluster"
+REPLICATION_MODES = ("SYNC", "ASYNC", "DLEDGER")
+
+
+@dataclass(frozen=True)
+class BrokerClusterModel:
+    """Everything the builders need to know about one broker cluster."""
+
+    parent: ParentRef
+    image: str
+    cluster_name: str
+    groups: int
+    members_per_group: int
+    replication_mode: str  # SYNC | ASYNC | DLEDGER
+    all_master: bool = False
+    properties: Mapping[str, str] = field(default_factory=dict)
+    name_server_address: str = ""
+    image_pull_policy: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    pod: PodOptions = field(default_factory=PodOptions)
+    storage: Storage = field(default_factory=Storage)
+    allow_group_scale_down: bool = False
+    allow_restart: bool = True
+    metadata_source_pod: str | None = None
+    generation: int = 0
+    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.parent.name
+
+    @property
+    def namespace(self) -> str:
+        return self.parent.namespace
+
+    @property
+    def dledger(self) -> bool:
+        return self.replication_mode == "DLEDGER"
+
+    @property
+    def master_role(self) -> str | None:
+        """``brokerRole`` of member 0; ``None`` in DLEDGER mode, where the Raft group elects roles.
+
+        Every broker of an all-master cluster is a lone master, so it is ASYNC_MASTER whatever the
+        replication mode: a SYNC_MASTER without a slave answers every send with SLAVE_NOT_AVAILABLE.
+        """
+        if self.dledger:
+            return None
+        if self.all_master or self.replication_mode == "ASYNC":
+            return "ASYNC_MASTER"
+        return "SYNC_MASTER"
+
+
+@dataclass(frozen=True)
+class NameServiceModel:
+    """Everything the builders need to know about one name service."""
+
+    parent: ParentRef
+    image: str
+    size: int
+    image_pull_policy: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    pod: PodOptions = field(default_factory=PodOptions)
+    storage: Storage = field(default_factory=Storage)
+    generation: int = 0
+    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.parent.name
+
+    @property
+    def namespace(self) -> str:
+        return self.parent.namespace
+
+    @property
+    def address(self) -> str:
+        """The ``namesrvAddr`` brokers and clients use to reach this name service."""
+        return naming.name_server_address(
+            self.name, self.namespace, self.size, cluster_domain=self.cluster_domain
+        )
+
+
+def from_broker_cluster(
+    obj: Mapping[str, Any],
+    *,
+    name_service: Mapping[str, Any] | None = None,
+    config_map: Mapping[str, Any] | None = None,
+    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN,
+) -> BrokerClusterModel:
+    """The model of a ``BrokerCluster`` custom resource (a plain dict as read from the API).
+
+    ``name_service`` is the NameService named by ``spec.nameServiceRef`` and ``config_map`` the
+    ConfigMap named by ``spec.config``, both as read by the caller (``None`` when absent).
+    """
+    spec = obj.get("spec") or {}
+    parent = ParentRef.of(obj, api_version=BROKER_CLUSTER_API_VERSION, kind="BrokerCluster")
+    problems: list[Problem] = []
+    address = _broker_cluster_address(spec, parent, name_service, problems, cluster_domain)
+    raw = {**properties.config_map_properties(config_map), **(spec.get("properties") or {})}
+    return _assemble(
+        obj,
+        parent=parent,
+        cluster_name=spec.get("clusterName") or DEFAULT_CLUSTER_NAME,
+        groups=int(spec.get("groupReplica", 1)),
+        members=int(spec.get("membersPerGroup", 1)),
+        mode=spec.get("replicationMode") or "ASYNC",
+        raw_properties=raw,
+        address=address,
+        problems=problems,
+        cluster_domain=cluster_domain,
+        storage_spec=_single_claim_storage(spec),
+        extra={
+            "all_master": bool(spec.get("allMaster", False)),
+            "allow_group_scale_down": bool(spec.get("allowGroupScaleDown", False)),
+        },
+    )
+
+
+def from_broker(
+    obj: Mapping[str, Any],
+    *,
+    name_service: Mapping[str, Any] | None = None,
+    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN,
+) -> BrokerClusterModel:
+    """The model of an Apache ``Broker`` custom resource.
+
+    ``size`` is the number of broker groups. ``replicaPerGroup`` is the number of slaves per group
+    (members = replicaPerGroup + 1), except in DLEDGER mode where it is the DLedger group size.
+    The cluster name and, without ``spec.replicationMode``, the replication mode come from
+    ``properties.brokerClusterName`` and ``properties.brokerRole`` as in the Apache operator.
+    ``name_service`` supplies the address when ``spec.nameServers`` is empty.
+    """
+    spec = obj.get("spec") or {}
+    parent = ParentRef.of(obj, api_version=BROKER_API_VERSION, kind="Broker")
+    raw = dict(spec.get("properties") or {})
+    mode = spec.get("replicationMode") or _mode_from_role(raw.get("brokerRole"))
+    replicas = int(spec.get("replicaPerGroup", 0))
+    problems: list[Problem] = []
+    address = (spec.get("nameServers") or "").strip()
+    if not address and name_service is not None:
+        address = _name_service_address(name_service, parent.namespace, cluster_domain)
+    if spec.get("clusterMode", "STATIC") != "STATIC":
+        problems.append(Problem("spec.clusterMode", "only STATIC clusters are supported"))
+    return _assemble(
+        obj,
+        parent=parent,
+        cluster_name=str(raw.get("brokerClusterName") or DEFAULT_CLUSTER_NAME),
+        groups=int(spec.get("size", 1)),
+        members=replicas if mode == "DLEDGER" else replicas + 1,
+        mode=mode,
+        raw_properties=raw,
+        address=address,
+        problems=problems,
+        cluster_domain=cluster_domain,
+        storage_spec=spec,
+        extra={
+            "allow_restart": bool(spec.get("allowRestart", True)),
+            "metadata_source_pod": spec.get("scalePodName") or None,
+        },
+    )
+
+
+def from_name_service(
+    obj: Mapping[str, Any], *, cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
+) -> NameServiceModel:
+    """The model of a ``NameService`` custom resource."""
+    spec = obj.get("spec") or {}
+    return NameServiceModel(
+        parent=ParentRef.of(obj, api_version=NAME_SERVICE_API_VERSION, kind="NameService"),
+        image=spec.get("nameServiceImage", ""),
+        size=int(spec.get("size", 1)),
+        image_pull_policy=spec.get("imagePullPolicy") or None,
+        labels=_labels(obj),
+        pod=pod_options(spec),
+        storage=storage(spec, retention=retention_policy(spec)),
+        generation=int((obj.get("metadata") or {}).get("generation", 0)),
+        cluster_domain=cluster_domain,
+    )
+
+
+def _assemble(
+    obj: Mapping[str, Any],
+    *,
+    parent: ParentRef,
+    cluster_name: str,
+    groups: int,
+    members: int,
+    mode: str,
+    raw_properties: Mapping[str, Any],
+    address: str,
+    problems: list[Problem],
+    cluster_domain: str,
+    storage_spec: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> BrokerClusterModel:
+    """The model common to both front doors; property clashes are added to ``problems``."""
+    spec = obj.get("spec") or {}
+    props, bad = properties.normalize(raw_properties)
+    problems += [Problem(f"spec.properties.{k}", msg) for k, msg in bad]
+    if not address:
+        address = props.get("namesrvAddr", "")
+    draft = BrokerClusterModel(
+        parent=parent,
+        image=spec.get("brokerImage", ""),
+        cluster_name=cluster_name,
+        groups=groups,
+        members_per_group=members,
+        replication_mode=mode,
+        name_server_address=address,
+        cluster_domain=cluster_domain,
+        **extra,
+    )
+    clean, clashes = properties.split_managed(props, expected=_expected_properties(draft))
+    problems += [Problem(f"spec.properties.{k}", msg) for k, msg in clashes]
+    problems += _shape_problems(draft)
+    return _replace(
+        draft,
+        properties=clean,
+        image_pull_policy=spec.get("imagePullPolicy") or None,
+        labels=_labels(obj),
+        pod=pod_options(spec),
+        storage=storage(storage_spec, retention=retention_policy(spec), problems=problems),
+        generation=int((obj.get("metadata") or {}).get("generation", 0)),
+        problems=tuple(problems),
+    )
+
+
+def _expected_properties(model: BrokerClusterModel) -> dict[str, str]:
+    expected = {"brokerClusterName": model.cluster_name, "listenPort": str(naming.BROKER_PORT)}
+    if model.master_role:
+        expected["brokerRole"] = model.master_role
+    if model.name_server_address:
+        expected["namesrvAddr"] = model.name_server_address
+    if model.dledger:
+        expected["enableDLegerCommitLog"] = "true"
+    return expected
+
+
+def _shape_problems(model: BrokerClusterModel) -> list[Problem]:
+    problems = []
+    if model.replication_mode not in REPLICATION_MODES:
+        problems.append(Problem("spec.replicationMode", f"must be one of {', '.join(REPLICATION_MODES)}"))
+    if model.groups < 1 or model.members_per_group < 1:
+        problems.append(Problem("spec", "a cluster needs at least one group of at least one member"))
+    if model.dledger and (model.members_per_group < 3 or model.members_per_group % 2 == 0):
+        problems.append(Problem("spec", "DLEDGER replication needs an odd number of members, at least 3"))
+    if model.dledger and model.all_master:
+        problems.append(Problem("spec.allMaster", "allMaster cannot be combined with DLEDGER replication"))
+    if not model.image:
+        problems.append(Problem("spec.brokerImage", "a broker image is required"))
+    return problems
+
+
+def _broker_cluster_address(
+    spec: Mapping[str, Any],
+    parent: ParentRef,
+    name_service: Mapping[str, Any] | None,
+    problems: list[Problem],
+    cluster_domain: str,
+) -> str:
+    ref = (spec.get("nameServiceRef") or {}).get("name")
+    if not ref:
+        return (spec.get("nameServers") or "").strip()
+    if name_service is None or (name_service.get("metadata") or {}).get("name") != ref:
+        problems.append(
+            Problem("spec.nameServiceRef", f"NameService {ref!r} not found in namespace {parent.namespace!r}")
+        )
+        return ""
+    return _name_service_address(name_service, parent.namespace, cluster_domain)
+
+
+def _name_service_address(name_service: Mapping[str, Any], namespace: str, cluster_domain: str) -> str:
+    name = (name_service.get("metadata") or {}).get("name", "")
+    size = int((name_service.get("spec") or {}).get("size", 1))
+    return naming.name_server_address(name, namespace, size, cluster_domain=cluster_domain)
+
+
+def _single_claim_storage(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The talk's single ``volumeClaimTemplate`` in the shape of the Apache ``volumeClaimTemplates``."""
+    claim = spec.get("volumeClaimTemplate")
+    return {**spec, "volumeClaimTemplates": [claim] if claim else []}
+
+
+def _mode_from_role(role: str | None) -> str:
+    return "SYNC" if role == "SYNC_MASTER" else "ASYNC"
+
+
+def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def _replace(model: BrokerClusterModel, **changes: Any) -> BrokerClusterModel:
+    from dataclasses import replace
+
+    return replace(model, **changes)

@@ -1,0 +1,89 @@
+"""Names and DNS addresses of the objects the operator creates.
+
+Every name the operator derives from a custom resource is spelled here, once, so that builders,
+broker.conf rendering and controllers agree on them:
+
+- broker group ``g`` of cluster ``c``: StatefulSet and headless Service ``c-g``, ConfigMap
+  ``c-g-config``, PodDisruptionBudget ``c-g``, pods ``c-g-m`` (``m`` = member ordinal, 0 = master);
+- RocketMQ names: ``brokerName=broker-g`` (as in the 2018 talk), DLedger self id ``n<m>``;
+- name service ``n``: StatefulSet and headless Service ``n``, pods ``n-i`` reachable at
+  ``n-i.n.<namespace>.svc.<cluster domain>:9876``.
+"""
+
+from __future__ import annotations
+
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+
+BROKER_PORT = 10911
+BROKER_VIP_PORT = 10909  # listenPort - 2 ("fast remoting")
+BROKER_HA_PORT = 10912  # listenPort + 1 (master → slave replication)
+DLEDGER_PORT = 40911
+NAME_SERVER_PORT = 9876
+
+
+def group_name(cluster: str, group: int) -> str:
+    """StatefulSet, headless Service and PodDisruptionBudget name of broker group ``group``."""
+    return f"{cluster}-{group}"
+
+
+def config_map_name(cluster: str, group: int) -> str:
+    """Name of the ConfigMap that holds the broker.conf files of broker group ``group``."""
+    return f"{group_name(cluster, group)}-config"
+
+
+def pod_name(cluster: str, group: int, member: int) -> str:
+    """Name of member ``member`` of broker group ``group`` (the StatefulSet's pod ``member``)."""
+    return f"{group_name(cluster, group)}-{member}"
+
+
+def broker_name(group: int) -> str:
+    """RocketMQ ``brokerName`` shared by the master and the slaves of broker group ``group``."""
+    return f"broker-{group}"
+
+
+def dledger_self_id(member: int) -> str:
+    """DLedger ``dLegerSelfId`` of member ``member`` of a group."""
+    return f"n{member}"
+
+
+def service_domain(namespace: str, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN) -> str:
+    """DNS suffix of Services in ``namespace``: ``<namespace>.svc.<cluster domain>``."""
+    return f"{namespace}.svc.{cluster_domain}"
+
+
+def pod_fqdn(pod: str, service: str, namespace: str, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN) -> str:
+    """Stable DNS name of a StatefulSet pod behind its headless Service."""
+    return f"{pod}.{service}.{service_domain(namespace, cluster_domain=cluster_domain)}"
+
+
+def dledger_peers(
+    cluster: str, group: int, *, members: int, namespace: str, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> str:
+    """``dLegerPeers`` of a group: ``n0-<pod 0 fqdn>:40911;n1-<pod 1 fqdn>:40911;...``.
+
+    Stable DNS names, not pod IPs, so that a restarted pod keeps its peers' configuration.
+    """
+    service = group_name(cluster, group)
+    return ";".join(
+        f"{dledger_self_id(m)}-"
+        f"{pod_fqdn(pod_name(cluster, group, m), service, namespace, cluster_domain=cluster_domain)}"
+        f":{DLEDGER_PORT}"
+        for m in range(members)
+    )
+
+
+def name_server_hosts(
+    name: str, namespace: str, size: int, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> list[str]:
+    """``host:port`` of each pod of a NameService of ``size`` pods, in ordinal order."""
+    return [
+        f"{pod_fqdn(f'{name}-{i}', name, namespace, cluster_domain=cluster_domain)}:{NAME_SERVER_PORT}"
+        for i in range(size)
+    ]
+
+
+def name_server_address(
+    name: str, namespace: str, size: int, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> str:
+    """RocketMQ ``namesrvAddr`` for a NameService of ``size`` pods: ``host:port;host:port``."""
+    return ";".join(name_server_hosts(name, namespace, size, cluster_domain=cluster_domain))

@@ -1,0 +1,61 @@
+"""Fixtures for tests that need a real API server.
+
+The session brings the local control plane up once (``hack/localcluster.py`` in ``.cluster-e2e``) and
+takes it down at the end, unless ``E2E_KUBECONFIG`` names a running cluster (kind, or one started by
+hand), which is then used as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_CLUSTER_DIR = ROOT / ".cluster-e2e"
+
+
+def _localcluster(cmd: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LOCAL_CLUSTER_DIR=str(E2E_CLUSTER_DIR))
+    return subprocess.run([sys.executable, str(ROOT / "hack" / "localcluster.py"), cmd], env=env,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def local_cluster_dir() -> Path | None:
+    """The folder of the local control plane this session started, or None when E2E_KUBECONFIG is used."""
+    if os.environ.get("E2E_KUBECONFIG"):
+        yield None
+        return
+    _localcluster("down")  # a cluster left behind by an interrupted session
+    up = _localcluster("up")
+    if up.returncode != 0:
+        pytest.fail(f"the local control plane did not start:\n{up.stderr[-6000:]}", pytrace=False)
+    yield E2E_CLUSTER_DIR
+    _localcluster("down")
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_cluster_dir) -> str:
+    """Path of a kubeconfig with cluster-admin rights on the cluster under test."""
+    return os.environ.get("E2E_KUBECONFIG") or str(local_cluster_dir / "kubeconfig")
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig) -> client.ApiClient:
+    return config.new_client_from_config(config_file=kubeconfig)
+
+
+@pytest.fixture
+def namespace(api_client) -> str:
+    """A fresh namespace, deleted after the test."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": name, "labels": {"e2e": "true"}}})
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")

@@ -1,0 +1,122 @@
+"""Fakes shared by the informer tests: a scripted list/watch source and a recording clock."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from rocketmq_operator.clock import FakeClock
+from rocketmq_operator.kube.client import ListResult
+
+END = object()
+
+
+def cm(name: str, *, namespace: str = "ns", rv: str = "1", labels: dict[str, str] | None = None,
+       owner_uid: str | None = None, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "resourceVersion": rv,
+                            "uid": f"uid-{namespace}-{name}"}
+    if labels:
+        meta["labels"] = labels
+    if owner_uid:
+        meta["ownerReferences"] = [{"uid": owner_uid, "controller": True, "kind": "X", "name": "x"}]
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, **extra}
+
+
+class FakeWatch:
+    """Yields queued events; an exception in the queue is raised; END (or close) ends the stream."""
+
+    def __init__(self, events: "queue.Queue[Any]") -> None:
+        self._events = events
+        self.closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while not self.closed:
+            item = self._events.get(timeout=10)
+            if item is END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.closed = True
+        self._events.put(END)
+
+
+class FakeSource:
+    """Scripted ``list`` results and one shared event queue for every ``watch``; records calls."""
+
+    def __init__(self, lists: list[Any] | None = None) -> None:
+        self.lists = list(lists or [])
+        self.list_calls: list[str | None] = []
+        self.watch_calls: list[dict[str, Any]] = []
+        self.watch_errors: list[BaseException] = []
+        self.events: "queue.Queue[Any]" = queue.Queue()
+        self.on_exhausted: Any = None
+
+    def list(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> ListResult:
+        self.list_calls.append(namespace)
+        if not self.lists:
+            if self.on_exhausted:
+                self.on_exhausted()
+            return ListResult([], "0")
+        result = self.lists.pop(0)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def watch(self, resource: Any, **kwargs: Any) -> FakeWatch:
+        self.watch_calls.append(kwargs)
+        if self.watch_errors:
+            raise self.watch_errors.pop(0)
+        return FakeWatch(self.events)
+
+
+class RecordingClock(FakeClock):
+    """A fake clock whose ``wait`` records the timeout and moves time on by it."""
+
+    def __init__(self, *, stop_after: int | None = None, on_stop: Any = None) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+        self._stop_after = stop_after
+        self._on_stop = on_stop
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        self.waits.append(timeout or 0.0)
+        self.step(timeout or 0.0)
+        if self._stop_after is not None and len(self.waits) >= self._stop_after:
+            if self._on_stop:
+                self._on_stop()
+            return True
+        return event.is_set()
+
+
+class RecordingHandler:
+    """Collects notifications as tuples; ``wait_for(n)`` blocks until n have arrived."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+        self._cond = threading.Condition()
+
+    def on_add(self, obj: dict[str, Any], *, is_initial_list: bool) -> None:
+        self._record(("add", obj["metadata"]["name"], is_initial_list))
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self._record(("update", new["metadata"]["name"], old["metadata"]["resourceVersion"],
+                      new["metadata"]["resourceVersion"], old is new))
+
+    def on_delete(self, obj: Any) -> None:
+        self._record(("delete", obj))
+
+    def _record(self, item: tuple[Any, ...]) -> None:
+        with self._cond:
+            self.seen.append(item)
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[Any, ...]]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.seen) >= count, timeout):
+                raise AssertionError(f"expected {count} notifications, got {self.seen}")
+            return list(self.seen)
