@@ -7,14 +7,38 @@ from .handlers import DeletedFinalStateUnknown, EventHandler, FuncHandler, Handl
 from .informer import SharedInformer
 from .lister import Lister, matches_labels
 from .reflector import Backoff, ListWatchSource, Reflector, ReflectorSink
-from .store import (CONTROLLER_UID_INDEX, NAMESPACE_INDEX, Store, controller_uid_index, key_of,
-                    namespace_index, object_key)
+from .store import (
+                    CONTROLLER_UID_INDEX,
+                    NAMESPACE_INDEX,
+                    Store,
+                    controller_uid_index,
+                    key_of,
+                    namespace_index,
+                    object_key,
+)
 from .transform import cache_transform, compact, strip_managed_fields
 
 __all__ = [
-    "Backoff", "CONTROLLER_UID_INDEX", "DeletedFinalStateUnknown", "EventHandler", "FuncHandler",
-    "HandlerRegistration", "ListWatchSource", "Lister", "NAMESPACE_INDEX", "Reflector", "ReflectorSink",
-    "SharedInformer", "SharedInformerFactory", "Store", "cache_transform", "compact",
-    "controller_uid_index", "key_of", "matches_labels", "namespace_index", "object_key",
-    "strip_managed_fields",
+                    "CONTROLLER_UID_INDEX",
+                    "NAMESPACE_INDEX",
+                    "Backoff",
+                    "DeletedFinalStateUnknown",
+                    "EventHandler",
+                    "FuncHandler",
+                    "HandlerRegistration",
+                    "ListWatchSource",
+                    "Lister",
+                    "Reflector",
+                    "ReflectorSink",
+                    "SharedInformer",
+                    "SharedInformerFactory",
+                    "Store",
+                    "cache_transform",
+                    "compact",
+                    "controller_uid_index",
+                    "key_of",
+                    "matches_labels",
+                    "namespace_index",
+                    "object_key",
+                    "strip_managed_fields",
 ]

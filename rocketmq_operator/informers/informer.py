@@ -118,7 +118,7 @@ class SharedInformer:
         fresh = self._transform_list(objects)
         with self._lock:
             self._drop_missing(fresh, namespace)
-            for key, obj in fresh.items():
+            for obj in fresh.values():
                 old = self.store.put(obj)
                 if old is None:
                     self._notify("add", obj, initial)

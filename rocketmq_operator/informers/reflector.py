@@ -5,7 +5,8 @@ runs from the list's resourceVersion with bookmarks. When a watch ends normally 
 ``timeoutSeconds``, randomised to 5–10 minutes so watches do not all reconnect together) or goes silent
 for longer than ``idle_timeout`` (a socket read timeout; bookmarks count as traffic), it is reopened from
 the last resourceVersion seen. When the server says that resourceVersion is too old (HTTP 410, or an
-ERROR event with code 410 in the stream) the reflector relists. Any other failure backs off: 0.8 s
+ERROR event with code 410 in the stream) the reflector relists (after a backoff if nothing arrived
+since the last list, so a server that keeps answering 410 is not hammered). Any other failure backs off: 0.8 s
 doubling to 30 s with jitter, reset after two minutes without failure; a 429's Retry-After is a floor.
 """
 
@@ -93,6 +94,7 @@ class Reflector:
         self.resource_version: str | None = None
         self.has_synced = False
         self._lists = 0
+        self._fresh_list = False
 
     def run(self) -> None:
         """List and watch until :meth:`stop`, backing off between failures."""
@@ -124,6 +126,8 @@ class Reflector:
                 log.info("reflector %s: resourceVersion %s expired; relisting", self._name(),
                          self.resource_version)
                 self.resource_version = None
+                if self._fresh_list:
+                    raise  # expired straight after a list: back off rather than relist in a loop
                 return
             except TransportError as err:
                 log.info("reflector %s: watch stream dropped (%s); rewatching", self._name(), err)
@@ -134,6 +138,7 @@ class Reflector:
         self._lists += 1
         self.resource_version = result.resource_version
         self.has_synced = True
+        self._fresh_list = True
 
     def _watch(self) -> None:
         """Open a watch (errors opening it propagate) and apply events until it ends."""
@@ -158,6 +163,7 @@ class Reflector:
         for event in events:
             if self._stop.is_set():
                 return
+            self._fresh_list = False
             obj = event.get("object") or {}
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if event["type"] != "BOOKMARK":

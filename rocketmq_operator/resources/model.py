@@ -21,7 +21,7 @@ builders copy them into the objects they return.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rocketmq_operator.resources import naming, properties
@@ -223,6 +223,9 @@ def from_name_service(
 ) -> NameServiceModel:
     """The model of a ``NameService`` custom resource."""
     spec = obj.get("spec") or {}
+    problems: list[Problem] = []
+    if not spec.get("nameServiceImage"):
+        problems.append(Problem("spec.nameServiceImage", "a name-server image is required"))
     return NameServiceModel(
         parent=ParentRef.of(obj, api_version=NAME_SERVICE_API_VERSION, kind="NameService"),
         image=spec.get("nameServiceImage", ""),
@@ -230,9 +233,10 @@ def from_name_service(
         image_pull_policy=spec.get("imagePullPolicy") or None,
         labels=_labels(obj),
         pod=pod_options(spec),
-        storage=storage(spec, retention=retention_policy(spec)),
+        storage=storage(spec, retention=retention_policy(spec), problems=problems),
         generation=int((obj.get("metadata") or {}).get("generation", 0)),
         cluster_domain=cluster_domain,
+        problems=tuple(problems),
     )
 
 
@@ -271,7 +275,7 @@ def _assemble(
     clean, clashes = properties.split_managed(props, expected=_expected_properties(draft))
     problems += [Problem(f"spec.properties.{k}", msg) for k, msg in clashes]
     problems += _shape_problems(draft)
-    return _replace(
+    return replace(
         draft,
         properties=clean,
         image_pull_policy=spec.get("imagePullPolicy") or None,
@@ -345,9 +349,3 @@ def _mode_from_role(role: str | None) -> str:
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("labels") or {})
-
-
-def _replace(model: BrokerClusterModel, **changes: Any) -> BrokerClusterModel:
-    from dataclasses import replace
-
-    return replace(model, **changes)

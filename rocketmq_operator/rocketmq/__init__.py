@@ -1,0 +1,64 @@
+"""RocketMQ admin client over the remoting protocol (name servers and brokers).
+
+    from rocketmq_operator.rocketmq import AdminClient, TopicConfig
+
+    with AdminClient("ns-0:9876;ns-1:9876") as admin:
+        info = admin.cluster_info()
+        admin.create_topic(TopicConfig("orders", read_queue_nums=4, write_queue_nums=4), cluster="c1")
+
+Layers, each importing only the ones below it: ``admin`` (operations) → ``transport`` (sockets,
+pool, deadlines) → ``protocol`` (frames, codes); ``fastjson`` parses bodies, ``types`` holds the
+frozen results, ``errors`` the exception tree. ``cli`` is the ``admin`` sub-command.
+"""
+
+from .admin import AdminClient, WritePermResult, parse_namesrv_addrs
+from .errors import (
+    ConnectError,
+    ConnectionLost,
+    ProtocolError,
+    RemotingError,
+    RemotingTimeout,
+    ResponseError,
+    TopicNotFound,
+)
+from .types import (
+    PERM_READ,
+    PERM_WRITE,
+    BrokerData,
+    BrokerRuntimeInfo,
+    ClusterInfo,
+    ConsumeStats,
+    HAConnection,
+    HAStatus,
+    MessageQueue,
+    QueueData,
+    QueueOffsets,
+    TopicConfig,
+    TopicRoute,
+)
+
+__all__ = [
+    "AdminClient",
+    "WritePermResult",
+    "parse_namesrv_addrs",
+    "RemotingError",
+    "ConnectError",
+    "ConnectionLost",
+    "RemotingTimeout",
+    "ProtocolError",
+    "ResponseError",
+    "TopicNotFound",
+    "PERM_READ",
+    "PERM_WRITE",
+    "BrokerData",
+    "BrokerRuntimeInfo",
+    "ClusterInfo",
+    "ConsumeStats",
+    "HAConnection",
+    "HAStatus",
+    "MessageQueue",
+    "QueueData",
+    "QueueOffsets",
+    "TopicConfig",
+    "TopicRoute",
+]

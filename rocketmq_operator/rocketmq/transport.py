@@ -170,6 +170,7 @@ class ConnectionPool:
         self._max_frame_size = max_frame_size
         self._clock = clock
         self._idle: dict[str, list[Connection]] = defaultdict(list)
+        self._opened: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -180,8 +181,14 @@ class ConnectionPool:
         return response
 
     def idle_count(self, addr: str) -> int:
+        """Connections to ``addr`` waiting for reuse."""
         with self._lock:
             return len(self._idle.get(addr, ()))
+
+    def opened_count(self, addr: str) -> int:
+        """Connections to ``addr`` opened so far (a measure of reuse)."""
+        with self._lock:
+            return self._opened.get(addr, 0)
 
     def close(self) -> None:
         with self._lock:
@@ -198,9 +205,12 @@ class ConnectionPool:
                     raise ConnectError("connection pool is closed", addr=addr)
                 conn = self._idle[addr].pop() if self._idle.get(addr) else None
             if conn is None:
-                return Connection.open(
+                conn = Connection.open(
                     addr, timeout=self._connect_timeout, max_frame_size=self._max_frame_size, clock=self._clock
                 )
+                with self._lock:
+                    self._opened[addr] += 1
+                return conn
             if conn.reusable(idle_timeout=self._idle_timeout):
                 return conn
             conn.close()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.kube.client import ListResult
+from rocketmq_operator.kube.errors import ServerError
 
 END = object()
 
@@ -27,7 +28,7 @@ def cm(name: str, *, namespace: str = "ns", rv: str = "1", labels: dict[str, str
 class FakeWatch:
     """Yields queued events; an exception in the queue is raised; END (or close) ends the stream."""
 
-    def __init__(self, events: "queue.Queue[Any]") -> None:
+    def __init__(self, events: queue.Queue[Any]) -> None:
         self._events = events
         self.closed = False
 
@@ -45,33 +46,62 @@ class FakeWatch:
         self._events.put(END)
 
 
-class FakeSource:
-    """Scripted ``list`` results and one shared event queue for every ``watch``; records calls."""
+class Exhausted(ServerError):
+    """Raised by a scripted source when its script has run out."""
 
-    def __init__(self, lists: list[Any] | None = None) -> None:
+
+class FakeSource:
+    """Scripted ``list`` results and ``watch`` streams; records every call.
+
+    ``watches`` is a list of scripts, one per ``watch`` call: an exception (raised when opening) or a
+    list of events (an exception among them is raised mid-stream). When the scripts run out the source
+    calls ``on_exhausted`` and raises :class:`Exhausted`. Without ``watches`` every watch reads the
+    shared ``events`` queue (for tests where another thread feeds events).
+    """
+
+    def __init__(self, lists: list[Any] | None = None, watches: list[Any] | None = None) -> None:
         self.lists = list(lists or [])
+        self.watches = None if watches is None else list(watches)
         self.list_calls: list[str | None] = []
         self.watch_calls: list[dict[str, Any]] = []
-        self.watch_errors: list[BaseException] = []
-        self.events: "queue.Queue[Any]" = queue.Queue()
-        self.on_exhausted: Any = None
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.on_exhausted: Callable[[], None] | None = None
 
     def list(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> ListResult:
         self.list_calls.append(namespace)
         if not self.lists:
-            if self.on_exhausted:
-                self.on_exhausted()
             return ListResult([], "0")
         result = self.lists.pop(0)
         if isinstance(result, BaseException):
             raise result
         return result
 
-    def watch(self, resource: Any, **kwargs: Any) -> FakeWatch:
+    def watch(self, resource: Any, **kwargs: Any) -> Any:
         self.watch_calls.append(kwargs)
-        if self.watch_errors:
-            raise self.watch_errors.pop(0)
-        return FakeWatch(self.events)
+        if self.watches is None:
+            return FakeWatch(self.events)
+        if not self.watches:
+            if self.on_exhausted:
+                self.on_exhausted()
+            raise Exhausted("script exhausted")
+        script = self.watches.pop(0)
+        if isinstance(script, BaseException):
+            raise script
+        return ScriptedWatch(script)
+
+
+class ScriptedWatch:
+    def __init__(self, script: list[Any]) -> None:
+        self._script = script
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for item in self._script:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        pass
 
 
 class RecordingClock(FakeClock):
@@ -120,3 +150,15 @@ class RecordingHandler:
             if not self._cond.wait_for(lambda: len(self.seen) >= count, timeout):
                 raise AssertionError(f"expected {count} notifications, got {self.seen}")
             return list(self.seen)
+
+
+class IdleSource(FakeSource):
+    """A source whose ``list`` blocks until ``release`` is set, then fails: its reflectors never feed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def list(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> ListResult:
+        self.release.wait()
+        raise Exhausted("released")

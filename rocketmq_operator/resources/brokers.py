@@ -1,0 +1,195 @@
+"""Desired Kubernetes objects of a broker cluster, one set per broker group.
+
+For broker group ``g`` of cluster ``c`` (see :mod:`naming`):
+
+- ConfigMap ``c-g-config``: ``broker-<m>.conf`` for each member and the start script;
+- headless Service ``c-g`` (``publishNotReadyAddresses``: DLedger peers must find each other before
+  any of them is ready);
+- StatefulSet ``c-g`` with ``membersPerGroup`` pods. Its update strategy is **OnDelete**: the broker
+  controller rolls a group itself, slaves before the master, so that a group never loses its master
+  and a slave at once. The pod template carries a hash of the ConfigMap's content, so a change of
+  broker.conf changes the template and the controller rolls the group;
+- PodDisruptionBudget ``c-g`` allowing one member of the group down at a time.
+
+All functions are pure: model in, plain dicts out.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as package_files
+from typing import Any
+
+from rocketmq_operator.resources import meta, naming, pod
+from rocketmq_operator.resources.brokerconf import group_confs
+from rocketmq_operator.resources.model import BrokerClusterModel
+
+COMPONENT = "broker"
+CONTAINER_NAME = "broker"
+START_SCRIPT = "start-broker.sh"
+CONF_DIR = "/etc/rocketmq-operator"
+RUN_DIR = "/var/lib/rocketmq-operator"
+CONFIG_VOLUME = "broker-config"
+RUN_VOLUME = "broker-run"
+
+
+def start_script() -> str:
+    """Text of the broker start script shipped with the package."""
+    return package_files.files("rocketmq_operator").joinpath(f"scripts/{START_SCRIPT}").read_text()
+
+
+def group_selector(model: BrokerClusterModel, group: int) -> dict[str, str]:
+    """Labels selecting the pods of broker group ``group`` (immutable once a StatefulSet exists)."""
+    return {
+        meta.LABEL_APP: meta.BROKER_APP,
+        meta.LABEL_CLUSTER: model.name,
+        meta.LABEL_GROUP: str(group),
+    }
+
+
+def group_labels(model: BrokerClusterModel, group: int) -> dict[str, str]:
+    """Labels of every object of broker group ``group`` and of its pods."""
+    return {**meta.standard_labels(model.name, component=COMPONENT), **group_selector(model, group)}
+
+
+def _meta(model: BrokerClusterModel, name: str, group: int) -> dict[str, Any]:
+    return meta.object_meta(
+        name, model.parent, labels=group_labels(model, group), extra_labels=model.labels
+    )
+
+
+def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
+    """The ConfigMap holding each member's broker.conf and the start script."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(model, naming.config_map_name(model.name, group), group),
+        "data": {**group_confs(model, group), START_SCRIPT: start_script()},
+    }
+
+
+def _service_ports(model: BrokerClusterModel) -> list[dict[str, Any]]:
+    ports = [
+        ("main", naming.BROKER_PORT),
+        ("vip", naming.BROKER_VIP_PORT),
+        ("ha", naming.BROKER_HA_PORT),
+    ]
+    if model.dledger:
+        ports.append(("dledger", naming.DLEDGER_PORT))
+    return [{"name": name, "port": port, "targetPort": port, "protocol": "TCP"} for name, port in ports]
+
+
+def broker_service(model: BrokerClusterModel, group: int) -> dict[str, Any]:
+    """The headless Service giving each member of the group a stable DNS name."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(model, naming.group_name(model.name, group), group),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": group_selector(model, group),
+            "ports": _service_ports(model),
+        },
+    }
+
+
+def _container(model: BrokerClusterModel) -> dict[str, Any]:
+    env = [
+        *pod.field_env(),
+        {"name": "BROKER_CONF_DIR", "value": CONF_DIR},
+        {"name": "BROKER_RUN_DIR", "value": RUN_DIR},
+    ]
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": model.image,
+        "command": ["/bin/sh", f"{CONF_DIR}/{START_SCRIPT}"],
+        "ports": [
+            {"name": p["name"], "containerPort": p["port"], "protocol": "TCP"} for p in _service_ports(model)
+        ],
+        "readinessProbe": pod.tcp_probe(naming.BROKER_PORT),
+        "volumeMounts": [
+            {"name": CONFIG_VOLUME, "mountPath": CONF_DIR, "readOnly": True},
+            {"name": RUN_VOLUME, "mountPath": RUN_DIR},
+            *pod.data_mounts(model.storage, subdirs=("logs", "store")),
+        ],
+        **pod.container_options(model.pod, env=env),
+    }
+    if model.image_pull_policy:
+        container["imagePullPolicy"] = model.image_pull_policy
+    return container
+
+
+def _volumes(model: BrokerClusterModel, group: int) -> list[dict[str, Any]]:
+    config = {"name": naming.config_map_name(model.name, group), "defaultMode": 0o555}
+    return [
+        {"name": CONFIG_VOLUME, "configMap": config},
+        {"name": RUN_VOLUME, "emptyDir": {}},
+        *pod.data_volumes(model.storage),
+    ]
+
+
+def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: str) -> dict[str, Any]:
+    """The StatefulSet running the members of broker group ``group``.
+
+    ``config_hash`` is the content hash of the group's ConfigMap (see :func:`config_hash`).
+    """
+    labels = group_labels(model, group)
+    selector = group_selector(model, group)
+    annotations = {**model.pod.annotations, meta.ANNOTATION_CONFIG_HASH: config_hash}
+    spec: dict[str, Any] = {
+        "replicas": model.members_per_group,
+        "serviceName": naming.group_name(model.name, group),
+        "podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": selector},
+        "updateStrategy": {"type": "OnDelete"},
+        "persistentVolumeClaimRetentionPolicy": pod.retention_spec(model.storage),
+        "template": {
+            "metadata": {"labels": labels, "annotations": annotations},
+            "spec": pod.pod_spec(
+                model.pod,
+                containers=[_container(model)],
+                volumes=_volumes(model, group),
+                default_affinity=pod.spread_over_nodes(selector),
+            ),
+        },
+    }
+    templates = pod.claim_templates(model.storage, labels=selector)
+    if templates:
+        spec["volumeClaimTemplates"] = templates
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": _meta(model, naming.group_name(model.name, group), group),
+        "spec": spec,
+    }
+
+
+def broker_pdb(model: BrokerClusterModel, group: int) -> dict[str, Any]:
+    """A PodDisruptionBudget letting at most one member of the group be evicted at a time."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(model, naming.group_name(model.name, group), group),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": group_selector(model, group)}},
+    }
+
+
+def config_hash(config_map: dict[str, Any]) -> str:
+    """Content hash of a ConfigMap's data, stamped on the pod template it configures."""
+    return meta.content_hash({"data": config_map.get("data") or {}})
+
+
+def broker_group_objects(model: BrokerClusterModel, group: int) -> list[dict[str, Any]]:
+    """ConfigMap, Service, StatefulSet and PodDisruptionBudget of one broker group, in create order."""
+    config_map = broker_config_map(model, group)
+    return [
+        config_map,
+        broker_service(model, group),
+        broker_statefulset(model, group, config_hash=config_hash(config_map)),
+        broker_pdb(model, group),
+    ]
+
+
+def broker_cluster_objects(model: BrokerClusterModel) -> list[dict[str, Any]]:
+    """The objects of every broker group of the cluster, group by group."""
+    return [obj for group in range(model.groups) for obj in broker_group_objects(model, group)]

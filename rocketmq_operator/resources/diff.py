@@ -1,0 +1,145 @@
+"""Does a live object differ from the desired one, and what should be written back?
+
+The API server adds fields to what the operator sends (``protocol: TCP``,
+``terminationMessagePath``, ``imagePullPolicy``, ``resources: {}``, probe timeouts, ...), rewrites
+quantities into canonical form (``cpu: 0.5`` becomes ``500m``) and drops empty values. So the
+comparison is one-sided: the desired object must be *contained* in the current one.
+
+- dicts: every key of desired must match in current; keys only in current are ignored;
+- lists: same length, element by element (order matters: containers, ports, env are ordered);
+  ``ownerReferences`` only need each desired reference to be present;
+- a key missing from current matches an empty desired value (``{}``, ``[]``, ``""``, ``False``);
+- under ``requests``/``limits``/``capacity`` values compare as quantities;
+- ``apiVersion``, ``kind`` and ``status`` are not compared (list items omit the first two).
+
+:func:`merged` builds the object to PUT: the current object's metadata (resourceVersion, foreign
+labels, annotations and owners kept), and for every desired field the current value when it already
+matches — so unchanged immutable fields and server defaults are sent back byte for byte — otherwise
+the desired value. A changed dict is rebuilt from desired's keys only: keys that only the server
+added are dropped and defaulted again, which keeps one-of fields valid (switching a probe from
+``tcpSocket`` to ``exec`` must not keep both). Allocated Service fields (``clusterIP(s)``,
+``ipFamilies``, ``ipFamilyPolicy``) are always carried over.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from kubernetes.utils.quantity import parse_quantity
+
+IGNORED_TOP_LEVEL = frozenset({"apiVersion", "kind", "status"})
+QUANTITY_MAPS = frozenset({"requests", "limits", "capacity"})
+KEPT_SERVICE_FIELDS = ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy")
+UNION_METADATA = ("labels", "annotations")
+
+
+def needs_update(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """True when a field the operator sets in ``desired`` is missing or different in ``current``."""
+    return any(
+        not contains(value, current.get(key), path=(key,))
+        for key, value in desired.items()
+        if key not in IGNORED_TOP_LEVEL
+    )
+
+
+def contains(desired: Any, current: Any, *, path: tuple[str, ...] = ()) -> bool:
+    """Is ``desired`` contained in ``current`` (see the module docstring for the rules)?"""
+    if current is None:
+        return _is_empty(desired)
+    if isinstance(desired, Mapping):
+        return isinstance(current, Mapping) and all(
+            contains(value, current.get(key), path=(*path, key)) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return _list_contains(desired, current, path=path)
+    if len(path) >= 2 and path[-2] in QUANTITY_MAPS:
+        return _same_quantity(desired, current)
+    return _same_scalar(desired, current)
+
+
+def _list_contains(desired: list[Any], current: Any, *, path: tuple[str, ...]) -> bool:
+    if not isinstance(current, list):
+        return False
+    if path and path[-1] == "ownerReferences":
+        return all(any(contains(d, c, path=path) for c in current) for d in desired)
+    return len(desired) == len(current) and all(
+        contains(d, c, path=path) for d, c in zip(desired, current, strict=True)
+    )
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value is False or value in ("", {}, [])
+
+
+def _same_scalar(desired: Any, current: Any) -> bool:
+    if isinstance(desired, bool) or isinstance(current, bool):
+        return desired is current
+    return desired == current
+
+
+def _same_quantity(desired: Any, current: Any) -> bool:
+    try:
+        return _quantity(desired) == _quantity(current)
+    except (ValueError, InvalidOperation, TypeError):
+        return _same_scalar(desired, current)
+
+
+def _quantity(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a quantity")
+    return parse_quantity(value)
+
+
+def merged(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The object to PUT so that ``current`` comes to contain ``desired`` (see module docstring)."""
+    result = {key: copy.deepcopy(value) for key, value in current.items() if key != "status"}
+    for key, value in desired.items():
+        if key == "metadata":
+            result[key] = _merged_metadata(value, current.get("metadata") or {})
+        elif key in IGNORED_TOP_LEVEL:
+            result.setdefault(key, copy.deepcopy(value))
+        else:
+            result[key] = _merged_value(value, current.get(key), path=(key,))
+    if desired.get("kind") == "Service":
+        _keep_allocated(result, current)
+    return result
+
+
+def _merged_value(desired: Any, current: Any, *, path: tuple[str, ...]) -> Any:
+    if contains(desired, current, path=path) and current is not None:
+        return copy.deepcopy(current)
+    if isinstance(desired, Mapping) and isinstance(current, Mapping):
+        return {
+            key: _merged_value(value, current.get(key), path=(*path, key)) for key, value in desired.items()
+        }
+    return copy.deepcopy(desired)
+
+
+def _merged_metadata(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(dict(current))
+    for key, value in desired.items():
+        if key in UNION_METADATA:
+            result[key] = {**(current.get(key) or {}), **value}
+        elif key == "ownerReferences":
+            result[key] = _merged_owners(value, current.get(key) or [])
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _merged_owners(desired: list[Mapping[str, Any]], current: list[Mapping[str, Any]]) -> list[Any]:
+    """Desired references first, then current references to other owners (kept as they are)."""
+    uids = {ref.get("uid") for ref in desired}
+    others = [copy.deepcopy(ref) for ref in current if ref.get("uid") not in uids]
+    return [*copy.deepcopy(desired), *others]
+
+
+def _keep_allocated(result: dict[str, Any], current: Mapping[str, Any]) -> None:
+    spec = result.setdefault("spec", {})
+    current_spec = current.get("spec") or {}
+    for key in KEPT_SERVICE_FIELDS:
+        if key not in spec and key in current_spec:
+            spec[key] = copy.deepcopy(current_spec[key])

@@ -1,0 +1,114 @@
+"""Desired Kubernetes objects of a name service.
+
+NameService ``n`` becomes a StatefulSet ``n`` of ``size`` name servers and a headless Service ``n``
+that publishes not-ready addresses, so ``n-0.n.<namespace>.svc.cluster.local:9876`` resolves as soon
+as the pod exists — brokers are configured with these stable names, never with pod IPs, and need
+no restart when a name server moves. Name servers are stateless peers, so the StatefulSet uses the
+RollingUpdate strategy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rocketmq_operator.resources import meta, naming, pod
+from rocketmq_operator.resources.model import NameServiceModel
+
+COMPONENT = "nameserver"
+CONTAINER_NAME = "nameserver"
+
+# Prefer the distribution's own script; images that put mqnamesrv on PATH work too.
+START_COMMAND = (
+    'if [ -n "${ROCKETMQ_HOME:-}" ] && [ -f "$ROCKETMQ_HOME/bin/mqnamesrv" ]; then '
+    'exec sh "$ROCKETMQ_HOME/bin/mqnamesrv"; fi; exec mqnamesrv'
+)
+
+
+def name_service_selector(model: NameServiceModel) -> dict[str, str]:
+    """Labels selecting the name-server pods of ``model``."""
+    return {meta.LABEL_APP: meta.NAME_SERVER_APP, meta.LABEL_INSTANCE: model.name}
+
+
+def name_service_labels(model: NameServiceModel) -> dict[str, str]:
+    """Labels of the name service's objects and pods."""
+    return {**meta.standard_labels(model.name, component=COMPONENT), **name_service_selector(model)}
+
+
+def _meta(model: NameServiceModel) -> dict[str, Any]:
+    return meta.object_meta(
+        model.name, model.parent, labels=name_service_labels(model), extra_labels=model.labels
+    )
+
+
+def name_service_service(model: NameServiceModel) -> dict[str, Any]:
+    """The headless Service giving each name server a stable DNS name."""
+    port = naming.NAME_SERVER_PORT
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(model),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": name_service_selector(model),
+            "ports": [{"name": "main", "port": port, "targetPort": port, "protocol": "TCP"}],
+        },
+    }
+
+
+def _container(model: NameServiceModel) -> dict[str, Any]:
+    port = naming.NAME_SERVER_PORT
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": model.image,
+        "command": ["/bin/sh", "-c", START_COMMAND],
+        "ports": [{"name": "main", "containerPort": port, "protocol": "TCP"}],
+        "readinessProbe": pod.tcp_probe(port),
+        "volumeMounts": pod.data_mounts(model.storage, subdirs=("logs", "namesrv")),
+        **pod.container_options(model.pod, env=pod.field_env()),
+    }
+    if model.image_pull_policy:
+        container["imagePullPolicy"] = model.image_pull_policy
+    return container
+
+
+def name_service_statefulset(model: NameServiceModel) -> dict[str, Any]:
+    """The StatefulSet running the name servers."""
+    labels = name_service_labels(model)
+    selector = name_service_selector(model)
+    template_meta: dict[str, Any] = {"labels": labels}
+    if model.pod.annotations:
+        template_meta["annotations"] = dict(model.pod.annotations)
+    spec: dict[str, Any] = {
+        "replicas": model.size,
+        "serviceName": model.name,
+        "podManagementPolicy": "Parallel",
+        "selector": {"matchLabels": selector},
+        "updateStrategy": {"type": "RollingUpdate"},
+        "persistentVolumeClaimRetentionPolicy": pod.retention_spec(model.storage),
+        "template": {
+            "metadata": template_meta,
+            "spec": pod.pod_spec(
+                model.pod,
+                containers=[_container(model)],
+                volumes=pod.data_volumes(model.storage),
+                default_affinity=pod.spread_over_nodes(selector),
+            ),
+        },
+    }
+    templates = pod.claim_templates(model.storage, labels=selector)
+    if templates:
+        spec["volumeClaimTemplates"] = templates
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(model), "spec": spec}
+
+
+def name_service_objects(model: NameServiceModel) -> list[dict[str, Any]]:
+    """Service and StatefulSet of the name service, in create order."""
+    return [name_service_service(model), name_service_statefulset(model)]
+
+
+def name_service_status_addresses(model: NameServiceModel) -> list[str]:
+    """``host:port`` of each name server, for ``status.nameServers``."""
+    return naming.name_server_hosts(
+        model.name, model.namespace, model.size, cluster_domain=model.cluster_domain
+    )

@@ -1,0 +1,123 @@
+"""``rocketmq-operator admin ...``: a few mqadmin-like commands over the admin client.
+
+    admin cluster-list  -n host:port[;host:port]           brokers per cluster, like mqadmin clusterList
+    admin topic-list    -n host:port[;host:port]           every topic the name servers route
+    admin broker-config -b host:port [--set key=value]...   read (or hot-update) a broker's config
+    admin broker-config -n ... -c CLUSTER                   ... of every broker of a cluster
+
+``add_admin_parser`` adds the sub-command to the program's parser; ``run_admin`` runs it and returns
+the exit status: 0 on success, 1 when a server could not be reached or refused, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .admin import AdminClient, parse_namesrv_addrs
+from .errors import RemotingError
+
+__all__ = ["add_admin_parser", "run_admin"]
+
+_CLUSTER_LIST_FORMAT = "{:<22}  {:<22}  {:<4}  {:<22}  {}"
+
+
+def add_admin_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("admin", help="inspect and change a RocketMQ cluster (mqadmin-like)")
+    commands = parser.add_subparsers(dest="admin_command", metavar="COMMAND", required=True)
+
+    cluster_list = commands.add_parser("cluster-list", help="list brokers per cluster")
+    _add_namesrv(cluster_list, required=True)
+
+    topic_list = commands.add_parser("topic-list", help="list the topics the name servers route")
+    _add_namesrv(topic_list, required=True)
+
+    broker_config = commands.add_parser("broker-config", help="show or hot-update broker configuration")
+    _add_namesrv(broker_config, required=False)
+    target = broker_config.add_mutually_exclusive_group(required=True)
+    target.add_argument("-b", "--broker-addr", help="one broker, host:port")
+    target.add_argument("-c", "--cluster", help="every broker of this cluster (needs -n)")
+    broker_config.add_argument(
+        "--set", dest="updates", action="append", default=[], metavar="KEY=VALUE", help="update a property"
+    )
+    broker_config.add_argument("-k", "--key", dest="keys", action="append", default=[], help="show only KEY")
+
+    for command in (cluster_list, topic_list, broker_config):
+        command.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
+    return parser
+
+
+def _add_namesrv(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("-n", "--namesrv-addr", required=required, help="name servers, host:port[;host:port]")
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    try:
+        namesrv = parse_namesrv_addrs(args.namesrv_addr or "")
+        handler = _HANDLERS[args.admin_command]
+        with AdminClient(namesrv, request_timeout=args.timeout, connect_timeout=min(args.timeout, 3.0)) as client:
+            return handler(client, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RemotingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _cluster_list(client: AdminClient, args: argparse.Namespace) -> int:
+    info = client.cluster_info()
+    print(_CLUSTER_LIST_FORMAT.format("#Cluster Name", "#Broker Name", "#BID", "#Addr", "#Version"))
+    for cluster in sorted(info.clusters):
+        for broker in info.brokers_in(cluster):
+            for broker_id, addr in sorted(broker.addrs.items()):
+                print(_CLUSTER_LIST_FORMAT.format(cluster, broker.name, broker_id, addr, _version(client, addr)))
+    return 0
+
+
+def _version(client: AdminClient, addr: str) -> str:
+    try:
+        return client.broker_runtime_info(addr).version_desc or "-"
+    except RemotingError as exc:
+        return f"unreachable ({type(exc).__name__})"
+
+
+def _topic_list(client: AdminClient, args: argparse.Namespace) -> int:
+    for topic in sorted(client.topic_list()):
+        print(topic)
+    return 0
+
+
+def _broker_config(client: AdminClient, args: argparse.Namespace) -> int:
+    updates = dict(_key_value(item) for item in args.updates)
+    if args.cluster and not client.namesrv_addrs:
+        raise ValueError("-c needs the name servers (-n)")
+    addrs = [args.broker_addr] if args.broker_addr else _cluster_addrs(client, args.cluster)
+    for addr in addrs:
+        if updates:
+            client.update_broker_config(addr, updates)
+            print(f"updated {', '.join(sorted(updates))} on {addr}")
+            continue
+        config = client.broker_config(addr)
+        print(f"============{addr}============")
+        for key in args.keys or sorted(config):
+            print(f"{key:<50}=  {config.get(key, '')}")
+    return 0
+
+
+def _cluster_addrs(client: AdminClient, cluster: str) -> list[str]:
+    info = client.cluster_info()
+    if cluster not in info.clusters:
+        raise ValueError(f"cluster {cluster!r} is not registered on the name servers")
+    return [addr for broker in info.brokers_in(cluster) for _, addr in sorted(broker.addrs.items())]
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set wants KEY=VALUE, got {item!r}")
+    return key.strip(), value
+
+
+_HANDLERS = {"cluster-list": _cluster_list, "topic-list": _topic_list, "broker-config": _broker_config}

@@ -1,0 +1,99 @@
+"""Fixtures for the RocketMQ client tests: one real name server and master/slave pair per session.
+
+The JVMs start on first use by a ``@pytest.mark.rocketmq`` test, so the unit tests in this directory
+run without Java. Without ``java`` or ``mvn`` on PATH the real tests skip; any other failure (download,
+boot) is an error that shows the server logs. Start times and each JVM's RSS are printed in the
+terminal summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import pytest
+
+from rmq_servers import (
+    BROKER,
+    CLUSTER,
+    JavaProcess,
+    Jars,
+    RocketMQ,
+    fetch_jars,
+    start_broker,
+    start_namesrv,
+    stop_all,
+    wait_until,
+)
+from rocketmq_operator.rocketmq import AdminClient
+
+_REPORT = pytest.StashKey[list]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_REPORT] = []
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    lines = config.stash.get(_REPORT, [])
+    if lines:
+        terminalreporter.section("rocketmq")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def rocketmq_jars(request: pytest.FixtureRequest) -> Jars:
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"real RocketMQ tests need {' and '.join(missing)} on PATH")
+    started = time.monotonic()
+    jars = fetch_jars()
+    request.config.stash[_REPORT].append(
+        f"RocketMQ {jars.version} jars in {jars.lib} ready in {time.monotonic() - started:.1f}s"
+    )
+    return jars
+
+
+@pytest.fixture(scope="session")
+def rocketmq(
+    rocketmq_jars: Jars, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[RocketMQ]:
+    home = tmp_path_factory.mktemp("rocketmq")
+    started = time.monotonic()
+    processes: dict[str, JavaProcess] = {}
+    try:
+        processes["namesrv"], namesrv = start_namesrv(rocketmq_jars, home / "namesrv")
+        processes["namesrv"].wait_booted()
+        processes["master"], master = start_broker(
+            rocketmq_jars, home / "master", namesrv=namesrv, cluster=CLUSTER, name=BROKER, broker_id=0
+        )
+        processes["slave"], slave = start_broker(
+            rocketmq_jars, home / "slave", namesrv=namesrv, cluster=CLUSTER, name=BROKER, broker_id=1
+        )
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda p: p.wait_booted(), [processes["master"], processes["slave"]]))
+        server = RocketMQ(rocketmq_jars, home, namesrv, master, slave, processes)
+        wait_until(lambda: len(_registered(server)) == 2, timeout=30, what="both brokers registered")
+        request.config.stash[_REPORT].append(f"name server + master + slave booted in {time.monotonic() - started:.1f}s")
+        yield server
+        request.config.stash[_REPORT].append(
+            "RSS at end: " + ", ".join(f"{name} {p.rss_kib() // 1024} MiB" for name, p in processes.items())
+        )
+    finally:
+        stop_all(p for name, p in processes.items() if name != "namesrv")  # brokers unregister first
+        stop_all(p for name, p in processes.items() if name == "namesrv")
+
+
+def _registered(server: RocketMQ) -> dict[int, str]:
+    with AdminClient(server.namesrv) as client:
+        broker = client.cluster_info().brokers.get(BROKER)
+    return dict(broker.addrs) if broker else {}
+
+
+@pytest.fixture
+def admin(rocketmq: RocketMQ) -> Iterator[AdminClient]:
+    with AdminClient(rocketmq.namesrv, request_timeout=10.0) as client:
+        yield client
