@@ -107,9 +107,12 @@ class WatchStream:
     def close(self) -> None:
         self._closed.set()
         shutdown = getattr(self._response, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
-        self._response.close()
+        try:
+            if shutdown is not None:
+                shutdown()  # unblocks a read in progress on another thread
+            self._response.close()
+        except (ValueError, OSError, urllib3.exceptions.HTTPError):
+            pass  # already finished or closed
 
     def _lines(self) -> Iterator[bytes]:
         parts: list[bytes] = []

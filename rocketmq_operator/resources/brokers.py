@@ -16,6 +16,7 @@ All functions are pure: model in, plain dicts out.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources as package_files
 from typing import Any
 
@@ -32,6 +33,7 @@ CONFIG_VOLUME = "broker-config"
 RUN_VOLUME = "broker-run"
 
 
+@functools.cache
 def start_script() -> str:
     """Text of the broker start script shipped with the package."""
     return package_files.files("rocketmq_operator").joinpath(f"scripts/{START_SCRIPT}").read_text()
@@ -52,9 +54,7 @@ def group_labels(model: BrokerClusterModel, group: int) -> dict[str, str]:
 
 
 def _meta(model: BrokerClusterModel, name: str, group: int) -> dict[str, Any]:
-    return meta.object_meta(
-        name, model.parent, labels=group_labels(model, group), extra_labels=model.labels
-    )
+    return meta.object_meta(name, model.parent, labels=group_labels(model, group), extra_labels=model.labels)
 
 
 def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:

@@ -38,8 +38,8 @@ from rocketmq_operator.resources.modelparts import (
 __all__ = [
     "BROKER_API_VERSION",
     "BROKER_CLUSTER_API_VERSION",
-    "BrokerClusterModel",
     "NAME_SERVICE_API_VERSION",
+    "BrokerClusterModel",
     "NameServiceModel",
     "PodOptions",
     "Problem",
@@ -153,24 +153,21 @@ def from_broker_cluster(
     spec = obj.get("spec") or {}
     parent = ParentRef.of(obj, api_version=BROKER_CLUSTER_API_VERSION, kind="BrokerCluster")
     problems: list[Problem] = []
-    address = _broker_cluster_address(spec, parent, name_service, problems, cluster_domain)
-    raw = {**properties.config_map_properties(config_map), **(spec.get("properties") or {})}
-    return _assemble(
-        obj,
+    draft = BrokerClusterModel(
         parent=parent,
+        image=spec.get("brokerImage", ""),
         cluster_name=spec.get("clusterName") or DEFAULT_CLUSTER_NAME,
         groups=int(spec.get("groupReplica", 1)),
-        members=int(spec.get("membersPerGroup", 1)),
-        mode=spec.get("replicationMode") or "ASYNC",
-        raw_properties=raw,
-        address=address,
-        problems=problems,
+        members_per_group=int(spec.get("membersPerGroup", 1)),
+        replication_mode=spec.get("replicationMode") or "ASYNC",
+        all_master=bool(spec.get("allMaster", False)),
+        allow_group_scale_down=bool(spec.get("allowGroupScaleDown", False)),
+        name_server_address=_broker_cluster_address(spec, parent, name_service, problems, cluster_domain),
         cluster_domain=cluster_domain,
-        storage_spec=_single_claim_storage(spec),
-        extra={
-            "all_master": bool(spec.get("allMaster", False)),
-            "allow_group_scale_down": bool(spec.get("allowGroupScaleDown", False)),
-        },
+    )
+    raw = {**properties.config_map_properties(config_map), **(spec.get("properties") or {})}
+    return _complete(
+        draft, obj, raw_properties=raw, storage_spec=_single_claim_storage(spec), problems=problems
     )
 
 
@@ -189,33 +186,29 @@ def from_broker(
     ``name_service`` supplies the address when ``spec.nameServers`` is empty.
     """
     spec = obj.get("spec") or {}
-    parent = ParentRef.of(obj, api_version=BROKER_API_VERSION, kind="Broker")
     raw = dict(spec.get("properties") or {})
     mode = spec.get("replicationMode") or _mode_from_role(raw.get("brokerRole"))
     replicas = int(spec.get("replicaPerGroup", 0))
-    problems: list[Problem] = []
+    parent = ParentRef.of(obj, api_version=BROKER_API_VERSION, kind="Broker")
     address = (spec.get("nameServers") or "").strip()
     if not address and name_service is not None:
         address = _name_service_address(name_service, parent.namespace, cluster_domain)
+    problems: list[Problem] = []
     if spec.get("clusterMode", "STATIC") != "STATIC":
         problems.append(Problem("spec.clusterMode", "only STATIC clusters are supported"))
-    return _assemble(
-        obj,
+    draft = BrokerClusterModel(
         parent=parent,
+        image=spec.get("brokerImage", ""),
         cluster_name=str(raw.get("brokerClusterName") or DEFAULT_CLUSTER_NAME),
         groups=int(spec.get("size", 1)),
-        members=replicas if mode == "DLEDGER" else replicas + 1,
-        mode=mode,
-        raw_properties=raw,
-        address=address,
-        problems=problems,
+        members_per_group=replicas if mode == "DLEDGER" else replicas + 1,
+        replication_mode=mode,
+        allow_restart=bool(spec.get("allowRestart", True)),
+        metadata_source_pod=spec.get("scalePodName") or None,
+        name_server_address=address,
         cluster_domain=cluster_domain,
-        storage_spec=spec,
-        extra={
-            "allow_restart": bool(spec.get("allowRestart", True)),
-            "metadata_source_pod": spec.get("scalePodName") or None,
-        },
     )
+    return _complete(draft, obj, raw_properties=raw, storage_spec=spec, problems=problems)
 
 
 def from_name_service(
@@ -234,44 +227,30 @@ def from_name_service(
         labels=_labels(obj),
         pod=pod_options(spec),
         storage=storage(spec, retention=retention_policy(spec), problems=problems),
-        generation=int((obj.get("metadata") or {}).get("generation", 0)),
+        generation=_generation(obj),
         cluster_domain=cluster_domain,
         problems=tuple(problems),
     )
 
 
-def _assemble(
+def _complete(
+    draft: BrokerClusterModel,
     obj: Mapping[str, Any],
     *,
-    parent: ParentRef,
-    cluster_name: str,
-    groups: int,
-    members: int,
-    mode: str,
     raw_properties: Mapping[str, Any],
-    address: str,
-    problems: list[Problem],
-    cluster_domain: str,
     storage_spec: Mapping[str, Any],
-    extra: Mapping[str, Any],
+    problems: list[Problem],
 ) -> BrokerClusterModel:
-    """The model common to both front doors; property clashes are added to ``problems``."""
+    """``draft`` (identity and topology) completed with properties, pod options, storage, problems.
+
+    Shared by both front doors. Properties are checked against the draft: keys the operator writes
+    are dropped when they restate its value and reported otherwise.
+    """
     spec = obj.get("spec") or {}
     props, bad = properties.normalize(raw_properties)
     problems += [Problem(f"spec.properties.{k}", msg) for k, msg in bad]
-    if not address:
-        address = props.get("namesrvAddr", "")
-    draft = BrokerClusterModel(
-        parent=parent,
-        image=spec.get("brokerImage", ""),
-        cluster_name=cluster_name,
-        groups=groups,
-        members_per_group=members,
-        replication_mode=mode,
-        name_server_address=address,
-        cluster_domain=cluster_domain,
-        **extra,
-    )
+    if not draft.name_server_address and props.get("namesrvAddr"):
+        draft = replace(draft, name_server_address=props["namesrvAddr"])
     clean, clashes = properties.split_managed(props, expected=_expected_properties(draft))
     problems += [Problem(f"spec.properties.{k}", msg) for k, msg in clashes]
     problems += _shape_problems(draft)
@@ -282,7 +261,7 @@ def _assemble(
         labels=_labels(obj),
         pod=pod_options(spec),
         storage=storage(storage_spec, retention=retention_policy(spec), problems=problems),
-        generation=int((obj.get("metadata") or {}).get("generation", 0)),
+        generation=_generation(obj),
         problems=tuple(problems),
     )
 
@@ -349,3 +328,7 @@ def _mode_from_role(role: str | None) -> str:
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def _generation(obj: Mapping[str, Any]) -> int:
+    return int((obj.get("metadata") or {}).get("generation", 0))

@@ -83,6 +83,8 @@ class _Parser:
         if depth > MAX_DEPTH:
             raise JsonSyntaxError("nesting too deep", self.pos)
         char = self.peek()
+        if not char:
+            raise JsonSyntaxError("unexpected end of input", self.pos)
         if char == "{":
             return self.object(depth=depth + 1)
         if char == "[":
@@ -95,7 +97,7 @@ class _Parser:
         if match and match.group() in _LITERALS:
             self.pos = match.end()
             return _LITERALS[match.group()]
-        raise JsonSyntaxError("unexpected character" if char else "unexpected end of input", self.pos)
+        raise JsonSyntaxError("unexpected character", self.pos)
 
     def object(self, *, depth: int) -> dict[Any, Any]:
         self.expect("{")
@@ -131,7 +133,7 @@ class _Parser:
 
     def key(self, *, depth: int) -> Any:
         char = self.peek()
-        if char in "{[":
+        if char and char in "{[":
             return _freeze(self.value(depth=depth))
         if char and char not in "\"'-" and not char.isdigit():
             match = _IDENTIFIER.match(self.text, self.pos)

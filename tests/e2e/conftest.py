@@ -59,3 +59,35 @@ def namespace(api_client) -> str:
     core.create_namespace({"metadata": {"name": name, "labels": {"e2e": "true"}}})
     yield name
     core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture(scope="session")
+def crds(kubeconfig) -> None:
+    """The project's CRDs, installed and Established."""
+    kubectl(kubeconfig, "apply", "-f", str(ROOT / "manifests" / "crds"))
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
+            "app.kubernetes.io/name=rocketmq-operator")
+
+
+def kubectl(kubeconfig: str, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True,
+                          input=stdin, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def operator(kubeconfig, crds):
+    """The operator, running in this process against the cluster under test, with its API calls counted."""
+    from rocketmq_operator.kube import RequestCounter, connect
+    from rocketmq_operator.manager import Operator
+
+    counter = RequestCounter()
+    op = Operator(connect(kubeconfig, counter=counter), namespaces=[], workers=4, resync_period=300,
+                  identity="e2e-in-process")
+    op.counter = counter
+    op.start()
+    assert op.synced.is_set(), "the operator's caches did not sync"
+    yield op
+    op.shutdown()

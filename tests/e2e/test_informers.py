@@ -82,7 +82,7 @@ def churn(kube: KubeClient, ns: str, worker: int, ops: int) -> None:
     rng = random.Random(worker)
     live: list[str] = []
     for op in range(ops):
-        action = "create" if len(live) < 5 else rng.choice(["create", "update", "update", "delete"])
+        action = "create" if len(live) < 5 else rng.choice(["create", "create", "update", "update", "delete"])
         if action == "create":
             name = f"w{worker}-{op}"
             kube.create(CONFIG_MAPS, configmap(ns, name))
@@ -106,7 +106,7 @@ def test_the_cache_equals_a_fresh_list_after_heavy_churn(kube: KubeClient, ns: s
                            for w in range(CHURN_THREADS)]:
                 result.result()
         expected = server_view(kube, ns)
-        assert len(expected) > 100
+        assert len(expected) > 200
         eventually(lambda: cache_view(informer, ns) == expected, timeout=60, what="cache == fresh list")
         eventually(lambda: mirror.snapshot() == expected, timeout=30, what="handlers' view == fresh list")
     finally:
@@ -134,8 +134,8 @@ class GatedSource:
         self.open.wait(60)
         if self.stale_version is not None:
             kwargs["resource_version"], self.stale_version = self.stale_version, None
-        self.watch_versions.append(kwargs["resource_version"])
         self._stream = self._kube.watch(resource, **kwargs)
+        self.watch_versions.append(kwargs["resource_version"])
         return self._stream
 
     def hold(self) -> None:

@@ -8,6 +8,19 @@ from typing import Callable
 
 from rocketmq_operator.rocketmq.protocol import LENGTH_PREFIX, RemotingCommand, decode_payload, encode, frame_length
 
+# Bodies as RocketMQ 5.3.3 writes them (fastjson: integer and object keys).
+CLUSTER_INFO = (
+    b'{"brokerAddrTable":{"broker-a":{"brokerAddrs":{0:"127.0.0.1:20911",1:"127.0.0.1:20921"},'
+    b'"brokerName":"broker-a","cluster":"TestCluster","enableActingMaster":false}},'
+    b'"clusterAddrTable":{"TestCluster":["broker-a"]}}'
+)
+CONSUME_STATS = (
+    b'{"consumeTps":0.0,"offsetTable":{{"brokerName":"broker-a","queueId":1,"topic":"T1"}:'
+    b'{"brokerOffset":2,"consumerOffset":0,"lastTimestamp":0,"pullOffset":0},'
+    b'{"brokerName":"broker-a","queueId":0,"topic":"T1"}:'
+    b'{"brokerOffset":3,"consumerOffset":1,"lastTimestamp":1795303793243,"pullOffset":1}}}'
+)
+
 
 class FakeServer:
     """Accepts connections on 127.0.0.1 and runs ``behaviour(conn)`` for each in a thread."""

@@ -87,7 +87,12 @@ def test_all_master_makes_every_pod_a_lone_async_master_named_after_the_pod(samp
 
 
 def test_user_properties_override_defaults_in_place_and_extras_follow_in_key_order(cluster_2m_2s, with_spec):
-    props = {"fileReservedTime": 72, "flushDiskType": "SYNC_FLUSH", "zeta": "z", "autoCreateTopicEnable": "true"}
+    props = {
+        "fileReservedTime": 72,
+        "flushDiskType": "SYNC_FLUSH",
+        "zeta": "z",
+        "autoCreateTopicEnable": "true",
+    }
     m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties=props))
     lines = _lines(brokerconf.broker_conf(m, group=0, member=0))
     assert lines[4:10] == [

@@ -41,7 +41,11 @@ def test_seed_000s_broker_maps_size_to_groups_and_takes_its_names_from_propertie
 def test_seed_000s_restated_identity_properties_are_not_problems(apache_broker):
     m = model.from_broker(apache_broker)
     assert m.problems == ()
-    assert dict(m.properties) == {"flushDiskType": "ASYNC_FLUSH", "deleteWhen": "04", "fileReservedTime": "48"}
+    assert dict(m.properties) == {
+        "flushDiskType": "ASYNC_FLUSH",
+        "deleteWhen": "04",
+        "fileReservedTime": "48",
+    }
 
 
 def test_replica_per_group_counts_slaves_so_a_group_has_one_more_member(apache_broker, with_spec):
@@ -98,19 +102,25 @@ def test_a_namesrv_addr_property_is_the_address_when_nothing_else_gives_one(clus
 
 
 def test_non_scalar_and_badly_named_properties_are_reported(cluster_2m_2s, with_spec):
-    m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties={"a": [1], "b c": "x", "n": 3, "t": True}))
+    m = model.from_broker_cluster(
+        with_spec(cluster_2m_2s, properties={"a": [1], "b c": "x", "n": 3, "t": True})
+    )
     assert sorted(_fields(m.problems)) == ["spec.properties.a", "spec.properties.b c"]
     assert dict(m.properties) == {"n": "3", "t": "true"}
 
 
 def test_problems_are_data_and_never_raised(cluster_2m_2s, with_spec):
-    obj = with_spec(cluster_2m_2s, replicationMode="DLEDGER", membersPerGroup=2, allMaster=True, brokerImage="")
+    obj = with_spec(
+        cluster_2m_2s, replicationMode="DLEDGER", membersPerGroup=2, allMaster=True, brokerImage=""
+    )
     m = model.from_broker_cluster(obj)
     assert {"spec", "spec.allMaster", "spec.brokerImage"} <= set(_fields(m.problems))
     assert all(str(p).startswith(p.field) for p in m.problems)
 
 
-def test_name_service_ref_resolves_to_the_stable_dns_names_of_its_pods(cluster_2m_2s, with_spec, name_service):
+def test_name_service_ref_resolves_to_the_stable_dns_names_of_its_pods(
+    cluster_2m_2s, with_spec, name_service
+):
     obj = with_spec(cluster_2m_2s, nameServers=None, nameServiceRef={"name": "rocketmq-nameserver"})
     obj["metadata"]["namespace"] = "rocketmq"
     m = model.from_broker_cluster(obj, name_service=name_service)
@@ -175,5 +185,7 @@ def test_seed_000s_name_service_is_two_name_servers_with_stable_addresses(name_s
         "ClusterFirst",
         False,
     )
-    assert m.address.split(";")[1] == "rocketmq-nameserver-1.rocketmq-nameserver.rocketmq.svc.cluster.local:9876"
+    assert (
+        m.address.split(";")[1] == "rocketmq-nameserver-1.rocketmq-nameserver.rocketmq.svc.cluster.local:9876"
+    )
     assert m.problems == ()

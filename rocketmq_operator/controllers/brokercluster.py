@@ -1,0 +1,238 @@
+"""The broker-cluster reconciler: one sync path behind two front doors, ``BrokerCluster`` and ``Broker``.
+
+``sync(key)`` is a sequence of steps, each reading only from listers:
+
+1. read the custom resource; gone → nothing to do (children are garbage-collected);
+2. paused (annotation ``rocketmq.apache.org/pause-reconcile: "true"``) → only a Paused condition;
+3. resolve what it refers to (NameService, properties ConfigMap) and build the model; problems the
+   schema cannot catch → a condition and a Warning event, no change to any child;
+4. per broker group: ConfigMap, Service, StatefulSet, PodDisruptionBudget through the control objects
+   (create missing, revert drift, leave foreign objects alone);
+5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
+6. roll out template changes, one pod of the cluster at a time, slaves before the master, each only
+   once every pod of its group is Ready (StatefulSets use ``OnDelete``; the operator deletes pods);
+7. write status last, and only when it differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers import status as st
+from rocketmq_operator.controllers.conditions import rfc3339
+from rocketmq_operator.controllers.control import (Applied, Change, ObjectControl, PodControl, controller_uid,
+                                                   warn_not_owned)
+from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.events import WARNING
+from rocketmq_operator.informers import Lister
+from rocketmq_operator.kube import KubeClient, NotFound, Resource
+from rocketmq_operator.resources import meta, naming
+from rocketmq_operator.resources.brokers import broker_group_objects
+from rocketmq_operator.resources.model import BrokerClusterModel
+
+PAUSE_ANNOTATION = "rocketmq.apache.org/pause-reconcile"
+REVISION_LABEL = "controller-revision-hash"
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """How one custom-resource kind becomes a broker-cluster model."""
+
+    resource: Resource
+    build: Callable[..., BrokerClusterModel]  # (obj, name_service=, config_map=) -> model
+    name_service: Callable[[dict[str, Any], Lister], tuple[dict | None, str | None]]
+    config_map_name: Callable[[dict[str, Any]], str | None]
+
+
+@dataclass
+class Listers:
+    parent: Lister
+    name_services: Lister
+    config_maps: Lister
+    stateful_sets: Lister
+    pods: Lister
+
+
+@dataclass
+class Controls:
+    config_maps: ObjectControl
+    services: ObjectControl
+    stateful_sets: ObjectControl
+    pdbs: ObjectControl
+    pods: PodControl
+
+
+def is_paused(obj: dict[str, Any]) -> bool:
+    return (obj.get("metadata", {}).get("annotations") or {}).get(PAUSE_ANNOTATION, "").lower() == "true"
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions") or ())
+
+
+def ordinal(pod: dict[str, Any]) -> int:
+    return int(pod["metadata"]["name"].rsplit("-", 1)[1])
+
+
+class BrokerClusterReconciler:
+    def __init__(self, door: FrontDoor, *, client: KubeClient, listers: Listers, controls: Controls,
+                 recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+        self.door = door
+        self._client = client
+        self._listers = listers
+        self._controls = controls
+        self._recorder = recorder
+        self._clock = clock
+
+    def sync(self, key: Key) -> Result | None:
+        try:
+            obj = self._listers.parent.get(key.namespace, key.name)
+        except NotFound:
+            return None
+        report = st.Report(obj, now=rfc3339(self._clock.wall()))
+        if is_paused(obj):
+            report.paused()
+            return self._finish(obj, report, None, [])
+        model = self._model(obj, report)
+        if model is None:
+            return self._finish(obj, report, None, [])
+        sets = self._apply_groups(obj, model, report)
+        self._check_extra_groups(obj, model, report)
+        self._roll(obj, model, sets, report)
+        return self._finish(obj, report, model, sets)
+
+    # -- steps ---------------------------------------------------------------------------------------
+
+    def _model(self, obj: dict[str, Any], report: st.Report) -> BrokerClusterModel | None:
+        name_service, missing = self.door.name_service(obj, self._listers.name_services)
+        config_map = None
+        cm_name = self.door.config_map_name(obj)
+        if cm_name:
+            try:
+                config_map = self._listers.config_maps.get(obj["metadata"]["namespace"], cm_name)
+            except NotFound:
+                report.invalid(f"spec.config: ConfigMap {cm_name} not found", reason="ConfigMapNotFound")
+        model = self.door.build(obj, name_service=name_service, config_map=config_map)
+        if missing:
+            report.invalid(missing, reason="NameServiceNotFound")
+        for problem in model.problems:
+            report.invalid(str(problem), reason="InvalidSpec")
+        if report.problems:
+            self._warn_once(obj, report)
+            return None
+        return model
+
+    def _warn_once(self, obj: dict[str, Any], report: st.Report) -> None:
+        message = "; ".join(report.problems)
+        old = st.condition(obj, st.READY)
+        if not old or old.get("message") != message:
+            self._recorder.event(obj, WARNING, report.problem_reason, message)
+
+    def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
+                      report: st.Report) -> list[dict[str, Any] | None]:
+        controls = {"ConfigMap": self._controls.config_maps, "Service": self._controls.services,
+                    "StatefulSet": self._controls.stateful_sets,
+                    "PodDisruptionBudget": self._controls.pdbs}
+        sets: list[dict[str, Any] | None] = []
+        for group in range(model.groups):
+            sts: dict[str, Any] | None = None
+            for desired in broker_group_objects(model, group):
+                control = controls[desired["kind"]]
+                applied: Applied = control.apply(obj, desired)
+                if applied.change is Change.NOT_OWNED:
+                    name = desired["metadata"]["name"]
+                    report.conflict(warn_not_owned(self._recorder, obj, control.resource, name))
+                if desired["kind"] == "StatefulSet":
+                    sts = applied.obj
+            sets.append(sts)
+        return sets
+
+    def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
+        uid = obj["metadata"]["uid"]
+        selector = {meta.LABEL_CLUSTER: obj["metadata"]["name"], meta.LABEL_APP: meta.BROKER_APP}
+        out = {}
+        for sts in self._listers.stateful_sets.list(obj["metadata"]["namespace"], selector):
+            refs = sts["metadata"].get("ownerReferences") or ()
+            if any(r.get("uid") == uid and r.get("controller") for r in refs):
+                out[int(sts["metadata"]["labels"][meta.LABEL_GROUP])] = sts
+        return out
+
+    def _check_extra_groups(self, obj: dict[str, Any], model: BrokerClusterModel, report: st.Report) -> None:
+        extra = sorted(g for g in self._group_sets(obj) if g >= model.groups)
+        if not extra:
+            return
+        if not model.allow_group_scale_down:
+            message = (f"refusing to remove broker groups {extra}: a group holds messages; "
+                       f"set spec.allowGroupScaleDown: true to remove them")
+            report.scale_down_refused(message)
+            old = st.condition(obj, st.SCALE_DOWN)
+            if not old or old.get("status") != "True":
+                self._recorder.event(obj, WARNING, "ScaleDownRefused", message)
+            return
+        namespace = obj["metadata"]["namespace"]
+        for group in extra:
+            for control, name in ((self._controls.pdbs, naming.group_name(model.name, group)),
+                                  (self._controls.stateful_sets, naming.group_name(model.name, group)),
+                                  (self._controls.services, naming.group_name(model.name, group)),
+                                  (self._controls.config_maps, naming.config_map_name(model.name, group))):
+                current = control.current(namespace, name)
+                if current is not None and controller_uid(current) == obj["metadata"]["uid"]:
+                    control.delete(obj, current, reason="ScaledDown")
+
+    def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, sets: list[dict[str, Any] | None],
+              report: st.Report) -> None:
+        """Restarts at most one outdated pod in the whole cluster, highest ordinal first."""
+        for group, sts in enumerate(sets):
+            if sts is None:
+                continue  # not ours: reported as a conflict
+            pods = self._group_pods(obj, group)
+            outdated = self._outdated(sts, pods)
+            if outdated is None or not self._group_settled(sts, pods):
+                report.progressing(f"broker group {group} is not ready yet")
+                return  # one group at a time, and only once every member is Ready
+            if not outdated:
+                continue
+            report.progressing(f"rolling broker group {group}: {len(outdated)} pods to restart")
+            if not model.allow_restart:
+                report.restart_pending(f"{len(outdated)} pods need a restart but spec.allowRestart is false")
+                return
+            victim = max(outdated, key=ordinal)  # slaves (highest ordinals) first, the master last
+            self._controls.pods.restart(obj, victim, why="its template or configuration changed")
+            return
+
+    def _group_pods(self, obj: dict[str, Any], group: int) -> list[dict[str, Any]]:
+        selector = {meta.LABEL_APP: meta.BROKER_APP, meta.LABEL_CLUSTER: obj["metadata"]["name"],
+                    meta.LABEL_GROUP: str(group)}
+        return self._listers.pods.list(obj["metadata"]["namespace"], selector)
+
+    @staticmethod
+    def _outdated(sts: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Pods not on the StatefulSet's update revision; None while the StatefulSet has not caught up."""
+        status = sts.get("status") or {}
+        if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
+            return None
+        revision = status.get("updateRevision")
+        if not revision:
+            return None
+        return [p for p in pods if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision]
+
+    @staticmethod
+    def _group_settled(sts: dict[str, Any], pods: list[dict[str, Any]]) -> bool:
+        return len(pods) == sts["spec"].get("replicas", 0) and all(pod_ready(p) for p in pods)
+
+    def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None,
+                sets: list[dict[str, Any] | None]) -> Result | None:
+        pods = []
+        if model is not None:
+            for group in range(model.groups):
+                pods.extend(self._group_pods(obj, group))
+        new_status = report.status(model, sets=sets, pods=pods, kind=self.door.resource.kind)
+        if new_status != (obj.get("status") or {}):
+            self._client.update_status(self.door.resource, {**obj, "status": new_status},
+                                       namespace=obj["metadata"]["namespace"])
+        return None

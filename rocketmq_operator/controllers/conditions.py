@@ -1,0 +1,39 @@
+"""Status conditions in the standard ``metav1.Condition`` shape.
+
+``set_condition`` returns a new list and keeps ``lastTransitionTime`` when the status did not change,
+so a sync that finds nothing new produces an identical status and therefore writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+
+
+def rfc3339(seconds: float) -> str:
+    """A ``metav1.Time`` string (whole seconds, UTC)."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(conditions: list[dict[str, Any]] | None, type_: str, status: str, *, reason: str,
+                  message: str, generation: int, now: str) -> list[dict[str, Any]]:
+    out = [dict(c) for c in conditions or () if c.get("type") != type_]
+    old = next((c for c in conditions or () if c.get("type") == type_), None)
+    transition = old["lastTransitionTime"] if old and old.get("status") == status and old.get(
+        "lastTransitionTime") else now
+    out.append({"type": type_, "status": status, "reason": reason, "message": message,
+                "observedGeneration": generation, "lastTransitionTime": transition})
+    return sorted(out, key=lambda c: c["type"])
+
+
+def remove_condition(conditions: list[dict[str, Any]] | None, type_: str) -> list[dict[str, Any]]:
+    return [dict(c) for c in conditions or () if c.get("type") != type_]
+
+
+def get_condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for c in obj.get("status", {}).get("conditions") or ():
+        if c.get("type") == type_:
+            return c
+    return None

@@ -1,0 +1,118 @@
+"""Control objects: the only way controllers change child objects.
+
+One ``ObjectControl`` per child kind (Service, StatefulSet, ConfigMap, PodDisruptionBudget, Deployment),
+all built from the same class because they follow one rule: read the current object from the lister,
+create it when missing, leave it alone when someone else controls it, update it only when a field the
+operator owns differs. ``PodControl`` deletes pods for rolling restarts. None of them import each other.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from rocketmq_operator.events import NORMAL, WARNING
+from rocketmq_operator.informers import Lister
+from rocketmq_operator.kube import PODS, AlreadyExists, KubeClient, NotFound, Resource
+from rocketmq_operator.resources.diff import merged, needs_update
+
+
+class Change(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    NOT_OWNED = "not-owned"
+
+
+@dataclass(frozen=True)
+class Applied:
+    change: Change
+    obj: dict[str, Any] | None  # the object as the server (or cache) has it; None when not owned
+
+
+def controller_uid(obj: dict[str, Any]) -> str | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref.get("uid")
+    return None
+
+
+def _display(resource: Resource, obj: dict[str, Any]) -> str:
+    return f"{resource.kind} {obj['metadata']['name']}"
+
+
+class ObjectControl:
+    """Create-or-update of one kind of child object, owned by a parent custom resource."""
+
+    def __init__(self, client: KubeClient, lister: Lister, resource: Resource, recorder: Any) -> None:
+        self._client = client
+        self._lister = lister
+        self.resource = resource
+        self._recorder = recorder
+
+    def current(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._lister.get(namespace, name)
+        except NotFound:
+            return None
+
+    def apply(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
+        meta = desired["metadata"]
+        current = self.current(meta["namespace"], meta["name"])
+        if current is None:
+            return self._create(owner, desired)
+        if controller_uid(current) != owner["metadata"]["uid"]:
+            return Applied(Change.NOT_OWNED, None)
+        if not needs_update(desired, current):
+            return Applied(Change.UNCHANGED, current)
+        updated = self._client.replace(self.resource, merged(desired, current),
+                                       namespace=meta["namespace"])
+        self._recorder.event(owner, NORMAL, "Updated", f"Updated {_display(self.resource, desired)}")
+        return Applied(Change.UPDATED, updated)
+
+    def _create(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
+        try:
+            created = self._client.create(self.resource, desired, namespace=desired["metadata"]["namespace"])
+        except AlreadyExists:
+            raise  # the cache is behind the server: retry the sync once the watch catches up
+        self._recorder.event(owner, NORMAL, "Created", f"Created {_display(self.resource, desired)}")
+        return Applied(Change.CREATED, created)
+
+    def delete(self, owner: dict[str, Any], current: dict[str, Any], *, reason: str = "Deleted") -> None:
+        meta = current["metadata"]
+        try:
+            self._client.delete(self.resource, meta["name"], namespace=meta["namespace"], uid=meta.get("uid"),
+                                propagation_policy="Background")
+        except NotFound:
+            return
+        self._recorder.event(owner, NORMAL, reason, f"Deleted {_display(self.resource, current)}")
+
+
+class PodControl:
+    """Deletes a pod so that its StatefulSet recreates it from the current template (a restart)."""
+
+    def __init__(self, client: KubeClient, recorder: Any) -> None:
+        self._client = client
+        self._recorder = recorder
+
+    def restart(self, owner: dict[str, Any], pod: dict[str, Any], *, why: str) -> None:
+        meta = pod["metadata"]
+        try:
+            self._client.delete(PODS, meta["name"], namespace=meta["namespace"], uid=meta.get("uid"))
+        except NotFound:
+            return
+        self._recorder.event(owner, NORMAL, "RollingUpdate", f"Restarting pod {meta['name']}: {why}")
+
+
+def warn_not_owned(recorder: Any, owner: dict[str, Any], resource: Resource, name: str) -> str:
+    message = (f"{resource.kind} {name} already exists and is not controlled by this "
+               f"{owner.get('kind', 'resource')}; leaving it alone")
+    recorder.event(owner, WARNING, "ResourceConflict", message)
+    return message
+
+
+def copy_obj(obj: dict[str, Any]) -> dict[str, Any]:
+    """Cached objects are read-only: copy before changing."""
+    return copy.deepcopy(obj)

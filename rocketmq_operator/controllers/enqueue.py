@@ -1,0 +1,87 @@
+"""Event handlers that turn informer events into parent keys.
+
+A handler does one thing: find the key of the parent resource an event concerns and add it to the
+queue. Delete tombstones are unwrapped; children are followed through their controlling
+ownerReference; a resync that brings no change (same resourceVersion) and the adds of the initial list
+go in at low priority, so that new work is never stuck behind them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.informers import DeletedFinalStateUnknown, FuncHandler
+from rocketmq_operator.workqueue import PRIORITY_LOW, PRIORITY_NORMAL
+
+Enqueue = Callable[..., None]
+
+
+def unwrap(obj: Any) -> dict[str, Any]:
+    return obj.obj if isinstance(obj, DeletedFinalStateUnknown) else obj
+
+
+def key_of(obj: dict[str, Any]) -> Key:
+    meta = obj.get("metadata", {})
+    return Key(meta.get("namespace", ""), meta["name"])
+
+
+def controller_ref(obj: dict[str, Any]) -> dict[str, Any] | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def _rv(obj: dict[str, Any]) -> str | None:
+    return obj.get("metadata", {}).get("resourceVersion")
+
+
+def parent_handler(enqueue: Enqueue) -> FuncHandler:
+    """Handler for the parent kind itself."""
+
+    def add(obj: dict[str, Any], is_initial_list: bool) -> None:
+        enqueue(key_of(obj), priority=PRIORITY_LOW if is_initial_list else PRIORITY_NORMAL)
+
+    def update(old: dict[str, Any], new: dict[str, Any]) -> None:
+        enqueue(key_of(new), priority=PRIORITY_LOW if _rv(old) == _rv(new) else PRIORITY_NORMAL)
+
+    def delete(obj: Any) -> None:
+        enqueue(key_of(unwrap(obj)))
+
+    return FuncHandler(add=add, update=update, delete=delete)
+
+
+def mapped_handler(enqueue: Enqueue, to_keys: Callable[[dict[str, Any]], Iterable[Key]]) -> FuncHandler:
+    """Handler for related objects: ``to_keys`` maps an object to the parents it concerns."""
+
+    def emit(obj: dict[str, Any], priority: int) -> None:
+        for key in to_keys(obj):
+            enqueue(key, priority=priority)
+
+    def add(obj: dict[str, Any], is_initial_list: bool) -> None:
+        emit(obj, PRIORITY_LOW if is_initial_list else PRIORITY_NORMAL)
+
+    def update(old: dict[str, Any], new: dict[str, Any]) -> None:
+        if _rv(old) == _rv(new):
+            return  # a resync of a child: the parent's own resync covers it
+        emit(new, PRIORITY_NORMAL)
+        if controller_ref(old) != controller_ref(new):
+            emit(old, PRIORITY_NORMAL)
+
+    def delete(obj: Any) -> None:
+        emit(unwrap(obj), PRIORITY_NORMAL)
+
+    return FuncHandler(add=add, update=update, delete=delete)
+
+
+def owner_keys(*kinds: str) -> Callable[[dict[str, Any]], list[Key]]:
+    """Maps a child to its controlling parent when that parent is one of ``kinds``."""
+
+    def to_keys(obj: dict[str, Any]) -> list[Key]:
+        ref = controller_ref(obj)
+        if ref is None or ref.get("kind") not in kinds:
+            return []
+        return [Key(obj["metadata"].get("namespace", ""), ref["name"])]
+
+    return to_keys

@@ -1,0 +1,98 @@
+"""The NameService reconciler: a StatefulSet of name servers behind a headless Service.
+
+``sync(key)``: read the NameService; paused → a Paused condition only; build the model (problems →
+condition and Warning event, no change); apply the Service and the StatefulSet (rolling updates are
+the StatefulSet controller's: name servers keep no state a restart loses); write status last, only when
+it differs. Broker clusters that use this NameService are requeued by their own controller's watch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers.brokercluster import is_paused
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
+from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
+from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.events import WARNING
+from rocketmq_operator.informers import Lister
+from rocketmq_operator.kube import NAME_SERVICES, KubeClient, NotFound
+from rocketmq_operator.resources.model import from_name_service
+from rocketmq_operator.resources.nameservers import name_service_objects, name_service_status_addresses
+
+READY, PAUSED = "Ready", "Paused"
+
+
+class NameServiceReconciler:
+    def __init__(self, *, client: KubeClient, lister: Lister, services: ObjectControl,
+                 stateful_sets: ObjectControl, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+        self._client = client
+        self._lister = lister
+        self._controls = {"Service": services, "StatefulSet": stateful_sets}
+        self._recorder = recorder
+        self._clock = clock
+
+    def sync(self, key: Key) -> Result | None:
+        try:
+            obj = self._lister.get(key.namespace, key.name)
+        except NotFound:
+            return None
+        old = obj.get("status") or {}
+        conds = list(old.get("conditions") or [])
+        gen = int(obj["metadata"].get("generation") or 0)
+        now = rfc3339(self._clock.wall())
+
+        def cond(type_: str, status: str, reason: str, message: str) -> list[dict[str, Any]]:
+            return set_condition(conds, type_, status, reason=reason, message=message, generation=gen, now=now)
+
+        if is_paused(obj):
+            conds = cond(PAUSED, TRUE, "PauseAnnotation", "reconciliation is paused by annotation")
+            return self._write(obj, {**old, "conditions": conds})
+        conds = remove_condition(conds, PAUSED)
+        model = from_name_service(obj)
+        if model.problems:
+            message = "; ".join(str(p) for p in model.problems)
+            if (next((c for c in conds if c["type"] == READY), {}) or {}).get("message") != message:
+                self._recorder.event(obj, WARNING, "InvalidSpec", message)
+            conds = cond(READY, FALSE, "InvalidSpec", message)
+            return self._write(obj, {**old, "conditions": conds, "observedGeneration": gen})
+        sts, conflicts = self._apply(obj, model)
+        ready = int(((sts or {}).get("status") or {}).get("readyReplicas") or 0)
+        updated = self._rolled_out(sts)
+        if conflicts:
+            conds = cond(READY, FALSE, "ResourceConflict", "; ".join(conflicts))
+        elif ready >= model.size and updated:
+            conds = cond(READY, TRUE, "AllNameServersReady", f"{ready}/{model.size} name servers ready")
+        else:
+            conds = cond(READY, FALSE, "Progressing", f"{ready}/{model.size} name servers ready")
+        status = {"observedGeneration": gen, "size": model.size, "readyReplicas": ready,
+                  "nameServers": name_service_status_addresses(model), "conditions": conds}
+        return self._write(obj, status)
+
+    def _apply(self, obj: dict[str, Any], model) -> tuple[dict[str, Any] | None, list[str]]:
+        sts, conflicts = None, []
+        for desired in name_service_objects(model):
+            control = self._controls[desired["kind"]]
+            applied = control.apply(obj, desired)
+            if applied.change is Change.NOT_OWNED:
+                conflicts.append(warn_not_owned(self._recorder, obj, control.resource,
+                                                desired["metadata"]["name"]))
+            elif desired["kind"] == "StatefulSet":
+                sts = applied.obj
+        return sts, conflicts
+
+    @staticmethod
+    def _rolled_out(sts: dict[str, Any] | None) -> bool:
+        if not sts:
+            return False
+        status = sts.get("status") or {}
+        return (status.get("observedGeneration", 0) >= sts["metadata"].get("generation", 0)
+                and status.get("updateRevision") == status.get("currentRevision")
+                and status.get("updatedReplicas", 0) >= sts["spec"].get("replicas", 0))
+
+    def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        if status != (obj.get("status") or {}):
+            self._client.update_status(NAME_SERVICES, {**obj, "status": status},
+                                       namespace=obj["metadata"]["namespace"])
+        return None

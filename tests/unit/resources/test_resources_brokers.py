@@ -1,0 +1,205 @@
+"""Covers the broker builders: per-group ConfigMap, headless Service, StatefulSet and PodDisruptionBudget."""
+
+from __future__ import annotations
+
+import pytest
+
+from rocketmq_operator.resources import brokers, meta, model
+
+OWNER = {
+    "apiVersion": "rocketmq.huanwei.io/v1alpha1",
+    "kind": "BrokerCluster",
+    "name": "mybrokercluster",
+    "uid": "uid-1234",
+    "controller": True,
+    "blockOwnerDeletion": True,
+}
+
+
+@pytest.fixture
+def talk_model(cluster_2m_2s):
+    return model.from_broker_cluster(cluster_2m_2s)
+
+
+def _by_kind(objs):
+    return {(o["kind"], o["metadata"]["name"]) for o in objs}
+
+
+def _container(sts):
+    return sts["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_each_group_gets_a_config_map_service_statefulset_and_pdb(talk_model):
+    objs = brokers.broker_cluster_objects(talk_model)
+    assert [o["kind"] for o in objs] == ["ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"] * 2
+    assert _by_kind(objs) == {
+        ("ConfigMap", "mybrokercluster-0-config"),
+        ("Service", "mybrokercluster-0"),
+        ("StatefulSet", "mybrokercluster-0"),
+        ("PodDisruptionBudget", "mybrokercluster-0"),
+        ("ConfigMap", "mybrokercluster-1-config"),
+        ("Service", "mybrokercluster-1"),
+        ("StatefulSet", "mybrokercluster-1"),
+        ("PodDisruptionBudget", "mybrokercluster-1"),
+    }
+
+
+def test_every_object_is_owned_by_the_cluster_and_carries_the_standard_labels(talk_model):
+    for obj in brokers.broker_cluster_objects(talk_model):
+        assert obj["metadata"]["namespace"] == "rocketmq-operator"
+        assert obj["metadata"]["ownerReferences"] == [OWNER]
+        labels = obj["metadata"]["labels"]
+        assert labels[meta.LABEL_NAME] == "rocketmq"
+        assert labels[meta.LABEL_INSTANCE] == "mybrokercluster"
+        assert labels[meta.LABEL_MANAGED_BY] == "rocketmq-operator"
+
+
+def test_the_cluster_resources_own_labels_are_copied_but_never_override_ours(cluster_2m_2s):
+    cluster_2m_2s["metadata"]["labels"] = {"team": "payments", "app": "mine"}
+    sts = brokers.broker_statefulset(model.from_broker_cluster(cluster_2m_2s), 0, config_hash="h")
+    assert sts["metadata"]["labels"]["team"] == "payments"
+    assert sts["metadata"]["labels"]["app"] == "rocketmq-broker"
+
+
+def test_the_statefulset_runs_the_group_members_behind_its_headless_service(talk_model):
+    sts = brokers.broker_statefulset(talk_model, 1, config_hash="h")
+    spec = sts["spec"]
+    assert (spec["replicas"], spec["serviceName"]) == (2, "mybrokercluster-1")
+    assert spec["updateStrategy"] == {"type": "OnDelete"}
+    assert spec["selector"]["matchLabels"] == {
+        "app": "rocketmq-broker",
+        "rocketmq.apache.org/cluster": "mybrokercluster",
+        "rocketmq.apache.org/group": "1",
+    }
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pod_labels[meta.LABEL_MANAGED_BY] == "rocketmq-operator"
+
+
+def test_the_broker_container_starts_through_the_script_with_pod_ip_and_a_tcp_probe(talk_model):
+    container = _container(brokers.broker_statefulset(talk_model, 0, config_hash="h"))
+    assert container["image"] == "huanwei/rocketmq-broker:4.3.0-operator"
+    assert container["command"] == ["/bin/sh", "/etc/rocketmq-operator/start-broker.sh"]
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 10911}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert [p["containerPort"] for p in container["ports"]] == [10911, 10909, 10912]
+
+
+def test_members_of_a_group_are_spread_over_nodes_by_default(talk_model):
+    pod_spec = brokers.broker_statefulset(talk_model, 0, config_hash="h")["spec"]["template"]["spec"]
+    term = pod_spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"]["rocketmq.apache.org/group"] == "0"
+
+
+def test_a_user_affinity_replaces_the_default_spread(cluster_2m_2s, with_spec):
+    affinity = {"nodeAffinity": {"x": 1}}
+    m = model.from_broker_cluster(with_spec(cluster_2m_2s, affinity=affinity))
+    assert (
+        brokers.broker_statefulset(m, 0, config_hash="h")["spec"]["template"]["spec"]["affinity"] == affinity
+    )
+
+
+def test_pod_options_are_passed_through(apache_broker, with_spec):
+    obj = with_spec(
+        apache_broker,
+        tolerations=[{"key": "k", "operator": "Exists"}],
+        nodeSelector={"disk": "ssd"},
+        imagePullSecrets=[{"name": "reg"}],
+        podAnnotations={"a": "b"},
+        priorityClassName="high",
+        securityContext={"runAsUser": 1000},
+    )
+    sts = brokers.broker_statefulset(model.from_broker(obj), 0, config_hash="h")
+    pod_spec = sts["spec"]["template"]["spec"]
+    assert pod_spec["tolerations"] == [{"key": "k", "operator": "Exists"}]
+    assert pod_spec["nodeSelector"] == {"disk": "ssd"}
+    assert pod_spec["imagePullSecrets"] == [{"name": "reg"}]
+    assert pod_spec["priorityClassName"] == "high"
+    assert pod_spec["securityContext"] == {"runAsUser": 1000}
+    assert sts["spec"]["template"]["metadata"]["annotations"]["a"] == "b"
+    assert _container(sts)["resources"]["requests"] == {"memory": "2Gi", "cpu": "1"}
+
+
+def test_the_config_map_holds_each_members_conf_and_the_start_script(talk_model):
+    cm = brokers.broker_config_map(talk_model, 0)
+    assert sorted(cm["data"]) == ["broker-0.conf", "broker-1.conf", "start-broker.sh"]
+    assert cm["data"]["start-broker.sh"].startswith("#!/bin/sh")
+    assert "brokerRole=SLAVE" in cm["data"]["broker-1.conf"]
+
+
+def test_a_config_change_changes_the_pod_template_hash(cluster_2m_2s, with_spec):
+    def template_hash(obj):
+        sts = brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[2]
+        return sts["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_CONFIG_HASH]
+
+    before = template_hash(cluster_2m_2s)
+    assert template_hash(cluster_2m_2s) == before
+    assert template_hash(with_spec(cluster_2m_2s, properties={"fileReservedTime": "72"})) != before
+
+
+def test_the_headless_service_publishes_not_ready_members(talk_model):
+    svc = brokers.broker_service(talk_model, 0)
+    assert svc["spec"]["clusterIP"] == "None"
+    assert svc["spec"]["publishNotReadyAddresses"] is True
+    assert [p["port"] for p in svc["spec"]["ports"]] == [10911, 10909, 10912]
+
+
+def test_dledger_groups_also_expose_the_dledger_port(sample):
+    m = model.from_broker(sample("rocketmq-cluster-dledger.yaml"))
+    assert [p["port"] for p in brokers.broker_service(m, 0)["spec"]["ports"]][-1] == 40911
+    assert brokers.broker_statefulset(m, 0, config_hash="h")["spec"]["replicas"] == 3
+
+
+def test_the_pdb_lets_one_member_of_a_group_go_at_a_time(talk_model):
+    pdb = brokers.broker_pdb(talk_model, 1)
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"]["rocketmq.apache.org/group"] == "1"
+
+
+def test_storage_class_mode_adds_claim_templates_and_the_retention_policy(apache_broker, with_spec):
+    obj = with_spec(apache_broker, persistentVolumeClaimRetentionPolicy={"whenScaled": "Delete"})
+    sts = brokers.broker_statefulset(model.from_broker(obj), 0, config_hash="h")
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "broker-storage"
+    assert claim["spec"]["storageClassName"] == "rocketmq-storage"
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Delete",
+    }
+    volumes = [v["name"] for v in sts["spec"]["template"]["spec"]["volumes"]]
+    assert "broker-storage" not in volumes  # the claim template provides it
+    mounts = {m["mountPath"]: m for m in _container(sts)["volumeMounts"]}
+    assert mounts["/home/rocketmq/store"] == {
+        "name": "broker-storage",
+        "mountPath": "/home/rocketmq/store",
+        "subPath": "store",
+    }
+
+
+def test_host_path_mode_gives_each_pod_its_own_directory(apache_broker, with_spec):
+    obj = with_spec(apache_broker, storageMode="HostPath", hostPath="/data/rocketmq")
+    sts = brokers.broker_statefulset(model.from_broker(obj), 0, config_hash="h")
+    assert "volumeClaimTemplates" not in sts["spec"]
+    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "broker-storage")
+    assert volume["hostPath"] == {"path": "/data/rocketmq", "type": "DirectoryOrCreate"}
+    store = next(m for m in _container(sts)["volumeMounts"] if m["mountPath"] == "/home/rocketmq/store")
+    assert store["subPathExpr"] == "$(POD_NAME)/store"
+
+
+def test_empty_dir_mode_uses_an_empty_dir_volume(talk_model):
+    sts = brokers.broker_statefulset(talk_model, 0, config_hash="h")
+    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "broker-storage")
+    assert volume == {"name": "broker-storage", "emptyDir": {}}
+
+
+def test_builders_do_not_share_mutable_state_with_the_model(apache_broker):
+    m = model.from_broker(apache_broker)
+    sts = brokers.broker_statefulset(m, 0, config_hash="h")
+    _container(sts)["resources"]["requests"]["cpu"] = "99"
+    _container(sts)["env"].append({"name": "X"})
+    assert m.pod.resources["requests"]["cpu"] == "1"
+    assert len(m.pod.env) == 1
