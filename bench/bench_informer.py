@@ -20,12 +20,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rocketmq_operator.informers import FuncHandler, SharedInformer
 from rocketmq_operator.kube import CONFIG_MAPS, NAMESPACES, PODS, KubeClient, NotFound, Resource, connect
-from rocketmq_operator.kube.client import ListResult
 
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 LABELS = {"app.kubernetes.io/name": "bench", "app.kubernetes.io/instance": "bench",
@@ -59,11 +59,11 @@ class ReplaySource:
     def __init__(self, kube: KubeClient, resource_version: str) -> None:
         self._kube, self._rv = kube, resource_version
 
-    def list(self, resource: Resource, **kwargs: Any) -> ListResult:
+    def list_pages(self, resource: Resource, **kwargs: Any) -> Iterator[dict[str, Any]]:
         if self._rv:
             rv, self._rv = self._rv, ""
-            return ListResult([], rv)
-        return self._kube.list(resource, **kwargs)
+            return iter([{"items": [], "metadata": {"resourceVersion": rv}}])
+        return self._kube.list_pages(resource, **kwargs)
 
     def watch(self, resource: Resource, **kwargs: Any) -> Any:
         return self._kube.watch(resource, **kwargs)
@@ -112,7 +112,27 @@ def measure_memory(kubeconfig: str, plural: str, ns: str) -> dict[str, float]:
     informer.stop()
     served = kube.list(resource, namespace=ns).items
     return {"count": len(cached), "rss_per_object": delta / len(cached),
+            "live_per_object": _deep_size(cached) / len(cached),
             "json_served": _mean_json(served), "json_cached": _mean_json(cached)}
+
+
+def _deep_size(objects: list[dict]) -> int:
+    """Bytes reachable from ``objects``, each shared string or container counted once."""
+    seen: set[int] = set()
+    stack: list[Any] = list(objects)
+    total = 0
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        total += sys.getsizeof(value)
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return total
 
 
 def _mean_json(objects: list[dict]) -> float:
@@ -146,7 +166,8 @@ def bench(kubeconfig: str, count: int) -> None:
             ingested = ingest_rate(kube, resource, ns, rv, count)
             mem = memory_in_child(kubeconfig, resource.plural, ns)
             print(f"{resource.plural:>10}: created {created:8.0f}/s   watch events ingested {ingested:8.0f}/s")
-            print(f"{'':>10}  {mem['count']:.0f} cached: {mem['rss_per_object']:6.0f} B/object RSS   "
+            print(f"{'':>10}  {mem['count']:.0f} cached: {mem['rss_per_object']:6.0f} B/object RSS "
+                  f"({mem['live_per_object']:.0f} B live)   "
                   f"JSON {mem['json_served']:5.0f} B as served, {mem['json_cached']:5.0f} B as cached "
                   f"(ratio {mem['rss_per_object'] / mem['json_served']:.2f}x / "
                   f"{mem['rss_per_object'] / mem['json_cached']:.2f}x)")

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,7 +28,7 @@ from rocketmq_operator.controllers.control import (Applied, Change, ObjectContro
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import KubeClient, NotFound, Resource
+from rocketmq_operator.kube import Conflict, KubeClient, NotFound, Resource
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
@@ -88,6 +89,10 @@ class BrokerClusterReconciler:
         self._controls = controls
         self._recorder = recorder
         self._clock = clock
+        # Pods this reconciler deleted, by parent key, until the cache shows the deletion: a sync that
+        # ran on a cache from before the delete would otherwise see the old pod Ready and act on it.
+        self._restarts: dict[Key, tuple[str, str]] = {}
+        self._restarts_lock = threading.Lock()
 
     def sync(self, key: Key) -> Result | None:
         try:
@@ -103,7 +108,10 @@ class BrokerClusterReconciler:
             return self._finish(obj, report, None, [])
         sets = self._apply_groups(obj, model, report)
         self._check_extra_groups(obj, model, report)
-        self._roll(obj, model, sets, report)
+        if self._cache_shows_last_restart(key):
+            self._roll(key, obj, model, sets, report)
+        else:
+            report.progressing("waiting for a restarted pod to go")
         return self._finish(obj, report, model, sets)
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -184,8 +192,24 @@ class BrokerClusterReconciler:
                 if current is not None and controller_uid(current) == obj["metadata"]["uid"]:
                     control.delete(obj, current, reason="ScaledDown")
 
-    def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, sets: list[dict[str, Any] | None],
-              report: st.Report) -> None:
+    def _cache_shows_last_restart(self, key: Key) -> bool:
+        with self._restarts_lock:
+            expected = self._restarts.get(key)
+        if expected is None:
+            return True
+        name, uid = expected
+        try:
+            pod = self._listers.pods.get(key.namespace, name)
+        except NotFound:
+            pod = None
+        if pod is not None and pod["metadata"].get("uid") == uid and not pod["metadata"].get("deletionTimestamp"):
+            return False
+        with self._restarts_lock:
+            self._restarts.pop(key, None)
+        return True
+
+    def _roll(self, key: Key, obj: dict[str, Any], model: BrokerClusterModel,
+              sets: list[dict[str, Any] | None], report: st.Report) -> None:
         """Restarts at most one outdated pod in the whole cluster, highest ordinal first."""
         for group, sts in enumerate(sets):
             if sts is None:
@@ -202,6 +226,8 @@ class BrokerClusterReconciler:
                 report.restart_pending(f"{len(outdated)} pods need a restart but spec.allowRestart is false")
                 return
             victim = max(outdated, key=ordinal)  # slaves (highest ordinals) first, the master last
+            with self._restarts_lock:
+                self._restarts[key] = (victim["metadata"]["name"], victim["metadata"]["uid"])
             self._controls.pods.restart(obj, victim, why="its template or configuration changed")
             return
 
@@ -233,6 +259,16 @@ class BrokerClusterReconciler:
                 pods.extend(self._group_pods(obj, group))
         new_status = report.status(model, sets=sets, pods=pods, kind=self.door.resource.kind)
         if new_status != (obj.get("status") or {}):
-            self._client.update_status(self.door.resource, {**obj, "status": new_status},
-                                       namespace=obj["metadata"]["namespace"])
+            write_status(self._client, self.door.resource, obj, new_status)
         return None
+
+
+def write_status(client: KubeClient, resource: Resource, obj: dict[str, Any], status: dict[str, Any]) -> None:
+    """Writes status with the cached resourceVersion. A conflict means the cache is behind: the watch
+    event that brings the newer object queues another sync, which writes the status again."""
+    try:
+        client.update_status(resource, {**obj, "status": status}, namespace=obj["metadata"]["namespace"])
+    except Conflict:
+        pass
+    except NotFound:
+        pass  # deleted meanwhile

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.brokercluster import is_paused
+from rocketmq_operator.controllers.brokercluster import is_paused, write_status
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
 from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
 from rocketmq_operator.controllers.runner import Key, Result
@@ -93,6 +93,5 @@ class NameServiceReconciler:
 
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
         if status != (obj.get("status") or {}):
-            self._client.update_status(NAME_SERVICES, {**obj, "status": status},
-                                       namespace=obj["metadata"]["namespace"])
+            write_status(self._client, NAME_SERVICES, obj, status)
         return None

@@ -43,14 +43,14 @@ class SharedInformer:
                  idle_timeout: float = 150.0) -> None:
         self.resource = resource
         self.store = Store()
-        self._transform = cache_transform(transform)
         self._resync_period = resync_period
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         scopes: list[str | None] = [None] if namespaces is None or not resource.namespaced else [*namespaces]
         self._reflectors = [
-            Reflector(source, resource, self, namespace=ns, clock=clock, idle_timeout=idle_timeout)
+            Reflector(source, resource, self, namespace=ns, clock=clock, idle_timeout=idle_timeout,
+                      transform=cache_transform(transform))
             for ns in scopes]
         self._listed_scopes: set[str | None] = set()
         self._synced = threading.Event()
@@ -114,8 +114,11 @@ class SharedInformer:
                 self._notify("update", obj, obj)
 
     def replace(self, objects: list[Obj], *, namespace: str | None, initial: bool) -> None:
-        """Make the cache (within ``namespace``) equal ``objects``; notify adds, updates, tombstones."""
-        fresh = self._transform_list(objects)
+        """Make the cache (within ``namespace``) equal ``objects``; notify adds, updates, tombstones.
+
+        ``replace`` and ``apply`` are the reflectors' sink: they take objects as they go into the cache.
+        """
+        fresh = {object_key(obj): obj for obj in objects}
         with self._lock:
             self._drop_missing(fresh, namespace)
             for obj in fresh.values():
@@ -126,9 +129,8 @@ class SharedInformer:
                     self._notify("update", old, obj)
             self._listed(namespace)
 
-    def apply(self, event_type: str, raw: Obj) -> None:
+    def apply(self, event_type: str, obj: Obj) -> None:
         """Apply one watch event (ADDED, MODIFIED, DELETED)."""
-        obj = self._transform(raw)
         with self._lock:
             if event_type == "DELETED":
                 self.store.delete(object_key(obj))
@@ -139,15 +141,6 @@ class SharedInformer:
                 self._notify("add", obj, False)
             else:
                 self._notify("update", old, obj)
-
-    def _transform_list(self, objects: list[Obj]) -> dict[str, Obj]:
-        fresh: dict[str, Obj] = {}
-        for raw in objects:
-            raw.setdefault("apiVersion", self.resource.api_version)
-            raw.setdefault("kind", self.resource.kind)
-            obj = self._transform(raw)
-            fresh[object_key(obj)] = obj
-        return fresh
 
     def _drop_missing(self, fresh: Mapping[str, Obj], namespace: str | None) -> None:
         cached = self.store.keys_by_index(NAMESPACE_INDEX, namespace) if namespace else self.store.keys()

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from ..clock import REAL_CLOCK, Clock
-from ..kube.client import ListResult
 from ..kube.errors import ApiError, Gone, TooManyRequests, TransportError
 from ..kube.resources import Resource
 from .store import Obj
@@ -36,7 +35,8 @@ class WatchEvents(Protocol):
 class ListWatchSource(Protocol):
     """What a reflector needs from the client (``KubeClient`` is one)."""
 
-    def list(self, resource: Resource, *, namespace: str | None = None, limit: int = 500) -> ListResult: ...
+    def list_pages(self, resource: Resource, *, namespace: str | None = None,
+                   limit: int = 500) -> Iterator[dict[str, Any]]: ...
 
     def watch(self, resource: Resource, *, namespace: str | None = None, resource_version: str = "",
               timeout_seconds: int = 300, read_timeout: float = 150.0,
@@ -44,7 +44,8 @@ class ListWatchSource(Protocol):
 
 
 class ReflectorSink(Protocol):
-    """Receives the reflector's view: whole lists (per namespace scope) and single watch events."""
+    """Receives the reflector's view: whole lists (per namespace scope) and single watch events, both
+    already passed through the reflector's ``transform``."""
 
     def replace(self, objects: list[Obj], *, namespace: str | None, initial: bool) -> None: ...
 
@@ -83,8 +84,10 @@ class Reflector:
     def __init__(self, source: ListWatchSource, resource: Resource, sink: ReflectorSink, *,
                  namespace: str | None = None, clock: Clock = REAL_CLOCK, backoff: Backoff | None = None,
                  idle_timeout: float = 150.0, page_size: int = 500,
+                 transform: Callable[[Obj], Obj] | None = None,
                  rand: Callable[[], float] = random.random) -> None:
         self._source, self._resource, self._sink = source, resource, sink
+        self._transform = transform or (lambda obj: obj)
         self._namespace = namespace
         self._clock = clock
         self._backoff = backoff or Backoff(clock=clock, rand=rand)
@@ -133,10 +136,15 @@ class Reflector:
                 log.info("reflector %s: watch stream dropped (%s); rewatching", self._name(), err)
 
     def _list(self) -> None:
-        result = self._source.list(self._resource, namespace=self._namespace, limit=self._page_size)
-        self._sink.replace(result.items, namespace=self._namespace, initial=self._lists == 0)
+        """List page by page, transforming each page as it arrives so only one raw page is in memory."""
+        objects: list[Obj] = []
+        page: dict[str, Any] = {}
+        for page in self._source.list_pages(self._resource, namespace=self._namespace,
+                                            limit=self._page_size):
+            objects.extend(self._transform_item(item) for item in page.get("items") or ())
+        self._sink.replace(objects, namespace=self._namespace, initial=self._lists == 0)
         self._lists += 1
-        self.resource_version = result.resource_version
+        self.resource_version = (page.get("metadata") or {}).get("resourceVersion", "")
         self.has_synced = True
         self._fresh_list = True
 
@@ -167,9 +175,15 @@ class Reflector:
             obj = event.get("object") or {}
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if event["type"] != "BOOKMARK":
-                self._sink.apply(event["type"], obj)
+                self._sink.apply(event["type"], self._transform(obj))
             if rv:
                 self.resource_version = rv
+
+    def _transform_item(self, item: Obj) -> Obj:
+        """List items come without apiVersion/kind; give them the ones watch events carry."""
+        item.setdefault("apiVersion", self._resource.api_version)
+        item.setdefault("kind", self._resource.kind)
+        return self._transform(item)
 
     def _delay_after(self, err: ApiError) -> float:
         delay = self._backoff.next_delay()

@@ -28,14 +28,23 @@ def strip_managed_fields(obj: Obj) -> Obj:
 
 
 def compact(value: Any) -> Any:
-    """A copy of a decoded JSON value with interned keys and short strings (see module docstring)."""
-    if isinstance(value, dict):
-        return {sys.intern(key): compact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [compact(item) for item in value]
-    if isinstance(value, str) and len(value) <= _INTERN_MAX_LEN:
-        return sys.intern(value)
-    return value
+    """A copy of a decoded JSON value with interned keys and short strings (see module docstring).
+
+    Leaves are handled inline rather than by recursion: this runs on every cached object.
+    """
+    if type(value) is dict:
+        return {_intern(key): (compact(item) if type(item) in _CONTAINERS else
+                               _intern(item) if type(item) is str and len(item) <= _INTERN_MAX_LEN else item)
+                for key, item in value.items()}
+    if type(value) is list:
+        return [compact(item) if type(item) in _CONTAINERS else
+                _intern(item) if type(item) is str and len(item) <= _INTERN_MAX_LEN else item
+                for item in value]
+    return _intern(value) if type(value) is str and len(value) <= _INTERN_MAX_LEN else value
+
+
+_intern = sys.intern
+_CONTAINERS = (dict, list)
 
 
 def cache_transform(user: Transform | None = None, *, intern: bool = True) -> Transform:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Self, TypeVar
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 
@@ -38,7 +39,7 @@ from .types import (
     TopicRoute,
 )
 
-__all__ = ["AdminClient", "WritePermResult", "parse_namesrv_addrs", "GET_BROKER_HA_STATUS"]
+__all__ = ["GET_BROKER_HA_STATUS", "AdminClient", "WritePermResult", "parse_namesrv_addrs"]
 
 GET_BROKER_HA_STATUS = 907
 DEFAULT_TOPIC = "TBW102"
@@ -97,7 +98,7 @@ class AdminClient:
     def close(self) -> None:
         self._pool.close()
 
-    def __enter__(self) -> AdminClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -158,7 +159,9 @@ class AdminClient:
     def delete_topic_in_namesrv(self, topic: str, *, cluster: str | None = None) -> None:
         """Drop the topic's route from every name server (only ``cluster``'s brokers when given)."""
         for addr in self._require_namesrv():
-            self.invoke(addr, RequestCode.DELETE_TOPIC_IN_NAMESRV, fields={"topic": topic, "clusterName": cluster})
+            self.invoke(
+                addr, RequestCode.DELETE_TOPIC_IN_NAMESRV, fields={"topic": topic, "clusterName": cluster}
+            )
 
     # -- broker configuration and state ----------------------------------------------------------
 
@@ -222,7 +225,9 @@ class AdminClient:
         response = self.invoke(broker_addr, RequestCode.GET_CONSUME_STATS, fields=fields)
         return _parse(response, ConsumeStats.from_wire, "consume stats")
 
-    def consume_stats(self, group: str, *, topic: str | None = None, cluster: str | None = None) -> ConsumeStats:
+    def consume_stats(
+        self, group: str, *, topic: str | None = None, cluster: str | None = None
+    ) -> ConsumeStats:
         """A group's progress on every master (of ``cluster`` when given), merged."""
         stats = ConsumeStats(offsets={})
         for broker in self.cluster_info().brokers_in(cluster):

@@ -56,7 +56,9 @@ def run_admin(args: argparse.Namespace) -> int:
     try:
         namesrv = parse_namesrv_addrs(args.namesrv_addr or "")
         handler = _HANDLERS[args.admin_command]
-        with AdminClient(namesrv, request_timeout=args.timeout, connect_timeout=min(args.timeout, 3.0)) as client:
+        with AdminClient(
+            namesrv, request_timeout=args.timeout, connect_timeout=min(args.timeout, 3.0)
+        ) as client:
             return handler(client, args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -72,7 +74,9 @@ def _cluster_list(client: AdminClient, args: argparse.Namespace) -> int:
     for cluster in sorted(info.clusters):
         for broker in info.brokers_in(cluster):
             for broker_id, addr in sorted(broker.addrs.items()):
-                print(_CLUSTER_LIST_FORMAT.format(cluster, broker.name, broker_id, addr, _version(client, addr)))
+                print(
+                    _CLUSTER_LIST_FORMAT.format(cluster, broker.name, broker_id, addr, _version(client, addr))
+                )
     return 0
 
 

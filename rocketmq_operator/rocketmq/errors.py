@@ -18,11 +18,11 @@ The transport layer raises them with the underlying ``OSError`` or parse error c
 from __future__ import annotations
 
 __all__ = [
-    "RemotingError",
     "ConnectError",
     "ConnectionLost",
-    "RemotingTimeout",
     "ProtocolError",
+    "RemotingError",
+    "RemotingTimeout",
     "ResponseError",
     "TopicNotFound",
     "response_error",

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["JsonSyntaxError", "loads", "MAX_DEPTH"]
+__all__ = ["MAX_DEPTH", "JsonSyntaxError", "loads"]
 
 MAX_DEPTH = 128
 

@@ -18,22 +18,23 @@ from __future__ import annotations
 import enum
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
+    "CLIENT_VERSION",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "LENGTH_PREFIX",
+    "FrameError",
+    "RemotingCommand",
     "RequestCode",
     "ResponseCode",
-    "RemotingCommand",
-    "FrameError",
-    "encode",
     "decode",
     "decode_payload",
+    "encode",
     "frame_length",
-    "LENGTH_PREFIX",
-    "DEFAULT_MAX_FRAME_SIZE",
-    "CLIENT_VERSION",
 ]
 
 LENGTH_PREFIX = 4

@@ -72,7 +72,7 @@ class Connection:
         host, port = split_addr(addr)
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             raise ConnectError(f"connect timed out after {timeout:g}s", addr=addr) from exc
         except OSError as exc:
             raise ConnectError(f"cannot connect: {exc.strerror or exc}", addr=addr) from exc
@@ -121,7 +121,7 @@ class Connection:
         self._sock.settimeout(self._remaining(deadline))
         try:
             self._sock.sendall(data)
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             raise RemotingTimeout("timed out sending the request", addr=self.addr) from exc
         except OSError as exc:
             raise ConnectionLost(f"connection lost while sending: {exc}", addr=self.addr) from exc
@@ -140,14 +140,16 @@ class Connection:
             self._sock.settimeout(self._remaining(deadline))
             try:
                 chunk = self._sock.recv(min(size - len(buf), _RECV_CHUNK))
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 raise RemotingTimeout("no response within the request timeout", addr=self.addr) from exc
             except OSError as exc:
                 raise ConnectionLost(f"connection lost while reading: {exc}", addr=self.addr) from exc
             if not chunk:
                 if first and not buf:
                     raise ConnectionLost("connection closed by peer before a response", addr=self.addr)
-                raise ProtocolError(f"connection closed mid-frame ({len(buf)} of {size} bytes)", addr=self.addr)
+                raise ProtocolError(
+                    f"connection closed mid-frame ({len(buf)} of {size} bytes)", addr=self.addr
+                )
             buf += chunk
         return bytes(buf)
 
@@ -206,7 +208,10 @@ class ConnectionPool:
                 conn = self._idle[addr].pop() if self._idle.get(addr) else None
             if conn is None:
                 conn = Connection.open(
-                    addr, timeout=self._connect_timeout, max_frame_size=self._max_frame_size, clock=self._clock
+                    addr,
+                    timeout=self._connect_timeout,
+                    max_frame_size=self._max_frame_size,
+                    clock=self._clock,
                 )
                 with self._lock:
                     self._opened[addr] += 1

@@ -8,25 +8,26 @@ caller cannot be changed behind the client's back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
+    "MASTER_ID",
     "PERM_READ",
     "PERM_WRITE",
-    "MASTER_ID",
     "BrokerData",
-    "ClusterInfo",
-    "QueueData",
-    "TopicRoute",
-    "TopicConfig",
     "BrokerRuntimeInfo",
+    "ClusterInfo",
+    "ConsumeStats",
     "HAConnection",
     "HAStatus",
     "MessageQueue",
+    "QueueData",
     "QueueOffsets",
-    "ConsumeStats",
+    "TopicConfig",
+    "TopicRoute",
 ]
 
 PERM_WRITE = 0x2

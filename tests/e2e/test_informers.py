@@ -13,7 +13,6 @@ import pytest
 
 from rocketmq_operator.informers import DeletedFinalStateUnknown, SharedInformer, SharedInformerFactory
 from rocketmq_operator.kube import CONFIG_MAPS, NAMESPACES, KubeClient, NotFound, connect
-from rocketmq_operator.kube.client import ListResult
 
 from .waiting import eventually
 
@@ -126,9 +125,9 @@ class GatedSource:
         self.lists = 0
         self._stream: Any = None
 
-    def list(self, resource: Any, **kwargs: Any) -> ListResult:
+    def list_pages(self, resource: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         self.lists += 1
-        return self._kube.list(resource, **kwargs)
+        return self._kube.list_pages(resource, **kwargs)
 
     def watch(self, resource: Any, **kwargs: Any) -> Any:
         self.open.wait(60)

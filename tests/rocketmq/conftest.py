@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import pytest
-
 from rmq_servers import (
     BROKER,
     CLUSTER,
-    JavaProcess,
     Jars,
+    JavaProcess,
     RocketMQ,
     fetch_jars,
     start_broker,
@@ -27,6 +26,7 @@ from rmq_servers import (
     stop_all,
     wait_until,
 )
+
 from rocketmq_operator.rocketmq import AdminClient
 
 _REPORT = pytest.StashKey[list]()
@@ -66,7 +66,7 @@ def rocketmq(
     processes: dict[str, JavaProcess] = {}
     try:
         processes["namesrv"], namesrv = start_namesrv(rocketmq_jars, home / "namesrv")
-        processes["namesrv"].wait_booted()
+        boot = {"namesrv": processes["namesrv"].wait_booted()}
         processes["master"], master = start_broker(
             rocketmq_jars, home / "master", namesrv=namesrv, cluster=CLUSTER, name=BROKER, broker_id=0
         )
@@ -74,10 +74,16 @@ def rocketmq(
             rocketmq_jars, home / "slave", namesrv=namesrv, cluster=CLUSTER, name=BROKER, broker_id=1
         )
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda p: p.wait_booted(), [processes["master"], processes["slave"]]))
+            boot["master"], boot["slave"] = pool.map(
+                lambda p: p.wait_booted(), [processes["master"], processes["slave"]]
+            )
         server = RocketMQ(rocketmq_jars, home, namesrv, master, slave, processes)
         wait_until(lambda: len(_registered(server)) == 2, timeout=30, what="both brokers registered")
-        request.config.stash[_REPORT].append(f"name server + master + slave booted in {time.monotonic() - started:.1f}s")
+        request.config.stash[_REPORT].append(
+            f"name server + master + slave ready in {time.monotonic() - started:.1f}s ("
+            + ", ".join(f"{name} booted in {seconds:.1f}s" for name, seconds in boot.items())
+            + ")"
+        )
         yield server
         request.config.stash[_REPORT].append(
             "RSS at end: " + ", ".join(f"{name} {p.rss_kib() // 1024} MiB" for name, p in processes.items())

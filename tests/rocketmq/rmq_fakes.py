@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
+from typing import Self
 
-from rocketmq_operator.rocketmq.protocol import LENGTH_PREFIX, RemotingCommand, decode_payload, encode, frame_length
+from rocketmq_operator.rocketmq.protocol import (
+    LENGTH_PREFIX,
+    RemotingCommand,
+    decode_payload,
+    encode,
+    frame_length,
+)
 
 # Bodies as RocketMQ 5.3.3 writes them (fastjson: integer and object keys).
 CLUSTER_INFO = (
@@ -35,7 +42,7 @@ class FakeServer:
         self._conns: list[socket.socket] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -50,7 +57,7 @@ class FakeServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self.accepted += 1
             self._conns.append(conn)
@@ -82,8 +89,15 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
     return buf
 
 
-def respond(request: RemotingCommand, *, code: int = 0, body: bytes = b"", remark: str | None = None,
-            fields: dict[str, str] | None = None, opaque: int | None = None) -> bytes:
+def respond(
+    request: RemotingCommand,
+    *,
+    code: int = 0,
+    body: bytes = b"",
+    remark: str | None = None,
+    fields: dict[str, str] | None = None,
+    opaque: int | None = None,
+) -> bytes:
     """The frame of a response to ``request``."""
     return encode(
         RemotingCommand(
@@ -123,7 +137,7 @@ class DroppingProxy:
         self._keep = keep
         self.server = FakeServer(self._proxy)
 
-    def __enter__(self) -> DroppingProxy:
+    def __enter__(self) -> Self:
         self.server.__enter__()
         return self
 

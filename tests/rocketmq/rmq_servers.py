@@ -44,7 +44,7 @@ HEAPS = {"namesrv": ["-Xms16m", "-Xmx64m"], "broker": ["-Xms32m", "-Xmx128m"], "
 CLUSTER = "TestCluster"
 BROKER = "broker-a"
 BOOT_TIMEOUT = 90.0
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
 
 
 class JvmStartError(RuntimeError):
@@ -172,7 +172,12 @@ def start_namesrv(jars: Jars, home: Path) -> tuple[JavaProcess, str]:
     port = free_port()
     conf = _write_conf(home, "namesrv.conf", {"listenPort": port, "bindAddress": "127.0.0.1"})
     proc = JavaProcess(
-        jars, name=f"namesrv:{port}", main=NAMESRV_MAIN, heap=HEAPS["namesrv"], home=home, args=["-c", str(conf)]
+        jars,
+        name=f"namesrv:{port}",
+        main=NAMESRV_MAIN,
+        heap=HEAPS["namesrv"],
+        home=home,
+        args=["-c", str(conf)],
     )
     return proc, f"127.0.0.1:{port}"
 
@@ -231,12 +236,19 @@ def run_mqadmin(jars: Jars, home: Path, *args: str, timeout: float = 60.0) -> st
     command = ["java", *HEAPS["mqadmin"], *_COMMON_FLAGS, f"-Duser.home={home}"]
     command += ["-cp", jars.classpath, MQADMIN_MAIN, *args]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd=home, check=False,
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=home,
+        check=False,
         env={**os.environ, "ROCKETMQ_HOME": str(home)},
     )
     out = "\n".join(line for line in result.stdout.splitlines() if "|-" not in line)
     if result.returncode != 0:
-        raise RuntimeError(f"mqadmin {' '.join(args)} exited {result.returncode}:\n{out}\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"mqadmin {' '.join(args)} exited {result.returncode}:\n{out}\n{result.stderr[-2000:]}"
+        )
     return out
 
 
@@ -275,9 +287,7 @@ def wait_until(condition, *, timeout: float, what: str, interval: float = 0.2):
             result = condition()
             if result:
                 return result
-        except Exception as exc:  # a server still starting answers with errors
+        except Exception as exc:  # noqa: BLE001 - a server still starting answers with errors
             last_error = exc
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:g}s waiting for {what} (last error: {last_error!r})")
-
-

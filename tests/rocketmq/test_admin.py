@@ -61,7 +61,7 @@ def test_cluster_info_is_parsed_from_fastjson_with_integer_keys(fake):
 
 def test_reads_fail_over_past_unreachable_name_servers_but_not_past_an_answer(fake):
     refusing, _ = "127.0.0.1:1", None
-    failing, failing_log = fake({RequestCode.GET_BROKER_CLUSTER_INFO: {"code": 1, "remark": "boom"}})
+    failing, _ = fake({RequestCode.GET_BROKER_CLUSTER_INFO: {"code": 1, "remark": "boom"}})
     healthy, healthy_log = fake({RequestCode.GET_BROKER_CLUSTER_INFO: {"body": CLUSTER_INFO}})
     with AdminClient([refusing, healthy]) as admin:
         assert "broker-a" in admin.cluster_info().brokers
@@ -71,9 +71,11 @@ def test_reads_fail_over_past_unreachable_name_servers_but_not_past_an_answer(fa
 
 
 def test_when_every_name_server_is_unreachable_the_last_error_is_raised():
-    with AdminClient("127.0.0.1:1;127.0.0.1:2", connect_timeout=1) as admin:
-        with pytest.raises(ConnectError) as caught:
-            admin.cluster_info()
+    with (
+        AdminClient("127.0.0.1:1;127.0.0.1:2", connect_timeout=1) as admin,
+        pytest.raises(ConnectError) as caught,
+    ):
+        admin.cluster_info()
     assert caught.value.addr == "127.0.0.1:2"
 
 

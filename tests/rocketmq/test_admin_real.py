@@ -67,7 +67,9 @@ def table_rows(text: str) -> list[list[str]]:
     return rows
 
 
-def test_cluster_info_lists_the_master_and_slave_that_mqadmin_cluster_list_shows(rocketmq: RocketMQ, admin, capsys):
+def test_cluster_info_lists_the_master_and_slave_that_mqadmin_cluster_list_shows(
+    rocketmq: RocketMQ, admin, capsys
+):
     info = admin.cluster_info()
     assert dict(info.clusters) == {CLUSTER: frozenset({BROKER})}
     broker = info.brokers[BROKER]
@@ -101,9 +103,9 @@ def test_broker_config_update_is_read_back_by_the_client_and_by_mqadmin(rocketmq
 
     assert admin.broker_config(rocketmq.master)["fileReservedTime"] == new_value
     shown = rocketmq.mqadmin("getBrokerConfig", "-b", rocketmq.master, "-n", rocketmq.namesrv)
-    assert re.search(rf"^fileReservedTime\s+=\s+{new_value}$", shown, re.M), shown
+    assert re.search(rf"^fileReservedTime\s+=\s+{new_value}$", shown, re.MULTILINE), shown
     assert admin_cli("broker-config", "-b", rocketmq.master, "-k", "fileReservedTime") == 0
-    assert re.search(rf"^fileReservedTime\s+=\s+{new_value}$", capsys.readouterr().out, re.M)
+    assert re.search(rf"^fileReservedTime\s+=\s+{new_value}$", capsys.readouterr().out, re.MULTILINE)
 
 
 def test_broker_config_update_of_a_forbidden_key_is_a_response_error(rocketmq: RocketMQ, admin):
@@ -130,7 +132,9 @@ def test_runtime_info_and_ha_status_show_the_slave_catching_up(rocketmq: RocketM
     assert master.active and master.version_desc == rocketmq.jars.version_desc
     assert master.commit_log_max_offset > 0
     wait_until(
-        lambda: admin.broker_runtime_info(rocketmq.slave).commit_log_max_offset >= master.commit_log_max_offset,
+        lambda: (
+            admin.broker_runtime_info(rocketmq.slave).commit_log_max_offset >= master.commit_log_max_offset
+        ),
         timeout=30,
         what="the slave to replicate the master's commit log",
     )
@@ -138,9 +142,11 @@ def test_runtime_info_and_ha_status_show_the_slave_catching_up(rocketmq: RocketM
     assert not slave.active
 
     ha = wait_until(
-        lambda: (s := admin.broker_ha_status(rocketmq.master)).connections
-        and s.connections[0].slave_ack_offset >= master.commit_log_max_offset
-        and s,
+        lambda: (
+            (s := admin.broker_ha_status(rocketmq.master)).connections
+            and s.connections[0].slave_ack_offset >= master.commit_log_max_offset
+            and s
+        ),
         timeout=30,
         what="the master to see the slave's acknowledgement",
     )
@@ -148,7 +154,7 @@ def test_runtime_info_and_ha_status_show_the_slave_catching_up(rocketmq: RocketM
     assert admin.broker_ha_status(rocketmq.slave).slave_max_offset >= master.commit_log_max_offset
 
     status = rocketmq.mqadmin("brokerStatus", "-b", rocketmq.master, "-n", rocketmq.namesrv)
-    shown = dict(re.findall(r"^(\w+)\s+:\s(.*)$", status, re.M))
+    shown = dict(re.findall(r"^(\w+)\s+:\s(.*)$", status, re.MULTILINE))
     now = admin.broker_runtime_info(rocketmq.master)
     assert shown["brokerVersionDesc"].strip() == now.version_desc
     assert int(shown["commitLogMaxOffset"]) == now.commit_log_max_offset
@@ -161,7 +167,9 @@ def test_topic_create_route_list_and_delete_agree_with_mqadmin(rocketmq: RocketM
     )
 
     route = wait_until(lambda: admin.topic_route(topic), timeout=15, what="the route to appear")
-    assert [(b.name, dict(b.addrs)) for b in route.brokers] == [(BROKER, {0: rocketmq.master, 1: rocketmq.slave})]
+    assert [(b.name, dict(b.addrs)) for b in route.brokers] == [
+        (BROKER, {0: rocketmq.master, 1: rocketmq.slave})
+    ]
     [queues] = route.queues
     assert (queues.broker_name, queues.read_queue_nums, queues.write_queue_nums) == (BROKER, 4, 2)
     assert queues.perm == PERM_READ | PERM_WRITE
@@ -176,7 +184,9 @@ def test_topic_create_route_list_and_delete_agree_with_mqadmin(rocketmq: RocketM
     assert mqadmin_route["queueDatas"][0]["readQueueNums"] == 4
 
     admin.create_topic(TopicConfig(topic, read_queue_nums=8, write_queue_nums=8), broker_addr=rocketmq.master)
-    wait_until(lambda: admin.topic_route(topic).queues[0].write_queue_nums == 8, timeout=15, what="the update")
+    wait_until(
+        lambda: admin.topic_route(topic).queues[0].write_queue_nums == 8, timeout=15, what="the update"
+    )
 
     admin.delete_topic(topic, cluster=CLUSTER)
     with pytest.raises(TopicNotFound) as caught:
@@ -207,7 +217,9 @@ def test_wipe_and_add_write_perm_fence_and_unfence_the_broker_on_the_name_server
     admin.delete_topic(topic, cluster=CLUSTER)
 
 
-def test_consume_stats_report_per_queue_offsets_and_lag_like_mqadmin_consumer_progress(rocketmq: RocketMQ, admin):
+def test_consume_stats_report_per_queue_offsets_and_lag_like_mqadmin_consumer_progress(
+    rocketmq: RocketMQ, admin
+):
     topic, group = unique("progress"), unique("group")
     admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=CLUSTER)
     admin.create_topic(TopicConfig(f"%RETRY%{group}", read_queue_nums=1, write_queue_nums=1), cluster=CLUSTER)
@@ -222,8 +234,16 @@ def test_consume_stats_report_per_queue_offsets_and_lag_like_mqadmin_consumer_pr
 
     q0, q1 = MessageQueue(topic, BROKER, 0), MessageQueue(topic, BROKER, 1)
     assert list(stats.offsets) == [q0, q1]
-    assert (stats.offsets[q0].broker_offset, stats.offsets[q0].consumer_offset, stats.offsets[q0].lag) == (5, 2, 3)
-    assert (stats.offsets[q1].broker_offset, stats.offsets[q1].consumer_offset, stats.offsets[q1].lag) == (3, 0, 3)
+    assert (stats.offsets[q0].broker_offset, stats.offsets[q0].consumer_offset, stats.offsets[q0].lag) == (
+        5,
+        2,
+        3,
+    )
+    assert (stats.offsets[q1].broker_offset, stats.offsets[q1].consumer_offset, stats.offsets[q1].lag) == (
+        3,
+        0,
+        3,
+    )
     assert stats.offsets[q0].last_timestamp > 0 and stats.lag == 6
     assert admin.consume_stats(group).offsets == stats.offsets  # the broker finds the group's topics
 
@@ -233,7 +253,7 @@ def test_consume_stats_report_per_queue_offsets_and_lag_like_mqadmin_consumer_pr
         (topic, BROKER, 0): ["5", "2", "3"],
         (topic, BROKER, 1): ["3", "0", "3"],
     }, progress
-    assert re.search(r"Consume Diff Total: 6$", progress, re.M)
+    assert re.search(r"Consume Diff Total: 6$", progress, re.MULTILINE)
 
 
 def test_a_missing_group_has_no_progress_rather_than_an_error(admin):

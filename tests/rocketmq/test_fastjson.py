@@ -8,7 +8,6 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from rmq_fakes import CLUSTER_INFO, CONSUME_STATS
 
 from rocketmq_operator.rocketmq.fastjson import MAX_DEPTH, JsonSyntaxError, loads
@@ -47,7 +46,10 @@ def test_objects_used_as_keys_become_tuples_of_pairs_in_document_order():
 
 
 def test_pretty_printed_output_of_mqadmin_parses():
-    assert loads(PRETTY_ROUTE)["brokerDatas"][0]["brokerAddrs"] == {0: "127.0.0.1:20911", 1: "127.0.0.1:20921"}
+    assert loads(PRETTY_ROUTE)["brokerDatas"][0]["brokerAddrs"] == {
+        0: "127.0.0.1:20911",
+        1: "127.0.0.1:20921",
+    }
 
 
 @pytest.mark.parametrize(
@@ -56,12 +58,12 @@ def test_pretty_printed_output_of_mqadmin_parses():
         ("{-1:'x'}", {-1: "x"}),
         ("{name:1, other_2:true}", {"name": 1, "other_2": True}),
         ("{'single':'it\\'s'}", {"single": "it's"}),
-        ('[1,2,]', [1, 2]),
+        ("[1,2,]", [1, 2]),
         ('{"a":1,}', {"a": 1}),
         ("{[1,2]:3}", {(1, 2): 3}),
         ("{1.5:2}", {1.5: 2}),
         ('{"u":"\\u00e9\\ud83d\\ude00"}', {"u": "é😀"}),
-        ("  {\n\t0 : \"a\" }  ", {0: "a"}),
+        ('  {\n\t0 : "a" }  ', {0: "a"}),
     ],
 )
 def test_relaxed_forms_fastjson_may_write_parse(text, expected):
@@ -70,7 +72,21 @@ def test_relaxed_forms_fastjson_may_write_parse(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "{", "{0:}", '{"a" 1}', "[1 2]", '"open', "{0:'x'} tail", "nul", "{:1}", "01", "{0:1]", '"\\q"', "'\x01'"],
+    [
+        "",
+        "{",
+        "{0:}",
+        '{"a" 1}',
+        "[1 2]",
+        '"open',
+        "{0:'x'} tail",
+        "nul",
+        "{:1}",
+        "01",
+        "{0:1]",
+        '"\\q"',
+        "'\x01'",
+    ],
 )
 def test_malformed_text_raises_a_syntax_error(text):
     with pytest.raises(JsonSyntaxError):

@@ -19,7 +19,9 @@ from rocketmq_operator.rocketmq.protocol import (
 )
 
 
-def frame(header: bytes | dict, body: bytes = b"", *, serialize_type: int = 0, length: int | None = None) -> bytes:
+def frame(
+    header: bytes | dict, body: bytes = b"", *, serialize_type: int = 0, length: int | None = None
+) -> bytes:
     raw = header if isinstance(header, bytes) else json.dumps(header).encode()
     total = 4 + len(raw) + len(body) if length is None else length
     return struct.pack(">II", total, (serialize_type << 24) | len(raw)) + raw + body
@@ -44,7 +46,9 @@ def test_a_request_encodes_as_length_header_length_json_header_and_body():
 
 
 def test_a_frame_written_by_the_java_client_decodes():
-    header = b'{"code":106,"flag":1,"language":"JAVA","opaque":3,"serializeTypeCurrentRPC":"JSON","version":479}'
+    header = (
+        b'{"code":106,"flag":1,"language":"JAVA","opaque":3,"serializeTypeCurrentRPC":"JSON","version":479}'
+    )
     command = decode(frame(header, b"{}"))
     assert (command.code, command.opaque, command.language, command.version) == (106, 3, "JAVA", 479)
     assert command.is_response and not command.is_oneway and command.body == b"{}"
@@ -73,7 +77,9 @@ def test_commands_are_frozen():
     remark=st.none() | st.text(max_size=30),
 )
 def test_encode_then_decode_gives_back_the_command(code, opaque, flag, ext_fields, body, remark):
-    command = RemotingCommand(code=code, opaque=opaque, flag=flag, ext_fields=ext_fields, body=body, remark=remark)
+    command = RemotingCommand(
+        code=code, opaque=opaque, flag=flag, ext_fields=ext_fields, body=body, remark=remark
+    )
     assert decode(encode(command)) == command
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rmq_fakes import FakeServer, hold_open, read_request, respond, serve_forever
@@ -112,13 +113,16 @@ def test_a_failed_connection_is_closed_and_never_returned_to_the_pool():
     pool.close()
 
 
-def test_the_pool_keeps_at_most_max_idle_connections_per_address():
+def test_concurrent_calls_get_their_own_connections_and_only_max_idle_are_kept():
+    def slow_echo(req):
+        time.sleep(0.3)
+        return echo_body(req)
+
     pool = ConnectionPool(max_idle_per_addr=1)
-    with FakeServer(serve_forever(echo_body)) as server:
-        first, second = pool._acquire(server.addr), pool._acquire(server.addr)
-        pool._release(first)
-        pool._release(second)
-        assert pool.idle_count(server.addr) == 1
+    with FakeServer(serve_forever(slow_echo)) as server, ThreadPoolExecutor(2) as threads:
+        calls = [threads.submit(pool.call, server.addr, request(n), timeout=2) for n in (1, 2)]
+        assert sorted(call.result().body for call in calls) == [b"body-1", b"body-2"]
+        assert (pool.opened_count(server.addr), pool.idle_count(server.addr)) == (2, 1)
     pool.close()
 
 

@@ -51,7 +51,7 @@ class Exhausted(ServerError):
 
 
 class FakeSource:
-    """Scripted ``list`` results and ``watch`` streams; records every call.
+    """Scripted list results (one page each) and ``watch`` streams; records every call.
 
     ``watches`` is a list of scripts, one per ``watch`` call: an exception (raised when opening) or a
     list of events (an exception among them is raised mid-stream). When the scripts run out the source
@@ -67,14 +67,12 @@ class FakeSource:
         self.events: queue.Queue[Any] = queue.Queue()
         self.on_exhausted: Callable[[], None] | None = None
 
-    def list(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> ListResult:
+    def list_pages(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> Iterator[dict]:
         self.list_calls.append(namespace)
-        if not self.lists:
-            return ListResult([], "0")
-        result = self.lists.pop(0)
+        result = self.lists.pop(0) if self.lists else ListResult([], "0")
         if isinstance(result, BaseException):
             raise result
-        return result
+        yield {"items": result.items, "metadata": {"resourceVersion": result.resource_version}}
 
     def watch(self, resource: Any, **kwargs: Any) -> Any:
         self.watch_calls.append(kwargs)
@@ -159,6 +157,6 @@ class IdleSource(FakeSource):
         super().__init__()
         self.release = threading.Event()
 
-    def list(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> ListResult:
+    def list_pages(self, resource: Any, *, namespace: str | None = None, limit: int = 500) -> Iterator[dict]:
         self.release.wait()
         raise Exhausted("released")

@@ -44,7 +44,7 @@ def test_a_cluster_scoped_resource_gets_one_reflector_even_in_a_namespace_scope(
 
 def test_wait_for_cache_sync_gives_up_after_its_timeout():
     class NeverLists(FakeSource):
-        def list(self, *args, **kwargs):  # type: ignore[override]
+        def list_pages(self, *args, **kwargs):  # type: ignore[override]
             raise TimeoutError
 
     factory = SharedInformerFactory(NeverLists())

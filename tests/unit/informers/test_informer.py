@@ -88,17 +88,21 @@ def test_a_relist_of_one_namespace_leaves_the_other_namespaces_alone(informer):
     assert inf.store.keys() == ["y/b"]
 
 
-def test_cached_objects_lose_managed_fields_gain_kind_and_pass_the_transform(informer):
+def test_cached_objects_lose_managed_fields_gain_kind_and_pass_the_transform():
     def label(obj: dict) -> dict:
         obj["metadata"]["labels"] = {"seen": "yes"}
         return obj
 
-    inf = informer(transform=label)
     item = cm("a")
     del item["apiVersion"], item["kind"]
     item["metadata"]["managedFields"] = [{"manager": "kubectl"}]
-    inf.replace([item], namespace=None, initial=True)
-    cached = inf.lister().get("ns", "a")
+    inf = SharedInformer(FakeSource([ListResult([item], "1")]), CONFIG_MAPS, transform=label)
+    inf.start()
+    try:
+        assert inf.wait_for_sync(5)
+        cached = inf.lister().get("ns", "a")
+    finally:
+        inf.stop()
     assert "managedFields" not in cached["metadata"]
     assert cached["apiVersion"] == "v1" and cached["kind"] == "ConfigMap"
     assert cached["metadata"]["labels"] == {"seen": "yes"}
