@@ -68,6 +68,11 @@ class KubeClient:
         self.counter = counter or RequestCounter()
         self._timeout = timeout
 
+    def server_version(self) -> dict[str, Any]:
+        """The API server's ``/version`` (gitVersion, major, minor, ...)."""
+        return self._retry.run(lambda: read_json(self._transport.send("GET", "/version", timeout=self._timeout)),
+                               idempotent=True)
+
     def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         path = resource.path(namespace=namespace, name=name)
         return self._call("get", resource, "GET", path, idempotent=True)

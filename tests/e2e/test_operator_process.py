@@ -57,7 +57,7 @@ class OperatorProcess:
 
 
 @pytest.fixture
-def operators(kubeconfig, tmp_path):
+def operators(kubeconfig, crds, tmp_path):
     started: list[OperatorProcess] = []
 
     def start(*extra: str, identity: str) -> OperatorProcess:
@@ -122,5 +122,13 @@ def test_only_one_of_two_operators_leads_and_the_other_takes_over_after_kill_9(o
     assert took <= 15 + 2 + 2, f"take-over took {took:.1f}s, more than the lease duration plus a retry period"
     assert "became leader" in second.log()
 
-    assert second.stop() == 0
+    assert second.stop() == 0, second.log()[-3000:]
     eventually(lambda: _lease_holder(api_client) == "", timeout=10, what="the lease to be released")
+
+
+def test_custom_resources_the_api_server_does_not_serve_are_named(kubeconfig, crds):
+    from rocketmq_operator.kube import BROKERS, Resource, connect
+    from rocketmq_operator.manager import missing_crds
+
+    unknown = Resource("rocketmq.apache.org", "v1alpha1", "nosuchthings", "NoSuchThing")
+    assert missing_crds(connect(kubeconfig), (BROKERS, unknown)) == ["nosuchthings.rocketmq.apache.org"]

@@ -54,6 +54,7 @@ def rocketmq_jars(request: pytest.FixtureRequest) -> Jars:
     request.config.stash[_REPORT].append(
         f"RocketMQ {jars.version} jars in {jars.lib} ready in {time.monotonic() - started:.1f}s"
     )
+    request.config.stash[_REPORT].extend(jars.warnings)
     return jars
 
 
@@ -78,7 +79,9 @@ def rocketmq(
                 lambda p: p.wait_booted(), [processes["master"], processes["slave"]]
             )
         server = RocketMQ(rocketmq_jars, home, namesrv, master, slave, processes)
-        wait_until(lambda: len(_registered(server)) == 2, timeout=30, what="both brokers registered")
+        wait_until(
+            lambda: _ready(server), timeout=60, what="both brokers registered and serving runtime info"
+        )
         request.config.stash[_REPORT].append(
             f"name server + master + slave ready in {time.monotonic() - started:.1f}s ("
             + ", ".join(f"{name} booted in {seconds:.1f}s" for name, seconds in boot.items())
@@ -93,10 +96,13 @@ def rocketmq(
         stop_all(p for name, p in processes.items() if name == "namesrv")
 
 
-def _registered(server: RocketMQ) -> dict[int, str]:
+def _ready(server: RocketMQ) -> bool:
+    """Both brokers registered, and past the first seconds in which runtime info is a SYSTEM_ERROR."""
     with AdminClient(server.namesrv) as client:
         broker = client.cluster_info().brokers.get(BROKER)
-    return dict(broker.addrs) if broker else {}
+        if not broker or len(broker.addrs) != 2:
+            return False
+        return all(client.broker_runtime_info(addr).version_desc for addr in broker.addrs.values())
 
 
 @pytest.fixture

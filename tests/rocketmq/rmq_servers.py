@@ -55,6 +55,7 @@ class JvmStartError(RuntimeError):
 class Jars:
     version: str
     lib: Path
+    warnings: tuple[str, ...] = ()  # e.g. that a fallback version replaced the pinned one
 
     @property
     def classpath(self) -> str:
@@ -73,7 +74,8 @@ def fetch_jars(*, timeout: float = 900.0) -> Jars:
     if result.returncode != 0:
         raise RuntimeError(f"fetching RocketMQ jars failed:\n{result.stderr[-4000:]}")
     version, lib = result.stdout.strip().splitlines()[-1].split(" ", 1)
-    return Jars(version, Path(lib))
+    warnings = tuple(line for line in result.stderr.splitlines() if line.startswith("warning:"))
+    return Jars(version, Path(lib), warnings)
 
 
 def free_port(*, wildcard: bool = False) -> int:

@@ -102,7 +102,11 @@ def test_a_frozen_then_stopped_name_server_fails_fast_and_reads_fail_over(rocket
 def test_a_broker_killed_mid_request_is_a_lost_connection_not_a_hang(short_lived_broker):
     proc, addr = short_lived_broker
     with AdminClient(request_timeout=30.0, connect_timeout=1.0) as client:
-        assert client.broker_runtime_info(addr).active
+        # Right after boot the broker answers GET_BROKER_RUNTIME_INFO with SYSTEM_ERROR
+        # (NoSuchElementException) until its statistics have a first sample.
+        wait_until(
+            lambda: client.broker_runtime_info(addr).active, timeout=30, what="runtime info to be served"
+        )
         os.kill(proc.proc.pid, signal.SIGSTOP)  # so the next request is surely in flight when it dies
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(client.broker_runtime_info, addr)
