@@ -337,10 +337,40 @@ def status() -> int:
     return 0
 
 
+def restart(component: str) -> int:
+    """Stops one component (SIGKILL, as a crash would) and starts it again on the same ports and data."""
+    d = cluster_dir()
+    state = read_state(d)
+    if not state or not running(d):
+        raise ClusterError(f"no local cluster running in {d}")
+    if component not in COMPONENTS:
+        raise ClusterError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
+    pid = state["pids"][component]
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    while pid_alive(pid):
+        time.sleep(0.05)
+    new_pid = start(component, component_args(component, Path(state["bin"]), d, state["ports"]), d)
+    state["pids"][component] = new_pid
+    state_path(d).write_text(json.dumps(state, indent=2))
+    if component == "kube-apiserver":
+        wait_for("/readyz", lambda: readyz(d), timeout=START_TIMEOUT, d=d, component=component, pid=new_pid)
+    log(f"{component} restarted (pid {new_pid})")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     cmds = {"up": up, "down": down, "status": status}
+    if len(argv) == 3 and argv[1] == "restart":
+        try:
+            return restart(argv[2])
+        except ClusterError as e:
+            log(f"error: {e}")
+            return 1
     if len(argv) != 2 or argv[1] not in cmds:
-        print(f"usage: {argv[0]} up|down|status", file=sys.stderr)
+        print(f"usage: {argv[0]} up|down|status|restart COMPONENT", file=sys.stderr)
         return 2
     try:
         return cmds[argv[1]]()

@@ -34,7 +34,7 @@ def _positive_int(text: str) -> int:
 def _bind_address(text: str) -> str:
     if text == "":
         return text
-    host, sep, port = text.rpartition(":")
+    _host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT or :PORT")
     return text

@@ -100,7 +100,7 @@ class EventRecorder:
                 if pending is None:
                     return
                 self._write(pending)
-            except Exception:  # noqa: BLE001 - the writer thread must survive any failure
+            except Exception:
                 log.exception("writing an event failed")
             finally:
                 self._queue.task_done()

@@ -8,8 +8,8 @@ standby replica is Ready but idle).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
@@ -20,9 +20,9 @@ def parse_bind_address(address: str) -> tuple[str, int]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "ProbeServer"
+    server: ProbeServer
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics" and self.server.serve_metrics:
             self._reply(200, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet access log
+    def log_message(self, format: str, *args) -> None:
         pass
 
 

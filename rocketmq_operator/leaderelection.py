@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.kube.errors import ApiError, Conflict, NotFound
@@ -46,7 +47,7 @@ class LeaseConfig:
 
 
 def micro_time(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -144,7 +145,7 @@ class LeaderElector:
     def _safe_round(self) -> bool:
         try:
             return self.try_acquire_or_renew()
-        except Exception:  # noqa: BLE001 - an election round must never kill the elector
+        except Exception:
             log.exception("leader election round failed")
             return False
 

@@ -26,8 +26,18 @@ from rocketmq_operator.controllers.registry import build_controllers
 from rocketmq_operator.events import EventRecorder
 from rocketmq_operator.httpserver import ProbeServer
 from rocketmq_operator.informers import SharedInformerFactory
-from rocketmq_operator.kube import (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, PODS, ApiError, ClusterUnreachable,
-                                    KubeConfigError, NotFound, connect)
+from rocketmq_operator.kube import (
+    BROKER_CLUSTERS,
+    BROKERS,
+    CONSOLES,
+    NAME_SERVICES,
+    PODS,
+    ApiError,
+    ClusterUnreachable,
+    KubeConfigError,
+    NotFound,
+    connect,
+)
 from rocketmq_operator.leaderelection import LeaderElector, LeaseConfig
 
 log = logs.get_logger(__name__)
@@ -151,7 +161,7 @@ def run_operator(args: argparse.Namespace) -> int:
     return op.exit_code
 
 
-def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES)) -> list[str]:
+def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONSOLES)) -> list[str]:
     """Names of the custom resource definitions the API server does not serve."""
     missing = []
     for resource in resources:

@@ -9,22 +9,27 @@
 4. per broker group: ConfigMap, Service, StatefulSet, PodDisruptionBudget through the control objects
    (create missing, revert drift, leave foreign objects alone);
 5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
-6. roll out template changes, one pod of the cluster at a time, slaves before the master, each only
-   once every pod of its group is Ready (StatefulSets use ``OnDelete``; the operator deletes pods);
+6. report rollouts: a changed template (image, resources, the broker.conf hash) is rolled by each
+   group's StatefulSet, highest ordinal first (slaves before the master), one Ready pod at a time;
 7. write status last, and only when it differs.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import status as st
 from rocketmq_operator.controllers.conditions import rfc3339
-from rocketmq_operator.controllers.control import (Applied, Change, ObjectControl, PodControl, controller_uid,
-                                                   warn_not_owned)
+from rocketmq_operator.controllers.control import (
+    Applied,
+    Change,
+    ObjectControl,
+    controller_uid,
+    warn_not_owned,
+)
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
@@ -34,7 +39,6 @@ from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 PAUSE_ANNOTATION = "rocketmq.apache.org/pause-reconcile"
-REVISION_LABEL = "controller-revision-hash"
 
 
 @dataclass(frozen=True)
@@ -62,22 +66,10 @@ class Controls:
     services: ObjectControl
     stateful_sets: ObjectControl
     pdbs: ObjectControl
-    pods: PodControl
 
 
 def is_paused(obj: dict[str, Any]) -> bool:
     return (obj.get("metadata", {}).get("annotations") or {}).get(PAUSE_ANNOTATION, "").lower() == "true"
-
-
-def pod_ready(pod: dict[str, Any]) -> bool:
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions") or ())
-
-
-def ordinal(pod: dict[str, Any]) -> int:
-    return int(pod["metadata"]["name"].rsplit("-", 1)[1])
 
 
 class BrokerClusterReconciler:
@@ -89,10 +81,6 @@ class BrokerClusterReconciler:
         self._controls = controls
         self._recorder = recorder
         self._clock = clock
-        # Pods this reconciler deleted, by parent key, until the cache shows the deletion: a sync that
-        # ran on a cache from before the delete would otherwise see the old pod Ready and act on it.
-        self._restarts: dict[Key, tuple[str, str]] = {}
-        self._restarts_lock = threading.Lock()
 
     def sync(self, key: Key) -> Result | None:
         try:
@@ -108,10 +96,7 @@ class BrokerClusterReconciler:
             return self._finish(obj, report, None, [])
         sets = self._apply_groups(obj, model, report)
         self._check_extra_groups(obj, model, report)
-        if self._cache_shows_last_restart(key):
-            self._roll(key, obj, model, sets, report)
-        else:
-            report.progressing("waiting for a restarted pod to go")
+        self._progress(model, sets, report)
         return self._finish(obj, report, model, sets)
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -192,64 +177,26 @@ class BrokerClusterReconciler:
                 if current is not None and controller_uid(current) == obj["metadata"]["uid"]:
                     control.delete(obj, current, reason="ScaledDown")
 
-    def _cache_shows_last_restart(self, key: Key) -> bool:
-        with self._restarts_lock:
-            expected = self._restarts.get(key)
-        if expected is None:
-            return True
-        name, uid = expected
-        try:
-            pod = self._listers.pods.get(key.namespace, name)
-        except NotFound:
-            pod = None
-        if pod is not None and pod["metadata"].get("uid") == uid and not pod["metadata"].get("deletionTimestamp"):
-            return False
-        with self._restarts_lock:
-            self._restarts.pop(key, None)
-        return True
-
-    def _roll(self, key: Key, obj: dict[str, Any], model: BrokerClusterModel,
-              sets: list[dict[str, Any] | None], report: st.Report) -> None:
-        """Restarts at most one outdated pod in the whole cluster, highest ordinal first."""
+    def _progress(self, model: BrokerClusterModel, sets: list[dict[str, Any] | None], report: st.Report) -> None:
+        """Reports rollouts in flight; the StatefulSet controller does the rolling (see resources.brokers)."""
         for group, sts in enumerate(sets):
             if sts is None:
                 continue  # not ours: reported as a conflict
-            pods = self._group_pods(obj, group)
-            outdated = self._outdated(sts, pods)
-            if outdated is None or not self._group_settled(sts, pods):
-                report.progressing(f"broker group {group} is not ready yet")
-                return  # one group at a time, and only once every member is Ready
-            if not outdated:
-                continue
-            report.progressing(f"rolling broker group {group}: {len(outdated)} pods to restart")
-            if not model.allow_restart:
-                report.restart_pending(f"{len(outdated)} pods need a restart but spec.allowRestart is false")
-                return
-            victim = max(outdated, key=ordinal)  # slaves (highest ordinals) first, the master last
-            with self._restarts_lock:
-                self._restarts[key] = (victim["metadata"]["name"], victim["metadata"]["uid"])
-            self._controls.pods.restart(obj, victim, why="its template or configuration changed")
-            return
+            status, replicas = sts.get("status") or {}, sts["spec"].get("replicas", 0)
+            if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
+                report.progressing(f"broker group {group}: waiting for the StatefulSet controller")
+            elif status.get("updatedReplicas", 0) < replicas:
+                if model.allow_restart:
+                    report.progressing(f"rolling broker group {group}: "
+                                       f"{status.get('updatedReplicas', 0)}/{replicas} pods updated")
+                else:
+                    report.restart_pending(f"broker group {group} has pods on an old template; "
+                                           f"spec.allowRestart is false")
 
     def _group_pods(self, obj: dict[str, Any], group: int) -> list[dict[str, Any]]:
         selector = {meta.LABEL_APP: meta.BROKER_APP, meta.LABEL_CLUSTER: obj["metadata"]["name"],
                     meta.LABEL_GROUP: str(group)}
         return self._listers.pods.list(obj["metadata"]["namespace"], selector)
-
-    @staticmethod
-    def _outdated(sts: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """Pods not on the StatefulSet's update revision; None while the StatefulSet has not caught up."""
-        status = sts.get("status") or {}
-        if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
-            return None
-        revision = status.get("updateRevision")
-        if not revision:
-            return None
-        return [p for p in pods if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision]
-
-    @staticmethod
-    def _group_settled(sts: dict[str, Any], pods: list[dict[str, Any]]) -> bool:
-        return len(pods) == sts["spec"].get("replicas", 0) and all(pod_ready(p) for p in pods)
 
     def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None,
                 sets: list[dict[str, Any] | None]) -> Result | None:

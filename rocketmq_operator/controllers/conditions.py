@@ -14,7 +14,7 @@ TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
 def rfc3339(seconds: float) -> str:
     """A ``metav1.Time`` string (whole seconds, UTC)."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def set_condition(conditions: list[dict[str, Any]] | None, type_: str, status: str, *, reason: str,

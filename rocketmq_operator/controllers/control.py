@@ -3,7 +3,7 @@
 One ``ObjectControl`` per child kind (Service, StatefulSet, ConfigMap, PodDisruptionBudget, Deployment),
 all built from the same class because they follow one rule: read the current object from the lister,
 create it when missing, leave it alone when someone else controls it, update it only when a field the
-operator owns differs. ``PodControl`` deletes pods for rolling restarts. None of them import each other.
+operator owns differs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from rocketmq_operator.events import NORMAL, WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import PODS, AlreadyExists, KubeClient, NotFound, Resource
+from rocketmq_operator.kube import KubeClient, NotFound, Resource
 from rocketmq_operator.resources.diff import merged, needs_update
 
 
@@ -73,10 +73,9 @@ class ObjectControl:
         return Applied(Change.UPDATED, updated)
 
     def _create(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
-        try:
-            created = self._client.create(self.resource, desired, namespace=desired["metadata"]["namespace"])
-        except AlreadyExists:
-            raise  # the cache is behind the server: retry the sync once the watch catches up
+        # AlreadyExists means the cache is behind the server: the sync fails and is retried once the
+        # watch has caught up.
+        created = self._client.create(self.resource, desired, namespace=desired["metadata"]["namespace"])
         self._recorder.event(owner, NORMAL, "Created", f"Created {_display(self.resource, desired)}")
         return Applied(Change.CREATED, created)
 
@@ -88,22 +87,6 @@ class ObjectControl:
         except NotFound:
             return
         self._recorder.event(owner, NORMAL, reason, f"Deleted {_display(self.resource, current)}")
-
-
-class PodControl:
-    """Deletes a pod so that its StatefulSet recreates it from the current template (a restart)."""
-
-    def __init__(self, client: KubeClient, recorder: Any) -> None:
-        self._client = client
-        self._recorder = recorder
-
-    def restart(self, owner: dict[str, Any], pod: dict[str, Any], *, why: str) -> None:
-        meta = pod["metadata"]
-        try:
-            self._client.delete(PODS, meta["name"], namespace=meta["namespace"], uid=meta.get("uid"))
-        except NotFound:
-            return
-        self._recorder.event(owner, NORMAL, "RollingUpdate", f"Restarting pod {meta['name']}: {why}")
 
 
 def warn_not_owned(recorder: Any, owner: dict[str, Any], resource: Resource, name: str) -> str:

@@ -8,7 +8,8 @@ go in at low priority, so that new work is never stuck behind them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from rocketmq_operator.controllers.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown, FuncHandler

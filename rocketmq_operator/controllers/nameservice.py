@@ -94,4 +94,3 @@ class NameServiceReconciler:
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
         if status != (obj.get("status") or {}):
             write_status(self._client, NAME_SERVICES, obj, status)
-        return None

@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.brokercluster import (BrokerClusterReconciler, Controls, FrontDoor,
-                                                         Listers)
-from rocketmq_operator.controllers.control import ObjectControl, PodControl
+from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Controls, FrontDoor, Listers
+from rocketmq_operator.controllers.console import ConsoleReconciler
+from rocketmq_operator.controllers.control import ObjectControl
 from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.runner import Controller, Key
 from rocketmq_operator.informers import Lister, SharedInformerFactory
-from rocketmq_operator.kube import (BROKER_CLUSTERS, BROKERS, CONFIG_MAPS, NAME_SERVICES, PODS,
-                                    POD_DISRUPTION_BUDGETS, SERVICES, STATEFUL_SETS, KubeClient, NotFound)
+from rocketmq_operator.kube import (
+    BROKER_CLUSTERS,
+    BROKERS,
+    CONFIG_MAPS,
+    CONSOLES,
+    DEPLOYMENTS,
+    NAME_SERVICES,
+    POD_DISRUPTION_BUDGETS,
+    PODS,
+    SERVICES,
+    STATEFUL_SETS,
+    KubeClient,
+    NotFound,
+)
 from rocketmq_operator.resources.model import from_broker, from_broker_cluster
 from rocketmq_operator.workqueue import RateLimitingQueue
 
@@ -127,8 +139,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
         config_maps=ObjectControl(client, listers.config_maps, CONFIG_MAPS, recorder),
         services=ObjectControl(client, factory.lister(SERVICES), SERVICES, recorder),
         stateful_sets=ObjectControl(client, listers.stateful_sets, STATEFUL_SETS, recorder),
-        pdbs=ObjectControl(client, factory.lister(POD_DISRUPTION_BUDGETS), POD_DISRUPTION_BUDGETS, recorder),
-        pods=PodControl(client, recorder))
+        pdbs=ObjectControl(client, factory.lister(POD_DISRUPTION_BUDGETS), POD_DISRUPTION_BUDGETS, recorder))
     reconciler = BrokerClusterReconciler(door, client=client, listers=listers, controls=controls,
                                          recorder=recorder)
     informers = [factory.informer(r) for r in (door.resource, NAME_SERVICES, CONFIG_MAPS, SERVICES,
@@ -164,6 +175,24 @@ def _name_service_controller(*, client: KubeClient, factory: SharedInformerFacto
     return controller
 
 
+def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+                        workers: int) -> Controller:
+    informer = factory.informer(CONSOLES)
+    reconciler = ConsoleReconciler(
+        client=client, lister=informer.lister(), name_services=factory.lister(NAME_SERVICES), recorder=recorder,
+        deployments=ObjectControl(client, factory.lister(DEPLOYMENTS), DEPLOYMENTS, recorder),
+        services=ObjectControl(client, factory.lister(SERVICES), SERVICES, recorder))
+    informers = [informer, factory.informer(NAME_SERVICES), factory.informer(DEPLOYMENTS), factory.informer(SERVICES)]
+    controller = Controller("console", reconciler, queue=_queue("console"), recorder=recorder, workers=workers,
+                            has_synced=[i.has_synced for i in informers])
+    informer.add_handler(parent_handler(controller.enqueue))
+    for resource in (DEPLOYMENTS, SERVICES):
+        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Console")))
+    factory.informer(NAME_SERVICES).add_handler(mapped_handler(
+        controller.enqueue, lambda ns: _keys(informer.lister().list(ns["metadata"].get("namespace", "")))))
+    return controller
+
+
 def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Any, *,
                       workers: int) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``."""
@@ -172,4 +201,5 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _name_service_controller(**common),
         _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, **common),
         _broker_controller("broker", BROKER_DOOR, **common),
+        _console_controller(**common),
     ]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, ClassVar, Protocol
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -69,8 +70,8 @@ class Recorder(Protocol):
 class ControllerMetrics:
     """Per-kind reconcile metrics, registered once per registry."""
 
-    _by_registry: dict[tuple[int, str], "ControllerMetrics"] = {}
-    _lock = threading.Lock()
+    _by_registry: ClassVar[dict[tuple[int, str], ControllerMetrics]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, kind: str, registry: CollectorRegistry) -> None:
         self.total = Counter(f"rocketmq_{kind}_reconcile_total", f"{kind} reconciles by result", ["result"],
@@ -82,7 +83,7 @@ class ControllerMetrics:
                                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
     @classmethod
-    def for_kind(cls, kind: str, registry: CollectorRegistry) -> "ControllerMetrics":
+    def for_kind(cls, kind: str, registry: CollectorRegistry) -> ControllerMetrics:
         with cls._lock:
             key = (id(registry), kind)
             if key not in cls._by_registry:

@@ -5,10 +5,12 @@ For broker group ``g`` of cluster ``c`` (see :mod:`naming`):
 - ConfigMap ``c-g-config``: ``broker-<m>.conf`` for each member and the start script;
 - headless Service ``c-g`` (``publishNotReadyAddresses``: DLedger peers must find each other before
   any of them is ready);
-- StatefulSet ``c-g`` with ``membersPerGroup`` pods. Its update strategy is **OnDelete**: the broker
-  controller rolls a group itself, slaves before the master, so that a group never loses its master
-  and a slave at once. The pod template carries a hash of the ConfigMap's content, so a change of
-  broker.conf changes the template and the controller rolls the group;
+- StatefulSet ``c-g`` with ``membersPerGroup`` pods and a **RollingUpdate** strategy: the StatefulSet
+  controller replaces pods from the highest ordinal down, one at a time, each only after the one
+  before is Ready again — slaves first, the master (ordinal 0) last — and ``kubectl rollout status``
+  follows it. ``allowRestart: false`` sets the partition to the member count, which holds every
+  existing pod on its old revision. The pod template carries a hash of the ConfigMap's content, so a
+  change of broker.conf changes the template and rolls the group;
 - PodDisruptionBudget ``c-g`` allowing one member of the group down at a time.
 
 All functions are pure: model in, plain dicts out.
@@ -141,7 +143,7 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
         "serviceName": naming.group_name(model.name, group),
         "podManagementPolicy": "Parallel",
         "selector": {"matchLabels": selector},
-        "updateStrategy": {"type": "OnDelete"},
+        "updateStrategy": update_strategy(model),
         "persistentVolumeClaimRetentionPolicy": pod.retention_spec(model.storage),
         "template": {
             "metadata": {"labels": labels, "annotations": annotations},
@@ -162,6 +164,12 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
         "metadata": _meta(model, naming.group_name(model.name, group), group),
         "spec": spec,
     }
+
+
+def update_strategy(model: BrokerClusterModel) -> dict[str, Any]:
+    """Rolling updates, held (partition = member count) when the cluster does not allow restarts."""
+    partition = 0 if model.allow_restart else model.members_per_group
+    return {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
 
 
 def broker_pdb(model: BrokerClusterModel, group: int) -> dict[str, Any]:

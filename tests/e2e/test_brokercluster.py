@@ -55,7 +55,7 @@ def test_the_talks_manifest_creates_the_groups_pods_and_broker_confs_it_shows(
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     sets = {s.metadata.name: s for s in apps.list_namespaced_stateful_set(TALK_NS).items}
     assert sorted(sets) == ["mybrokercluster-0", "mybrokercluster-1"]
-    assert all(s.spec.replicas == 2 and s.spec.update_strategy.type == "OnDelete" for s in sets.values())
+    assert all(s.spec.replicas == 2 and s.spec.update_strategy.type == "RollingUpdate" for s in sets.values())
     pods = sorted(p.metadata.name for p in core.list_namespaced_pod(TALK_NS, label_selector="app=rocketmq-broker").items)
     assert pods == ["mybrokercluster-0-0", "mybrokercluster-0-1", "mybrokercluster-1-0", "mybrokercluster-1-1"]
     services = {s.metadata.name: s for s in core.list_namespaced_service(TALK_NS).items}
@@ -142,21 +142,25 @@ def test_scaling_members_down_removes_the_highest_slaves_first(operator, api_cli
 def _assert_rolled_slaves_first(recorder: RestartRecorder, groups: dict[str, list[str]]) -> None:
     order = recorder.order()
     for pods in groups.values():
-        restarted = [p for p in order if p in pods]
-        assert restarted == sorted(pods, reverse=True), f"restart order {order}"
-    # one at a time: each restart waits until the previously restarted pod is Ready again
-    for (_, prev), (when, _) in zip(recorder.deleted, recorder.deleted[1:]):
-        ready_again = [t for t, name in recorder.became_ready if name == prev]
-        assert ready_again and min(ready_again) <= when, f"{prev} was not Ready before the next restart"
+        restarted = [(t, p) for t, p in recorder.deleted if p in pods]
+        assert [p for _, p in restarted] == sorted(pods, reverse=True), f"restart order {order}"
+        # one at a time: each restart waits until the pod restarted before it is Ready again
+        for (deleted_at, prev), (next_at, _) in zip(restarted, restarted[1:]):
+            ready_again = [t for t, name in recorder.became_ready if name == prev and t > deleted_at]
+            assert ready_again and min(ready_again) <= next_at, f"{prev} was not Ready before the next restart"
 
 
 def test_an_image_upgrade_rolls_each_group_slaves_before_the_master_one_pod_at_a_time(
-        operator, api_client, namespace):
+        operator, api_client, kubeconfig, namespace):
     create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     recorder = RestartRecorder(api_client, namespace)
     patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"brokerImage": "apache/rocketmq:5.3.2"}})
-    wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=180)
+    eventually(lambda: client.AppsV1Api(api_client).read_namespaced_stateful_set("bc-1", namespace).spec.template
+               .spec.containers[0].image == "apache/rocketmq:5.3.2", timeout=30, what="the new template")
+    for sts in ("bc-0", "bc-1"):
+        kubectl(kubeconfig, "rollout", "status", f"statefulset/{sts}", "-n", namespace, "--timeout=120s")
+    wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=60)
     recorder.stop()
     _assert_rolled_slaves_first(recorder, {"0": ["bc-0-0", "bc-0-1"], "1": ["bc-1-0", "bc-1-1"]})
     assert len(recorder.order()) == 4

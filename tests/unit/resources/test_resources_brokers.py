@@ -65,7 +65,7 @@ def test_the_statefulset_runs_the_group_members_behind_its_headless_service(talk
     sts = brokers.broker_statefulset(talk_model, 1, config_hash="h")
     spec = sts["spec"]
     assert (spec["replicas"], spec["serviceName"]) == (2, "mybrokercluster-1")
-    assert spec["updateStrategy"] == {"type": "OnDelete"}
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
     assert spec["selector"]["matchLabels"] == {
         "app": "rocketmq-broker",
         "rocketmq.apache.org/cluster": "mybrokercluster",
@@ -203,3 +203,11 @@ def test_builders_do_not_share_mutable_state_with_the_model(apache_broker):
     _container(sts)["env"].append({"name": "X"})
     assert m.pod.resources["requests"]["cpu"] == "1"
     assert len(m.pod.env) == 1
+
+
+def test_a_cluster_that_does_not_allow_restarts_holds_its_pods_with_the_partition(talk_model):
+    from dataclasses import replace
+
+    held = replace(talk_model, allow_restart=False)
+    spec = brokers.broker_statefulset(held, 0, config_hash="h")["spec"]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}

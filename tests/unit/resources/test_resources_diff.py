@@ -137,10 +137,10 @@ def test_merging_takes_changed_fields_and_keeps_unchanged_ones_byte_for_byte(des
 
 def test_a_changed_one_of_field_does_not_keep_the_old_variant(desired_sts):
     current = _as_served(desired_sts)
-    current["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    current["spec"]["updateStrategy"] = {"type": "OnDelete"}
     _container(current)["readinessProbe"] = {"exec": {"command": ["true"]}, "timeoutSeconds": 1}
     body = diff.merged(desired_sts, current)
-    assert body["spec"]["updateStrategy"] == {"type": "OnDelete"}
+    assert body["spec"]["updateStrategy"] == desired_sts["spec"]["updateStrategy"] != {"type": "OnDelete"}
     assert "exec" not in _container(body)["readinessProbe"]
 
 

@@ -1,0 +1,96 @@
+"""The Console reconciler: the RocketMQ dashboard Deployment with the name-server address injected.
+
+``sync(key)``: read the Console; paused → a Paused condition only; find the name-server address
+(``spec.nameServers``, else the namespace's only NameService, which is watched: when it scales the
+address in the Deployment follows); apply the Deployment and its Service; write status last, only
+when it differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers.brokercluster import is_paused, write_status
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
+from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
+from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.events import WARNING
+from rocketmq_operator.informers import Lister
+from rocketmq_operator.kube import CONSOLES, KubeClient, NotFound
+from rocketmq_operator.resources import naming
+from rocketmq_operator.resources.console import console_objects
+
+READY, PAUSED = "Ready", "Paused"
+
+
+def name_server_address(console: dict[str, Any], name_services: Lister) -> tuple[str, str | None]:
+    """The address to inject, or an explanation of why there is none."""
+    given = ((console.get("spec") or {}).get("nameServers") or "").strip()
+    if given:
+        return given, None
+    namespace = console["metadata"]["namespace"]
+    found = name_services.list(namespace)
+    if len(found) != 1:
+        names = ", ".join(sorted(n["metadata"]["name"] for n in found)) or "none"
+        return "", (f"spec.nameServers is empty and the namespace has {len(found)} NameServices ({names}); "
+                    f"set spec.nameServers or keep exactly one NameService")
+    ns = found[0]
+    size = int((ns.get("spec") or {}).get("size", 1))
+    return naming.name_server_address(ns["metadata"]["name"], namespace, size), None
+
+
+class ConsoleReconciler:
+    def __init__(self, *, client: KubeClient, lister: Lister, name_services: Lister, deployments: ObjectControl,
+                 services: ObjectControl, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+        self._client = client
+        self._lister = lister
+        self._name_services = name_services
+        self._controls = {"Deployment": deployments, "Service": services}
+        self._recorder = recorder
+        self._clock = clock
+
+    def sync(self, key: Key) -> Result | None:
+        try:
+            obj = self._lister.get(key.namespace, key.name)
+        except NotFound:
+            return None
+        old = obj.get("status") or {}
+        conds = list(old.get("conditions") or [])
+        gen = int(obj["metadata"].get("generation") or 0)
+        now = rfc3339(self._clock.wall())
+
+        def cond(status: str, reason: str, message: str, type_: str = READY) -> list[dict[str, Any]]:
+            return set_condition(conds, type_, status, reason=reason, message=message, generation=gen, now=now)
+
+        if is_paused(obj):
+            return self._write(obj, {**old, "conditions": cond(TRUE, "PauseAnnotation", "paused", PAUSED)})
+        conds = remove_condition(conds, PAUSED)
+        address, problem = name_server_address(obj, self._name_services)
+        if problem:
+            if (next((c for c in conds if c["type"] == READY), {}) or {}).get("message") != problem:
+                self._recorder.event(obj, WARNING, "NameServersUnknown", problem)
+            return self._write(obj, {**old, "observedGeneration": gen,
+                                     "conditions": cond(FALSE, "NameServersUnknown", problem)})
+        deployment, conflicts = None, []
+        for desired in console_objects(obj, name_server_address=address):
+            control = self._controls[desired["kind"]]
+            applied = control.apply(obj, desired)
+            if applied.change is Change.NOT_OWNED:
+                conflicts.append(warn_not_owned(self._recorder, obj, control.resource, desired["metadata"]["name"]))
+            elif desired["kind"] == "Deployment":
+                deployment = applied.obj
+        ready = int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+        wanted = int(((deployment or {}).get("spec") or {}).get("replicas", 1))
+        if conflicts:
+            conds = cond(FALSE, "ResourceConflict", "; ".join(conflicts))
+        elif ready >= wanted:
+            conds = cond(TRUE, "ConsoleAvailable", f"{ready}/{wanted} console pods ready")
+        else:
+            conds = cond(FALSE, "Progressing", f"{ready}/{wanted} console pods ready")
+        return self._write(obj, {"observedGeneration": gen, "readyReplicas": ready, "nameServers": address,
+                                 "conditions": conds})
+
+    def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        if status != (obj.get("status") or {}):
+            write_status(self._client, CONSOLES, obj, status)
