@@ -144,7 +144,8 @@ def component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) -> 
     if name == "kwok":
         return [str(bin_dir / "kwok"), f"--kubeconfig={kc}",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                f"--server-address=127.0.0.1:{ports['kwok']}", "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1"]
+                f"--server-address=127.0.0.1:{ports['kwok']}", "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1",
+                "--node-lease-duration-seconds=40"]
     raise ValueError(name)
 
 
@@ -350,7 +351,10 @@ def restart(component: str) -> int:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    while pid_alive(pid):
+    deadline = time.monotonic() + 30
+    port = {"kube-apiserver": "apiserver", "kube-controller-manager": "controller-manager",
+            "kube-scheduler": "scheduler"}.get(component, component)
+    while (pid_alive(pid) or port_open(state["ports"][port])) and time.monotonic() < deadline:
         time.sleep(0.05)
     new_pid = start(component, component_args(component, Path(state["bin"]), d, state["ports"]), d)
     state["pids"][component] = new_pid

@@ -39,6 +39,7 @@ from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 PAUSE_ANNOTATION = "rocketmq.apache.org/pause-reconcile"
+CONFLICT_RECHECK = 10.0  # seconds between looks at a name taken by an object the operator does not own
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,8 @@ class BrokerClusterReconciler:
         new_status = report.status(model, sets=sets, pods=pods, kind=self.door.resource.kind)
         if new_status != (obj.get("status") or {}):
             write_status(self._client, self.door.resource, obj, new_status)
-        return None
+        # A foreign object in the way sends no event when it goes away: look again later.
+        return Result(requeue_after=CONFLICT_RECHECK) if report.conflicts else None
 
 
 def write_status(client: KubeClient, resource: Resource, obj: dict[str, Any], status: dict[str, Any]) -> None:

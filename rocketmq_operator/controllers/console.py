@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.brokercluster import is_paused, write_status
+from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, is_paused, write_status
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
 from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
 from rocketmq_operator.controllers.runner import Key, Result
@@ -88,8 +88,9 @@ class ConsoleReconciler:
             conds = cond(TRUE, "ConsoleAvailable", f"{ready}/{wanted} console pods ready")
         else:
             conds = cond(FALSE, "Progressing", f"{ready}/{wanted} console pods ready")
-        return self._write(obj, {"observedGeneration": gen, "readyReplicas": ready, "nameServers": address,
-                                 "conditions": conds})
+        self._write(obj, {"observedGeneration": gen, "readyReplicas": ready, "nameServers": address,
+                          "conditions": conds})
+        return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
 
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
         if status != (obj.get("status") or {}):

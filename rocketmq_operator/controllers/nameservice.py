@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.brokercluster import is_paused, write_status
+from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, is_paused, write_status
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
 from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
 from rocketmq_operator.controllers.runner import Key, Result
@@ -68,7 +68,8 @@ class NameServiceReconciler:
             conds = cond(READY, FALSE, "Progressing", f"{ready}/{model.size} name servers ready")
         status = {"observedGeneration": gen, "size": model.size, "readyReplicas": ready,
                   "nameServers": name_service_status_addresses(model), "conditions": conds}
-        return self._write(obj, status)
+        self._write(obj, status)
+        return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
 
     def _apply(self, obj: dict[str, Any], model) -> tuple[dict[str, Any] | None, list[str]]:
         sts, conflicts = None, []
