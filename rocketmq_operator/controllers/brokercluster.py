@@ -33,11 +33,13 @@ from rocketmq_operator.controllers.control import (
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import Conflict, KubeClient, NotFound, Resource
+from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource
+from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
+log = get_logger(__name__)
 PAUSE_ANNOTATION = "rocketmq.apache.org/pause-reconcile"
 CONFLICT_RECHECK = 10.0  # seconds between looks at a name taken by an object the operator does not own
 
@@ -137,7 +139,11 @@ class BrokerClusterReconciler:
             sts: dict[str, Any] | None = None
             for desired in broker_group_objects(model, group):
                 control = controls[desired["kind"]]
-                applied: Applied = control.apply(obj, desired)
+                try:
+                    applied: Applied = control.apply(obj, desired)
+                except Forbidden as e:
+                    self._denied(obj, report, desired, e)
+                    continue
                 if applied.change is Change.NOT_OWNED:
                     name = desired["metadata"]["name"]
                     report.conflict(warn_not_owned(self._recorder, obj, control.resource, name))
@@ -145,6 +151,15 @@ class BrokerClusterReconciler:
                     sts = applied.obj
             sets.append(sts)
         return sets
+
+    def _denied(self, obj: dict[str, Any], report: st.Report, desired: dict[str, Any], error: Forbidden) -> None:
+        message = (f"the operator may not write {desired['kind']} {desired['metadata']['name']}: {error.message}; "
+                   f"check its RBAC (manifests/rbac)")
+        log.error("permission denied", kind=desired["kind"], name=desired["metadata"]["name"],
+                  namespace=desired["metadata"]["namespace"], error=error.message)
+        if not report.denied:
+            self._recorder.event(obj, WARNING, "Forbidden", message)
+        report.forbidden(message)
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
@@ -209,7 +224,7 @@ class BrokerClusterReconciler:
         if new_status != (obj.get("status") or {}):
             write_status(self._client, self.door.resource, obj, new_status)
         # A foreign object in the way sends no event when it goes away: look again later.
-        return Result(requeue_after=CONFLICT_RECHECK) if report.conflicts else None
+        return Result(requeue_after=CONFLICT_RECHECK) if report.conflicts or report.denied else None
 
 
 def write_status(client: KubeClient, resource: Resource, obj: dict[str, Any], status: dict[str, Any]) -> None:

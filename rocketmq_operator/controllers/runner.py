@@ -159,7 +159,7 @@ class Controller:
             duration = time.monotonic() - start
             self._metrics.duration.observe(duration)
         self._metrics.total.labels(result=outcome).inc()
-        self._log.debug("reconciled", key=str(key), reconcile_id=reconcile_id, result=outcome,
+        self._log.info("reconciled", key=str(key), reconcile_id=reconcile_id, result=outcome,
                         duration=round(duration, 4))
         structlog.contextvars.clear_contextvars()
 

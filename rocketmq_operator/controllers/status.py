@@ -41,6 +41,7 @@ class Report:
         self.problems: list[str] = []
         self.problem_reason = "InvalidSpec"
         self.conflicts: list[str] = []
+        self.denied: list[str] = []
         self.progress: str | None = None
         self.is_paused = False
         self.scale_down: str | None = None
@@ -56,6 +57,9 @@ class Report:
 
     def conflict(self, message: str) -> None:
         self.conflicts.append(message)
+
+    def forbidden(self, message: str) -> None:
+        self.denied.append(message)
 
     def progressing(self, message: str) -> None:
         self.progress = self.progress or message
@@ -82,6 +86,8 @@ class Report:
     def _ready_condition(self, conds: list[dict[str, Any]], ready: int, total: int) -> list[dict[str, Any]]:
         if self.problems:
             return self._set(conds, READY, FALSE, self.problem_reason, "; ".join(self.problems))
+        if self.denied:
+            return self._set(conds, READY, FALSE, "Forbidden", "; ".join(self.denied))
         if self.conflicts:
             return self._set(conds, READY, FALSE, "ResourceConflict", "; ".join(self.conflicts))
         if self.progress or ready < total or total == 0:

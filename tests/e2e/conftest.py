@@ -77,14 +77,29 @@ def kubectl(kubeconfig: str, *args: str, check: bool = True, stdin: str | None =
     return proc
 
 
+OPERATOR_NAMESPACE = "rocketmq-e2e-system"
+
+
 @pytest.fixture(scope="session")
-def operator(kubeconfig, crds):
-    """The operator, running in this process against the cluster under test, with its API calls counted."""
+def operator_kubeconfig(kubeconfig, api_client, crds, tmp_path_factory) -> str:
+    """Credentials of the operator's ServiceAccount, bound by the RBAC in manifests/rbac."""
+    from tests.e2e.rbac import install_operator_identity, remove_operator_identity, service_account_kubeconfig
+
+    install_operator_identity(kubeconfig, api_client, namespace=OPERATOR_NAMESPACE, suffix="e2e")
+    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
+    yield service_account_kubeconfig(api_client, namespace=OPERATOR_NAMESPACE, path=path)
+    remove_operator_identity(kubeconfig, namespace=OPERATOR_NAMESPACE, suffix="e2e")
+
+
+@pytest.fixture(scope="session")
+def operator(operator_kubeconfig):
+    """The operator, running in this process under its ServiceAccount (so the manifests' RBAC is what
+    allows or denies each call), with its API calls counted."""
     from rocketmq_operator.kube import RequestCounter, connect
     from rocketmq_operator.manager import Operator
 
     counter = RequestCounter()
-    op = Operator(connect(kubeconfig, counter=counter), namespaces=[], workers=4, resync_period=300,
+    op = Operator(connect(operator_kubeconfig, counter=counter), namespaces=[], workers=4, resync_period=300,
                   identity="e2e-in-process")
     op.counter = counter
     op.start()

@@ -50,13 +50,12 @@ NEEDED = (
     + [(v, r, "status") for r in CUSTOM for v in ("update", "patch")]
     + [("update", r, "finalizers") for r in CUSTOM]
     + [(v, r, "") for r in OWNED for v in ALL_VERBS]
-    + [(v, "pods", "") for v in ("get", "list", "watch", "delete")]
-    + [(v, "persistentvolumeclaims", "") for v in ("get", "list", "watch", "delete")]
+    + [(v, "pods", "") for v in ("get", "list", "watch")]
     + [(v, "events", "") for v in ("create", "patch")]
 )
 DENIED = [
     ("delete", "nodes", ""), ("get", "nodes", ""), ("get", "secrets", ""), ("list", "secrets", ""),
-    ("create", "pods", ""), ("update", "pods", ""), ("create", "pods", "exec"),
+    ("create", "pods", ""), ("update", "pods", ""), ("delete", "pods", ""), ("delete", "persistentvolumeclaims", ""), ("create", "pods", "exec"),
     ("create", "brokerclusters.rocketmq.huanwei.io", ""), ("delete", "brokers.rocketmq.apache.org", ""),
     ("update", "nameservices.rocketmq.apache.org", ""),
     ("delete", "customresourcedefinitions.apiextensions.k8s.io", ""),

@@ -73,8 +73,10 @@ def test_the_seed_walkthrough_runs_unchanged(operator, api_client, kubeconfig, s
     assert broker["status"]["size"] == 5 and len(broker["status"]["nodes"]) == 5
 
     # 4.2 upgrade: the manifest with a new image, re-applied; rollout status follows it
+    # (the file now also says size: 5, as it would for a user who keeps the file in step with the cluster)
     upgraded = seed_text("rocketmq-cluster.yaml").replace("brokerImage: apache/rocketmq:5.0.0",
-                                                          "brokerImage: apache/rocketmq:5.1.0")
+                                                          "brokerImage: apache/rocketmq:5.1.0").replace(
+        "size: 3", "size: 5")
     kubectl(kubeconfig, "apply", "-f", "-", stdin=upgraded)
     eventually(lambda: client.AppsV1Api(api_client).read_namespaced_stateful_set(
         "rocketmq-cluster-0", SEED_NS).spec.template.spec.containers[0].image == "apache/rocketmq:5.1.0",

@@ -1,0 +1,11 @@
+"""Fixtures of the controller tests: an empty in-memory cluster (real stores and listers, a recording API)."""
+
+from __future__ import annotations
+
+import pytest
+from ctl_fakes import Cluster
+
+
+@pytest.fixture
+def cluster() -> Cluster:
+    return Cluster()

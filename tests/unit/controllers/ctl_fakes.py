@@ -1,0 +1,273 @@
+"""Fakes for the controller tests: an API client that records every call and answers like a server,
+an event recorder that records events, and a cluster of real informer stores seeded by hand.
+
+The reconcilers read only from listers and write only through the client, so a test seeds the
+listers, calls ``sync(key)`` and reads ``api.actions``: the ordered list of what the operator asked
+the API server to do. ``Cluster.catch_up()`` plays the informers: it copies what the fake server holds
+into the stores, as the watches would.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rocketmq_operator.clock import FakeClock
+from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Controls, Listers
+from rocketmq_operator.controllers.console import ConsoleReconciler
+from rocketmq_operator.controllers.control import ObjectControl
+from rocketmq_operator.controllers.nameservice import NameServiceReconciler
+from rocketmq_operator.controllers.registry import BROKER_CLUSTER_DOOR
+from rocketmq_operator.informers import Lister, Store, object_key
+from rocketmq_operator.kube import (
+    BROKER_CLUSTERS,
+    CONFIG_MAPS,
+    CONSOLES,
+    DEPLOYMENTS,
+    NAME_SERVICES,
+    POD_DISRUPTION_BUDGETS,
+    PODS,
+    SERVICES,
+    STATEFUL_SETS,
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    Resource,
+)
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+START = 1_700_000_000.0  # the fake clock's wall time: 2023-11-14T22:13:20Z
+
+
+def load_sample(name: str, *, uid: str, generation: int = 1) -> dict[str, Any]:
+    """A sample manifest with the uid, generation and resourceVersion the API server would add."""
+    obj = yaml.safe_load((SAMPLES / name).read_text())
+    obj["metadata"].update(uid=uid, generation=generation, resourceVersion="1")
+    return obj
+
+
+@dataclass(frozen=True)
+class Action:
+    """One call the operator made: client-go's fake actions (verb, resource, subresource, ns, name)."""
+
+    verb: str  # create, update, patch, delete
+    resource: str  # plural
+    subresource: str | None
+    namespace: str | None
+    name: str
+    body: Any = field(compare=False)
+
+    @property
+    def head(self) -> tuple[str, str, str | None, str | None, str]:
+        return self.verb, self.resource, self.subresource, self.namespace, self.name
+
+
+@dataclass
+class _Failure:
+    verb: str
+    resource: str
+    subresource: str | None
+    name: str | None
+    error: Exception
+
+
+class FakeApi:
+    """The client methods the controllers call, over an in-memory server.
+
+    Writes check ``metadata.resourceVersion`` like the API server (a stale one raises Conflict), a create
+    of an existing name raises AlreadyExists, and ``fail(...)`` makes the next matching call raise.
+    Every call is recorded before it is answered, failed or not.
+    """
+
+    def __init__(self) -> None:
+        self.actions: list[Action] = []
+        self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+        self._failures: list[_Failure] = []
+        self._rv = itertools.count(100)
+
+    # -- test controls ------------------------------------------------------------------------------
+
+    def fail(self, verb: str, resource: Resource, error: Exception, *, name: str | None = None,
+             subresource: str | None = None) -> None:
+        """The next ``verb`` on ``resource`` (and ``name``, when given) raises ``error``."""
+        self._failures.append(_Failure(verb, resource.plural, subresource, name, error))
+
+    def heads(self) -> list[tuple[str, str, str | None, str | None, str]]:
+        return [a.head for a in self.actions]
+
+    def writes_to(self, name: str) -> list[Action]:
+        return [a for a in self.actions if a.name == name]
+
+    def clear(self) -> None:
+        self.actions.clear()
+
+    def store(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """Put ``obj`` on the server as it stands (uid and resourceVersion added when missing)."""
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        meta.setdefault("uid", f"uid-{resource.plural}-{meta['name']}")
+        meta.setdefault("resourceVersion", str(next(self._rv)))
+        self.objects[(resource.plural, meta.get("namespace"), meta["name"])] = obj
+        return copy.deepcopy(obj)
+
+    # -- the client's methods -----------------------------------------------------------------------
+
+    def create(self, resource: Resource, body: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        self._record("create", resource, None, namespace, name, body)
+        if (resource.plural, namespace, name) in self.objects:
+            raise AlreadyExists(f'{resource.plural} "{name}" already exists', reason="AlreadyExists")
+        obj = copy.deepcopy(body)
+        obj["metadata"].pop("resourceVersion", None)
+        obj["metadata"]["generation"] = 1
+        return self.store(resource, obj)
+
+    def replace(self, resource: Resource, body: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        self._record("update", resource, None, namespace, name, body)
+        current = self._current(resource, namespace, name, body)
+        obj = copy.deepcopy(body)
+        obj["status"] = copy.deepcopy(current.get("status", {}))
+        obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + (
+            body.get("spec") != current.get("spec"))
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        return self.store(resource, obj)
+
+    def update_status(self, resource: Resource, body: dict[str, Any], *,
+                      namespace: str | None = None) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        self._record("update", resource, "status", namespace, name, body)
+        obj = copy.deepcopy(self._current(resource, namespace, name, body))
+        obj["status"] = copy.deepcopy(body.get("status"))
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        return self.store(resource, obj)
+
+    def patch(self, resource: Resource, name: str, patch: Any, *, namespace: str | None = None,
+              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+        self._record("patch", resource, subresource, namespace, name, patch)
+        obj = copy.deepcopy(self._current(resource, namespace, name, None))
+        obj.update(copy.deepcopy(patch))
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        return self.store(resource, obj)
+
+    def delete(self, resource: Resource, name: str, *, namespace: str | None = None,
+               propagation_policy: str | None = None, uid: str | None = None,
+               resource_version: str | None = None) -> dict[str, Any]:
+        options = {"propagationPolicy": propagation_policy, "preconditions": {"uid": uid}}
+        self._record("delete", resource, None, namespace, name, options)
+        current = self._current(resource, namespace, name, None)
+        if uid and current["metadata"].get("uid") != uid:
+            raise Conflict(f'{resource.plural} "{name}": uid precondition failed')
+        del self.objects[(resource.plural, namespace, name)]
+        return {"kind": "Status", "status": "Success"}
+
+    # -- inside -------------------------------------------------------------------------------------
+
+    def _record(self, verb: str, resource: Resource, subresource: str | None, namespace: str | None,
+                name: str, body: Any) -> None:
+        self.actions.append(Action(verb, resource.plural, subresource, namespace, name, copy.deepcopy(body)))
+        for failure in self._failures:
+            if (failure.verb, failure.resource, failure.subresource) == (verb, resource.plural, subresource) \
+                    and failure.name in (None, name):
+                self._failures.remove(failure)
+                raise failure.error
+
+    def _current(self, resource: Resource, namespace: str | None, name: str,
+                 body: dict[str, Any] | None) -> dict[str, Any]:
+        current = self.objects.get((resource.plural, namespace, name))
+        if current is None:
+            raise NotFound(f'{resource.plural} "{name}" not found', reason="NotFound")
+        sent_rv = (body or {}).get("metadata", {}).get("resourceVersion")
+        if body is not None and sent_rv != current["metadata"]["resourceVersion"]:
+            raise Conflict(f'{resource.plural} "{name}": the object has been modified', reason="Conflict")
+        return current
+
+
+@dataclass(frozen=True)
+class Event:
+    involved: str  # kind/name
+    type: str
+    reason: str
+    message: str
+
+
+class FakeRecorder:
+    """Records ``event(obj, type_, reason, message)`` calls."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        self.events.append(Event(f"{obj.get('kind', '')}/{obj['metadata']['name']}", type_, reason, message))
+
+    def reasons(self, type_: str | None = None) -> list[str]:
+        return [e.reason for e in self.events if type_ is None or e.type == type_]
+
+
+WATCHED = (BROKER_CLUSTERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
+           POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS)
+
+
+class Cluster:
+    """Real informer stores and listers in front of a ``FakeApi``; ``seed`` puts an object in both."""
+
+    def __init__(self) -> None:
+        self.api = FakeApi()
+        self.recorder = FakeRecorder()
+        self.clock = FakeClock(start=START)
+        self._stores = {r: Store() for r in WATCHED}
+
+    def lister(self, resource: Resource) -> Lister:
+        return Lister(self._stores[resource], resource)
+
+    def seed(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """The object as the server now holds it, also in the informer's cache."""
+        stored = self.api.store(resource, obj)
+        self._stores[resource].put(copy.deepcopy(stored))
+        return stored
+
+    def unseed(self, resource: Resource, obj: dict[str, Any]) -> None:
+        """Forgets ``obj`` in the cache only (a watch that has not delivered the create yet)."""
+        self._stores[resource].delete(object_key(obj))
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
+        return copy.deepcopy(self.api.objects[(resource.plural, namespace, name)])
+
+    def catch_up(self) -> None:
+        """The watches deliver: each store now holds exactly what the server holds."""
+        for resource, store in self._stores.items():
+            on_server = {object_key(obj): obj for (plural, _, _), obj in self.api.objects.items()
+                         if plural == resource.plural}
+            for key in set(store.keys()) - set(on_server):
+                store.delete(key)
+            for obj in on_server.values():
+                store.put(copy.deepcopy(obj))
+
+    def _control(self, resource: Resource) -> ObjectControl:
+        return ObjectControl(self.api, self.lister(resource), resource, self.recorder)
+
+    def broker_cluster_reconciler(self) -> BrokerClusterReconciler:
+        """Built as ``registry._broker_controller`` builds it for the BrokerCluster front door."""
+        listers = Listers(parent=self.lister(BROKER_CLUSTERS), name_services=self.lister(NAME_SERVICES),
+                          config_maps=self.lister(CONFIG_MAPS), stateful_sets=self.lister(STATEFUL_SETS),
+                          pods=self.lister(PODS))
+        controls = Controls(config_maps=self._control(CONFIG_MAPS), services=self._control(SERVICES),
+                            stateful_sets=self._control(STATEFUL_SETS), pdbs=self._control(POD_DISRUPTION_BUDGETS))
+        return BrokerClusterReconciler(BROKER_CLUSTER_DOOR, client=self.api, listers=listers, controls=controls,
+                                       recorder=self.recorder, clock=self.clock)
+
+    def name_service_reconciler(self) -> NameServiceReconciler:
+        return NameServiceReconciler(client=self.api, lister=self.lister(NAME_SERVICES), recorder=self.recorder,
+                                     services=self._control(SERVICES), stateful_sets=self._control(STATEFUL_SETS),
+                                     clock=self.clock)
+
+    def console_reconciler(self) -> ConsoleReconciler:
+        return ConsoleReconciler(client=self.api, lister=self.lister(CONSOLES),
+                                 name_services=self.lister(NAME_SERVICES), recorder=self.recorder,
+                                 deployments=self._control(DEPLOYMENTS), services=self._control(SERVICES),
+                                 clock=self.clock)

@@ -1,0 +1,179 @@
+"""Covers the event handlers of controllers/enqueue.py: parent keys and their priorities (initial list and
+unchanged resyncs low), tombstones unwrapped, children mapped through their controlling ownerReference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rocketmq_operator.clock import FakeClock
+from rocketmq_operator.controllers.enqueue import mapped_handler, owner_keys, parent_handler
+from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.informers import DeletedFinalStateUnknown
+from rocketmq_operator.workqueue import PRIORITY_LOW, PRIORITY_NORMAL, RateLimitingQueue
+
+
+class Recorded:
+    """An enqueue function that records ``(key, priority)``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Key, int]] = []
+
+    def __call__(self, key: Key, *, priority: int = PRIORITY_NORMAL) -> None:
+        self.calls.append((key, priority))
+
+
+def obj(name: str, rv: str = "1", *, owners: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "ns", "resourceVersion": rv}
+    if owners is not None:
+        meta["ownerReferences"] = owners
+    return {"metadata": meta}
+
+
+def ref(kind: str, name: str, *, controller: bool = True) -> dict[str, Any]:
+    return {"apiVersion": "x/v1", "kind": kind, "name": name, "uid": f"uid-{name}", "controller": controller}
+
+
+# -- the parent kind ------------------------------------------------------------------------------------------
+
+def test_parents_from_the_initial_list_go_in_at_low_priority():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_add(obj("a"), is_initial_list=True)
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_LOW)]
+
+
+def test_a_parent_created_after_the_initial_list_goes_in_at_normal_priority():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_add(obj("a"), is_initial_list=False)
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_NORMAL)]
+
+
+def test_a_resync_with_the_same_resource_version_goes_in_at_low_priority():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_update(obj("a", "7"), obj("a", "7"))
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_LOW)]
+
+
+def test_a_real_update_goes_in_at_normal_priority():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_update(obj("a", "7"), obj("a", "8"))
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_NORMAL)]
+
+
+def test_a_deleted_parent_is_queued_by_its_key():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_delete(obj("a"))
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_NORMAL)]
+
+
+def test_a_delete_tombstone_is_unwrapped_to_the_key_of_its_last_known_object():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_delete(DeletedFinalStateUnknown("ns/a", obj("a")))
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_NORMAL)]
+
+
+def test_a_cluster_scoped_parent_has_an_empty_namespace_in_its_key():
+    enqueue = Recorded()
+    parent_handler(enqueue).on_add({"metadata": {"name": "c"}}, is_initial_list=False)
+    assert enqueue.calls == [(Key("", "c"), PRIORITY_NORMAL)]
+
+
+def test_new_work_is_handed_out_before_the_initial_list_in_a_real_queue():
+    queue: RateLimitingQueue = RateLimitingQueue(clock=FakeClock())
+
+    def enqueue(key: Key, *, priority: int = PRIORITY_NORMAL) -> None:
+        queue.add(key, priority=priority)
+
+    handler = parent_handler(enqueue)
+    for name in ("old-1", "old-2"):
+        handler.on_add(obj(name), is_initial_list=True)
+    handler.on_update(obj("old-2", "1"), obj("old-2", "1"))  # resync: stays low
+    handler.on_add(obj("new"), is_initial_list=False)
+    assert [queue.try_get() for _ in range(3)] == [Key("ns", "new"), Key("ns", "old-1"), Key("ns", "old-2")]
+
+
+# -- children -------------------------------------------------------------------------------------------------
+
+def child_handler(enqueue: Recorded):
+    return mapped_handler(enqueue, owner_keys("BrokerCluster"))
+
+
+def test_a_child_is_mapped_to_its_controlling_parent_of_the_given_kind():
+    enqueue = Recorded()
+    child_handler(enqueue).on_add(obj("c", owners=[ref("BrokerCluster", "bc")]), is_initial_list=False)
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_NORMAL)]
+
+
+def test_children_from_the_initial_list_go_in_at_low_priority():
+    enqueue = Recorded()
+    child_handler(enqueue).on_add(obj("c", owners=[ref("BrokerCluster", "bc")]), is_initial_list=True)
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_LOW)]
+
+
+def test_an_owner_reference_that_is_not_the_controller_maps_to_nothing():
+    enqueue = Recorded()
+    child_handler(enqueue).on_add(obj("c", owners=[ref("BrokerCluster", "bc", controller=False)]),
+                                  is_initial_list=False)
+    assert enqueue.calls == []
+
+
+def test_a_controller_of_another_kind_maps_to_nothing():
+    enqueue = Recorded()
+    child_handler(enqueue).on_add(obj("c", owners=[ref("Broker", "b")]), is_initial_list=False)
+    assert enqueue.calls == []
+
+
+def test_only_the_controlling_reference_counts_among_several_owners():
+    enqueue = Recorded()
+    owners = [ref("BrokerCluster", "not-me", controller=False), ref("BrokerCluster", "me")]
+    child_handler(enqueue).on_add(obj("c", owners=owners), is_initial_list=False)
+    assert enqueue.calls == [(Key("ns", "me"), PRIORITY_NORMAL)]
+
+
+def test_owner_keys_accepts_any_of_several_kinds():
+    to_keys = owner_keys("Broker", "BrokerCluster")
+    assert to_keys(obj("c", owners=[ref("Broker", "b")])) == [Key("ns", "b")]
+    assert to_keys(obj("c", owners=[ref("NameService", "n")])) == []
+
+
+def test_a_child_resync_with_the_same_resource_version_is_skipped():
+    enqueue = Recorded()
+    child = obj("c", "5", owners=[ref("BrokerCluster", "bc")])
+    child_handler(enqueue).on_update(child, child)
+    assert enqueue.calls == []
+
+
+def test_a_changed_child_queues_its_parent_at_normal_priority():
+    enqueue = Recorded()
+    owners = [ref("BrokerCluster", "bc")]
+    child_handler(enqueue).on_update(obj("c", "5", owners=owners), obj("c", "6", owners=owners))
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_NORMAL)]
+
+
+def test_a_child_that_changed_controller_queues_both_the_new_and_the_old_parent():
+    enqueue = Recorded()
+    child_handler(enqueue).on_update(obj("c", "5", owners=[ref("BrokerCluster", "old")]),
+                                     obj("c", "6", owners=[ref("BrokerCluster", "new")]))
+    assert enqueue.calls == [(Key("ns", "new"), PRIORITY_NORMAL), (Key("ns", "old"), PRIORITY_NORMAL)]
+
+
+def test_a_deleted_child_tombstone_is_unwrapped_and_queues_its_parent():
+    enqueue = Recorded()
+    child = obj("c", owners=[ref("BrokerCluster", "bc")])
+    child_handler(enqueue).on_delete(DeletedFinalStateUnknown("ns/c", child))
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_NORMAL)]
+
+
+def test_a_mapping_to_several_parents_queues_each_of_them():
+    enqueue = Recorded()
+    handler = mapped_handler(enqueue, lambda o: [Key("ns", "x"), Key("ns", "y")])
+    handler.on_add(obj("c"), is_initial_list=False)
+    assert enqueue.calls == [(Key("ns", "x"), PRIORITY_NORMAL), (Key("ns", "y"), PRIORITY_NORMAL)]
+
+
+def test_an_unchanged_resync_does_not_lower_a_key_already_queued_at_normal_priority():
+    queue: RateLimitingQueue = RateLimitingQueue(clock=FakeClock())
+    handler = parent_handler(lambda key, *, priority=PRIORITY_NORMAL: queue.add(key, priority=priority))
+    handler.on_add(obj("listed"), is_initial_list=True)
+    handler.on_update(obj("a", "1"), obj("a", "2"))
+    handler.on_update(obj("a", "2"), obj("a", "2"))
+    assert [queue.try_get() for _ in range(2)] == [Key("ns", "a"), Key("ns", "listed")]
