@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .errors import Forbidden
 from .resources import Resource
 from .retry import RetryPolicy
 from .transport import Query, Timeout, Transport, WatchStream, read_json
@@ -35,11 +36,20 @@ class ListResult:
 
 
 class RequestCounter:
-    """Counts calls by ``(verb, resource, subresource)``; thread-safe."""
+    """Counts calls by ``(verb, resource, subresource)`` and keeps the messages of 403 answers; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, str]] = Counter()
+        self._forbidden: list[str] = []
+
+    def record_forbidden(self, verb: str, resource: Resource, message: str) -> None:
+        with self._lock:
+            self._forbidden.append(f"{verb} {resource}: {message}")
+
+    def forbidden(self) -> list[str]:
+        with self._lock:
+            return list(self._forbidden)
 
     def record(self, verb: str, resource: Resource, subresource: str | None = None) -> None:
         with self._lock:
@@ -168,7 +178,11 @@ class KubeClient:
                                             content_type=content_type, timeout=self._timeout)
             return read_json(response)
 
-        return self._retry.run(attempt, idempotent=idempotent)
+        try:
+            return self._retry.run(attempt, idempotent=idempotent)
+        except Forbidden as e:
+            self.counter.record_forbidden(verb, resource, e.message)
+            raise
 
 
 def _query(**params: Any) -> list[tuple[str, str]]:

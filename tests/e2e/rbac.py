@@ -8,8 +8,8 @@ manifests themselves can apply and delete the originals.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 from kubernetes import client

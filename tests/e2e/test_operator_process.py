@@ -34,7 +34,7 @@ class OperatorProcess:
         self.proc = subprocess.Popen(
             [*OPERATOR, "run", "--kubeconfig", kubeconfig, "--metrics-bind-address", f"127.0.0.1:{self.port}",
              "--log-format", "json", *extra],
-            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -71,7 +71,8 @@ def operators(kubeconfig, crds, tmp_path):
 
 
 def test_a_wrong_flag_gives_one_clear_line_and_a_nonzero_exit():
-    proc = subprocess.run([*OPERATOR, "run", "--workers", "zero"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([*OPERATOR, "run", "--workers", "zero"], check=False, capture_output=True, text=True,
+                          cwd=ROOT)
     assert proc.returncode == 2
     assert "--workers" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -84,7 +85,8 @@ def test_an_unreachable_cluster_gives_one_clear_line_and_exit_1(tmp_path):
         f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n"
         "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n")
     proc = subprocess.run([*OPERATOR, "run", "--kubeconfig", str(kubeconfig), "--metrics-bind-address",
-                           f"127.0.0.1:{free_port()}"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+                           f"127.0.0.1:{free_port()}"], check=False, capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
     assert proc.returncode == 1
     assert "cannot reach the Kubernetes API" in proc.stderr and "Traceback" not in proc.stderr
 
