@@ -1,0 +1,1 @@
+"""Shell scripts shipped with the package (the broker start script)."""
