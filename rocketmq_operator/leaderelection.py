@@ -107,7 +107,7 @@ class LeaderElector:
 
     def _update(self, lease: dict[str, Any], now: float, wall: float, *, taking_over: bool) -> bool:
         old = lease.get("spec", {})
-        transitions = int(old.get("leaseTransitions") or 0) + (1 if taking_over and old.get("holderIdentity") else 0)
+        transitions = int(old.get("leaseTransitions") or 0) + (1 if taking_over else 0)
         acquire = wall if taking_over else None
         body = {**lease, "spec": self._spec(wall, acquire=acquire, transitions=transitions, previous=old)}
         try:

@@ -34,6 +34,7 @@ from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource
+from rocketmq_operator.kube.errors import namespace_terminating
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_group_objects
@@ -117,7 +118,8 @@ class BrokerClusterReconciler:
         if missing:
             report.invalid(missing, reason="NameServiceNotFound")
         for problem in model.problems:
-            report.invalid(str(problem), reason="InvalidSpec")
+            report.invalid(str(problem), reason="NameServiceNotFound" if problem.field == "spec.nameServiceRef"
+                           else "InvalidSpec")
         if report.problems:
             self._warn_once(obj, report)
             return None
@@ -142,6 +144,8 @@ class BrokerClusterReconciler:
                 try:
                     applied: Applied = control.apply(obj, desired)
                 except Forbidden as e:
+                    if namespace_terminating(e):
+                        raise
                     self._denied(obj, report, desired, e)
                     continue
                 if applied.change is Change.NOT_OWNED:

@@ -90,9 +90,13 @@ class ObjectControl:
 
 
 def warn_not_owned(recorder: Any, owner: dict[str, Any], resource: Resource, name: str) -> str:
+    """The message for a name taken by a foreign object; a Warning event only when it is news (the owner's
+    Ready condition does not already say so), not on every recheck."""
     message = (f"{resource.kind} {name} already exists and is not controlled by this "
                f"{owner.get('kind', 'resource')}; leaving it alone")
-    recorder.event(owner, WARNING, "ResourceConflict", message)
+    ready = next((c for c in (owner.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"), {})
+    if not (ready.get("reason") == "ResourceConflict" and message in ready.get("message", "")):
+        recorder.event(owner, WARNING, "ResourceConflict", message)
     return message
 
 

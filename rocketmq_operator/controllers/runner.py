@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -70,7 +71,7 @@ class Recorder(Protocol):
 class ControllerMetrics:
     """Per-kind reconcile metrics, registered once per registry."""
 
-    _by_registry: ClassVar[dict[tuple[int, str], ControllerMetrics]] = {}
+    _by_registry: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, kind: str, registry: CollectorRegistry) -> None:
@@ -85,10 +86,10 @@ class ControllerMetrics:
     @classmethod
     def for_kind(cls, kind: str, registry: CollectorRegistry) -> ControllerMetrics:
         with cls._lock:
-            key = (id(registry), kind)
-            if key not in cls._by_registry:
-                cls._by_registry[key] = cls(kind, registry)
-            return cls._by_registry[key]
+            kinds = cls._by_registry.setdefault(registry, {})
+            if kind not in kinds:
+                kinds[kind] = cls(kind, registry)
+            return kinds[kind]
 
 
 class Controller:

@@ -206,8 +206,6 @@ def test_the_conflict_status_is_written_once_while_the_foreign_object_stays(clus
     assert cluster.api.actions == []
 
 
-@pytest.mark.xfail(strict=True, reason="warn_not_owned records a ResourceConflict Warning on every sync, and a "
-                                       "conflict requeues every 10 s: one event write per 10 s while it lasts")
 def test_a_lasting_conflict_sends_its_warning_event_once_not_on_every_requeue(cluster):
     cluster.seed(CONFIG_MAPS, foreign_config_map(f"{NAME}-1-config"))
     synced(cluster, sample())

@@ -69,11 +69,19 @@ class LeaseStore:
 
 class SteppingClock(FakeClock):
     """A fake clock whose ``wait`` lets the whole timeout pass at once (unless the event is set), so
-    ``run()`` loops on fake time in the test's thread."""
+    ``run()`` loops on fake time in the test's thread; a loop that never ends fails instead of hanging."""
+
+    LIMIT = 3600.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._end = self.now() + self.LIMIT
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
         if not event.is_set() and timeout:
             self.step(timeout)
+            if self.now() > self._end:
+                raise AssertionError(f"run() still looping after {self.LIMIT} s of fake time")
         return event.is_set()
 
 
