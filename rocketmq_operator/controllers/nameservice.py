@@ -58,11 +58,12 @@ class NameServiceReconciler:
             conds = cond(READY, FALSE, "InvalidSpec", message)
             return self._write(obj, {**old, "conditions": conds, "observedGeneration": gen})
         sts, conflicts = self._apply(obj, model)
-        ready = int(((sts or {}).get("status") or {}).get("readyReplicas") or 0)
-        updated = self._rolled_out(sts)
+        sts_status = (sts or {}).get("status") or {}
+        ready = int(sts_status.get("readyReplicas") or 0)
+        settled = self._rolled_out(sts) and int(sts_status.get("replicas") or 0) == model.size
         if conflicts:
             conds = cond(READY, FALSE, "ResourceConflict", "; ".join(conflicts))
-        elif ready >= model.size and updated:
+        elif ready == model.size and settled:
             conds = cond(READY, TRUE, "AllNameServersReady", f"{ready}/{model.size} name servers ready")
         else:
             conds = cond(READY, FALSE, "Progressing", f"{ready}/{model.size} name servers ready")

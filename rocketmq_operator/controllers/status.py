@@ -110,6 +110,8 @@ class Report:
             return {**old, "conditions": conds, "observedGeneration": self.generation}
         total = model.groups * model.members_per_group
         ready = sum(1 for p in pods if _ready(p))
+        if len(pods) != total:  # members still coming or going
+            self.progressing(f"{len(pods)}/{total} broker pods exist")
         conds = self._ready_condition(conds, ready, total)
         status: dict[str, Any] = {
             "observedGeneration": self.generation,

@@ -38,9 +38,10 @@ def ready_condition(status: dict[str, Any], type_: str = "Ready") -> dict[str, A
     return next((c for c in status.get("conditions") or () if c["type"] == type_), None)
 
 
-def rolled_out(cluster: Cluster, *, ready: int) -> None:
+def rolled_out(cluster: Cluster, *, ready: int, replicas: int | None = None) -> None:
     sts = cluster.get(STATEFUL_SETS, NS, NAME)
     sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "readyReplicas": ready,
+                     "replicas": sts["spec"]["replicas"] if replicas is None else replicas,
                      "updatedReplicas": sts["spec"]["replicas"], "currentRevision": "r1", "updateRevision": "r1"}
     cluster.seed(STATEFUL_SETS, sts)
 
@@ -158,3 +159,10 @@ def test_a_conflict_replacing_the_statefulset_fails_the_sync_before_status(clust
 def test_a_name_service_that_is_gone_gives_no_actions(cluster):
     assert cluster.name_service_reconciler().sync(KEY) is None
     assert cluster.api.actions == []
+
+
+def test_name_servers_still_scaling_down_are_not_ready_yet(cluster):
+    synced(cluster, name_service())
+    rolled_out(cluster, ready=5, replicas=5)  # the StatefulSet still runs the 5 pods of before
+    cluster.name_service_reconciler().sync(KEY)
+    assert ready_condition(cluster.api.actions[0].body["status"])["reason"] == "Progressing"
