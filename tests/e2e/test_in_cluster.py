@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -39,7 +40,7 @@ def test_the_operator_runs_in_cluster_mode_under_its_service_account(kubeconfig,
     install_operator_identity(kubeconfig, api_client, namespace=system, suffix=system)
     try:
         sa_path = service_account_kubeconfig(api_client, namespace=system, path=tmp_path / "sa-kubeconfig")
-        sa_kubeconfig = json.loads(open(sa_path).read())
+        sa_kubeconfig = json.loads(Path(sa_path).read_text())
         (tmp_path / "token").write_text(sa_kubeconfig["users"][0]["user"]["token"])
         shutil.copy(api_client.configuration.ssl_ca_cert, tmp_path / "ca.crt")
         (tmp_path / "namespace").write_text(system)
