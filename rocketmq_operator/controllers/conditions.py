@@ -37,3 +37,22 @@ def get_condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
         if c.get("type") == type_:
             return c
     return None
+
+
+class ConditionSet:
+    """The conditions of one object during a sync: starts from its status, ends in the new status."""
+
+    def __init__(self, obj: dict[str, Any], *, now: str) -> None:
+        self.generation = int(obj.get("metadata", {}).get("generation") or 0)
+        self.items = list((obj.get("status") or {}).get("conditions") or [])
+        self._now = now
+
+    def set(self, type_: str, status: str, *, reason: str, message: str) -> None:
+        self.items = set_condition(self.items, type_, status, reason=reason, message=message,
+                                   generation=self.generation, now=self._now)
+
+    def remove(self, type_: str) -> None:
+        self.items = remove_condition(self.items, type_)
+
+    def message(self, type_: str) -> str | None:
+        return next((c.get("message") for c in self.items if c.get("type") == type_), None)

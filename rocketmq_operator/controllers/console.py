@@ -12,8 +12,8 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, is_paused, write_status
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
-from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.control import ObjectControl, apply_all
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
@@ -56,40 +56,30 @@ class ConsoleReconciler:
         except NotFound:
             return None
         old = obj.get("status") or {}
-        conds = list(old.get("conditions") or [])
-        gen = int(obj["metadata"].get("generation") or 0)
-        now = rfc3339(self._clock.wall())
-
-        def cond(status: str, reason: str, message: str, type_: str = READY) -> list[dict[str, Any]]:
-            return set_condition(conds, type_, status, reason=reason, message=message, generation=gen, now=now)
-
+        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
-            return self._write(obj, {**old, "conditions": cond(TRUE, "PauseAnnotation", "paused", PAUSED)})
-        conds = remove_condition(conds, PAUSED)
+            conds.set(PAUSED, TRUE, reason="PauseAnnotation", message="reconciliation is paused by annotation")
+            return self._write(obj, {**old, "conditions": conds.items})
+        conds.remove(PAUSED)
         address, problem = name_server_address(obj, self._name_services)
         if problem:
-            if (next((c for c in conds if c["type"] == READY), {}) or {}).get("message") != problem:
+            if conds.message(READY) != problem:
                 self._recorder.event(obj, WARNING, "NameServersUnknown", problem)
-            return self._write(obj, {**old, "observedGeneration": gen,
-                                     "conditions": cond(FALSE, "NameServersUnknown", problem)})
-        deployment, conflicts = None, []
-        for desired in console_objects(obj, name_server_address=address):
-            control = self._controls[desired["kind"]]
-            applied = control.apply(obj, desired)
-            if applied.change is Change.NOT_OWNED:
-                conflicts.append(warn_not_owned(self._recorder, obj, control.resource, desired["metadata"]["name"]))
-            elif desired["kind"] == "Deployment":
-                deployment = applied.obj
-        ready = int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
-        wanted = int(((deployment or {}).get("spec") or {}).get("replicas", 1))
+            conds.set(READY, FALSE, reason="NameServersUnknown", message=problem)
+            return self._write(obj, {**old, "observedGeneration": conds.generation, "conditions": conds.items})
+        applied, conflicts = apply_all(obj, console_objects(obj, name_server_address=address), self._controls,
+                                       self._recorder)
+        deployment = applied.get("Deployment") or {}
+        ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
+        wanted = int((deployment.get("spec") or {}).get("replicas", 1))
         if conflicts:
-            conds = cond(FALSE, "ResourceConflict", "; ".join(conflicts))
+            conds.set(READY, FALSE, reason="ResourceConflict", message="; ".join(conflicts))
         elif ready >= wanted:
-            conds = cond(TRUE, "ConsoleAvailable", f"{ready}/{wanted} console pods ready")
+            conds.set(READY, TRUE, reason="ConsoleAvailable", message=f"{ready}/{wanted} console pods ready")
         else:
-            conds = cond(FALSE, "Progressing", f"{ready}/{wanted} console pods ready")
-        self._write(obj, {"observedGeneration": gen, "readyReplicas": ready, "nameServers": address,
-                          "conditions": conds})
+            conds.set(READY, FALSE, reason="Progressing", message=f"{ready}/{wanted} console pods ready")
+        self._write(obj, {"observedGeneration": conds.generation, "readyReplicas": ready, "nameServers": address,
+                          "conditions": conds.items})
         return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
 
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:

@@ -100,6 +100,24 @@ def warn_not_owned(recorder: Any, owner: dict[str, Any], resource: Resource, nam
     return message
 
 
+def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
+              recorder: Any) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
+    """Applies each desired object with the control for its kind.
+
+    Returns the objects as they now are, by kind (None where the name is taken by a foreign object), and
+    the messages about such foreign objects.
+    """
+    applied_by_kind: dict[str, dict[str, Any] | None] = {}
+    conflicts: list[str] = []
+    for desired in desired_objects:
+        control = controls[desired["kind"]]
+        applied = control.apply(owner, desired)
+        if applied.change is Change.NOT_OWNED:
+            conflicts.append(warn_not_owned(recorder, owner, control.resource, desired["metadata"]["name"]))
+        applied_by_kind[desired["kind"]] = applied.obj
+    return applied_by_kind, conflicts
+
+
 def copy_obj(obj: dict[str, Any]) -> dict[str, Any]:
     """Cached objects are read-only: copy before changing."""
     return copy.deepcopy(obj)

@@ -12,8 +12,8 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, is_paused, write_status
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, rfc3339, set_condition
-from rocketmq_operator.controllers.control import Change, ObjectControl, warn_not_owned
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.control import ObjectControl, apply_all
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
@@ -39,50 +39,33 @@ class NameServiceReconciler:
         except NotFound:
             return None
         old = obj.get("status") or {}
-        conds = list(old.get("conditions") or [])
-        gen = int(obj["metadata"].get("generation") or 0)
-        now = rfc3339(self._clock.wall())
-
-        def cond(type_: str, status: str, reason: str, message: str) -> list[dict[str, Any]]:
-            return set_condition(conds, type_, status, reason=reason, message=message, generation=gen, now=now)
-
+        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
-            conds = cond(PAUSED, TRUE, "PauseAnnotation", "reconciliation is paused by annotation")
-            return self._write(obj, {**old, "conditions": conds})
-        conds = remove_condition(conds, PAUSED)
+            conds.set(PAUSED, TRUE, reason="PauseAnnotation", message="reconciliation is paused by annotation")
+            return self._write(obj, {**old, "conditions": conds.items})
+        conds.remove(PAUSED)
         model = from_name_service(obj)
         if model.problems:
             message = "; ".join(str(p) for p in model.problems)
-            if (next((c for c in conds if c["type"] == READY), {}) or {}).get("message") != message:
+            if conds.message(READY) != message:
                 self._recorder.event(obj, WARNING, "InvalidSpec", message)
-            conds = cond(READY, FALSE, "InvalidSpec", message)
-            return self._write(obj, {**old, "conditions": conds, "observedGeneration": gen})
-        sts, conflicts = self._apply(obj, model)
+            conds.set(READY, FALSE, reason="InvalidSpec", message=message)
+            return self._write(obj, {**old, "conditions": conds.items, "observedGeneration": conds.generation})
+        applied, conflicts = apply_all(obj, name_service_objects(model), self._controls, self._recorder)
+        sts = applied.get("StatefulSet")
         sts_status = (sts or {}).get("status") or {}
         ready = int(sts_status.get("readyReplicas") or 0)
         settled = self._rolled_out(sts) and int(sts_status.get("replicas") or 0) == model.size
         if conflicts:
-            conds = cond(READY, FALSE, "ResourceConflict", "; ".join(conflicts))
+            conds.set(READY, FALSE, reason="ResourceConflict", message="; ".join(conflicts))
         elif ready == model.size and settled:
-            conds = cond(READY, TRUE, "AllNameServersReady", f"{ready}/{model.size} name servers ready")
+            conds.set(READY, TRUE, reason="AllNameServersReady", message=f"{ready}/{model.size} name servers ready")
         else:
-            conds = cond(READY, FALSE, "Progressing", f"{ready}/{model.size} name servers ready")
-        status = {"observedGeneration": gen, "size": model.size, "readyReplicas": ready,
-                  "nameServers": name_service_status_addresses(model), "conditions": conds}
+            conds.set(READY, FALSE, reason="Progressing", message=f"{ready}/{model.size} name servers ready")
+        status = {"observedGeneration": conds.generation, "size": model.size, "readyReplicas": ready,
+                  "nameServers": name_service_status_addresses(model), "conditions": conds.items}
         self._write(obj, status)
         return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
-
-    def _apply(self, obj: dict[str, Any], model) -> tuple[dict[str, Any] | None, list[str]]:
-        sts, conflicts = None, []
-        for desired in name_service_objects(model):
-            control = self._controls[desired["kind"]]
-            applied = control.apply(obj, desired)
-            if applied.change is Change.NOT_OWNED:
-                conflicts.append(warn_not_owned(self._recorder, obj, control.resource,
-                                                desired["metadata"]["name"]))
-            elif desired["kind"] == "StatefulSet":
-                sts = applied.obj
-        return sts, conflicts
 
     @staticmethod
     def _rolled_out(sts: dict[str, Any] | None) -> bool:
