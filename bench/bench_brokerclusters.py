@@ -480,8 +480,12 @@ class Bench:
         if self.args.restart_probe:
             op = self.restart_probe(op)
         self.results["rss_end_operator"] = proc_status("VmRSS")
+        self.results["hwm_converged"] = hwm_converged
         self.results["hwm_operator"] = max(hwm_converged, proc_status("VmHWM"))
+        threads_before = threading.active_count()
         op.shutdown()
+        time.sleep(1)
+        self.results["threads"] = (threads_before, threading.active_count())
         log("operator stopped")
 
     def restart(self, op: Operator, identity: str) -> tuple[Operator, RequestCounter, float]:
@@ -620,9 +624,12 @@ class Bench:
         add("operator: writes during a no-op resync", f"{r['resync_writes']} ({r['resync_reconciles']:.0f} "
             f"reconciles, drained in {r['resync_s']:.2f} s)")
         add("RSS baseline before the operator", mib(r["rss_baseline"]))
-        add("peak RSS (VmHWM) with the operator", mib(r["hwm_operator"]))
-        add("peak RSS delta (operator + bench client)", mib(r["hwm_operator"] - r["rss_baseline"]))
+        add("peak RSS (VmHWM) until converged (+ no-op resync)", mib(r["hwm_converged"]))
+        add("peak RSS delta until converged (operator + bench client)", mib(r["hwm_converged"] - r["rss_baseline"]))
+        if self.args.restart_probe:
+            add("peak RSS (VmHWM) incl. the two in-process restarts", mib(r["hwm_operator"]))
         add("RSS at end of the operator phase", mib(r["rss_end_operator"]))
+        add("threads alive before / 1 s after the last operator's shutdown", f"{r['threads'][0]} / {r['threads'][1]}")
         add("namespaces deleted (GC of everything)", f"{r['delete_s']:.1f} s")
         if "floor_s" in r:
             add(f"floor: {n} CRs + {8 * n} objects created", f"{r['floor_create_calls_s']:.1f} s "

@@ -89,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from rocketmq_operator.manager import run_operator
 
-        return run_operator(args)
+        code = run_operator(args)
+        # Everything that needed an orderly stop (workers, watches, the lease) has stopped within its
+        # bounds; do not let a thread still blocked in a socket read hold the process open.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args.command == "admin":
         from rocketmq_operator.rocketmq.cli import run_admin
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,6 +44,19 @@ class _Pending:
     message: str
 
 
+_DROPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_DROPPED_LOCK = threading.Lock()
+
+
+def _dropped_counter(registry: CollectorRegistry) -> Counter:
+    """One counter per registry, shared by the recorders that report into it."""
+    with _DROPPED_LOCK:
+        if registry not in _DROPPED:
+            _DROPPED[registry] = Counter("rocketmq_operator_events_dropped",
+                                         "Events dropped because the queue was full", registry=registry)
+        return _DROPPED[registry]
+
+
 def involved_object(obj: dict[str, Any]) -> dict[str, str]:
     meta = obj.get("metadata", {})
     ref = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""), "name": meta.get("name", ""),
@@ -59,8 +73,7 @@ class EventRecorder:
         self._queue: queue.Queue[_Pending | None] = queue.Queue(maxsize=max_queued)
         self._seen: LRUCache = LRUCache(maxsize=4096)  # pending key -> (event name, count)
         self._thread: threading.Thread | None = None
-        self._dropped = Counter("rocketmq_operator_events_dropped", "Events dropped because the queue was full",
-                                registry=registry) if registry is not None else None
+        self._dropped = _dropped_counter(registry) if registry is not None else None
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Records an event about ``obj`` (a cached dict); returns at once."""

@@ -90,6 +90,7 @@ class Operator:
         self.identity = identity
         self.stop_event = threading.Event()
         self.exit_code = 0
+        self.stop_reason = ""
         self.factory = SharedInformerFactory(client, namespaces=namespaces or None, resync_period=resync_period,
                                              transforms={PODS: slim_pod})
         self.recorder = EventRecorder(client, instance=identity)
@@ -146,8 +147,9 @@ def run_operator(args: argparse.Namespace) -> int:
     elector = _start_leader_election(args, op, client, identity) if args.leader_elect else None
     if elector is None:
         threading.Thread(target=op.start, name="operator-start", daemon=True).start()
-    op.stop_event.wait()
-    log.info("shutting down")
+    while not op.stop_event.wait(0.5):  # wakes up regularly, so signal handlers run promptly
+        pass
+    log.info("shutting down", reason=op.stop_reason or "stop requested")
     stopper = threading.Thread(target=op.shutdown, name="shutdown", daemon=True)
     stopper.start()
     stopper.join(DRAIN_TIMEOUT + 5)
@@ -194,9 +196,10 @@ def _start_servers(args: argparse.Namespace, op: Operator) -> list[ProbeServer] 
 
 def _install_signal_handlers(op: Operator) -> None:
     def handle(signum, frame) -> None:
+        # No logging here: a handler interrupts whatever the main thread was doing, locks included.
         if op.stop_event.is_set():
             os._exit(1)  # second signal: leave at once
-        log.info("signal received, draining", signal=signal.Signals(signum).name)
+        op.stop_reason = f"signal {signal.Signals(signum).name}, draining"
         op.stop_event.set()
 
     signal.signal(signal.SIGTERM, handle)
@@ -207,6 +210,7 @@ def _start_leader_election(args: argparse.Namespace, op: Operator, client: Any, 
     def lost() -> None:
         log.error("lost the leader lease; exiting so that only one replica reconciles")
         op.exit_code = 1
+        op.stop_reason = "lost the leader lease"
         op.stop_event.set()
 
     elector = LeaderElector(client, LeaseConfig(namespace=_lease_namespace(args), name=LEASE_NAME,

@@ -92,10 +92,11 @@ def operator_kubeconfig(kubeconfig, api_client, crds, tmp_path_factory) -> str:
     remove_operator_identity(kubeconfig, namespace=OPERATOR_NAMESPACE, suffix="e2e")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def operator(operator_kubeconfig):
     """The operator, running in this process under its ServiceAccount (so the manifests' RBAC is what
-    allows or denies each call), with its API calls counted."""
+    allows or denies each call), with its API calls counted. One per test module, so that modules that
+    run operators of their own (RBAC, processes, in-cluster) are not raced by this one."""
     from rocketmq_operator.kube import RequestCounter, connect
     from rocketmq_operator.manager import Operator
 
