@@ -490,10 +490,12 @@ class Bench:
 
     def restart(self, op: Operator, identity: str) -> tuple[Operator, RequestCounter, float]:
         op.shutdown()
-        # EventRecorder registers its dropped-events Counter in the global registry on construction, so a
-        # second Operator in one process fails with DuplicateTimeseries unless the first one's is removed.
+        # Before ec1be3c every EventRecorder registered its own dropped-events Counter in the global
+        # registry, so a second Operator in one process failed with DuplicateTimeseries unless the first
+        # one's was removed. Since then the counter is shared per registry and must stay registered.
+        from rocketmq_operator import events
         dropped = getattr(op.recorder, "_dropped", None)
-        if dropped is not None:
+        if dropped is not None and not hasattr(events, "_dropped_counter"):
             REGISTRY.unregister(dropped)
         return self.start_operator(identity)
 

@@ -100,6 +100,8 @@ def test_the_talks_manifest_creates_the_groups_pods_and_broker_confs_it_shows(
 
 
 def test_a_converged_cluster_is_synced_with_zero_writes(operator, api_client, namespace):
+    if operator is None:
+        pytest.skip("counts the API calls of the in-process operator")
     create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     reconciler = next(c for c in operator.controllers if c.kind == "brokercluster").reconciler

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.clusters import create_cr, wait_ready
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, needs_exclusive_cluster
 from tests.e2e.rbac import install_operator_identity, remove_operator_identity, service_account_kubeconfig
 from tests.e2e.test_brokercluster import small_cluster
 from tests.e2e.test_operator_process import free_port
@@ -31,7 +31,8 @@ def _can_unshare() -> bool:
     return subprocess.run(["unshare", "-m", "true"], check=False, capture_output=True).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not _can_unshare(), reason="needs root and unshare for a private mount namespace")
+pytestmark = [needs_exclusive_cluster,
+              pytest.mark.skipif(not _can_unshare(), reason="needs root and unshare for a private mount namespace")]
 
 
 def test_the_operator_runs_in_cluster_mode_under_its_service_account(kubeconfig, api_client, crds, namespace,
@@ -59,7 +60,10 @@ def test_the_operator_runs_in_cluster_mode_under_its_service_account(kubeconfig,
                                     env=env, cwd=ROOT)
         try:
             create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1))
-            wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=90)
+            try:
+                wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=90)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\noperator log:\n{log.read_text()[-3000:]}") from e
             text = log.read_text()
             assert '"connected"' in text and "became leader" in text, text[-2000:]
             assert "403" not in text and "Forbidden" not in text, text[-2000:]

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from tests.e2e.conftest import needs_exclusive_cluster
 from tests.e2e.waiting import eventually
+
+pytestmark = needs_exclusive_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = [sys.executable, "-m", "rocketmq_operator.cli"]

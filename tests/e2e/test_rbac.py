@@ -7,10 +7,13 @@ import uuid
 import pytest
 
 from tests.e2e.clusters import create_cr, wait_condition, wait_event
+from tests.e2e.conftest import needs_exclusive_cluster
 from tests.e2e.rbac import install_operator_identity, remove_operator_identity, service_account_kubeconfig
 from tests.e2e.test_brokercluster import small_cluster
 from tests.e2e.test_operator_process import OperatorProcess
 from tests.e2e.waiting import eventually
+
+pytestmark = needs_exclusive_cluster
 
 
 def without_pdb_create(rules: list[dict]) -> list[dict]:
