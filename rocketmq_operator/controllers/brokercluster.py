@@ -26,6 +26,7 @@ from rocketmq_operator.controllers.conditions import rfc3339
 from rocketmq_operator.controllers.control import (
     Applied,
     Change,
+    ChangeLog,
     ObjectControl,
     controller_uid,
     warn_not_owned,
@@ -70,6 +71,17 @@ class Controls:
     services: ObjectControl
     stateful_sets: ObjectControl
     pdbs: ObjectControl
+
+
+CLUSTER_INDEX = "rocketmq-cluster"
+
+
+def cluster_index(obj: dict[str, Any]) -> list[str]:
+    """Index of pods and StatefulSets by ``<namespace>/<cluster label>``: a sync reads its cluster's objects
+    without scanning the namespace."""
+    metadata = obj.get("metadata") or {}
+    cluster = (metadata.get("labels") or {}).get(meta.LABEL_CLUSTER)
+    return [f"{metadata.get('namespace', '')}/{cluster}"] if cluster else []
 
 
 def is_paused(obj: dict[str, Any]) -> bool:
@@ -137,23 +149,28 @@ class BrokerClusterReconciler:
                     "StatefulSet": self._controls.stateful_sets,
                     "PodDisruptionBudget": self._controls.pdbs}
         sets: list[dict[str, Any] | None] = []
-        for group in range(model.groups):
-            sts: dict[str, Any] | None = None
-            for desired in broker_group_objects(model, group):
-                control = controls[desired["kind"]]
-                try:
-                    applied: Applied = control.apply(obj, desired)
-                except Forbidden as e:
-                    if namespace_terminating(e):
-                        raise
-                    self._denied(obj, report, desired, e)
-                    continue
-                if applied.change is Change.NOT_OWNED:
+        changes = ChangeLog()
+        try:
+            for group in range(model.groups):
+                sts: dict[str, Any] | None = None
+                for desired in broker_group_objects(model, group):
+                    control = controls[desired["kind"]]
+                    try:
+                        applied: Applied = control.apply(obj, desired)
+                    except Forbidden as e:
+                        if namespace_terminating(e):
+                            raise
+                        self._denied(obj, report, desired, e)
+                        continue
                     name = desired["metadata"]["name"]
-                    report.conflict(warn_not_owned(self._recorder, obj, control.resource, name))
-                if desired["kind"] == "StatefulSet":
-                    sts = applied.obj
-            sets.append(sts)
+                    changes.note(control.resource, name, applied.change)
+                    if applied.change is Change.NOT_OWNED:
+                        report.conflict(warn_not_owned(self._recorder, obj, control.resource, name))
+                    if desired["kind"] == "StatefulSet":
+                        sts = applied.obj
+                sets.append(sts)
+        finally:
+            changes.report(self._recorder, obj)
         return sets
 
     def _denied(self, obj: dict[str, Any], report: st.Report, desired: dict[str, Any], error: Forbidden) -> None:
@@ -167,9 +184,8 @@ class BrokerClusterReconciler:
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
-        selector = {meta.LABEL_CLUSTER: obj["metadata"]["name"], meta.LABEL_APP: meta.BROKER_APP}
         out = {}
-        for sts in self._listers.stateful_sets.list(obj["metadata"]["namespace"], selector):
+        for sts in self._cluster_objects(self._listers.stateful_sets, obj):
             refs = sts["metadata"].get("ownerReferences") or ()
             if any(r.get("uid") == uid and r.get("controller") for r in refs):
                 out[int(sts["metadata"]["labels"][meta.LABEL_GROUP])] = sts
@@ -214,9 +230,15 @@ class BrokerClusterReconciler:
                                            f"spec.allowRestart is false")
 
     def _group_pods(self, obj: dict[str, Any], group: int) -> list[dict[str, Any]]:
-        selector = {meta.LABEL_APP: meta.BROKER_APP, meta.LABEL_CLUSTER: obj["metadata"]["name"],
-                    meta.LABEL_GROUP: str(group)}
-        return self._listers.pods.list(obj["metadata"]["namespace"], selector)
+        return [p for p in self._cluster_objects(self._listers.pods, obj)
+                if (p["metadata"].get("labels") or {}).get(meta.LABEL_GROUP) == str(group)]
+
+    @staticmethod
+    def _cluster_objects(lister: Lister, obj: dict[str, Any]) -> list[dict[str, Any]]:
+        """The broker objects labelled with this cluster's name, from the cluster index."""
+        key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+        return [o for o in lister.by_index(CLUSTER_INDEX, key)
+                if (o["metadata"].get("labels") or {}).get(meta.LABEL_APP) == meta.BROKER_APP]
 
     def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None,
                 sets: list[dict[str, Any] | None]) -> Result | None:

@@ -69,14 +69,12 @@ class ObjectControl:
             return Applied(Change.UNCHANGED, current)
         updated = self._client.replace(self.resource, merged(desired, current),
                                        namespace=meta["namespace"])
-        self._recorder.event(owner, NORMAL, "Updated", f"Updated {_display(self.resource, desired)}")
         return Applied(Change.UPDATED, updated)
 
     def _create(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
         # AlreadyExists means the cache is behind the server: the sync fails and is retried once the
         # watch has caught up.
         created = self._client.create(self.resource, desired, namespace=desired["metadata"]["namespace"])
-        self._recorder.event(owner, NORMAL, "Created", f"Created {_display(self.resource, desired)}")
         return Applied(Change.CREATED, created)
 
     def delete(self, owner: dict[str, Any], current: dict[str, Any], *, reason: str = "Deleted") -> None:
@@ -100,6 +98,23 @@ def warn_not_owned(recorder: Any, owner: dict[str, Any], resource: Resource, nam
     return message
 
 
+class ChangeLog:
+    """What one sync created and updated, reported as one Normal event per kind of change (not one per
+    object: a new cluster is one event, not eight)."""
+
+    def __init__(self) -> None:
+        self._seen: list[tuple[Change, str]] = []
+
+    def note(self, resource: Resource, name: str, change: Change) -> None:
+        self._seen.append((change, f"{resource.kind} {name}"))
+
+    def report(self, recorder: Any, owner: dict[str, Any]) -> None:
+        for change, reason in ((Change.CREATED, "Created"), (Change.UPDATED, "Updated")):
+            names = [name for c, name in self._seen if c is change]
+            if names:
+                recorder.event(owner, NORMAL, reason, f"{reason} {', '.join(names)}")
+
+
 def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
               recorder: Any) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
     """Applies each desired object with the control for its kind.
@@ -109,12 +124,17 @@ def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], cont
     """
     applied_by_kind: dict[str, dict[str, Any] | None] = {}
     conflicts: list[str] = []
-    for desired in desired_objects:
-        control = controls[desired["kind"]]
-        applied = control.apply(owner, desired)
-        if applied.change is Change.NOT_OWNED:
-            conflicts.append(warn_not_owned(recorder, owner, control.resource, desired["metadata"]["name"]))
-        applied_by_kind[desired["kind"]] = applied.obj
+    changes = ChangeLog()
+    try:
+        for desired in desired_objects:
+            control = controls[desired["kind"]]
+            applied = control.apply(owner, desired)
+            if applied.change is Change.NOT_OWNED:
+                conflicts.append(warn_not_owned(recorder, owner, control.resource, desired["metadata"]["name"]))
+            changes.note(control.resource, desired["metadata"]["name"], applied.change)
+            applied_by_kind[desired["kind"]] = applied.obj
+    finally:
+        changes.report(recorder, owner)
     return applied_by_kind, conflicts
 
 

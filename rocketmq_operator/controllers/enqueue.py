@@ -3,7 +3,10 @@
 A handler does one thing: find the key of the parent resource an event concerns and add it to the
 queue. Delete tombstones are unwrapped; children are followed through their controlling
 ownerReference; a resync that brings no change (same resourceVersion) and the adds of the initial list
-go in at low priority, so that new work is never stuck behind them.
+go in at low priority, so that new work is never stuck behind them; changes seen on owned objects (mostly
+status churn while clusters converge) go in below changes to the parents themselves, so a cluster created
+during a burst is not queued behind the burst's status updates. A deleted child is repaired at normal
+priority.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from rocketmq_operator.controllers.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown, FuncHandler
-from rocketmq_operator.workqueue import PRIORITY_LOW, PRIORITY_NORMAL
+from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_LOW, PRIORITY_NORMAL
 
 Enqueue = Callable[..., None]
 
@@ -61,14 +64,14 @@ def mapped_handler(enqueue: Enqueue, to_keys: Callable[[dict[str, Any]], Iterabl
             enqueue(key, priority=priority)
 
     def add(obj: dict[str, Any], is_initial_list: bool) -> None:
-        emit(obj, PRIORITY_LOW if is_initial_list else PRIORITY_NORMAL)
+        emit(obj, PRIORITY_LOW if is_initial_list else PRIORITY_CHILD)
 
     def update(old: dict[str, Any], new: dict[str, Any]) -> None:
         if _rv(old) == _rv(new):
             return  # a resync of a child: the parent's own resync covers it
-        emit(new, PRIORITY_NORMAL)
+        emit(new, PRIORITY_CHILD)
         if controller_ref(old) != controller_ref(new):
-            emit(old, PRIORITY_NORMAL)
+            emit(old, PRIORITY_CHILD)
 
     def delete(obj: Any) -> None:
         emit(unwrap(obj), PRIORITY_NORMAL)

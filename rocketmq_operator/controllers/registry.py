@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Controls, FrontDoor, Listers
+from rocketmq_operator.controllers.brokercluster import (
+    CLUSTER_INDEX,
+    BrokerClusterReconciler,
+    Controls,
+    FrontDoor,
+    Listers,
+    cluster_index,
+)
 from rocketmq_operator.controllers.console import ConsoleReconciler
 from rocketmq_operator.controllers.control import ObjectControl
 from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
@@ -196,6 +203,8 @@ def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, r
 def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Any, *,
                       workers: int) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``."""
+    for resource in (PODS, STATEFUL_SETS):  # shared by the BrokerCluster and Broker controllers
+        factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
     common = {"client": client, "factory": factory, "recorder": recorder, "workers": workers}
     return [
         _name_service_controller(**common),

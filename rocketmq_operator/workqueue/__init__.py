@@ -5,7 +5,13 @@ Semantics follow client-go's workqueue (and controller-runtime's priority queue 
 """
 
 from rocketmq_operator.workqueue.metrics import MetricsProvider, QueueMetrics, default_provider
-from rocketmq_operator.workqueue.queue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, WorkQueue
+from rocketmq_operator.workqueue.queue import (
+    PRIORITY_CHILD,
+    PRIORITY_HIGH,
+    PRIORITY_LOW,
+    PRIORITY_NORMAL,
+    WorkQueue,
+)
 from rocketmq_operator.workqueue.rate_limiting import (
     ItemExponentialRateLimiter,
     MaxOfRateLimiter,
@@ -16,6 +22,7 @@ from rocketmq_operator.workqueue.rate_limiting import (
 )
 
 __all__ = [
+    "PRIORITY_CHILD",
     "PRIORITY_HIGH",
     "PRIORITY_LOW",
     "PRIORITY_NORMAL",

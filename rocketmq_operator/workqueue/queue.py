@@ -34,6 +34,7 @@ T = TypeVar("T", bound=Hashable)
 
 PRIORITY_HIGH = 100
 PRIORITY_NORMAL = 0
+PRIORITY_CHILD = -10  # a change seen on an owned object (mostly status): after new work on the parents
 PRIORITY_LOW = -100  # keys from the initial list and from resyncs that changed nothing: new work goes first
 
 _NO_ENTRY = (PRIORITY_NORMAL, -1)  # matches no heap entry: every seq is >= 0

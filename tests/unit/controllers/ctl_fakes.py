@@ -18,7 +18,13 @@ from typing import Any
 import yaml
 
 from rocketmq_operator.clock import FakeClock
-from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Controls, Listers
+from rocketmq_operator.controllers.brokercluster import (
+    CLUSTER_INDEX,
+    BrokerClusterReconciler,
+    Controls,
+    Listers,
+    cluster_index,
+)
 from rocketmq_operator.controllers.console import ConsoleReconciler
 from rocketmq_operator.controllers.control import ObjectControl
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
@@ -221,6 +227,8 @@ class Cluster:
         self.recorder = FakeRecorder()
         self.clock = FakeClock(start=START)
         self._stores = {r: Store() for r in WATCHED}
+        for resource in (PODS, STATEFUL_SETS):  # as registry.build_controllers adds them
+            self._stores[resource].add_indexers({CLUSTER_INDEX: cluster_index})
 
     def lister(self, resource: Resource) -> Lister:
         return Lister(self._stores[resource], resource)

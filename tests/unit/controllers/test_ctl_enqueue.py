@@ -9,7 +9,7 @@ from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.controllers.enqueue import mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown
-from rocketmq_operator.workqueue import PRIORITY_LOW, PRIORITY_NORMAL, RateLimitingQueue
+from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_LOW, PRIORITY_NORMAL, RateLimitingQueue
 
 
 class Recorded:
@@ -100,7 +100,7 @@ def child_handler(enqueue: Recorded):
 def test_a_child_is_mapped_to_its_controlling_parent_of_the_given_kind():
     enqueue = Recorded()
     child_handler(enqueue).on_add(obj("c", owners=[ref("BrokerCluster", "bc")]), is_initial_list=False)
-    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_NORMAL)]
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)]
 
 
 def test_children_from_the_initial_list_go_in_at_low_priority():
@@ -126,7 +126,7 @@ def test_only_the_controlling_reference_counts_among_several_owners():
     enqueue = Recorded()
     owners = [ref("BrokerCluster", "not-me", controller=False), ref("BrokerCluster", "me")]
     child_handler(enqueue).on_add(obj("c", owners=owners), is_initial_list=False)
-    assert enqueue.calls == [(Key("ns", "me"), PRIORITY_NORMAL)]
+    assert enqueue.calls == [(Key("ns", "me"), PRIORITY_CHILD)]
 
 
 def test_owner_keys_accepts_any_of_several_kinds():
@@ -142,18 +142,19 @@ def test_a_child_resync_with_the_same_resource_version_is_skipped():
     assert enqueue.calls == []
 
 
-def test_a_changed_child_queues_its_parent_at_normal_priority():
+def test_a_changed_child_queues_its_parent_below_changes_to_parents():
     enqueue = Recorded()
     owners = [ref("BrokerCluster", "bc")]
     child_handler(enqueue).on_update(obj("c", "5", owners=owners), obj("c", "6", owners=owners))
-    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_NORMAL)]
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)]
+    assert PRIORITY_LOW < PRIORITY_CHILD < PRIORITY_NORMAL
 
 
 def test_a_child_that_changed_controller_queues_both_the_new_and_the_old_parent():
     enqueue = Recorded()
     child_handler(enqueue).on_update(obj("c", "5", owners=[ref("BrokerCluster", "old")]),
                                      obj("c", "6", owners=[ref("BrokerCluster", "new")]))
-    assert enqueue.calls == [(Key("ns", "new"), PRIORITY_NORMAL), (Key("ns", "old"), PRIORITY_NORMAL)]
+    assert enqueue.calls == [(Key("ns", "new"), PRIORITY_CHILD), (Key("ns", "old"), PRIORITY_CHILD)]
 
 
 def test_a_deleted_child_tombstone_is_unwrapped_and_queues_its_parent():
@@ -167,7 +168,7 @@ def test_a_mapping_to_several_parents_queues_each_of_them():
     enqueue = Recorded()
     handler = mapped_handler(enqueue, lambda o: [Key("ns", "x"), Key("ns", "y")])
     handler.on_add(obj("c"), is_initial_list=False)
-    assert enqueue.calls == [(Key("ns", "x"), PRIORITY_NORMAL), (Key("ns", "y"), PRIORITY_NORMAL)]
+    assert enqueue.calls == [(Key("ns", "x"), PRIORITY_CHILD), (Key("ns", "y"), PRIORITY_CHILD)]
 
 
 def test_an_unchanged_resync_does_not_lower_a_key_already_queued_at_normal_priority():
