@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, set_condition
-from rocketmq_operator.resources import meta
+from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 READY = "Ready"
@@ -151,5 +151,6 @@ def _broker_entry(pod: dict[str, Any], model: BrokerClusterModel) -> dict[str, A
         role = model.master_role or "ASYNC_MASTER"
     else:
         role = "SLAVE"
-    return {"name": pod["metadata"]["name"], "group": group, "brokerName": f"broker-{group}",
+    broker_name = pod["metadata"]["name"] if model.all_master else naming.broker_name(group)
+    return {"name": pod["metadata"]["name"], "group": group, "brokerName": broker_name,
             "brokerId": 0 if model.all_master else member, "role": role, "ready": _ready(pod)}
