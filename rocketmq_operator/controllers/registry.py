@@ -70,12 +70,17 @@ def _broker_name_service(obj: dict[str, Any], lister: Lister) -> tuple[dict | No
                   f"({', '.join(names)}): set spec.nameServers to choose one")
 
 
+def _properties_config_map(obj: dict[str, Any]) -> str | None:
+    """The name of the ConfigMap a BrokerCluster takes broker properties from (``spec.config.name``)."""
+    config = (obj.get("spec") or {}).get("config")
+    return (config.get("name") or None) if isinstance(config, dict) else None
+
+
 BROKER_CLUSTER_DOOR = FrontDoor(
     resource=BROKER_CLUSTERS,
     build=from_broker_cluster,
     name_service=_cluster_name_service,
-    config_map_name=lambda obj: ((obj.get("spec") or {}).get("config") or None)
-    if isinstance((obj.get("spec") or {}).get("config"), str) else None,
+    config_map_name=_properties_config_map,
 )
 BROKER_DOOR = FrontDoor(
     resource=BROKERS,
@@ -98,8 +103,8 @@ def _name_service_index(obj: dict[str, Any]) -> list[str]:
 
 
 def _config_map_index(obj: dict[str, Any]) -> list[str]:
-    config = (obj.get("spec") or {}).get("config")
-    return [f"{obj['metadata'].get('namespace', '')}/{config}"] if isinstance(config, str) and config else []
+    name = _properties_config_map(obj)
+    return [f"{obj['metadata'].get('namespace', '')}/{name}"] if name else []
 
 
 def _keys(objs: list[dict[str, Any]]) -> list[Key]:

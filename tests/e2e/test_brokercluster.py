@@ -359,3 +359,20 @@ def test_the_seed_name_service_gets_a_headless_service_and_scales_with_kubectl_p
                 f'-p=[{{"op":"replace","path":"/spec/size","value":{size}}}]')
         ns = wait_ready(api_client, "NameService", namespace, "rocketmq-nameserver")
         assert ns["status"]["size"] == size and ns["status"]["readyReplicas"] == size
+
+
+def test_a_change_in_the_referenced_properties_config_map_rewrites_broker_conf_and_rolls(
+        operator, api_client, namespace):
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "broker-props"},
+                                                  "data": {"fileReservedTime": "96"}})
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, config={"name": "broker-props"}))
+    wait_ready(api_client, "BrokerCluster", namespace, "bc")
+    assert "fileReservedTime=96" in conf_of(api_client, namespace, "bc-0-config", 0)
+    recorder = RestartRecorder(api_client, namespace)
+    core.patch_namespaced_config_map("broker-props", namespace, {"data": {"fileReservedTime": "120"}})
+    eventually(lambda: "fileReservedTime=120" in conf_of(api_client, namespace, "bc-0-config", 1), timeout=30,
+               what="broker.conf to follow the ConfigMap")
+    eventually(lambda: {"bc-0-0", "bc-0-1"} <= set(recorder.order()), timeout=90, what="both pods to restart")
+    recorder.stop()
+    wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=90)

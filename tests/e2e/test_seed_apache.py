@@ -191,3 +191,24 @@ def test_a_console_gets_the_name_server_address_and_follows_it(operator, api_cli
     eventually(lambda: java_opts().count("rocketmq-nameserver-") == 3, timeout=30,
                what="the console to follow the name servers")
     assert condition(get_cr(api_client, "Console", namespace, "console"), "Ready")
+
+
+def test_brokers_in_two_namespaces_are_served_by_one_operator(operator, api_client, namespace):
+    core = client.CoreV1Api(api_client)
+    other = f"{namespace}-2"
+    core.create_namespace({"metadata": {"name": other}})
+    try:
+        for ns, size in ((namespace, 1), (other, 2)):
+            broker = yaml.safe_load(seed_text("rocketmq-cluster.yaml"))
+            broker["metadata"].update(namespace=ns, name=f"cluster-{size}")
+            broker["spec"].update(size=size, nameServers=f"ns-{size}.example:9876", storageMode="EmptyDir")
+            broker["spec"].pop("volumeClaimTemplates")
+            client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+                "rocketmq.apache.org", "v1alpha1", ns, "brokers", broker)
+        one = wait_ready(api_client, "Broker", namespace, "cluster-1")
+        two = wait_ready(api_client, "Broker", other, "cluster-2")
+        assert (one["status"]["size"], two["status"]["size"]) == (1, 2)
+        assert "namesrvAddr=ns-1.example:9876" in brokers_conf(api_client, namespace, "cluster-1", 0)
+        assert "namesrvAddr=ns-2.example:9876" in brokers_conf(api_client, other, "cluster-2", 1)
+    finally:
+        core.delete_namespace(other)
