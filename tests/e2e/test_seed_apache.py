@@ -22,9 +22,15 @@ def seed_namespace(api_client):
     """Seed 000 works in namespace ``rocketmq`` with a StorageClass ``rocketmq-storage``."""
     core, storage = client.CoreV1Api(api_client), client.StorageV1Api(api_client)
     core.create_namespace({"metadata": {"name": SEED_NS}})
+    default = next((c for c in storage.list_storage_class().items
+                    if (c.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"),
+                   None)  # the cluster's own provisioner: host-path here, local-path on kind
     try:
-        storage.create_storage_class({"metadata": {"name": "rocketmq-storage"}, "provisioner": "kubernetes.io/host-path",
-                                      "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
+        storage.create_storage_class({
+            "metadata": {"name": "rocketmq-storage"},
+            "provisioner": default.provisioner if default else "kubernetes.io/host-path",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": (default.volume_binding_mode if default else None) or "Immediate"})
     except ApiException as e:
         if e.status != 409:
             raise
