@@ -6,7 +6,8 @@ fills it with ``count`` ConfigMaps and ``count`` Pods (``schedulerName: none`` s
 them), and deletes the namespace at the end. Ingestion is measured by replaying the creations: an
 informer whose first "list" is empty at the resourceVersion from before the creations, so its watch
 delivers every creation as fast as the server can send them. Memory is measured in a fresh child
-process (RSS delta after the cache synced / cached objects), so the creation phase does not pollute it.
+process (RSS delta after the cache synced / cached objects), so the creation phase does not pollute it. Pods are measured twice: cached whole, and as the operator
+caches them (``manager.slim_pod``).
 Figures only, no assertions.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 
 from rocketmq_operator.informers import FuncHandler, SharedInformer
 from rocketmq_operator.kube import CONFIG_MAPS, NAMESPACES, PODS, KubeClient, NotFound, Resource, connect
+from rocketmq_operator.manager import slim_pod
 
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 LABELS = {"app.kubernetes.io/name": "bench", "app.kubernetes.io/instance": "bench",
@@ -98,12 +100,13 @@ def rss_bytes() -> int:
 
 def measure_memory(kubeconfig: str, plural: str, ns: str) -> dict[str, float]:
     """Runs in the child: RSS delta of a synced informer per object, and mean JSON sizes."""
-    resource = {"configmaps": CONFIG_MAPS, "pods": PODS}[plural]
+    resource = {"configmaps": CONFIG_MAPS, "pods": PODS, "pods-slim": PODS}[plural]
+    transform = slim_pod if plural == "pods-slim" else None  # what the operator caches of a pod
     kube = connect(kubeconfig)
     kube.list(resource, namespace=ns, limit=1)
     gc.collect()
     before = rss_bytes()
-    informer = SharedInformer(kube, resource, namespaces=[ns])
+    informer = SharedInformer(kube, resource, namespaces=[ns], transform=transform)
     informer.start()
     informer.wait_for_sync(300)
     gc.collect()
@@ -164,13 +167,15 @@ def bench(kubeconfig: str, count: int) -> None:
             rv = kube.list(resource, namespace=ns, limit=1).resource_version
             created = create_many(kube, resource, ns, count, build)
             ingested = ingest_rate(kube, resource, ns, rv, count)
-            mem = memory_in_child(kubeconfig, resource.plural, ns)
             print(f"{resource.plural:>10}: created {created:8.0f}/s   watch events ingested {ingested:8.0f}/s")
-            print(f"{'':>10}  {mem['count']:.0f} cached: {mem['rss_per_object']:6.0f} B/object RSS "
-                  f"({mem['live_per_object']:.0f} B live)   "
-                  f"JSON {mem['json_served']:5.0f} B as served, {mem['json_cached']:5.0f} B as cached "
-                  f"(ratio {mem['rss_per_object'] / mem['json_served']:.2f}x / "
-                  f"{mem['rss_per_object'] / mem['json_cached']:.2f}x)")
+            variants = [resource.plural] + (["pods-slim"] if resource is PODS else [])
+            for variant in variants:
+                mem = memory_in_child(kubeconfig, variant, ns)
+                print(f"{variant:>10}  {mem['count']:.0f} cached: {mem['rss_per_object']:6.0f} B/object RSS "
+                      f"({mem['live_per_object']:.0f} B live)   "
+                      f"JSON {mem['json_served']:5.0f} B as served, {mem['json_cached']:5.0f} B as cached "
+                      f"(ratio {mem['rss_per_object'] / mem['json_served']:.2f}x / "
+                      f"{mem['rss_per_object'] / mem['json_cached']:.2f}x)")
     finally:
         kube.delete(NAMESPACES, ns, propagation_policy="Background")
 
