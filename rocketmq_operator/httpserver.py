@@ -7,6 +7,7 @@ standby replica is Ready but idle).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 
 def parse_bind_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (all IPv4 interfaces) or ``[IPV6]:PORT``."""
     host, _, port = address.rpartition(":")
-    return host or "0.0.0.0", int(port)
+    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,7 +58,9 @@ class ProbeServer(ThreadingHTTPServer):
 
     def __init__(self, address: str, *, ready: Callable[[], bool], healthy: Callable[[], bool] = lambda: True,
                  registry: CollectorRegistry = REGISTRY, serve_metrics: bool = True) -> None:
-        super().__init__(parse_bind_address(address), _Handler)
+        host, port = parse_bind_address(address)
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), _Handler)
         self.ready = ready
         self.healthy = healthy
         self.registry = registry

@@ -118,3 +118,17 @@ def test_an_unknown_path_is_404(server):
 ])
 def test_a_bind_address_is_split_into_host_and_port(address, expected):
     assert parse_bind_address(address) == expected
+
+
+def test_an_ipv6_bind_address_in_brackets_is_served():
+    import urllib.request
+
+    from rocketmq_operator.httpserver import ProbeServer
+
+    server = ProbeServer("[::1]:0", ready=lambda: True)
+    server.start()
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{server.port}/healthz", timeout=2) as r:
+            assert r.read() == b"ok\n"
+    finally:
+        server.stop()
