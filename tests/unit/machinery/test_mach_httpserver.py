@@ -120,6 +120,18 @@ def test_a_bind_address_is_split_into_host_and_port(address, expected):
     assert parse_bind_address(address) == expected
 
 
+def _ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
 def test_an_ipv6_bind_address_in_brackets_is_served():
     import urllib.request
 
