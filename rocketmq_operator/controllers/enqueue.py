@@ -41,6 +41,12 @@ def _rv(obj: dict[str, Any]) -> str | None:
     return obj.get("metadata", {}).get("resourceVersion")
 
 
+def _only_status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Same generation (spec), labels, annotations and deletion state: the change is in status."""
+    o, n = old.get("metadata", {}), new.get("metadata", {})
+    return all(o.get(k) == n.get(k) for k in ("generation", "labels", "annotations", "deletionTimestamp"))
+
+
 def parent_handler(enqueue: Enqueue) -> FuncHandler:
     """Handler for the parent kind itself."""
 
@@ -48,7 +54,13 @@ def parent_handler(enqueue: Enqueue) -> FuncHandler:
         enqueue(key_of(obj), priority=PRIORITY_LOW if is_initial_list else PRIORITY_NORMAL)
 
     def update(old: dict[str, Any], new: dict[str, Any]) -> None:
-        enqueue(key_of(new), priority=PRIORITY_LOW if _rv(old) == _rv(new) else PRIORITY_NORMAL)
+        if _rv(old) == _rv(new):
+            priority = PRIORITY_LOW  # a resync
+        elif _only_status_changed(old, new):
+            priority = PRIORITY_CHILD  # mostly the operator's own status writes
+        else:
+            priority = PRIORITY_NORMAL
+        enqueue(key_of(new), priority=priority)
 
     def delete(obj: Any) -> None:
         enqueue(key_of(unwrap(obj)))

@@ -53,9 +53,11 @@ def test_a_resync_with_the_same_resource_version_goes_in_at_low_priority():
     assert enqueue.calls == [(Key("ns", "a"), PRIORITY_LOW)]
 
 
-def test_a_real_update_goes_in_at_normal_priority():
+def test_a_spec_change_goes_in_at_normal_priority():
     enqueue = Recorded()
-    parent_handler(enqueue).on_update(obj("a", "7"), obj("a", "8"))
+    old, new = obj("a", "7"), obj("a", "8")
+    old["metadata"]["generation"], new["metadata"]["generation"] = 1, 2
+    parent_handler(enqueue).on_update(old, new)
     assert enqueue.calls == [(Key("ns", "a"), PRIORITY_NORMAL)]
 
 
@@ -178,3 +180,17 @@ def test_an_unchanged_resync_does_not_lower_a_key_already_queued_at_normal_prior
     handler.on_update(obj("a", "1"), obj("a", "2"))
     handler.on_update(obj("a", "2"), obj("a", "2"))
     assert [queue.try_get() for _ in range(2)] == [Key("ns", "a"), Key("ns", "listed")]
+
+
+def test_a_status_only_update_of_a_parent_goes_in_below_spec_changes():
+    enqueue = Recorded()
+    old = obj("a", "5")
+    old["metadata"]["generation"] = 3
+    new = obj("a", "6")
+    new["metadata"]["generation"] = 3
+    new["status"] = {"readyMembers": 4}
+    parent_handler(enqueue).on_update(old, new)
+    annotated = obj("a", "7")
+    annotated["metadata"].update(generation=3, annotations={"rocketmq.apache.org/pause-reconcile": "true"})
+    parent_handler(enqueue).on_update(new, annotated)
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_CHILD), (Key("ns", "a"), PRIORITY_NORMAL)]
