@@ -22,7 +22,7 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import status as st
-from rocketmq_operator.controllers.conditions import rfc3339
+from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import (
     Applied,
     Change,
@@ -139,7 +139,7 @@ class BrokerClusterReconciler:
 
     def _warn_once(self, obj: dict[str, Any], report: st.Report) -> None:
         message = "; ".join(report.problems)
-        old = st.condition(obj, st.READY)
+        old = get_condition(obj, st.READY)
         if not old or old.get("message") != message:
             self._recorder.event(obj, WARNING, report.problem_reason, message)
 
@@ -199,7 +199,7 @@ class BrokerClusterReconciler:
             message = (f"refusing to remove broker groups {extra}: a group holds messages; "
                        f"set spec.allowGroupScaleDown: true to remove them")
             report.scale_down_refused(message)
-            old = st.condition(obj, st.SCALE_DOWN)
+            old = get_condition(obj, st.SCALE_DOWN)
             if not old or old.get("status") != "True":
                 self._recorder.event(obj, WARNING, "ScaleDownRefused", message)
             return

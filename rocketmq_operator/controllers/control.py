@@ -8,7 +8,6 @@ operator owns differs.
 
 from __future__ import annotations
 
-import copy
 import enum
 from dataclasses import dataclass
 from typing import Any
@@ -136,8 +135,3 @@ def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], cont
     finally:
         changes.report(recorder, owner)
     return applied_by_kind, conflicts
-
-
-def copy_obj(obj: dict[str, Any]) -> dict[str, Any]:
-    """Cached objects are read-only: copy before changing."""
-    return copy.deepcopy(obj)

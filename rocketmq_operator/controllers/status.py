@@ -19,13 +19,6 @@ SCALE_DOWN = "ScaleDownRefused"
 RESTART_PENDING = "RestartPending"
 
 
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    for c in (obj.get("status") or {}).get("conditions") or ():
-        if c.get("type") == type_:
-            return c
-    return None
-
-
 def _ready(pod: dict[str, Any]) -> bool:
     if pod.get("metadata", {}).get("deletionTimestamp"):
         return False
