@@ -33,7 +33,7 @@ def remove_condition(conditions: list[dict[str, Any]] | None, type_: str) -> lis
 
 
 def get_condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    for c in obj.get("status", {}).get("conditions") or ():
+    for c in (obj.get("status") or {}).get("conditions") or ():
         if c.get("type") == type_:
             return c
     return None
