@@ -247,15 +247,17 @@ class BrokerClusterReconciler:
             for group in range(model.groups):
                 pods.extend(self._group_pods(obj, group))
         new_status = report.status(model, sets=sets, pods=pods, kind=self.door.resource.kind)
-        if new_status != (obj.get("status") or {}):
-            write_status(self._client, self.door.resource, obj, new_status)
+        write_status(self._client, self.door.resource, obj, new_status)
         # A foreign object in the way sends no event when it goes away: look again later.
         return Result(requeue_after=CONFLICT_RECHECK) if report.conflicts or report.denied else None
 
 
 def write_status(client: KubeClient, resource: Resource, obj: dict[str, Any], status: dict[str, Any]) -> None:
-    """Writes status with the cached resourceVersion. A conflict means the cache is behind: the watch
-    event that brings the newer object queues another sync, which writes the status again."""
+    """Writes status with the cached resourceVersion, and only when it differs from the cached one. A
+    conflict means the cache is behind: the watch event that brings the newer object queues another sync,
+    which writes the status again."""
+    if status == (obj.get("status") or {}):
+        return
     try:
         client.update_status(resource, {**obj, "status": status}, namespace=obj["metadata"]["namespace"])
     except Conflict:

@@ -10,6 +10,8 @@ import datetime as dt
 from typing import Any
 
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+PAUSED = "Paused"
+PAUSED_MESSAGE = "reconciliation is paused by annotation"
 
 
 def rfc3339(seconds: float) -> str:
@@ -53,6 +55,14 @@ class ConditionSet:
 
     def remove(self, type_: str) -> None:
         self.items = remove_condition(self.items, type_)
+
+    def mark_paused(self, paused: bool) -> bool:
+        """Sets or clears the Paused condition; returns ``paused``."""
+        if paused:
+            self.set(PAUSED, TRUE, reason="PauseAnnotation", message=PAUSED_MESSAGE)
+        else:
+            self.remove(PAUSED)
+        return paused
 
     def message(self, type_: str) -> str | None:
         return next((c.get("message") for c in self.items if c.get("type") == type_), None)

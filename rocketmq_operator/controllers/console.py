@@ -21,7 +21,7 @@ from rocketmq_operator.kube import CONSOLES, KubeClient, NotFound
 from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.console import console_objects
 
-READY, PAUSED = "Ready", "Paused"
+READY = "Ready"
 
 
 def name_server_address(console: dict[str, Any], name_services: Lister) -> tuple[str, str | None]:
@@ -57,10 +57,8 @@ class ConsoleReconciler:
             return None
         old = obj.get("status") or {}
         conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
-        if is_paused(obj):
-            conds.set(PAUSED, TRUE, reason="PauseAnnotation", message="reconciliation is paused by annotation")
+        if conds.mark_paused(is_paused(obj)):
             return self._write(obj, {**old, "conditions": conds.items})
-        conds.remove(PAUSED)
         address, problem = name_server_address(obj, self._name_services)
         if problem:
             if conds.message(READY) != problem:
@@ -83,5 +81,4 @@ class ConsoleReconciler:
         return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
 
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        if status != (obj.get("status") or {}):
-            write_status(self._client, CONSOLES, obj, status)
+        write_status(self._client, CONSOLES, obj, status)

@@ -21,7 +21,7 @@ from rocketmq_operator.kube import NAME_SERVICES, KubeClient, NotFound
 from rocketmq_operator.resources.model import from_name_service
 from rocketmq_operator.resources.nameservers import name_service_objects, name_service_status_addresses
 
-READY, PAUSED = "Ready", "Paused"
+READY = "Ready"
 
 
 class NameServiceReconciler:
@@ -40,10 +40,8 @@ class NameServiceReconciler:
             return None
         old = obj.get("status") or {}
         conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
-        if is_paused(obj):
-            conds.set(PAUSED, TRUE, reason="PauseAnnotation", message="reconciliation is paused by annotation")
+        if conds.mark_paused(is_paused(obj)):
             return self._write(obj, {**old, "conditions": conds.items})
-        conds.remove(PAUSED)
         model = from_name_service(obj)
         if model.problems:
             message = "; ".join(str(p) for p in model.problems)
@@ -77,5 +75,4 @@ class NameServiceReconciler:
                 and status.get("updatedReplicas", 0) >= sts["spec"].get("replicas", 0))
 
     def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        if status != (obj.get("status") or {}):
-            write_status(self._client, NAME_SERVICES, obj, status)
+        write_status(self._client, NAME_SERVICES, obj, status)

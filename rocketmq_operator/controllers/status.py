@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, remove_condition, set_condition
+from rocketmq_operator.controllers.conditions import (
+    FALSE,
+    PAUSED,
+    PAUSED_MESSAGE,
+    TRUE,
+    remove_condition,
+    set_condition,
+)
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 READY = "Ready"
-PAUSED = "Paused"
 SCALE_DOWN = "ScaleDownRefused"
 RESTART_PENDING = "RestartPending"
 
@@ -92,7 +98,7 @@ class Report:
                pods: list[dict[str, Any]], kind: str) -> dict[str, Any]:
         old = dict(self.obj.get("status") or {})
         conds = list(old.get("conditions") or [])
-        conds = self._optional(conds, PAUSED, "reconciliation is paused by annotation" if self.is_paused else None,
+        conds = self._optional(conds, PAUSED, PAUSED_MESSAGE if self.is_paused else None,
                                "PauseAnnotation")
         if self.is_paused:
             return {**old, "conditions": conds}
