@@ -14,7 +14,8 @@ the 2018 talk shows for ``04-cluster-2m-2s.yaml``::
     flushDiskType=ASYNC_FLUSH
 
 followed by the DLedger keys (DLEDGER mode), the user's other properties in key order,
-``namesrvAddr`` and the ``brokerIP1`` placeholder. User properties override the defaults
+``storePathRootDir`` (the store sub-path of the data volume), ``namesrvAddr`` and the
+``brokerIP1`` placeholder. User properties override the defaults
 (``deleteWhen``, ``fileReservedTime``, ``flushDiskType``) in place; the model has already removed
 the keys the operator owns.
 
@@ -61,6 +62,7 @@ def broker_conf(model: BrokerClusterModel, *, group: int, member: int) -> str:
     if model.dledger:
         lines += _dledger(model, group=group, member=member)
     lines += [f"{key}={props[key]}" for key in sorted(props)]
+    lines.append(f"storePathRootDir={naming.BROKER_STORE_DIR}")
     if model.name_server_address:
         lines.append(f"namesrvAddr={model.name_server_address}")
     lines.append(f"brokerIP1={POD_IP_PLACEHOLDER}")

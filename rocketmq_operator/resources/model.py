@@ -20,7 +20,7 @@ builders copy them into the objects they return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from rocketmq_operator.resources.modelparts import (
     retention_policy,
     storage,
 )
+from rocketmq_operator.resources.propvalues import check_values
 
 __all__ = [
     "BROKER_API_VERSION",
@@ -44,6 +45,7 @@ __all__ = [
     "PodOptions",
     "Problem",
     "Storage",
+    "broker_common_config_map_name",
     "from_broker",
     "from_broker_cluster",
     "from_name_service",
@@ -55,6 +57,8 @@ NAME_SERVICE_API_VERSION = "rocketmq.apache.org/v1alpha1"
 
 DEFAULT_CLUSTER_NAME = "DefaultCluster"
 REPLICATION_MODES = ("SYNC", "ASYNC", "DLEDGER")
+BROKER_COMMON_CONF = "broker-common.conf"  # the file the Apache operator mounted from spec.volumes[0]
+SPEC_PROPERTIES = "spec.properties"
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,13 @@ class BrokerClusterModel:
     storage: Storage = field(default_factory=Storage)
     allow_group_scale_down: bool = False
     allow_restart: bool = True
+    # Reserved for issue 11 (scale-out copies metadata): the pod ``scalePodName`` names, whose
+    # topics and subscription groups a new broker group copies. Parsed, not yet read.
     metadata_source_pod: str | None = None
     generation: int = 0
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
     problems: tuple[Problem, ...] = ()
+    notes: tuple[Problem, ...] = ()
 
     @property
     def name(self) -> str:
@@ -153,6 +160,8 @@ def from_broker_cluster(
     spec = obj.get("spec") or {}
     parent = ParentRef.of(obj, api_version=BROKER_CLUSTER_API_VERSION, kind="BrokerCluster")
     problems: list[Problem] = []
+    layers = [(_config_map_origin(config_map), properties.config_map_properties(config_map))]
+    user = _user_properties([*layers, (SPEC_PROPERTIES, spec.get("properties") or {})], problems)
     draft = BrokerClusterModel(
         parent=parent,
         image=spec.get("brokerImage", ""),
@@ -165,50 +174,62 @@ def from_broker_cluster(
         name_server_address=_broker_cluster_address(spec, parent, name_service, problems, cluster_domain),
         cluster_domain=cluster_domain,
     )
-    raw = {**properties.config_map_properties(config_map), **(spec.get("properties") or {})}
-    return _complete(
-        draft, obj, raw_properties=raw, storage_spec=_single_claim_storage(spec), problems=problems
-    )
+    return _complete(draft, obj, user=user, storage_spec=_single_claim_storage(spec), problems=problems)
 
 
 def from_broker(
     obj: Mapping[str, Any],
     *,
     name_service: Mapping[str, Any] | None = None,
+    config_map: Mapping[str, Any] | None = None,
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN,
 ) -> BrokerClusterModel:
     """The model of an Apache ``Broker`` custom resource.
 
     ``size`` is the number of broker groups. ``replicaPerGroup`` is the number of slaves per group
     (members = replicaPerGroup + 1), except in DLEDGER mode where it is the DLedger group size.
-    The cluster name and, without ``spec.replicationMode``, the replication mode come from
-    ``properties.brokerClusterName`` and ``properties.brokerRole`` as in the Apache operator.
-    ``name_service`` supplies the address when ``spec.nameServers`` is empty.
+    The cluster name and, without ``spec.replicationMode``, the replication mode come from the
+    ``brokerClusterName`` and ``brokerRole`` properties as in the Apache operator.
+    ``name_service`` supplies the address when ``spec.nameServers`` is empty. ``config_map`` is
+    the ConfigMap :func:`broker_common_config_map_name` names (``None`` when absent); its
+    ``broker-common.conf`` is read as a properties file under ``spec.properties``.
     """
     spec = obj.get("spec") or {}
-    raw = dict(spec.get("properties") or {})
-    mode = spec.get("replicationMode") or _mode_from_role(raw.get("brokerRole"))
-    replicas = int(spec.get("replicaPerGroup", 0))
     parent = ParentRef.of(obj, api_version=BROKER_API_VERSION, kind="Broker")
+    problems: list[Problem] = []
+    user = _user_properties(
+        [*_broker_common_layers(spec, config_map, problems), (SPEC_PROPERTIES, spec.get("properties") or {})],
+        problems,
+    )
+    mode = spec.get("replicationMode") or _mode_from_role(user.props.get("brokerRole"))
+    replicas = int(spec.get("replicaPerGroup", 0))
     address = (spec.get("nameServers") or "").strip()
     if not address and name_service is not None:
         address = _name_service_address(name_service, parent.namespace, cluster_domain)
-    problems: list[Problem] = []
     if spec.get("clusterMode", "STATIC") != "STATIC":
         problems.append(Problem("spec.clusterMode", "only STATIC clusters are supported"))
     draft = BrokerClusterModel(
         parent=parent,
         image=spec.get("brokerImage", ""),
-        cluster_name=str(raw.get("brokerClusterName") or DEFAULT_CLUSTER_NAME),
+        cluster_name=str(user.props.get("brokerClusterName") or DEFAULT_CLUSTER_NAME),
         groups=int(spec.get("size", 1)),
         members_per_group=replicas if mode == "DLEDGER" else replicas + 1,
         replication_mode=mode,
+        allow_group_scale_down=bool(spec.get("allowGroupScaleDown", False)),
         allow_restart=bool(spec.get("allowRestart", True)),
         metadata_source_pod=spec.get("scalePodName") or None,
         name_server_address=address,
         cluster_domain=cluster_domain,
     )
-    return _complete(draft, obj, raw_properties=raw, storage_spec=spec, problems=problems)
+    return _complete(draft, obj, user=user, storage_spec=spec, problems=problems)
+
+
+def broker_common_config_map_name(spec: Mapping[str, Any]) -> str | None:
+    """The ConfigMap behind a Broker's ``spec.volumes[0]``, where the Apache operator read
+    ``broker-common.conf`` from; ``None`` when the first volume is not a ConfigMap."""
+    volumes = spec.get("volumes") or []
+    source = (volumes[0].get("configMap") if volumes and isinstance(volumes[0], Mapping) else None) or {}
+    return source.get("name") or None
 
 
 def from_name_service(
@@ -233,26 +254,48 @@ def from_name_service(
     )
 
 
+@dataclass(frozen=True)
+class _UserProperties:
+    """The user's properties, merged from their sources, and where each key came from."""
+
+    props: Mapping[str, str]
+    origins: Mapping[str, str]
+
+    def located(self, key: str) -> str:
+        return f"{self.origins.get(key, SPEC_PROPERTIES)}.{key}"
+
+
+def _user_properties(
+    layers: Sequence[tuple[str, Mapping[str, Any]]], problems: list[Problem]
+) -> _UserProperties:
+    """Layers normalised and merged (later wins); unusable entries and bad values go to ``problems``."""
+    normalized = []
+    for origin, raw in layers:
+        props, bad = properties.normalize(raw)
+        problems += [Problem(f"{origin}.{key}", msg) for key, msg in bad]
+        normalized.append((origin, props))
+    user = _UserProperties(*properties.merge_sources(normalized))
+    problems += [Problem(user.located(key), msg) for key, msg in check_values(user.props)]
+    return user
+
+
 def _complete(
     draft: BrokerClusterModel,
     obj: Mapping[str, Any],
     *,
-    raw_properties: Mapping[str, Any],
+    user: _UserProperties,
     storage_spec: Mapping[str, Any],
     problems: list[Problem],
 ) -> BrokerClusterModel:
     """``draft`` (identity and topology) completed with properties, pod options, storage, problems.
 
-    Shared by both front doors. Properties are checked against the draft: keys the operator writes
-    are dropped when they restate its value and reported otherwise.
+    Shared by both front doors. Keys the operator writes are dropped from the user's properties:
+    quietly when they restate its value, with a note otherwise.
     """
     spec = obj.get("spec") or {}
-    props, bad = properties.normalize(raw_properties)
-    problems += [Problem(f"spec.properties.{k}", msg) for k, msg in bad]
-    if not draft.name_server_address and props.get("namesrvAddr"):
-        draft = replace(draft, name_server_address=props["namesrvAddr"])
-    clean, clashes = properties.split_managed(props, expected=_expected_properties(draft))
-    problems += [Problem(f"spec.properties.{k}", msg) for k, msg in clashes]
+    if not draft.name_server_address and user.props.get("namesrvAddr"):
+        draft = replace(draft, name_server_address=user.props["namesrvAddr"])
+    clean, dropped = properties.split_managed(user.props, expected=_expected_properties(draft))
     problems += _shape_problems(draft)
     return replace(
         draft,
@@ -263,6 +306,7 @@ def _complete(
         storage=storage(storage_spec, retention=retention_policy(spec), problems=problems),
         generation=_generation(obj),
         problems=tuple(problems),
+        notes=tuple(Problem(user.located(key), msg) for key, msg in dropped),
     )
 
 
@@ -274,6 +318,7 @@ def _expected_properties(model: BrokerClusterModel) -> dict[str, str]:
         expected["namesrvAddr"] = model.name_server_address
     if model.dledger:
         expected["enableDLegerCommitLog"] = "true"
+    expected["storePathRootDir"] = naming.BROKER_STORE_DIR
     return expected
 
 
@@ -314,6 +359,39 @@ def _name_service_address(name_service: Mapping[str, Any], namespace: str, clust
     name = (name_service.get("metadata") or {}).get("name", "")
     size = int((name_service.get("spec") or {}).get("size", 1))
     return naming.name_server_address(name, namespace, size, cluster_domain=cluster_domain)
+
+
+def _config_map_origin(config_map: Mapping[str, Any] | None) -> str:
+    return f"configmap/{((config_map or {}).get('metadata') or {}).get('name', '')}"
+
+
+def _broker_common_layers(
+    spec: Mapping[str, Any], config_map: Mapping[str, Any] | None, problems: list[Problem]
+) -> list[tuple[str, dict[str, str]]]:
+    """``broker-common.conf`` of the ConfigMap behind ``spec.volumes[0]``, as a property layer.
+
+    The file is the item whose ``path`` is ``broker-common.conf`` (the Apache operator mounted
+    that path), else the key of that name. A missing ConfigMap is a problem unless the volume is
+    ``optional``: the Apache operator's pods could not start without it either.
+    """
+    name = broker_common_config_map_name(spec)
+    if name is None:
+        return []
+    source = spec["volumes"][0]["configMap"]
+    if config_map is None:
+        if not source.get("optional"):
+            problems.append(Problem("spec.volumes[0].configMap", f"ConfigMap {name!r} not found"))
+        return []
+    key = _broker_common_key(source.get("items") or [])
+    text = ((config_map.get("data") or {}).get(key)) or ""
+    return [(f"configmap/{name}[{key}]", properties.parse_properties_text(text))]
+
+
+def _broker_common_key(items: Sequence[Mapping[str, Any]]) -> str:
+    for item in items:
+        if item.get("path") == BROKER_COMMON_CONF and item.get("key"):
+            return str(item["key"])
+    return BROKER_COMMON_CONF
 
 
 def _single_claim_storage(spec: Mapping[str, Any]) -> dict[str, Any]:

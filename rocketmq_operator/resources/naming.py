@@ -6,6 +6,7 @@ broker.conf rendering and controllers agree on them:
 - broker group ``g`` of cluster ``c``: StatefulSet and headless Service ``c-g``, ConfigMap
   ``c-g-config``, PodDisruptionBudget ``c-g``, pods ``c-g-m`` (``m`` = member ordinal, 0 = master);
 - RocketMQ names: ``brokerName=broker-g`` (as in the 2018 talk), DLedger self id ``n<m>``;
+- paths inside the pods: the RocketMQ home and the broker's store directory;
 - name service ``n``: StatefulSet and headless Service ``n``, pods ``n-i`` reachable at
   ``n-i.n.<namespace>.svc.<cluster domain>:9876``.
 """
@@ -13,6 +14,12 @@ broker.conf rendering and controllers agree on them:
 from __future__ import annotations
 
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+
+# The RocketMQ images' home. The data volume is mounted at <home>/logs and <home>/store, and
+# broker.conf names the store directory explicitly, so the store is on the volume even in an image
+# whose user has another home (RocketMQ's default is ${user.home}/store).
+ROCKETMQ_HOME_DIR = "/home/rocketmq"
+BROKER_STORE_DIR = f"{ROCKETMQ_HOME_DIR}/store"
 
 BROKER_PORT = 10911
 BROKER_VIP_PORT = 10909  # listenPort - 2 ("fast remoting")

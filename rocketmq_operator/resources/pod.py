@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rocketmq_operator.resources.modelparts import PodOptions, Storage
+from rocketmq_operator.resources.naming import ROCKETMQ_HOME_DIR
 
-ROCKETMQ_HOME_DIR = "/home/rocketmq"
 # The Apache RocketMQ images run as user and group 3000. Without a pod securityContext of the
 # user's, volumes are made writable for that group (kubelet creates sub-paths with the volume
 # root's mode, so they inherit it too).

@@ -1,11 +1,19 @@
 """Broker properties: normalising user input and keeping the operator's keys out of it.
 
 The operator writes some broker.conf keys itself because they define who a broker is (its cluster,
-its group, its id, its role, its address) or how the members of a group find each other (DLedger).
-A user property that names one of these keys is never applied: if it merely restates the value the
-operator writes anyway it is dropped silently (seed 000's sample sets ``brokerClusterName`` and
-``brokerRole`` this way), otherwise it is reported as a clash. Reporting is data, never an exception:
-a typo in a custom resource is the user's to fix, not a crash of the operator.
+its group, its id, its role, its address), how the members of a group find each other (DLedger) or
+where the store lives (on the data volume). A user property that names one of these keys is never
+applied: if it merely restates the value the operator writes anyway it is dropped silently (seed
+000's sample sets ``brokerClusterName`` and ``brokerRole`` this way), otherwise it is dropped with a
+*note* (a Warning event and a condition, never a blocked sync): the Apache operator's users put
+``brokerRole=ASYNC_MASTER`` in every broker-common.conf, and adding ``replicationMode: DLEDGER``
+to such a manifest must still give a working cluster. Notes and problems are data, never
+exceptions: a typo in a custom resource is the user's to fix, not a crash of the operator.
+
+User properties come from up to three places, merged by :func:`merge_sources` so that a note can
+name where a dropped key came from: a properties file in a ConfigMap (the BrokerCluster's
+``spec.config``, or the Apache Broker's ``broker-common.conf`` behind ``spec.volumes[0]``), then
+``spec.properties``, which wins.
 
 This module knows nothing of custom resources; it works on plain dicts and strings.
 """
@@ -13,24 +21,30 @@ This module knows nothing of custom resources; it works on plain dicts and strin
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 IDENTITY_KEYS = ("brokerClusterName", "brokerName", "brokerId")
 PER_MEMBER_KEYS = frozenset({"brokerName", "brokerId", "brokerIP1", "dLegerSelfId"})
 DLEDGER_KEYS = ("enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId")
+STORE_KEYS = ("storePathRootDir",)
 MANAGED_KEYS = frozenset(
-    {*IDENTITY_KEYS, "brokerRole", "brokerIP1", "namesrvAddr", "listenPort", *DLEDGER_KEYS}
+    {*IDENTITY_KEYS, "brokerRole", "brokerIP1", "namesrvAddr", "listenPort", *DLEDGER_KEYS, *STORE_KEYS}
 )
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 _LINE = re.compile(r"^(?P<key>[^=:\s]+)\s*[=:]\s*(?P<value>.*)$")
 _SOURCES = {
     "brokerClusterName": "the cluster name",
-    "brokerRole": "replicationMode/allMaster",
+    "brokerRole": "replicationMode/allMaster; slaves are SLAVE",
     "namesrvAddr": "the name-server address",
     "listenPort": "the broker port",
+    "storePathRootDir": "the mount path of the data volume",
 }
+_ABSENT = {
+    "brokerRole": "in DLEDGER mode the Raft group elects the master, so no brokerRole is written",
+}
+_PER_BROKER_KEYS = PER_MEMBER_KEYS | {"dLegerGroup", "dLegerPeers"}
 
 
 def normalize(raw: Mapping[str, Any] | None) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -88,29 +102,50 @@ def config_map_properties(config_map: Mapping[str, Any] | None) -> dict[str, str
     return props
 
 
+def merge_sources(
+    layers: Sequence[tuple[str, Mapping[str, str]]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Properties of ``layers`` (``(origin, props)``, later layers win) and each key's origin.
+
+    The origin (``spec.properties``, ``ConfigMap broker-config broker-common.conf``, ...) lets a
+    note or problem say where the key the user should change lives.
+    """
+    props: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    for origin, layer in layers:
+        for key, value in layer.items():
+            props[key] = value
+            origins[key] = origin
+    return props, origins
+
+
 def split_managed(
     props: Mapping[str, str], *, expected: Mapping[str, str]
 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The user properties the operator applies, and ``(key, message)`` for each clash.
+    """The user properties the operator applies, and ``(key, note)`` for each managed key dropped.
 
     ``expected`` holds the values the operator writes for every member alike (cluster name, master
-    role, name-server address, ...). A managed key whose value equals its expected value is dropped
-    quietly; any other managed key is a clash and is not applied.
+    role, name-server address, store directory, ...). A managed key whose value equals its expected
+    value is dropped quietly; any other managed key is dropped with a note saying what the operator
+    writes instead. Never a problem: the cluster still converges, on the operator's values.
     """
     clean: dict[str, str] = {}
-    clashes: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
     for key, value in props.items():
         if key not in MANAGED_KEYS:
             clean[key] = value
-        elif key in PER_MEMBER_KEYS:
-            clashes.append((key, f"{key} is set by the operator for each broker; remove it from properties"))
-        elif key in expected and expected[key] == value:
-            continue
-        elif key in expected:
-            source = _SOURCES.get(key, "the spec")
-            clashes.append(
-                (key, f"{key}={value} clashes with {expected[key]!r} set from {source}; not applied")
-            )
-        else:
-            clashes.append((key, f"{key} is managed by the operator in this mode; remove it from properties"))
-    return clean, clashes
+        elif key not in expected or expected[key] != value:
+            notes.append((key, managed_note(key, value, expected=expected)))
+    return clean, notes
+
+
+def managed_note(key: str, value: str, *, expected: Mapping[str, str]) -> str:
+    """Why ``key=value`` from the user is not applied, naming what the operator uses instead."""
+    if key in expected:
+        source = _SOURCES.get(key, "the spec")
+        return f"{key}={value} ignored: the operator writes {key}={expected[key]} (from {source})"
+    if key in DLEDGER_KEYS and "enableDLegerCommitLog" not in expected:
+        return f"{key}={value} ignored: DLedger keys are written only with replicationMode DLEDGER"
+    if key in _PER_BROKER_KEYS:
+        return f"{key}={value} ignored: the operator sets {key} for each broker"
+    return f"{key}={value} ignored: {_ABSENT.get(key, 'the operator owns this key')}"

@@ -63,8 +63,13 @@ def test_the_talks_2m_2s_cluster_renders_the_files_the_talk_shows(cluster_2m_2s,
     lines = _lines(conf)
     # The talk's image read the name servers from its environment and its own IP; this operator
     # writes both into the file, after the talk's lines.
-    assert lines[-2:] == [f"namesrvAddr={TALK_NAME_SERVERS}", "brokerIP1=${POD_IP}"]
-    assert lines[:-2] == _lines(TALK_FILES[(group, member)])
+    # It also names the store directory, so that the store is on the data volume whatever the image.
+    assert lines[-3:] == [
+        "storePathRootDir=/home/rocketmq/store",
+        f"namesrvAddr={TALK_NAME_SERVERS}",
+        "brokerIP1=${POD_IP}",
+    ]
+    assert lines[:-3] == _lines(TALK_FILES[(group, member)])
 
 
 def test_group_confs_hold_one_file_per_member(cluster_2m_2s):

@@ -56,7 +56,16 @@ def test_replica_per_group_counts_slaves_so_a_group_has_one_more_member(apache_b
 def test_in_dledger_mode_replica_per_group_is_the_dledger_group_size(apache_broker, with_spec):
     m = model.from_broker(with_spec(apache_broker, replicaPerGroup=3, replicationMode="DLEDGER"))
     assert (m.members_per_group, m.dledger, m.master_role) == (3, True, None)
-    assert "spec.properties.brokerRole" in _fields(m.problems)  # ASYNC_MASTER means nothing to DLedger
+
+
+def test_seed_000_6_1_dledger_with_a_broker_role_property_is_accepted_and_the_role_noted(
+    apache_broker, with_spec
+):
+    m = model.from_broker(with_spec(apache_broker, replicaPerGroup=3, replicationMode="DLEDGER"))
+    assert m.problems == ()
+    assert _fields(m.notes) == ["spec.properties.brokerRole"]  # ASYNC_MASTER means nothing to DLedger
+    assert "brokerRole=ASYNC_MASTER" in m.notes[0].message and "DLEDGER" in m.notes[0].message
+    assert "brokerRole" not in m.properties
 
 
 def test_broker_role_sync_master_in_properties_means_sync_replication(apache_broker):
@@ -65,23 +74,26 @@ def test_broker_role_sync_master_in_properties_means_sync_replication(apache_bro
     assert (m.replication_mode, m.master_role, m.problems) == ("SYNC", "SYNC_MASTER", ())
 
 
-def test_a_broker_role_that_contradicts_replication_mode_is_reported(apache_broker, with_spec):
+def test_a_broker_role_that_contradicts_replication_mode_is_dropped_with_a_note(apache_broker, with_spec):
     m = model.from_broker(with_spec(apache_broker, replicationMode="SYNC"))
-    assert _fields(m.problems) == ["spec.properties.brokerRole"]
-    assert "ASYNC_MASTER" in m.problems[0].message and "SYNC_MASTER" in m.problems[0].message
+    assert (m.problems, _fields(m.notes)) == ((), ["spec.properties.brokerRole"])
+    assert "brokerRole=ASYNC_MASTER ignored" in m.notes[0].message
+    assert "brokerRole=SYNC_MASTER" in m.notes[0].message  # the value the operator writes instead
     assert "brokerRole" not in m.properties
 
 
 @pytest.mark.parametrize("key", ["brokerName", "brokerId", "brokerIP1", "dLegerSelfId"])
-def test_per_broker_keys_in_properties_are_reported_and_not_applied(cluster_2m_2s, with_spec, key):
+def test_per_broker_keys_in_properties_are_noted_and_not_applied(cluster_2m_2s, with_spec, key):
     m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties={key: "x", "other": "y"}))
-    assert _fields(m.problems) == [f"spec.properties.{key}"]
+    assert (m.problems, _fields(m.notes)) == ((), [f"spec.properties.{key}"])
+    assert key in m.notes[0].message
     assert dict(m.properties) == {"other": "y"}
 
 
-def test_a_cluster_name_property_that_differs_from_the_cluster_name_is_a_clash(cluster_2m_2s, with_spec):
+def test_a_cluster_name_property_that_differs_from_the_cluster_name_is_noted(cluster_2m_2s, with_spec):
     m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties={"brokerClusterName": "Other"}))
-    assert _fields(m.problems) == ["spec.properties.brokerClusterName"]
+    assert (m.problems, _fields(m.notes)) == ((), ["spec.properties.brokerClusterName"])
+    assert "brokerClusterName=DefaultCluster" in m.notes[0].message
     assert m.cluster_name == "DefaultCluster"
 
 
@@ -90,9 +102,23 @@ def test_the_cluster_name_comes_from_spec_cluster_name(cluster_2m_2s, with_spec)
     assert m.cluster_name == "Orders"
 
 
-def test_a_namesrv_addr_property_clashing_with_name_servers_is_reported(cluster_2m_2s, with_spec):
+def test_a_namesrv_addr_property_clashing_with_name_servers_is_noted(cluster_2m_2s, with_spec):
     m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties={"namesrvAddr": "1.2.3.4:9876"}))
-    assert _fields(m.problems) == ["spec.properties.namesrvAddr"]
+    assert (m.problems, _fields(m.notes)) == ((), ["spec.properties.namesrvAddr"])
+    assert m.name_server_address == "10.10.103.181:9876;10.10.101.98:9876"
+
+
+def test_a_store_path_property_is_noted_because_the_store_must_be_on_the_volume(cluster_2m_2s, with_spec):
+    m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties={"storePathRootDir": "/tmp/x"}))
+    assert _fields(m.notes) == ["spec.properties.storePathRootDir"]
+    assert "/home/rocketmq/store" in m.notes[0].message
+    assert "storePathRootDir" not in m.properties
+
+
+def test_restating_the_store_path_is_neither_noted_nor_applied(cluster_2m_2s, with_spec):
+    props = {"storePathRootDir": "/home/rocketmq/store"}
+    m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties=props))
+    assert (m.notes, m.problems, dict(m.properties)) == ((), (), {})
 
 
 def test_a_namesrv_addr_property_is_the_address_when_nothing_else_gives_one(cluster_2m_2s, with_spec):
@@ -189,3 +215,113 @@ def test_seed_000s_name_service_is_two_name_servers_with_stable_addresses(name_s
         m.address.split(";")[1] == "rocketmq-nameserver-1.rocketmq-nameserver.rocketmq.svc.cluster.local:9876"
     )
     assert m.problems == ()
+
+
+# The Apache operator's example Broker (example/rocketmq_v1alpha1_broker_cr.yaml), as the API returns it.
+APACHE_BROKER_COMMON = """\
+# brokerClusterName, brokerName, brokerId are automatically generated by the operator
+deleteWhen=04
+fileReservedTime=48
+flushDiskType=ASYNC_FLUSH
+brokerRole=ASYNC_MASTER
+"""
+
+
+def _apache_example_broker(**spec_changes):
+    spec = {
+        "size": 1,
+        "nameServers": "",
+        "replicaPerGroup": 1,
+        "brokerImage": "apacherocketmq/rocketmq-broker:4.5.0-alpine-operator-0.3.0",
+        "storageMode": "HostPath",
+        "hostPath": "/data/rocketmq/broker",
+        "volumes": [
+            {
+                "name": "broker-config",
+                "configMap": {
+                    "name": "broker-config",
+                    "items": [{"key": "broker-common.conf", "path": "broker-common.conf"}],
+                },
+            }
+        ],
+        **spec_changes,
+    }
+    return {"metadata": {"name": "broker", "namespace": "default", "uid": "u"}, "spec": spec}
+
+
+def _broker_config(text=APACHE_BROKER_COMMON, key="broker-common.conf"):
+    return {"metadata": {"name": "broker-config"}, "data": {"BROKER_MEM": " -Xms2g ", key: text}}
+
+
+@pytest.mark.parametrize(
+    ("volumes", "name"),
+    [
+        ([{"name": "v", "configMap": {"name": "cm"}}], "cm"),
+        ([{"name": "v", "emptyDir": {}}, {"name": "w", "configMap": {"name": "cm"}}], None),  # only [0]
+        ([], None),
+        (None, None),
+    ],
+)
+def test_the_broker_common_config_map_is_the_config_map_of_the_first_volume(volumes, name):
+    assert model.broker_common_config_map_name({"volumes": volumes}) == name
+
+
+def test_broker_common_conf_from_the_first_volumes_config_map_gives_the_properties():
+    m = model.from_broker(_apache_example_broker(), config_map=_broker_config())
+    assert m.problems == ()
+    assert dict(m.properties) == {
+        "deleteWhen": "04",
+        "fileReservedTime": "48",
+        "flushDiskType": "ASYNC_FLUSH",
+    }
+    assert (m.replication_mode, m.master_role) == ("ASYNC", "ASYNC_MASTER")  # from the file's brokerRole
+
+
+def test_broker_common_conf_is_found_by_the_items_path_whatever_its_key():
+    obj = _apache_example_broker()
+    obj["spec"]["volumes"][0]["configMap"]["items"] = [{"key": "my.conf", "path": "broker-common.conf"}]
+    m = model.from_broker(obj, config_map=_broker_config("fileReservedTime=12\n", key="my.conf"))
+    assert m.properties["fileReservedTime"] == "12"
+
+
+def test_spec_properties_win_over_broker_common_conf():
+    obj = _apache_example_broker(properties={"fileReservedTime": "96"})
+    m = model.from_broker(obj, config_map=_broker_config())
+    assert m.properties["fileReservedTime"] == "96"
+
+
+def test_a_managed_key_in_broker_common_conf_is_noted_where_it_is():
+    obj = _apache_example_broker(replicationMode="DLEDGER", replicaPerGroup=3)
+    m = model.from_broker(obj, config_map=_broker_config())
+    assert m.problems == ()
+    assert _fields(m.notes) == ["configmap/broker-config[broker-common.conf].brokerRole"]
+
+
+def test_a_bad_value_in_broker_common_conf_is_a_problem_where_it_is():
+    m = model.from_broker(_apache_example_broker(), config_map=_broker_config("flushDiskType=SYNC\n"))
+    assert _fields(m.problems) == ["configmap/broker-config[broker-common.conf].flushDiskType"]
+    assert "ASYNC_FLUSH, SYNC_FLUSH" in m.problems[0].message
+
+
+def test_a_missing_broker_common_config_map_is_a_problem_unless_optional():
+    assert _fields(model.from_broker(_apache_example_broker()).problems) == ["spec.volumes[0].configMap"]
+    obj = _apache_example_broker()
+    obj["spec"]["volumes"][0]["configMap"]["optional"] = True
+    assert model.from_broker(obj).problems == ()
+
+
+def test_well_known_properties_with_bad_values_are_problems(cluster_2m_2s, with_spec):
+    props = {"flushDiskType": "SYNC", "deleteWhen": "4am", "autoCreateTopicEnable": "yes"}
+    m = model.from_broker_cluster(with_spec(cluster_2m_2s, properties=props))
+    assert sorted(_fields(m.problems)) == [
+        "spec.properties.autoCreateTopicEnable",
+        "spec.properties.deleteWhen",
+        "spec.properties.flushDiskType",
+    ]
+
+
+def test_a_broker_reads_allow_group_scale_down(apache_broker, with_spec):
+    assert model.from_broker(apache_broker).allow_group_scale_down is False
+    assert (
+        model.from_broker(with_spec(apache_broker, allowGroupScaleDown=True)).allow_group_scale_down is True
+    )
