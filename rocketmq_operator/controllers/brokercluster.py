@@ -16,47 +16,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import status as st
+from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
-from rocketmq_operator.controllers.control import (
-    Applied,
-    Change,
-    ChangeLog,
-    ObjectControl,
-    controller_uid,
-    warn_not_owned,
-)
+from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
+from rocketmq_operator.controllers.doors import FrontDoor, Refs
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource
-from rocketmq_operator.kube.errors import namespace_terminating
-from rocketmq_operator.logs import get_logger
+from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
-log = get_logger(__name__)
-PAUSE_ANNOTATION = "rocketmq.apache.org/pause-reconcile"
-CONFLICT_RECHECK = 10.0  # seconds between looks at a name taken by an object the operator does not own
-
 
 @dataclass(frozen=True)
-class FrontDoor:
-    """How one custom-resource kind becomes a broker-cluster model."""
-
-    resource: Resource
-    build: Callable[..., BrokerClusterModel]  # (obj, name_service=, config_map=) -> model
-    name_service: Callable[[dict[str, Any], Lister], tuple[dict | None, str | None]]
-    config_map_name: Callable[[dict[str, Any]], str | None]
-
-
-@dataclass
 class Listers:
     parent: Lister
     name_services: Lister
@@ -65,36 +43,13 @@ class Listers:
     pods: Lister
 
 
-@dataclass
-class Controls:
-    config_maps: ObjectControl
-    services: ObjectControl
-    stateful_sets: ObjectControl
-    pdbs: ObjectControl
-
-
-CLUSTER_INDEX = "rocketmq-cluster"
-
-
-def cluster_index(obj: dict[str, Any]) -> list[str]:
-    """Index of pods and StatefulSets by ``<namespace>/<cluster label>``: a sync reads its cluster's objects
-    without scanning the namespace."""
-    metadata = obj.get("metadata") or {}
-    cluster = (metadata.get("labels") or {}).get(meta.LABEL_CLUSTER)
-    return [f"{metadata.get('namespace', '')}/{cluster}"] if cluster else []
-
-
-def is_paused(obj: dict[str, Any]) -> bool:
-    return (obj.get("metadata", {}).get("annotations") or {}).get(PAUSE_ANNOTATION, "").lower() == "true"
-
-
 class BrokerClusterReconciler:
-    def __init__(self, door: FrontDoor, *, client: KubeClient, listers: Listers, controls: Controls,
-                 recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
+                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
         self.door = door
-        self._client = client
         self._listers = listers
         self._controls = controls
+        self._status = status
         self._recorder = recorder
         self._clock = clock
 
@@ -106,32 +61,27 @@ class BrokerClusterReconciler:
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
             report.paused()
-            return self._finish(obj, report, None, [])
+            return self._finish(obj, report, None)
         model = self._model(obj, report)
         if model is None:
-            return self._finish(obj, report, None, [])
+            return self._finish(obj, report, None)
         sets = self._apply_groups(obj, model, report)
         self._check_extra_groups(obj, model, report)
         self._progress(model, sets, report)
-        return self._finish(obj, report, model, sets)
+        return self._finish(obj, report, model)
 
     # -- steps ---------------------------------------------------------------------------------------
 
     def _model(self, obj: dict[str, Any], report: st.Report) -> BrokerClusterModel | None:
-        name_service, missing = self.door.name_service(obj, self._listers.name_services)
-        config_map = None
-        cm_name = self.door.config_map_name(obj)
-        if cm_name:
-            try:
-                config_map = self._listers.config_maps.get(obj["metadata"]["namespace"], cm_name)
-            except NotFound:
-                report.invalid(f"spec.config: ConfigMap {cm_name} not found", reason="ConfigMapNotFound")
-        model = self.door.build(obj, name_service=name_service, config_map=config_map)
-        if missing:
-            report.invalid(missing, reason="NameServiceNotFound")
+        refs = self.door.resolve(obj, name_services=self._listers.name_services,
+                                 config_maps=self._listers.config_maps)
+        model = self.door.build(obj, refs)
+        for reason, message in _unreported(refs, model):
+            report.invalid(message, reason=reason)
         for problem in model.problems:
             report.invalid(str(problem), reason="NameServiceNotFound" if problem.field == "spec.nameServiceRef"
                            else "InvalidSpec")
+        self._note_ignored(obj, model, report)
         if report.problems:
             self._warn_once(obj, report)
             return None
@@ -143,51 +93,28 @@ class BrokerClusterReconciler:
         if not old or old.get("message") != message:
             self._recorder.event(obj, WARNING, report.problem_reason, message)
 
+    def _note_ignored(self, obj: dict[str, Any], model: BrokerClusterModel, report: st.Report) -> None:
+        """Properties the operator overrides: applied without them, said once in an event and kept in a
+        condition while they are set."""
+        notes = [str(note) for note in model.notes]
+        for note in notes:
+            report.properties_ignored(note)
+        old = get_condition(obj, st.PROPERTIES_IGNORED)
+        if notes and (not old or old.get("message") != "; ".join(notes)):
+            self._recorder.event(obj, WARNING, "PropertiesIgnored", "; ".join(notes))
+
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
                       report: st.Report) -> list[dict[str, Any] | None]:
-        controls = {"ConfigMap": self._controls.config_maps, "Service": self._controls.services,
-                    "StatefulSet": self._controls.stateful_sets,
-                    "PodDisruptionBudget": self._controls.pdbs}
-        sets: list[dict[str, Any] | None] = []
-        changes = ChangeLog()
-        try:
-            for group in range(model.groups):
-                sts: dict[str, Any] | None = None
-                for desired in broker_group_objects(model, group):
-                    control = controls[desired["kind"]]
-                    try:
-                        applied: Applied = control.apply(obj, desired)
-                    except Forbidden as e:
-                        if namespace_terminating(e):
-                            raise
-                        self._denied(obj, report, desired, e)
-                        continue
-                    name = desired["metadata"]["name"]
-                    changes.note(control.resource, name, applied.change)
-                    if applied.change is Change.NOT_OWNED:
-                        report.conflict(warn_not_owned(self._recorder, obj, control.resource, name))
-                    if desired["kind"] == "StatefulSet":
-                        sts = applied.obj
-                sets.append(sts)
-        finally:
-            changes.report(self._recorder, obj)
-        return sets
-
-    def _denied(self, obj: dict[str, Any], report: st.Report, desired: dict[str, Any], error: Forbidden) -> None:
-        message = (f"the operator may not write {desired['kind']} {desired['metadata']['name']}: {error.message}; "
-                   f"check its RBAC (manifests/rbac)")
-        log.error("permission denied", kind=desired["kind"], name=desired["metadata"]["name"],
-                  namespace=desired["metadata"]["namespace"], error=error.message)
-        if not report.denied:
-            self._recorder.event(obj, WARNING, "Forbidden", message)
-        report.forbidden(message)
+        desired = [o for group in range(model.groups) for o in broker_group_objects(model, group)]
+        applied = apply_all(obj, desired, self._controls, self._recorder)
+        report.absorb(applied)
+        return [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
         out = {}
         for sts in self._cluster_objects(self._listers.stateful_sets, obj):
-            refs = sts["metadata"].get("ownerReferences") or ()
-            if any(r.get("uid") == uid and r.get("controller") for r in refs):
+            if controller_uid(sts) == uid:
                 out[int(sts["metadata"]["labels"][meta.LABEL_GROUP])] = sts
         return out
 
@@ -203,21 +130,25 @@ class BrokerClusterReconciler:
             if not old or old.get("status") != "True":
                 self._recorder.event(obj, WARNING, "ScaleDownRefused", message)
             return
-        namespace = obj["metadata"]["namespace"]
         for group in extra:
-            for control, name in ((self._controls.pdbs, naming.group_name(model.name, group)),
-                                  (self._controls.stateful_sets, naming.group_name(model.name, group)),
-                                  (self._controls.services, naming.group_name(model.name, group)),
-                                  (self._controls.config_maps, naming.config_map_name(model.name, group))):
-                current = control.current(namespace, name)
-                if current is not None and controller_uid(current) == obj["metadata"]["uid"]:
-                    control.delete(obj, current, reason="ScaledDown")
+            self._delete_group(obj, model, group)
+
+    def _delete_group(self, obj: dict[str, Any], model: BrokerClusterModel, group: int) -> None:
+        namespace = obj["metadata"]["namespace"]
+        for kind, name in (("PodDisruptionBudget", naming.group_name(model.name, group)),
+                           ("StatefulSet", naming.group_name(model.name, group)),
+                           ("Service", naming.group_name(model.name, group)),
+                           ("ConfigMap", naming.config_map_name(model.name, group))):
+            control = self._controls[kind]
+            current = control.current(namespace, name)
+            if current is not None and controller_uid(current) == obj["metadata"]["uid"]:
+                control.delete(obj, current, reason="ScaledDown")
 
     def _progress(self, model: BrokerClusterModel, sets: list[dict[str, Any] | None], report: st.Report) -> None:
         """Reports rollouts in flight; the StatefulSet controller does the rolling (see resources.brokers)."""
         for group, sts in enumerate(sets):
             if sts is None:
-                continue  # not ours: reported as a conflict
+                continue  # not ours, or refused: reported already
             status, replicas = sts.get("status") or {}, sts["spec"].get("replicas", 0)
             if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
                 report.progressing(f"broker group {group}: waiting for the StatefulSet controller")
@@ -229,9 +160,10 @@ class BrokerClusterReconciler:
                     report.restart_pending(f"broker group {group} has pods on an old template; "
                                            f"spec.allowRestart is false")
 
-    def _group_pods(self, obj: dict[str, Any], group: int) -> list[dict[str, Any]]:
+    def _cluster_pods(self, obj: dict[str, Any], model: BrokerClusterModel) -> list[dict[str, Any]]:
+        groups = {str(g) for g in range(model.groups)}
         return [p for p in self._cluster_objects(self._listers.pods, obj)
-                if (p["metadata"].get("labels") or {}).get(meta.LABEL_GROUP) == str(group)]
+                if (p["metadata"].get("labels") or {}).get(meta.LABEL_GROUP) in groups]
 
     @staticmethod
     def _cluster_objects(lister: Lister, obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -240,27 +172,15 @@ class BrokerClusterReconciler:
         return [o for o in lister.by_index(CLUSTER_INDEX, key)
                 if (o["metadata"].get("labels") or {}).get(meta.LABEL_APP) == meta.BROKER_APP]
 
-    def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None,
-                sets: list[dict[str, Any] | None]) -> Result | None:
-        pods = []
-        if model is not None:
-            for group in range(model.groups):
-                pods.extend(self._group_pods(obj, group))
-        new_status = report.status(model, sets=sets, pods=pods, kind=self.door.resource.kind)
-        write_status(self._client, self.door.resource, obj, new_status)
-        # A foreign object in the way sends no event when it goes away: look again later.
-        return Result(requeue_after=CONFLICT_RECHECK) if report.conflicts or report.denied else None
+    def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None) -> Result | None:
+        pods = self._cluster_pods(obj, model) if model is not None else []
+        extra = self.door.extra_status(model, pods) if model is not None else None
+        self._status.write(obj, report.status(model, pods=pods, extra=extra))
+        return report.result()
 
 
-def write_status(client: KubeClient, resource: Resource, obj: dict[str, Any], status: dict[str, Any]) -> None:
-    """Writes status with the cached resourceVersion, and only when it differs from the cached one. A
-    conflict means the cache is behind: the watch event that brings the newer object queues another sync,
-    which writes the status again."""
-    if status == (obj.get("status") or {}):
-        return
-    try:
-        client.update_status(resource, {**obj, "status": status}, namespace=obj["metadata"]["namespace"])
-    except Conflict:
-        pass
-    except NotFound:
-        pass  # deleted meanwhile
+def _unreported(refs: Refs, model: BrokerClusterModel) -> list[tuple[str, str]]:
+    """Reference problems the model does not report itself (it names a missing nameServiceRef)."""
+    model_fields = {p.field for p in model.problems}
+    return [(reason, message) for reason, message in refs.problems
+            if not (reason == "NameServiceNotFound" and "spec.nameServiceRef" in model_fields)]

@@ -64,5 +64,13 @@ class ConditionSet:
             self.remove(PAUSED)
         return paused
 
+    def mark_blocked(self, *, denied: list[str], invalid: list[str], conflicts: list[str]) -> bool:
+        """Ready=False for the first kind of blocked write found (what an apply pass reports); True if any."""
+        for found, reason in ((denied, "Forbidden"), (invalid, "InvalidObject"), (conflicts, "ResourceConflict")):
+            if found:
+                self.set("Ready", FALSE, reason=reason, message="; ".join(found))
+                return True
+        return False
+
     def message(self, type_: str) -> str | None:
         return next((c.get("message") for c in self.items if c.get("type") == type_), None)

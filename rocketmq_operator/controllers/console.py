@@ -1,9 +1,9 @@
 """The Console reconciler: the RocketMQ dashboard Deployment with the name-server address injected.
 
 ``sync(key)``: read the Console; paused → a Paused condition only; find the name-server address
-(``spec.nameServers``, else the namespace's only NameService, which is watched: when it scales the
-address in the Deployment follows); apply the Deployment and its Service; write status last, only
-when it differs.
+(``spec.nameServers``, else the namespace's only NameService through the resolver the broker doors use;
+the NameService is watched, so when it scales the address in the Deployment follows); apply the
+Deployment and its Service; write status last, only when it differs.
 """
 
 from __future__ import annotations
@@ -11,17 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, is_paused, write_status
+from rocketmq_operator.controllers.common import is_paused
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
-from rocketmq_operator.controllers.control import ObjectControl, apply_all
+from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
+from rocketmq_operator.controllers.doors import name_service_key, resolve_name_service
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import CONSOLES, KubeClient, NotFound
+from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.console import console_objects
 
 READY = "Ready"
+
+
+def console_name_service_key(console: dict[str, Any]) -> str | None:
+    return name_service_key(console, implicit=True)
 
 
 def name_server_address(console: dict[str, Any], name_services: Lister) -> tuple[str, str | None]:
@@ -29,24 +34,20 @@ def name_server_address(console: dict[str, Any], name_services: Lister) -> tuple
     given = ((console.get("spec") or {}).get("nameServers") or "").strip()
     if given:
         return given, None
-    namespace = console["metadata"]["namespace"]
-    found = name_services.list(namespace)
-    if len(found) != 1:
-        names = ", ".join(sorted(n["metadata"]["name"] for n in found)) or "none"
-        return "", (f"spec.nameServers is empty and the namespace has {len(found)} NameServices ({names}); "
-                    f"set spec.nameServers or keep exactly one NameService")
-    ns = found[0]
+    ns, problem = resolve_name_service(console, console_name_service_key(console), name_services)
+    if ns is None:
+        return "", problem[1] if problem else "spec.nameServers is empty"
     size = int((ns.get("spec") or {}).get("size", 1))
-    return naming.name_server_address(ns["metadata"]["name"], namespace, size), None
+    return naming.name_server_address(ns["metadata"]["name"], console["metadata"]["namespace"], size), None
 
 
 class ConsoleReconciler:
-    def __init__(self, *, client: KubeClient, lister: Lister, name_services: Lister, deployments: ObjectControl,
-                 services: ObjectControl, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
-        self._client = client
+    def __init__(self, *, lister: Lister, name_services: Lister, controls: dict[str, ObjectControl],
+                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
         self._lister = lister
         self._name_services = name_services
-        self._controls = {"Deployment": deployments, "Service": services}
+        self._controls = controls
+        self._status = status
         self._recorder = recorder
         self._clock = clock
 
@@ -58,27 +59,26 @@ class ConsoleReconciler:
         old = obj.get("status") or {}
         conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
         if conds.mark_paused(is_paused(obj)):
-            return self._write(obj, {**old, "conditions": conds.items})
+            self._status.write(obj, {**old, "conditions": conds.items})
+            return None
         address, problem = name_server_address(obj, self._name_services)
         if problem:
             if conds.message(READY) != problem:
                 self._recorder.event(obj, WARNING, "NameServersUnknown", problem)
             conds.set(READY, FALSE, reason="NameServersUnknown", message=problem)
-            return self._write(obj, {**old, "observedGeneration": conds.generation, "conditions": conds.items})
-        applied, conflicts = apply_all(obj, console_objects(obj, name_server_address=address), self._controls,
-                                       self._recorder)
-        deployment = applied.get("Deployment") or {}
+            self._status.write(obj, {**old, "observedGeneration": conds.generation, "conditions": conds.items})
+            return None
+        applied = apply_all(obj, console_objects(obj, name_server_address=address), self._controls,
+                            self._recorder)
+        deployment = applied.first("Deployment") or {}
         ready = int((deployment.get("status") or {}).get("readyReplicas") or 0)
         wanted = int((deployment.get("spec") or {}).get("replicas", 1))
-        if conflicts:
-            conds.set(READY, FALSE, reason="ResourceConflict", message="; ".join(conflicts))
+        if conds.mark_blocked(denied=applied.denied, invalid=applied.invalid, conflicts=applied.conflicts):
+            pass
         elif ready >= wanted:
             conds.set(READY, TRUE, reason="ConsoleAvailable", message=f"{ready}/{wanted} console pods ready")
         else:
             conds.set(READY, FALSE, reason="Progressing", message=f"{ready}/{wanted} console pods ready")
-        self._write(obj, {"observedGeneration": conds.generation, "readyReplicas": ready, "nameServers": address,
-                          "conditions": conds.items})
-        return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
-
-    def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        write_status(self._client, CONSOLES, obj, status)
+        self._status.write(obj, {"observedGeneration": conds.generation, "readyReplicas": ready,
+                                 "nameServers": address, "conditions": conds.items})
+        return applied.result()

@@ -9,13 +9,19 @@ operator owns differs.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from rocketmq_operator.controllers.common import CONFLICT_RECHECK, STALE_CACHE_RECHECK
+from rocketmq_operator.controllers.runner import Result
 from rocketmq_operator.events import NORMAL, WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import KubeClient, NotFound, Resource
+from rocketmq_operator.kube import AlreadyExists, Conflict, Forbidden, KubeClient, NotFound, Resource
+from rocketmq_operator.kube.errors import Invalid, namespace_terminating
+from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources.diff import merged, needs_update
+
+log = get_logger(__name__)
 
 
 class Change(enum.Enum):
@@ -71,8 +77,8 @@ class ObjectControl:
         return Applied(Change.UPDATED, updated)
 
     def _create(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
-        # AlreadyExists means the cache is behind the server: the sync fails and is retried once the
-        # watch has caught up.
+        # AlreadyExists means the cache is behind the server: apply_all reports the pass as stale and
+        # the sync runs again once the watch has caught up.
         created = self._client.create(self.resource, desired, namespace=desired["metadata"]["namespace"])
         return Applied(Change.CREATED, created)
 
@@ -114,24 +120,122 @@ class ChangeLog:
                 recorder.event(owner, NORMAL, reason, f"{reason} {', '.join(names)}")
 
 
-def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
-              recorder: Any) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
-    """Applies each desired object with the control for its kind.
+@dataclass
+class ApplyReport:
+    """What one pass of :func:`apply_all` found.
 
-    Returns the objects as they now are, by kind (None where the name is taken by a foreign object), and
-    the messages about such foreign objects.
+    ``objects`` holds each applied object as it now is, by ``(kind, name)`` (None where the name is taken by a
+    foreign object or the write was refused); ``conflicts`` the messages about foreign objects, ``denied``
+    the writes RBAC refused, ``invalid`` the writes the API server rejected as invalid (a 422: mostly an
+    edited immutable field, which retrying cannot fix), ``stale`` whether a create found the name already
+    taken by an object the cache has not seen yet (the watch brings it; the sync runs again).
     """
-    applied_by_kind: dict[str, dict[str, Any] | None] = {}
-    conflicts: list[str] = []
-    changes = ChangeLog()
+
+    objects: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    stale: bool = False
+    changes: ChangeLog = field(default_factory=ChangeLog)
+
+    def first(self, kind: str) -> dict[str, Any] | None:
+        """The first applied object of ``kind`` (None when there is none or it is not ours)."""
+        return next((obj for (k, _), obj in self.objects.items() if k == kind), None)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get((kind, name))
+
+    def result(self) -> Result | None:
+        """Look again later at a name taken by a foreign object or a write RBAC refused (no watch event
+        will say when that changes), and soon after finding the cache behind."""
+        if self.conflicts or self.denied:
+            return Result(requeue_after=CONFLICT_RECHECK)
+        return Result(requeue_after=STALE_CACHE_RECHECK) if self.stale else None
+
+
+def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
+              recorder: Any) -> ApplyReport:
+    """Applies each desired object with the control for its kind, in order, and reports what happened.
+
+    A foreign object in the way, a write RBAC forbids and a write the server rejects as invalid are
+    reported (one Warning event each when it is news) and the other objects are still applied; a create
+    that finds the name taken (the cache is behind) marks the report stale. Nothing here raises for
+    those; any other API error propagates and the sync is retried with backoff.
+    """
+    report = ApplyReport()
     try:
         for desired in desired_objects:
-            control = controls[desired["kind"]]
-            applied = control.apply(owner, desired)
-            if applied.change is Change.NOT_OWNED:
-                conflicts.append(warn_not_owned(recorder, owner, control.resource, desired["metadata"]["name"]))
-            changes.note(control.resource, desired["metadata"]["name"], applied.change)
-            applied_by_kind[desired["kind"]] = applied.obj
+            _apply_one(owner, desired, controls[desired["kind"]], recorder, report)
     finally:
-        changes.report(recorder, owner)
-    return applied_by_kind, conflicts
+        report.changes.report(recorder, owner)
+    return report
+
+
+def _apply_one(owner: dict[str, Any], desired: dict[str, Any], control: ObjectControl, recorder: Any,
+               report: ApplyReport) -> None:
+    name = desired["metadata"]["name"]
+    report.objects[(desired["kind"], name)] = None
+    try:
+        applied = control.apply(owner, desired)
+    except AlreadyExists:
+        report.stale = True
+        return
+    except Forbidden as e:
+        if namespace_terminating(e):
+            raise
+        report.denied.append(_warn_once(recorder, owner, "Forbidden", _denied_message(desired, e)))
+        return
+    except Invalid as e:
+        report.invalid.append(_warn_once(recorder, owner, "InvalidObject", _invalid_message(desired, e)))
+        return
+    if applied.change is Change.NOT_OWNED:
+        report.conflicts.append(warn_not_owned(recorder, owner, control.resource, name))
+    report.changes.note(control.resource, name, applied.change)
+    report.objects[(desired["kind"], name)] = applied.obj
+
+
+def _denied_message(desired: dict[str, Any], error: Forbidden) -> str:
+    log.error("permission denied", kind=desired["kind"], name=desired["metadata"]["name"],
+              namespace=desired["metadata"].get("namespace"), error=error.message)
+    return (f"the operator may not write {desired['kind']} {desired['metadata']['name']}: {error.message}; "
+            f"check its RBAC (manifests/rbac)")
+
+
+def _invalid_message(desired: dict[str, Any], error: Invalid) -> str:
+    causes = ((error.body or {}).get("details") or {}).get("causes") or ()
+    fields = sorted({c.get("field") for c in causes if c.get("field")})
+    where = f" (field {', '.join(fields)})" if fields else ""
+    return (f"the API server rejected {desired['kind']} {desired['metadata']['name']}{where}: {error.message}; "
+            f"the change cannot be applied in place — revert it, or delete the object to have it recreated")
+
+
+def _warn_once(recorder: Any, owner: dict[str, Any], reason: str, message: str) -> str:
+    """A Warning event unless the owner's Ready condition already says ``message``; returns it."""
+    ready = next((c for c in (owner.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"), {})
+    if message not in ready.get("message", ""):
+        recorder.event(owner, WARNING, reason, message)
+    return message
+
+
+class StatusWriter:
+    """Writes a custom resource's status subresource, and only when it differs from the cached one.
+
+    The write carries the cached resourceVersion. A conflict means the cache is behind: the watch event
+    that brings the newer object queues another sync, which writes the status again. NotFound means the
+    object was deleted meanwhile. Both are quiet.
+    """
+
+    def __init__(self, client: KubeClient, resource: Resource) -> None:
+        self._client = client
+        self.resource = resource
+
+    def write(self, obj: dict[str, Any], status: dict[str, Any]) -> bool:
+        """True when a write was made and accepted."""
+        if status == (obj.get("status") or {}):
+            return False
+        try:
+            self._client.update_status(self.resource, {**obj, "status": status},
+                                       namespace=obj["metadata"]["namespace"])
+        except (Conflict, NotFound):
+            return False
+        return True

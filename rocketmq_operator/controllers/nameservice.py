@@ -1,9 +1,11 @@
-"""The NameService reconciler: a StatefulSet of name servers behind a headless Service.
+"""The NameService reconciler: a StatefulSet of name servers behind a headless Service, with a
+PodDisruptionBudget.
 
 ``sync(key)``: read the NameService; paused → a Paused condition only; build the model (problems →
-condition and Warning event, no change); apply the Service and the StatefulSet (rolling updates are
-the StatefulSet controller's: name servers keep no state a restart loses); write status last, only when
-it differs. Broker clusters that use this NameService are requeued by their own controller's watch.
+condition and Warning event, no change); apply the Service, the StatefulSet and the budget (rolling
+updates are the StatefulSet controller's: name servers keep no state a restart loses); write status
+last, only when it differs. Broker clusters and consoles that use this NameService are requeued by
+their own controllers' watches.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, is_paused, write_status
+from rocketmq_operator.controllers.common import is_paused
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
-from rocketmq_operator.controllers.control import ObjectControl, apply_all
+from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import NAME_SERVICES, KubeClient, NotFound
+from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources.model import from_name_service
 from rocketmq_operator.resources.nameservers import name_service_objects, name_service_status_addresses
 
@@ -25,11 +27,11 @@ READY = "Ready"
 
 
 class NameServiceReconciler:
-    def __init__(self, *, client: KubeClient, lister: Lister, services: ObjectControl,
-                 stateful_sets: ObjectControl, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
-        self._client = client
+    def __init__(self, *, lister: Lister, controls: dict[str, ObjectControl], status: StatusWriter,
+                 recorder: Any, clock: Clock = REAL_CLOCK) -> None:
         self._lister = lister
-        self._controls = {"Service": services, "StatefulSet": stateful_sets}
+        self._controls = controls
+        self._status = status
         self._recorder = recorder
         self._clock = clock
 
@@ -41,38 +43,37 @@ class NameServiceReconciler:
         old = obj.get("status") or {}
         conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
         if conds.mark_paused(is_paused(obj)):
-            return self._write(obj, {**old, "conditions": conds.items})
+            self._status.write(obj, {**old, "conditions": conds.items})
+            return None
         model = from_name_service(obj)
         if model.problems:
             message = "; ".join(str(p) for p in model.problems)
             if conds.message(READY) != message:
                 self._recorder.event(obj, WARNING, "InvalidSpec", message)
             conds.set(READY, FALSE, reason="InvalidSpec", message=message)
-            return self._write(obj, {**old, "conditions": conds.items, "observedGeneration": conds.generation})
-        applied, conflicts = apply_all(obj, name_service_objects(model), self._controls, self._recorder)
-        sts = applied.get("StatefulSet")
+            self._status.write(obj, {**old, "conditions": conds.items, "observedGeneration": conds.generation})
+            return None
+        applied = apply_all(obj, name_service_objects(model), self._controls, self._recorder)
+        sts = applied.first("StatefulSet")
         sts_status = (sts or {}).get("status") or {}
         ready = int(sts_status.get("readyReplicas") or 0)
-        settled = self._rolled_out(sts) and int(sts_status.get("replicas") or 0) == model.size
-        if conflicts:
-            conds.set(READY, FALSE, reason="ResourceConflict", message="; ".join(conflicts))
+        settled = _rolled_out(sts) and int(sts_status.get("replicas") or 0) == model.size
+        if conds.mark_blocked(denied=applied.denied, invalid=applied.invalid, conflicts=applied.conflicts):
+            pass
         elif ready == model.size and settled:
             conds.set(READY, TRUE, reason="AllNameServersReady", message=f"{ready}/{model.size} name servers ready")
         else:
             conds.set(READY, FALSE, reason="Progressing", message=f"{ready}/{model.size} name servers ready")
-        status = {"observedGeneration": conds.generation, "size": model.size, "readyReplicas": ready,
-                  "nameServers": name_service_status_addresses(model), "conditions": conds.items}
-        self._write(obj, status)
-        return Result(requeue_after=CONFLICT_RECHECK) if conflicts else None
+        self._status.write(obj, {"observedGeneration": conds.generation, "size": model.size, "readyReplicas": ready,
+                                 "nameServers": name_service_status_addresses(model), "conditions": conds.items})
+        return applied.result()
 
-    @staticmethod
-    def _rolled_out(sts: dict[str, Any] | None) -> bool:
-        if not sts:
-            return False
-        status = sts.get("status") or {}
-        return (status.get("observedGeneration", 0) >= sts["metadata"].get("generation", 0)
-                and status.get("updateRevision") == status.get("currentRevision")
-                and status.get("updatedReplicas", 0) >= sts["spec"].get("replicas", 0))
 
-    def _write(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        write_status(self._client, NAME_SERVICES, obj, status)
+def _rolled_out(sts: dict[str, Any] | None) -> bool:
+    if not sts:
+        return False
+    status = sts.get("status") or {}
+    return (status.get("observedGeneration", 0) >= sts["metadata"].get("generation", 0)
+            and status.get("updateRevision") == status.get("currentRevision")
+            and status.get("updatedReplicas", 0) >= sts["spec"].get("replicas", 0))
+

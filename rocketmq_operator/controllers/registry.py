@@ -3,109 +3,102 @@
 Each controller gets its own queue and its own reconciler; they share only the informers (one
 list/watch per resource) and the event recorder. Nothing here is global: two operators in one
 process (as the tests run them) share nothing.
+
+Reconcilers are made by the ``*_reconciler`` functions from a ``lister_for(resource)`` function: the
+informer factory's here, the unit tests' in-memory stores there, so the tests wire every reconciler
+exactly as production does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from rocketmq_operator.controllers.brokercluster import (
-    CLUSTER_INDEX,
-    BrokerClusterReconciler,
-    Controls,
+from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Listers
+from rocketmq_operator.controllers.common import CLUSTER_INDEX, cluster_index
+from rocketmq_operator.controllers.console import ConsoleReconciler, console_name_service_key
+from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.doors import (
+    BROKER_CLUSTER_DOOR,
+    BROKER_DOOR,
+    IMPLICIT_NAME_SERVICE,
     FrontDoor,
-    Listers,
-    cluster_index,
+    name_service_users_index,
 )
-from rocketmq_operator.controllers.console import ConsoleReconciler
-from rocketmq_operator.controllers.control import ObjectControl
 from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.runner import Controller, Key
+from rocketmq_operator.controllers.unserved import UnservedReconciler
 from rocketmq_operator.informers import Lister, SharedInformerFactory
 from rocketmq_operator.kube import (
-    BROKER_CLUSTERS,
-    BROKERS,
     CONFIG_MAPS,
     CONSOLES,
+    CONTROLLERS,
     DEPLOYMENTS,
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
     SERVICES,
     STATEFUL_SETS,
+    TOPIC_TRANSFERS,
     KubeClient,
     NotFound,
+    Resource,
 )
-from rocketmq_operator.resources.model import from_broker, from_broker_cluster
 from rocketmq_operator.workqueue import RateLimitingQueue
 
 NAME_SERVICE_INDEX = "name-service"
 CONFIG_MAP_INDEX = "properties-config-map"
-IMPLICIT_NAME_SERVICE = "*"  # Broker with nameServers: "" uses the namespace's only NameService
+ListerFor = Callable[[Resource], Lister]
+
+BROKER_CHILDREN = (CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
+NAME_SERVICE_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
+CONSOLE_CHILDREN = (DEPLOYMENTS, SERVICES)
+UNSERVED = (CONTROLLERS, TOPIC_TRANSFERS)
 
 
-# -- front doors -----------------------------------------------------------------------------------------
+# -- reconcilers: built the same way here and in the unit tests (from a lister per resource) --------------
 
-def _cluster_name_service(obj: dict[str, Any], lister: Lister) -> tuple[dict | None, str | None]:
-    ref = ((obj.get("spec") or {}).get("nameServiceRef") or {}).get("name")
-    if not ref:
-        return None, None
-    try:
-        return lister.get(obj["metadata"]["namespace"], ref), None
-    except NotFound:
-        return None, None  # the model reports the missing NameService
+def object_controls(kinds: Iterable[Resource], *, client: KubeClient, lister_for: ListerFor,
+                    recorder: Any) -> dict[str, ObjectControl]:
+    """One control object per child kind, keyed by kind."""
+    return {r.kind: ObjectControl(client, lister_for(r), r, recorder) for r in kinds}
 
 
-def _broker_name_service(obj: dict[str, Any], lister: Lister) -> tuple[dict | None, str | None]:
-    if ((obj.get("spec") or {}).get("nameServers") or "").strip():
-        return None, None
-    found = lister.list(obj["metadata"]["namespace"])
-    if len(found) == 1:
-        return found[0], None
-    names = sorted(ns["metadata"]["name"] for ns in found)
-    if not found:
-        return None, "spec.nameServers is empty and there is no NameService in this namespace"
-    return None, (f"spec.nameServers is empty and there are {len(found)} NameServices in this namespace "
-                  f"({', '.join(names)}): set spec.nameServers to choose one")
+def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                      clock: Clock = REAL_CLOCK) -> BrokerClusterReconciler:
+    listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
+                      config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
+                      pods=lister_for(PODS))
+    return BrokerClusterReconciler(
+        door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
+        controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def _properties_config_map(obj: dict[str, Any]) -> str | None:
-    """The name of the ConfigMap a BrokerCluster takes broker properties from (``spec.config.name``)."""
-    config = (obj.get("spec") or {}).get("config")
-    return (config.get("name") or None) if isinstance(config, dict) else None
+def name_service_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                            clock: Clock = REAL_CLOCK) -> NameServiceReconciler:
+    return NameServiceReconciler(
+        lister=lister_for(NAME_SERVICES), status=StatusWriter(client, NAME_SERVICES), recorder=recorder,
+        clock=clock,
+        controls=object_controls(NAME_SERVICE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-BROKER_CLUSTER_DOOR = FrontDoor(
-    resource=BROKER_CLUSTERS,
-    build=from_broker_cluster,
-    name_service=_cluster_name_service,
-    config_map_name=_properties_config_map,
-)
-BROKER_DOOR = FrontDoor(
-    resource=BROKERS,
-    build=lambda obj, *, name_service=None, config_map=None: from_broker(obj, name_service=name_service),
-    name_service=_broker_name_service,
-    config_map_name=lambda obj: None,
-)
+def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                       clock: Clock = REAL_CLOCK) -> ConsoleReconciler:
+    return ConsoleReconciler(
+        lister=lister_for(CONSOLES), name_services=lister_for(NAME_SERVICES),
+        status=StatusWriter(client, CONSOLES), recorder=recorder, clock=clock,
+        controls=object_controls(CONSOLE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-# -- indexes and event mapping -------------------------------------------------------------------------------
-
-def _name_service_index(obj: dict[str, Any]) -> list[str]:
-    spec, ns = obj.get("spec") or {}, obj["metadata"].get("namespace", "")
-    ref = (spec.get("nameServiceRef") or {}).get("name") if isinstance(spec.get("nameServiceRef"), dict) else None
-    if ref:
-        return [f"{ns}/{ref}"]
-    if "nameServers" in spec and not (spec.get("nameServers") or "").strip():
-        return [f"{ns}/{IMPLICIT_NAME_SERVICE}"]
-    return []
+def unserved_reconciler(resource: Resource, *, client: KubeClient, lister_for: ListerFor,
+                        clock: Clock = REAL_CLOCK) -> UnservedReconciler:
+    return UnservedReconciler(resource.kind, lister=lister_for(resource), status=StatusWriter(client, resource),
+                              clock=clock)
 
 
-def _config_map_index(obj: dict[str, Any]) -> list[str]:
-    name = _properties_config_map(obj)
-    return [f"{obj['metadata'].get('namespace', '')}/{name}"] if name else []
-
+# -- event mapping -------------------------------------------------------------------------------------------
 
 def _keys(objs: list[dict[str, Any]]) -> list[Key]:
     return [Key(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objs]
@@ -117,6 +110,19 @@ def _users_of_name_service(parents: Lister):
         return _keys(parents.by_index(NAME_SERVICE_INDEX, f"{namespace}/{ns_obj['metadata']['name']}")
                      + parents.by_index(NAME_SERVICE_INDEX, f"{namespace}/{IMPLICIT_NAME_SERVICE}"))
     return to_keys
+
+
+def _users_of_config_map(parents: Lister):
+    def to_keys(cm: dict[str, Any]) -> list[Key]:
+        return _keys(parents.by_index(CONFIG_MAP_INDEX, f"{cm['metadata'].get('namespace', '')}/{cm['metadata']['name']}"))
+    return to_keys
+
+
+def _config_map_index(door: FrontDoor):
+    def index(obj: dict[str, Any]) -> list[str]:
+        name = door.config_map_name(obj)
+        return [f"{obj['metadata'].get('namespace', '')}/{name}"] if name else []
+    return index
 
 
 def _pod_owner(stateful_sets: Lister, kind: str):
@@ -134,55 +140,41 @@ def _pod_owner(stateful_sets: Lister, kind: str):
     return to_keys
 
 
-# -- building ------------------------------------------------------------------------------------------------
+# -- controllers ---------------------------------------------------------------------------------------------
 
-def _queue(kind: str) -> RateLimitingQueue:
-    return RateLimitingQueue(name=kind)
+def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, watched: Iterable[Resource],
+                recorder: Any, workers: int) -> Controller:
+    informers = [factory.informer(r) for r in watched]
+    return Controller(name, reconciler, queue=RateLimitingQueue(name=name), recorder=recorder, workers=workers,
+                      has_synced=[i.has_synced for i in informers])
 
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,
                        recorder: Any, workers: int) -> Controller:
     parent = factory.informer(door.resource)
-    parent.add_indexers({NAME_SERVICE_INDEX: _name_service_index, CONFIG_MAP_INDEX: _config_map_index})
-    listers = Listers(parent=parent.lister(), name_services=factory.lister(NAME_SERVICES),
-                      config_maps=factory.lister(CONFIG_MAPS), stateful_sets=factory.lister(STATEFUL_SETS),
-                      pods=factory.lister(PODS))
-    controls = Controls(
-        config_maps=ObjectControl(client, listers.config_maps, CONFIG_MAPS, recorder),
-        services=ObjectControl(client, factory.lister(SERVICES), SERVICES, recorder),
-        stateful_sets=ObjectControl(client, listers.stateful_sets, STATEFUL_SETS, recorder),
-        pdbs=ObjectControl(client, factory.lister(POD_DISRUPTION_BUDGETS), POD_DISRUPTION_BUDGETS, recorder))
-    reconciler = BrokerClusterReconciler(door, client=client, listers=listers, controls=controls,
-                                         recorder=recorder)
-    informers = [factory.informer(r) for r in (door.resource, NAME_SERVICES, CONFIG_MAPS, SERVICES,
-                                                STATEFUL_SETS, POD_DISRUPTION_BUDGETS, PODS)]
-    controller = Controller(kind, reconciler, queue=_queue(kind), recorder=recorder, workers=workers,
-                            has_synced=[i.has_synced for i in informers])
+    parent.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(door.name_service_key),
+                         CONFIG_MAP_INDEX: _config_map_index(door)})
+    reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(door.resource, NAME_SERVICES, PODS, *BROKER_CHILDREN))
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue))
-    for resource in (CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS):
+    for resource in BROKER_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(enqueue, owner_keys(door.resource.kind)))
-    factory.informer(PODS).add_handler(mapped_handler(enqueue, _pod_owner(listers.stateful_sets,
+    factory.informer(PODS).add_handler(mapped_handler(enqueue, _pod_owner(factory.lister(STATEFUL_SETS),
                                                                          door.resource.kind)))
-    factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(listers.parent)))
-    factory.informer(CONFIG_MAPS).add_handler(mapped_handler(
-        enqueue, lambda cm: _keys(listers.parent.by_index(
-            CONFIG_MAP_INDEX, f"{cm['metadata'].get('namespace', '')}/{cm['metadata']['name']}"))))
+    factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))
+    factory.informer(CONFIG_MAPS).add_handler(mapped_handler(enqueue, _users_of_config_map(parent.lister())))
     return controller
 
 
 def _name_service_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
                              workers: int) -> Controller:
-    informer = factory.informer(NAME_SERVICES)
-    reconciler = NameServiceReconciler(
-        client=client, lister=informer.lister(), recorder=recorder,
-        services=ObjectControl(client, factory.lister(SERVICES), SERVICES, recorder),
-        stateful_sets=ObjectControl(client, factory.lister(STATEFUL_SETS), STATEFUL_SETS, recorder))
-    informers = [informer, factory.informer(SERVICES), factory.informer(STATEFUL_SETS)]
-    controller = Controller("nameserver", reconciler, queue=_queue("nameserver"), recorder=recorder,
-                            workers=workers, has_synced=[i.has_synced for i in informers])
-    informer.add_handler(parent_handler(controller.enqueue))
-    for resource in (SERVICES, STATEFUL_SETS):
+    reconciler = name_service_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller("nameserver", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(NAME_SERVICES, *NAME_SERVICE_CHILDREN))
+    factory.informer(NAME_SERVICES).add_handler(parent_handler(controller.enqueue))
+    for resource in NAME_SERVICE_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("NameService")))
     return controller
 
@@ -190,18 +182,24 @@ def _name_service_controller(*, client: KubeClient, factory: SharedInformerFacto
 def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
                         workers: int) -> Controller:
     informer = factory.informer(CONSOLES)
-    reconciler = ConsoleReconciler(
-        client=client, lister=informer.lister(), name_services=factory.lister(NAME_SERVICES), recorder=recorder,
-        deployments=ObjectControl(client, factory.lister(DEPLOYMENTS), DEPLOYMENTS, recorder),
-        services=ObjectControl(client, factory.lister(SERVICES), SERVICES, recorder))
-    informers = [informer, factory.informer(NAME_SERVICES), factory.informer(DEPLOYMENTS), factory.informer(SERVICES)]
-    controller = Controller("console", reconciler, queue=_queue("console"), recorder=recorder, workers=workers,
-                            has_synced=[i.has_synced for i in informers])
+    informer.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(console_name_service_key)})
+    reconciler = console_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller("console", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(CONSOLES, NAME_SERVICES, *CONSOLE_CHILDREN))
     informer.add_handler(parent_handler(controller.enqueue))
-    for resource in (DEPLOYMENTS, SERVICES):
+    for resource in CONSOLE_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Console")))
-    factory.informer(NAME_SERVICES).add_handler(mapped_handler(
-        controller.enqueue, lambda ns: _keys(informer.lister().list(ns["metadata"].get("namespace", "")))))
+    factory.informer(NAME_SERVICES).add_handler(mapped_handler(controller.enqueue,
+                                                               _users_of_name_service(informer.lister())))
+    return controller
+
+
+def _unserved_controller(resource: Resource, *, client: KubeClient, factory: SharedInformerFactory,
+                         recorder: Any, workers: int) -> Controller:
+    reconciler = unserved_reconciler(resource, client=client, lister_for=factory.lister)
+    controller = _controller(resource.plural[:-1], reconciler, factory=factory, recorder=recorder, workers=1,
+                             watched=(resource,))
+    factory.informer(resource).add_handler(parent_handler(controller.enqueue))
     return controller
 
 
@@ -216,4 +214,5 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, **common),
         _broker_controller("broker", BROKER_DOOR, **common),
         _console_controller(**common),
+        *(_unserved_controller(resource, **common) for resource in UNSERVED),
     ]

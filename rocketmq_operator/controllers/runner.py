@@ -68,8 +68,12 @@ class Recorder(Protocol):
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
+RESULTS = ("success", "requeue_after", "error", "terminal_error")
+
+
 class ControllerMetrics:
-    """Per-kind reconcile metrics, registered once per registry."""
+    """Per-kind reconcile metrics, registered once per registry. Every result series exists (at zero) from
+    the start, so a dashboard shows it before the first reconcile."""
 
     _by_registry: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -82,6 +86,8 @@ class ControllerMetrics:
         self.duration = Histogram(f"rocketmq_{kind}_reconcile_duration_seconds", f"{kind} reconcile duration",
                                   registry=registry,
                                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        for result in RESULTS:
+            self.total.labels(result=result)
 
     @classmethod
     def for_kind(cls, kind: str, registry: CollectorRegistry) -> ControllerMetrics:

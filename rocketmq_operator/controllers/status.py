@@ -1,7 +1,8 @@
 """What a broker-cluster sync found, turned into the custom resource's status.
 
-A ``Report`` collects findings while the sync runs (problems, conflicts, progress, pause) and builds
-the status at the end. The status is built from scratch each time from the cache, with condition
+A ``Report`` collects findings while the sync runs (problems, conflicts, refused writes, progress,
+pause, properties the operator overrode) and builds the status at the end through the one condition
+builder every controller uses (:class:`ConditionSet`). The status is built from scratch each time from the cache, with condition
 timestamps carried over when nothing changed, so equal findings give an equal status and no write.
 """
 
@@ -9,20 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.conditions import (
-    FALSE,
-    PAUSED,
-    PAUSED_MESSAGE,
-    TRUE,
-    remove_condition,
-    set_condition,
-)
+from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
+from rocketmq_operator.controllers.control import ApplyReport
+from rocketmq_operator.controllers.runner import Result
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 READY = "Ready"
 SCALE_DOWN = "ScaleDownRefused"
 RESTART_PENDING = "RestartPending"
+PROPERTIES_IGNORED = "PropertiesIgnored"
+STALE_MESSAGE = "waiting for the cache to catch up with objects just created"
 
 
 def _ready(pod: dict[str, Any]) -> bool:
@@ -35,16 +33,19 @@ def _ready(pod: dict[str, Any]) -> bool:
 class Report:
     def __init__(self, obj: dict[str, Any], *, now: str) -> None:
         self.obj = obj
-        self.now = now
-        self.generation = int(obj.get("metadata", {}).get("generation") or 0)
+        self.conditions = ConditionSet(obj, now=now)
+        self.generation = self.conditions.generation
         self.problems: list[str] = []
         self.problem_reason = "InvalidSpec"
         self.conflicts: list[str] = []
         self.denied: list[str] = []
+        self.rejected: list[str] = []
         self.progress: str | None = None
         self.is_paused = False
         self.scale_down: str | None = None
         self.restart: str | None = None
+        self.ignored: list[str] = []
+        self.applied: ApplyReport | None = None
 
     def paused(self) -> None:
         self.is_paused = True
@@ -69,50 +70,60 @@ class Report:
     def restart_pending(self, message: str) -> None:
         self.restart = message
 
+    def properties_ignored(self, message: str) -> None:
+        self.ignored.append(message)
+
+    def result(self) -> Result | None:
+        """When to look again: what the apply pass asks for (see :meth:`ApplyReport.result`)."""
+        return self.applied.result() if self.applied is not None else None
+
+    def absorb(self, applied: ApplyReport) -> None:
+        """Takes what an apply pass found: foreign objects, refused writes, invalid objects."""
+        self.conflicts += applied.conflicts
+        self.denied += applied.denied
+        self.rejected += applied.invalid
+        self.applied = applied
+        if applied.stale:
+            self.progressing(STALE_MESSAGE)
+
     # -- building the status --------------------------------------------------------------------------
 
-    def _set(self, conds: list[dict[str, Any]], type_: str, status: str, reason: str,
-             message: str) -> list[dict[str, Any]]:
-        return set_condition(conds, type_, status, reason=reason, message=message, generation=self.generation,
-                             now=self.now)
-
-    def _optional(self, conds: list[dict[str, Any]], type_: str, message: str | None,
-                  reason: str) -> list[dict[str, Any]]:
+    def _optional(self, type_: str, message: str | None, reason: str) -> None:
         if message is None:
-            return remove_condition(conds, type_)
-        return self._set(conds, type_, TRUE, reason, message)
+            self.conditions.remove(type_)
+        else:
+            self.conditions.set(type_, TRUE, reason=reason, message=message)
 
-    def _ready_condition(self, conds: list[dict[str, Any]], ready: int, total: int) -> list[dict[str, Any]]:
-        if self.problems:
-            return self._set(conds, READY, FALSE, self.problem_reason, "; ".join(self.problems))
-        if self.denied:
-            return self._set(conds, READY, FALSE, "Forbidden", "; ".join(self.denied))
-        if self.conflicts:
-            return self._set(conds, READY, FALSE, "ResourceConflict", "; ".join(self.conflicts))
+    def _ready_condition(self, ready: int, total: int) -> None:
+        for found, reason in ((self.problems, self.problem_reason), (self.denied, "Forbidden"),
+                              (self.rejected, "InvalidObject"), (self.conflicts, "ResourceConflict")):
+            if found:
+                self.conditions.set(READY, FALSE, reason=reason, message="; ".join(found))
+                return
         if self.progress or ready < total or total == 0:
-            return self._set(conds, READY, FALSE, "Progressing",
-                             self.progress or f"{ready}/{total} brokers ready")
-        return self._set(conds, READY, TRUE, "AllBrokersReady", f"{ready}/{total} brokers ready")
+            self.conditions.set(READY, FALSE, reason="Progressing",
+                                message=self.progress or f"{ready}/{total} brokers ready")
+            return
+        self.conditions.set(READY, TRUE, reason="AllBrokersReady", message=f"{ready}/{total} brokers ready")
 
-    def status(self, model: BrokerClusterModel | None, *, sets: list[dict[str, Any] | None],
-               pods: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    def status(self, model: BrokerClusterModel | None, *, pods: list[dict[str, Any]],
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
         old = dict(self.obj.get("status") or {})
-        conds = list(old.get("conditions") or [])
-        conds = self._optional(conds, PAUSED, PAUSED_MESSAGE if self.is_paused else None,
-                               "PauseAnnotation")
+        self._optional(PAUSED, PAUSED_MESSAGE if self.is_paused else None, "PauseAnnotation")
         if self.is_paused:
-            return {**old, "conditions": conds}
-        conds = self._optional(conds, SCALE_DOWN, self.scale_down, "GroupsHoldMessages")
-        conds = self._optional(conds, RESTART_PENDING, self.restart, "RestartNotAllowed")
+            return {**old, "conditions": self.conditions.items}
+        self._optional(SCALE_DOWN, self.scale_down, "GroupsHoldMessages")
+        self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
+        self._optional(PROPERTIES_IGNORED, "; ".join(self.ignored) or None, "OperatorOwnedKeys")
         if model is None:
-            conds = self._ready_condition(conds, 0, 0)
-            return {**old, "conditions": conds, "observedGeneration": self.generation}
+            self._ready_condition(0, 0)
+            return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
         total = model.groups * model.members_per_group
         ready = sum(1 for p in pods if _ready(p))
         if len(pods) != total:  # members still coming or going
             self.progressing(f"{len(pods)}/{total} broker pods exist")
-        conds = self._ready_condition(conds, ready, total)
-        status: dict[str, Any] = {
+        self._ready_condition(ready, total)
+        return {
             "observedGeneration": self.generation,
             "groups": model.groups,
             "readyGroups": _ready_groups(pods, model),
@@ -120,12 +131,9 @@ class Report:
             "readyMembers": ready,
             "nameServers": model.name_server_address,
             "brokers": [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)],
-            "conditions": conds,
+            "conditions": self.conditions.items,
+            **(extra or {}),
         }
-        if kind == "Broker":  # the Apache operator's fields
-            status["size"] = model.groups
-            status["nodes"] = sorted(p["metadata"]["name"] for p in pods)
-        return status
 
 
 def _ready_groups(pods: list[dict[str, Any]], model: BrokerClusterModel) -> int:

@@ -55,3 +55,4 @@ NAME_SERVICES = Resource("rocketmq.apache.org", "v1alpha1", "nameservices", "Nam
 BROKERS = Resource("rocketmq.apache.org", "v1alpha1", "brokers", "Broker")
 CONSOLES = Resource("rocketmq.apache.org", "v1alpha1", "consoles", "Console")
 TOPIC_TRANSFERS = Resource("rocketmq.apache.org", "v1alpha1", "topictransfers", "TopicTransfer")
+CONTROLLERS = Resource("rocketmq.apache.org", "v1alpha1", "controllers", "Controller")

@@ -18,28 +18,26 @@ from typing import Any
 import yaml
 
 from rocketmq_operator.clock import FakeClock
-from rocketmq_operator.controllers.brokercluster import (
-    CLUSTER_INDEX,
-    BrokerClusterReconciler,
-    Controls,
-    Listers,
-    cluster_index,
-)
+from rocketmq_operator.controllers import registry
+from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler
+from rocketmq_operator.controllers.common import CLUSTER_INDEX, cluster_index
 from rocketmq_operator.controllers.console import ConsoleReconciler
-from rocketmq_operator.controllers.control import ObjectControl
+from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
-from rocketmq_operator.controllers.registry import BROKER_CLUSTER_DOOR
 from rocketmq_operator.informers import Lister, Store, object_key
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
+    BROKERS,
     CONFIG_MAPS,
     CONSOLES,
+    CONTROLLERS,
     DEPLOYMENTS,
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
     SERVICES,
     STATEFUL_SETS,
+    TOPIC_TRANSFERS,
     AlreadyExists,
     Conflict,
     NotFound,
@@ -215,7 +213,7 @@ class FakeRecorder:
         return [e.reason for e in self.events if type_ is None or e.type == type_]
 
 
-WATCHED = (BROKER_CLUSTERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
+WATCHED = (BROKER_CLUSTERS, BROKERS, CONTROLLERS, TOPIC_TRANSFERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
            POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS)
 
 
@@ -256,26 +254,24 @@ class Cluster:
             for obj in on_server.values():
                 store.put(copy.deepcopy(obj))
 
-    def _control(self, resource: Resource) -> ObjectControl:
-        return ObjectControl(self.api, self.lister(resource), resource, self.recorder)
+    def _wiring(self) -> dict[str, Any]:
+        return {"client": self.api, "lister_for": self.lister, "recorder": self.recorder, "clock": self.clock}
 
     def broker_cluster_reconciler(self) -> BrokerClusterReconciler:
-        """Built as ``registry._broker_controller`` builds it for the BrokerCluster front door."""
-        listers = Listers(parent=self.lister(BROKER_CLUSTERS), name_services=self.lister(NAME_SERVICES),
-                          config_maps=self.lister(CONFIG_MAPS), stateful_sets=self.lister(STATEFUL_SETS),
-                          pods=self.lister(PODS))
-        controls = Controls(config_maps=self._control(CONFIG_MAPS), services=self._control(SERVICES),
-                            stateful_sets=self._control(STATEFUL_SETS), pdbs=self._control(POD_DISRUPTION_BUDGETS))
-        return BrokerClusterReconciler(BROKER_CLUSTER_DOOR, client=self.api, listers=listers, controls=controls,
-                                       recorder=self.recorder, clock=self.clock)
+        """Built by the registry function production uses, for the BrokerCluster front door."""
+        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, **self._wiring())
+
+    def broker_reconciler(self) -> BrokerClusterReconciler:
+        """The same reconciler behind the Apache Broker front door."""
+        return registry.broker_reconciler(BROKER_DOOR, **self._wiring())
 
     def name_service_reconciler(self) -> NameServiceReconciler:
-        return NameServiceReconciler(client=self.api, lister=self.lister(NAME_SERVICES), recorder=self.recorder,
-                                     services=self._control(SERVICES), stateful_sets=self._control(STATEFUL_SETS),
-                                     clock=self.clock)
+        return registry.name_service_reconciler(**self._wiring())
 
     def console_reconciler(self) -> ConsoleReconciler:
-        return ConsoleReconciler(client=self.api, lister=self.lister(CONSOLES),
-                                 name_services=self.lister(NAME_SERVICES), recorder=self.recorder,
-                                 deployments=self._control(DEPLOYMENTS), services=self._control(SERVICES),
-                                 clock=self.clock)
+        return registry.console_reconciler(**self._wiring())
+
+    def unserved_reconciler(self, resource: Resource):
+        wiring = self._wiring()
+        del wiring["recorder"]
+        return registry.unserved_reconciler(resource, **wiring)

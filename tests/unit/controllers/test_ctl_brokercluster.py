@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, PAUSE_ANNOTATION
+from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION, STALE_CACHE_RECHECK
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
@@ -19,6 +19,7 @@ from rocketmq_operator.kube import (
     STATEFUL_SETS,
     AlreadyExists,
     Conflict,
+    Invalid,
     NotFound,
 )
 from rocketmq_operator.resources import meta
@@ -161,12 +162,44 @@ def test_a_conflict_replacing_a_drifted_statefulset_fails_the_sync_before_any_st
     assert cluster.api.heads() == [("update", "statefulsets", None, NS, f"{NAME}-0")]
 
 
-def test_a_create_that_finds_the_name_taken_fails_the_sync_so_it_is_retried_after_the_cache_catches_up(cluster):
+def test_a_create_that_finds_the_name_taken_is_quiet_and_the_sync_runs_again_soon(cluster):
     cluster.seed(BROKER_CLUSTERS, sample())
     cluster.api.fail("create", CONFIG_MAPS, AlreadyExists("exists", reason="AlreadyExists"))
-    with pytest.raises(AlreadyExists):
-        cluster.broker_cluster_reconciler().sync(KEY)
-    assert cluster.api.heads() == [("create", "configmaps", None, NS, f"{NAME}-0-config")]
+    result = cluster.broker_cluster_reconciler().sync(KEY)
+    assert result == Result(requeue_after=STALE_CACHE_RECHECK)
+    assert cluster.api.heads() == [*group_heads("create", 0), *group_heads("create", 1), STATUS]
+    assert cluster.recorder.reasons("Warning") == []
+    assert ready_condition(cluster.api.actions[-1].body["status"])["reason"] == "Progressing"
+
+
+def invalid_claim_template() -> Invalid:
+    body = {"kind": "Status", "code": 422, "reason": "Invalid",
+            "details": {"causes": [{"field": "spec", "reason": "FieldValueForbidden"}]}}
+    return Invalid("StatefulSet.apps \"mybrokercluster-0\" is invalid: spec: Forbidden: updates to statefulset "
+                   "spec for fields other than 'replicas', 'template' ... are forbidden", reason="Invalid", body=body)
+
+
+def test_an_update_the_server_rejects_as_invalid_becomes_a_condition_naming_the_field_not_a_retry(cluster):
+    synced(cluster, sample())
+    drift_replicas(cluster, f"{NAME}-0", 5)
+    cluster.api.fail("update", STATEFUL_SETS, invalid_claim_template(), name=f"{NAME}-0")
+    assert cluster.broker_cluster_reconciler().sync(KEY) is None
+    ready_ = ready_condition(cluster.api.actions[-1].body["status"])
+    assert (ready_["status"], ready_["reason"]) == ("False", "InvalidObject")
+    assert "StatefulSet mybrokercluster-0 (field spec)" in ready_["message"]
+    assert cluster.recorder.reasons("Warning") == ["InvalidObject"]
+
+
+def test_an_invalid_object_is_warned_about_once_while_it_stays(cluster):
+    synced(cluster, sample())
+    drift_replicas(cluster, f"{NAME}-0", 5)
+    cluster.api.fail("update", STATEFUL_SETS, invalid_claim_template(), name=f"{NAME}-0")
+    cluster.broker_cluster_reconciler().sync(KEY)
+    cluster.catch_up()
+    cluster.recorder.events.clear()
+    cluster.api.fail("update", STATEFUL_SETS, invalid_claim_template(), name=f"{NAME}-0")
+    cluster.broker_cluster_reconciler().sync(KEY)
+    assert cluster.recorder.reasons("Warning") == []
 
 
 # -- objects the operator does not control -------------------------------------------------------------------

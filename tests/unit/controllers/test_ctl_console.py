@@ -7,7 +7,7 @@ from typing import Any
 
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, PAUSE_ANNOTATION
+from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.kube import CONSOLES, DEPLOYMENTS, NAME_SERVICES, Conflict
 

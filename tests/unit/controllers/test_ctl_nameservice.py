@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.brokercluster import CONFLICT_RECHECK, PAUSE_ANNOTATION
+from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.kube import NAME_SERVICES, SERVICES, STATEFUL_SETS, Conflict
 

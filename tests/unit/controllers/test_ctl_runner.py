@@ -12,7 +12,14 @@ from ctl_fakes import FakeRecorder
 from prometheus_client import CollectorRegistry
 
 from rocketmq_operator.clock import FakeClock
-from rocketmq_operator.controllers.runner import Controller, ControllerMetrics, Key, Result, TerminalError
+from rocketmq_operator.controllers.runner import (
+    RESULTS,
+    Controller,
+    ControllerMetrics,
+    Key,
+    Result,
+    TerminalError,
+)
 from rocketmq_operator.workqueue import RateLimitingQueue
 
 KEY = Key("ns", "a")
@@ -191,3 +198,9 @@ def test_every_fresh_registry_gets_its_own_reconcile_metrics():
         ControllerMetrics.for_kind("samekind", registry).total.labels(result="success").inc()
         assert registry.get_sample_value("rocketmq_samekind_reconcile_total", {"result": "success"}) == 1
         del registry
+
+
+def test_every_result_series_exists_at_zero_before_the_first_reconcile(rig):
+    r = rig()
+    assert {result: r.total(result) for result in RESULTS} == {result: 0.0 for result in RESULTS}
+    assert r.registry.get_sample_value(f"rocketmq_{r.kind}_reconcile_errors_total") == 0.0

@@ -15,6 +15,7 @@ from rocketmq_operator.controllers.conditions import (
     rfc3339,
     set_condition,
 )
+from rocketmq_operator.controllers.doors import DOORS
 from rocketmq_operator.controllers.status import Report
 from rocketmq_operator.resources import meta
 from rocketmq_operator.resources.model import BrokerClusterModel, from_broker_cluster
@@ -106,7 +107,8 @@ def status_of(obj: dict[str, Any], *, now: str, pods: list[dict[str, Any]] = ALL
               findings=lambda report: None) -> dict[str, Any]:
     report = Report(obj, now=now)
     findings(report)
-    return report.status(model_of(obj), sets=[], pods=pods, kind=kind)
+    model = model_of(obj)
+    return report.status(model, pods=pods, extra=DOORS[kind].extra_status(model, pods))
 
 
 def conditions_by_type(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -185,7 +187,7 @@ def test_a_paused_report_keeps_the_old_status_and_only_adds_the_paused_condition
     first = status_of(cluster(), now=T1)
     report = Report(cluster(first), now=T2)
     report.paused()
-    paused = report.status(None, sets=[], pods=[], kind="BrokerCluster")
+    paused = report.status(None, pods=[])
     assert {k: v for k, v in paused.items() if k != "conditions"} == {
         k: v for k, v in first.items() if k != "conditions"}
     assert conditions_by_type(paused)["Paused"]["lastTransitionTime"] == T2
