@@ -22,7 +22,7 @@ import functools
 from importlib import resources as package_files
 from typing import Any
 
-from rocketmq_operator.resources import meta, naming, pod
+from rocketmq_operator.resources import jvm, meta, naming, pod
 from rocketmq_operator.resources.brokerconf import group_confs
 from rocketmq_operator.resources.model import BrokerClusterModel
 
@@ -114,7 +114,7 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
             {"name": RUN_VOLUME, "mountPath": RUN_DIR},
             *pod.data_mounts(model.storage, subdirs=("logs", "store")),
         ],
-        **pod.container_options(model.pod, env=env),
+        **pod.container_options(model.pod, env=env, heap=jvm.BROKER),
     }
     if model.image_pull_policy:
         container["imagePullPolicy"] = model.image_pull_policy

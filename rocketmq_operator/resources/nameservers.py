@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.resources import meta, naming, pod
+from rocketmq_operator.resources import jvm, meta, naming, pod
 from rocketmq_operator.resources.model import NameServiceModel
 
 COMPONENT = "nameserver"
@@ -65,7 +65,7 @@ def _container(model: NameServiceModel) -> dict[str, Any]:
         "ports": [{"name": "main", "containerPort": port, "protocol": "TCP"}],
         "readinessProbe": pod.tcp_probe(port),
         "volumeMounts": pod.data_mounts(model.storage, subdirs=("logs", "namesrv")),
-        **pod.container_options(model.pod, env=pod.field_env()),
+        **pod.container_options(model.pod, env=pod.field_env(), heap=jvm.NAME_SERVER),
     }
     if model.image_pull_policy:
         container["imagePullPolicy"] = model.image_pull_policy

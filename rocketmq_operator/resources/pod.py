@@ -12,6 +12,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rocketmq_operator.resources import jvm
+from rocketmq_operator.resources.jvm import HeapProfile
 from rocketmq_operator.resources.modelparts import PodOptions, Storage
 from rocketmq_operator.resources.naming import ROCKETMQ_HOME_DIR
 
@@ -98,10 +100,21 @@ def spread_over_nodes(labels: Mapping[str, str], *, weight: int = 100) -> dict[s
     return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
 
 
-def container_options(options: PodOptions, *, env: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Container fields from pod options: env (operator's first, then the user's), resources, ..."""
+def container_options(
+    options: PodOptions, *, env: Sequence[Mapping[str, Any]], heap: HeapProfile
+) -> dict[str, Any]:
+    """Container fields from pod options: env, resources, security context.
+
+    Env is the operator's ``env`` first, then the user's, then ``HEAP_OPTS`` (see :mod:`.jvm`),
+    which may refer to the user's ``BROKER_MEM`` as ``$(BROKER_MEM)``.
+    """
+    user_env = copy.deepcopy(list(options.env))
     container: dict[str, Any] = {
-        "env": [*copy.deepcopy(list(env)), *copy.deepcopy(list(options.env))],
+        "env": [
+            *copy.deepcopy(list(env)),
+            *user_env,
+            *jvm.heap_env(user_env, resources=options.resources, profile=heap),
+        ],
         "resources": copy.deepcopy(dict(options.resources)),
     }
     if options.container_security_context:
