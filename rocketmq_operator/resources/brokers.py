@@ -31,8 +31,8 @@ CONTAINER_NAME = "broker"
 START_SCRIPT = "start-broker.sh"
 CONF_DIR = "/etc/rocketmq-operator"
 RUN_DIR = "/var/lib/rocketmq-operator"
-CONFIG_VOLUME = "broker-config"
-RUN_VOLUME = "broker-run"
+CONFIG_VOLUME = naming.CONFIG_VOLUME
+RUN_VOLUME = naming.RUN_VOLUME
 
 
 @functools.cache

@@ -10,9 +10,15 @@ Two custom resources describe a broker cluster, and both become one :class:`Brok
   ``replicaPerGroup: 3`` for a three-member Raft group).
 
 Builders take only the model, never a raw custom resource, so that the two dialects cannot drift.
-What the OpenAPI schema cannot check (a property that clashes with a key the operator writes, a
-missing NameService, ...) is returned in ``problems``: data for a status condition, never an
-exception. Controllers should not create or change children while a model has problems.
+What the OpenAPI schema cannot check is data, never an exception, in one of two fields:
+
+- ``problems``: what stops a sync — a missing NameService or ConfigMap, a property value RocketMQ
+  would not take, a user volume or env var that clashes with the operator's. Controllers should
+  not create or change children while a model has problems;
+- ``notes``: what the operator applied differently from what the user wrote — a property the
+  operator owns (``brokerRole`` in DLEDGER mode, ``brokerClusterName``, ...) dropped in favour of
+  its own value, an env var given twice. The sync goes on; controllers say it in a Warning event
+  and a condition so that the user can clean up the manifest.
 
 Models are frozen; their dict and tuple fields come from the API object and must not be mutated —
 builders copy them into the objects they return.
@@ -31,6 +37,7 @@ from rocketmq_operator.resources.modelparts import (
     Problem,
     Storage,
     pod_options,
+    pod_problems,
     retention_policy,
     storage,
 )
@@ -59,6 +66,7 @@ DEFAULT_CLUSTER_NAME = "DefaultCluster"
 REPLICATION_MODES = ("SYNC", "ASYNC", "DLEDGER")
 BROKER_COMMON_CONF = "broker-common.conf"  # the file the Apache operator mounted from spec.volumes[0]
 SPEC_PROPERTIES = "spec.properties"
+BROKER_VOLUMES = (naming.CONFIG_VOLUME, naming.RUN_VOLUME)
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,7 @@ class NameServiceModel:
     generation: int = 0
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
     problems: tuple[Problem, ...] = ()
+    notes: tuple[Problem, ...] = ()
 
     @property
     def name(self) -> str:
@@ -240,17 +249,21 @@ def from_name_service(
     problems: list[Problem] = []
     if not spec.get("nameServiceImage"):
         problems.append(Problem("spec.nameServiceImage", "a name-server image is required"))
+    pod = pod_options(spec)
+    store = storage(spec, retention=retention_policy(spec), problems=problems)
+    refused, notes = pod_problems(pod, storage=store, operator_env=naming.FIELD_ENV, operator_volumes=())
     return NameServiceModel(
         parent=ParentRef.of(obj, api_version=NAME_SERVICE_API_VERSION, kind="NameService"),
         image=spec.get("nameServiceImage", ""),
         size=int(spec.get("size", 1)),
         image_pull_policy=spec.get("imagePullPolicy") or None,
         labels=_labels(obj),
-        pod=pod_options(spec),
-        storage=storage(spec, retention=retention_policy(spec), problems=problems),
+        pod=pod,
+        storage=store,
         generation=_generation(obj),
         cluster_domain=cluster_domain,
-        problems=tuple(problems),
+        problems=(*problems, *refused),
+        notes=tuple(notes),
     )
 
 
@@ -297,16 +310,22 @@ def _complete(
         draft = replace(draft, name_server_address=user.props["namesrvAddr"])
     clean, dropped = properties.split_managed(user.props, expected=_expected_properties(draft))
     problems += _shape_problems(draft)
+    notes = [Problem(user.located(key), msg) for key, msg in dropped]
+    pod = pod_options(spec)
+    store = storage(storage_spec, retention=retention_policy(spec), problems=problems)
+    refused, applied = pod_problems(
+        pod, storage=store, operator_env=naming.BROKER_ENV, operator_volumes=BROKER_VOLUMES
+    )
     return replace(
         draft,
         properties=clean,
         image_pull_policy=spec.get("imagePullPolicy") or None,
         labels=_labels(obj),
-        pod=pod_options(spec),
-        storage=storage(storage_spec, retention=retention_policy(spec), problems=problems),
+        pod=pod,
+        storage=store,
         generation=_generation(obj),
-        problems=tuple(problems),
-        notes=tuple(Problem(user.located(key), msg) for key, msg in dropped),
+        problems=(*problems, *refused),
+        notes=(*notes, *applied),
     )
 
 

@@ -3,11 +3,18 @@
 The pod-level fields of the custom resources (resources, env, affinity, tolerations, security
 contexts, ...) are Kubernetes types that the schema keeps opaque; the operator passes them through
 to the pod template unchanged, so the model keeps them as the plain dicts the API returned.
+
+Passing them through must never produce a pod spec the API rejects (the StatefulSet controller
+would then fail to create every pod, with nothing in the custom resource's status), so
+:func:`pod_problems` refuses what would: a user volume named like one the operator adds or like
+the data volume, two user volumes of one name, a user env var the operator sets from the downward
+API or for its start script. The heap knobs (``HEAP_OPTS``, ``JAVA_OPT_EXT``) are the user's to
+set and win (see :mod:`.jvm`). The CRDs expose no ports or volume mounts, so those cannot clash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +97,43 @@ def pod_options(spec: Mapping[str, Any]) -> PodOptions:
         dns_policy=spec.get("dnsPolicy") or None,
         volumes=tuple(spec.get("volumes") or ()),
     )
+
+
+def pod_problems(
+    options: PodOptions, *, storage: Storage, operator_env: Sequence[str], operator_volumes: Sequence[str]
+) -> tuple[list[Problem], list[Problem]]:
+    """Problems (refused) and notes (applied) of the user's volumes and env against the operator's."""
+    taken = {*operator_volumes, storage.volume_name, *(_claim_name(c) for c in storage.claim_templates)}
+    problems = _volume_problems([v.get("name") for v in options.volumes], taken=taken)
+    notes: list[Problem] = []
+    seen: set[str] = set()
+    for index, var in enumerate(options.env):
+        name = var.get("name")
+        if name in operator_env:
+            problems.append(Problem(f"spec.env[{index}].name", f"{name} is set by the operator; remove it"))
+        elif name in seen:
+            notes.append(Problem(f"spec.env[{index}].name", f"{name} is given twice; the last one applies"))
+        seen.add(name)
+    return problems, notes
+
+
+def _volume_problems(names: Sequence[Any], *, taken: set[str]) -> list[Problem]:
+    problems = []
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        where = f"spec.volumes[{index}].name"
+        if not name:
+            problems.append(Problem(where, "a volume needs a name"))
+        elif name in taken:
+            problems.append(Problem(where, f"volume {name!r} has a name the operator uses; rename it"))
+        elif name in seen:
+            problems.append(Problem(where, f"volume {name!r} is given twice; Kubernetes rejects that"))
+        seen.add(name)
+    return problems
+
+
+def _claim_name(claim: Mapping[str, Any]) -> str:
+    return (claim.get("metadata") or {}).get("name") or DEFAULT_CLAIM_NAME
 
 
 def retention_policy(spec: Mapping[str, Any]) -> RetentionPolicy:

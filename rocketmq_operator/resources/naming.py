@@ -6,7 +6,8 @@ broker.conf rendering and controllers agree on them:
 - broker group ``g`` of cluster ``c``: StatefulSet and headless Service ``c-g``, ConfigMap
   ``c-g-config``, PodDisruptionBudget ``c-g``, pods ``c-g-m`` (``m`` = member ordinal, 0 = master);
 - RocketMQ names: ``brokerName=broker-g`` (as in the 2018 talk), DLedger self id ``n<m>``;
-- paths inside the pods: the RocketMQ home and the broker's store directory;
+- inside the pods: the RocketMQ home, the broker's store directory, the volumes and env the
+  operator adds;
 - name service ``n``: StatefulSet and headless Service ``n``, pods ``n-i`` reachable at
   ``n-i.n.<namespace>.svc.<cluster domain>:9876``.
 """
@@ -20,6 +21,15 @@ DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 # whose user has another home (RocketMQ's default is ${user.home}/store).
 ROCKETMQ_HOME_DIR = "/home/rocketmq"
 BROKER_STORE_DIR = f"{ROCKETMQ_HOME_DIR}/store"
+
+# Pod volumes and env the operator adds, in names a user will not pick for their own. (Renaming
+# a volume changes the pod template, so an operator upgrade that did — 'broker-config' and
+# 'broker-run' became these, because the Apache operator's example calls its own volume
+# 'broker-config' — rolls each broker group once.)
+CONFIG_VOLUME = "rocketmq-operator-config"
+RUN_VOLUME = "rocketmq-operator-run"
+FIELD_ENV = ("POD_NAME", "POD_NAMESPACE", "POD_IP")  # from the downward API
+BROKER_ENV = (*FIELD_ENV, "BROKER_CONF_DIR", "BROKER_RUN_DIR")  # read by start-broker.sh
 
 BROKER_PORT = 10911
 BROKER_VIP_PORT = 10909  # listenPort - 2 ("fast remoting")

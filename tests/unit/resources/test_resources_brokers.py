@@ -211,3 +211,15 @@ def test_a_cluster_that_does_not_allow_restarts_holds_its_pods_with_the_partitio
     held = replace(talk_model, allow_restart=False)
     spec = brokers.broker_statefulset(held, 0, config_hash="h")["spec"]
     assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
+
+
+def test_the_pod_spec_keeps_the_users_volume_beside_the_operators_under_distinct_names(
+    apache_broker, with_spec
+):
+    volume = {"name": "broker-config", "configMap": {"name": "broker-config"}}
+    m = model.from_broker(with_spec(apache_broker, volumes=[volume], storageMode="EmptyDir"))
+    pod_spec = brokers.broker_statefulset(m, 0, config_hash="h")["spec"]["template"]["spec"]
+    names = [v["name"] for v in pod_spec["volumes"]]
+    assert names == ["rocketmq-operator-config", "rocketmq-operator-run", "broker-storage", "broker-config"]
+    mounts = [mount["name"] for mount in pod_spec["containers"][0]["volumeMounts"]]
+    assert set(mounts) <= set(names)

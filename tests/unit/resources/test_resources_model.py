@@ -325,3 +325,51 @@ def test_a_broker_reads_allow_group_scale_down(apache_broker, with_spec):
     assert (
         model.from_broker(with_spec(apache_broker, allowGroupScaleDown=True)).allow_group_scale_down is True
     )
+
+
+def test_the_apache_examples_broker_config_volume_no_longer_clashes_with_the_operators():
+    m = model.from_broker(_apache_example_broker(), config_map=_broker_config())
+    assert m.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("volumes", "problem_at"),
+    [
+        ([{"name": "rocketmq-operator-config", "emptyDir": {}}], ["spec.volumes[0].name"]),
+        ([{"name": "rocketmq-operator-run", "emptyDir": {}}], ["spec.volumes[0].name"]),
+        (
+            [{"name": "x", "emptyDir": {}}, {"name": "broker-storage", "emptyDir": {}}],
+            ["spec.volumes[1].name"],
+        ),
+        ([{"name": "x", "emptyDir": {}}, {"name": "x", "emptyDir": {}}], ["spec.volumes[1].name"]),
+        ([{"emptyDir": {}}], ["spec.volumes[0].name"]),
+        ([{"name": "mine", "emptyDir": {}}], []),
+    ],
+)
+def test_user_volumes_that_would_make_the_pod_spec_invalid_are_problems(
+    apache_broker, with_spec, volumes, problem_at
+):
+    m = model.from_broker(with_spec(apache_broker, volumes=volumes))
+    assert _fields(m.problems) == problem_at
+
+
+@pytest.mark.parametrize(
+    ("env", "problems", "notes"),
+    [
+        ([{"name": "POD_IP", "value": "1.2.3.4"}], ["spec.env[0].name"], []),
+        ([{"name": "BROKER_CONF_DIR", "value": "/x"}], ["spec.env[0].name"], []),
+        ([{"name": "HEAP_OPTS", "value": "-Xmx1g"}], [], []),  # a knob: the user's wins
+        ([{"name": "A", "value": "1"}, {"name": "A", "value": "2"}], [], ["spec.env[1].name"]),
+    ],
+)
+def test_user_env_named_like_the_operators_is_refused_and_twice_given_is_noted(
+    apache_broker, with_spec, env, problems, notes
+):
+    m = model.from_broker(with_spec(apache_broker, env=env))
+    assert (_fields(m.problems), _fields(m.notes)) == (problems, notes)
+
+
+def test_a_name_server_refuses_downward_api_env_but_not_broker_ones(name_service, with_spec):
+    env = [{"name": "POD_NAME", "value": "x"}, {"name": "BROKER_CONF_DIR", "value": "/x"}]
+    m = model.from_name_service(with_spec(name_service, env=env))
+    assert _fields(m.problems) == ["spec.env[0].name"]
