@@ -33,6 +33,9 @@ from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
+_PROBLEM_REASONS = {"spec.nameServiceRef": "NameServiceNotFound", "spec.config": "ConfigMapNotFound",
+                    "spec.volumes[0].configMap": "ConfigMapNotFound"}
+
 
 @dataclass(frozen=True)
 class Listers:
@@ -79,8 +82,7 @@ class BrokerClusterReconciler:
         for reason, message in _unreported(refs, model):
             report.invalid(message, reason=reason)
         for problem in model.problems:
-            report.invalid(str(problem), reason="NameServiceNotFound" if problem.field == "spec.nameServiceRef"
-                           else "InvalidSpec")
+            report.invalid(str(problem), reason=_PROBLEM_REASONS.get(problem.field, "InvalidSpec"))
         self._note_ignored(obj, model, report)
         if report.problems:
             self._warn_once(obj, report)
@@ -180,7 +182,7 @@ class BrokerClusterReconciler:
 
 
 def _unreported(refs: Refs, model: BrokerClusterModel) -> list[tuple[str, str]]:
-    """Reference problems the model does not report itself (it names a missing nameServiceRef)."""
+    """Reference problems the model does not report itself (it names a missing nameServiceRef or ConfigMap
+    when it was built without one)."""
     model_fields = {p.field for p in model.problems}
-    return [(reason, message) for reason, message in refs.problems
-            if not (reason == "NameServiceNotFound" and "spec.nameServiceRef" in model_fields)]
+    return [(reason, message) for reason, field, message in refs.problems if field not in model_fields]

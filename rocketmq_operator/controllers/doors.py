@@ -32,7 +32,7 @@ class Refs:
 
     name_service: Mapping[str, Any] | None = None
     config_map: Mapping[str, Any] | None = None
-    problems: tuple[tuple[str, str], ...] = ()  # (reason, message): a reference that cannot be resolved
+    problems: tuple[tuple[str, str, str], ...] = ()  # (reason, field, message): references not resolved
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,20 @@ class FrontDoor:
     config_map_name: Callable[[Mapping[str, Any]], str | None]
     build: Callable[[Mapping[str, Any], Refs], BrokerClusterModel]
     extra_status: Callable[[BrokerClusterModel, list[dict[str, Any]]], dict[str, Any]]
+    config_map_field: str = "spec.config"  # where the resource names its properties ConfigMap
 
     def resolve(self, obj: Mapping[str, Any], *, name_services: Lister, config_maps: Lister) -> Refs:
         name_service, problem = resolve_name_service(obj, self.name_service_key(obj), name_services)
-        problems = [problem] if problem else []
+        field = "spec.nameServers" if self.name_service_key(obj) == IMPLICIT_NAME_SERVICE else "spec.nameServiceRef"
+        problems = [(problem[0], field, problem[1])] if problem else []
         config_map = None
         cm_name = self.config_map_name(obj)
         if cm_name:
             try:
                 config_map = config_maps.get(obj["metadata"]["namespace"], cm_name)
             except NotFound:
-                problems.append(("ConfigMapNotFound", f"ConfigMap {cm_name} not found"))
+                problems.append(("ConfigMapNotFound", self.config_map_field,
+                                 f"{self.config_map_field}: ConfigMap {cm_name} not found"))
         return Refs(name_service=name_service, config_map=config_map, problems=tuple(problems))
 
 
@@ -136,5 +139,6 @@ BROKER_DOOR = FrontDoor(
     config_map_name=_broker_common_config_map,
     build=lambda obj, refs: models.from_broker(obj, name_service=refs.name_service, config_map=refs.config_map),
     extra_status=_apache_broker_status,
+    config_map_field="spec.volumes[0].configMap",
 )
 DOORS = {door.resource.kind: door for door in (BROKER_CLUSTER_DOOR, BROKER_DOOR)}
