@@ -108,7 +108,7 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
         "ports": [
             {"name": p["name"], "containerPort": p["port"], "protocol": "TCP"} for p in _service_ports(model)
         ],
-        "readinessProbe": pod.tcp_probe(naming.BROKER_PORT),
+        **pod.probes(naming.BROKER_PORT),
         "volumeMounts": [
             {"name": CONFIG_VOLUME, "mountPath": CONF_DIR, "readOnly": True},
             {"name": RUN_VOLUME, "mountPath": RUN_DIR},
@@ -151,7 +151,8 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
                 model.pod,
                 containers=[_container(model)],
                 volumes=_volumes(model, group),
-                default_affinity=pod.spread_over_nodes(selector),
+                selector=selector,
+                image=model.image,
             ),
         },
     }

@@ -42,6 +42,7 @@ class PodOptions:
     env: tuple[Mapping[str, Any], ...] = ()
     tolerations: tuple[Mapping[str, Any], ...] = ()
     affinity: Mapping[str, Any] | None = None
+    topology_spread: tuple[Mapping[str, Any], ...] = ()
     node_selector: Mapping[str, str] = field(default_factory=dict)
     security_context: Mapping[str, Any] | None = None
     container_security_context: Mapping[str, Any] | None = None
@@ -86,6 +87,7 @@ def pod_options(spec: Mapping[str, Any]) -> PodOptions:
         env=tuple(spec.get("env") or ()),
         tolerations=tuple(spec.get("tolerations") or ()),
         affinity=spec.get("affinity") or None,
+        topology_spread=tuple(spec.get("topologySpreadConstraints") or ()),
         node_selector=spec.get("nodeSelector") or {},
         security_context=spec.get("securityContext") or None,
         container_security_context=spec.get("containerSecurityContext") or None,

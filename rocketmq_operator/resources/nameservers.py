@@ -1,6 +1,7 @@
 """Desired Kubernetes objects of a name service.
 
-NameService ``n`` becomes a StatefulSet ``n`` of ``size`` name servers and a headless Service ``n``
+NameService ``n`` becomes a StatefulSet ``n`` of ``size`` name servers, a PodDisruptionBudget ``n``
+(one name server down at a time) and a headless Service ``n``
 that publishes not-ready addresses, so ``n-0.n.<namespace>.svc.cluster.local:9876`` resolves as soon
 as the pod exists — brokers are configured with these stable names, never with pod IPs, and need
 no restart when a name server moves. Name servers are stateless peers, so the StatefulSet uses the
@@ -63,7 +64,7 @@ def _container(model: NameServiceModel) -> dict[str, Any]:
         "image": model.image,
         "command": ["/bin/sh", "-c", START_COMMAND],
         "ports": [{"name": "main", "containerPort": port, "protocol": "TCP"}],
-        "readinessProbe": pod.tcp_probe(port),
+        **pod.probes(port),
         "volumeMounts": pod.data_mounts(model.storage, subdirs=("logs", "namesrv")),
         **pod.container_options(model.pod, env=pod.field_env(), heap=jvm.NAME_SERVER),
     }
@@ -92,7 +93,8 @@ def name_service_statefulset(model: NameServiceModel) -> dict[str, Any]:
                 model.pod,
                 containers=[_container(model)],
                 volumes=pod.data_volumes(model.storage),
-                default_affinity=pod.spread_over_nodes(selector),
+                selector=selector,
+                image=model.image,
             ),
         },
     }
@@ -102,9 +104,23 @@ def name_service_statefulset(model: NameServiceModel) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(model), "spec": spec}
 
 
+def name_service_pdb(model: NameServiceModel) -> dict[str, Any]:
+    """A PodDisruptionBudget letting at most one name server be evicted at a time.
+
+    Brokers register with every name server, so any one may go; two at once during a node drain
+    could leave clients of a small name service with none.
+    """
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(model),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": name_service_selector(model)}},
+    }
+
+
 def name_service_objects(model: NameServiceModel) -> list[dict[str, Any]]:
-    """Service and StatefulSet of the name service, in create order."""
-    return [name_service_service(model), name_service_statefulset(model)]
+    """Service, StatefulSet and PodDisruptionBudget of the name service, in create order."""
+    return [name_service_service(model), name_service_statefulset(model), name_service_pdb(model)]
 
 
 def name_service_status_addresses(model: NameServiceModel) -> list[str]:

@@ -17,11 +17,24 @@ from rocketmq_operator.resources.jvm import HeapProfile
 from rocketmq_operator.resources.modelparts import PodOptions, Storage
 from rocketmq_operator.resources.naming import ROCKETMQ_HOME_DIR
 
-# The Apache RocketMQ images run as user and group 3000. Without a pod securityContext of the
-# user's, volumes are made writable for that group (kubelet creates sub-paths with the volume
-# root's mode, so they inherit it too).
-DEFAULT_SECURITY_CONTEXT = {"fsGroup": 3000, "fsGroupChangePolicy": "OnRootMismatch"}
+# The official apache/rocketmq images run as user and group 3000 (home /home/rocketmq). Without a
+# pod securityContext of the user's, pods run as that user, never as root, and volumes are made
+# writable for its group (kubelet creates sub-paths with the volume root's mode, so they inherit
+# it too; OnRootMismatch skips the recursive chown when the root is already right).
+DEFAULT_SECURITY_CONTEXT = {
+    "runAsUser": 3000,
+    "runAsGroup": 3000,
+    "runAsNonRoot": True,
+    "fsGroup": 3000,
+    "fsGroupChangePolicy": "OnRootMismatch",
+}
+# The Apache operator's own images (apacherocketmq/rocketmq-*) run as root from /root, which user
+# 3000 cannot enter: for them only the volume group is set, as before.
+ROOT_IMAGE_REPOSITORIES = ("apacherocketmq/",)
+ROOT_IMAGE_SECURITY_CONTEXT = {"fsGroup": 3000, "fsGroupChangePolicy": "OnRootMismatch"}
+DEFAULT_CONTAINER_SECURITY_CONTEXT = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
+ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 
 
 def field_env() -> list[dict[str, Any]]:
@@ -43,6 +56,21 @@ def tcp_probe(port: int, *, period: int = 10, failures: int = 3) -> dict[str, An
         "tcpSocket": {"port": port},
         "periodSeconds": period,
         "failureThreshold": failures,
+    }
+
+
+def probes(port: int) -> dict[str, Any]:
+    """Startup, readiness and liveness probes of a RocketMQ server listening on ``port``.
+
+    The startup probe gives the JVM up to 5 minutes (60 × 5 s) to open its port — a broker
+    recovering a large commit log takes a while — and holds the other two until it has. Liveness
+    then restarts a server whose port stays closed for 30 s; readiness takes it out of its
+    Service's endpoints after the same.
+    """
+    return {
+        "startupProbe": tcp_probe(port, period=5, failures=60),
+        "readinessProbe": tcp_probe(port),
+        "livenessProbe": tcp_probe(port),
     }
 
 
@@ -100,6 +128,28 @@ def spread_over_nodes(labels: Mapping[str, str], *, weight: int = 100) -> dict[s
     return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
 
 
+def spread_over_zones(labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A soft spread of pods matching ``labels`` over zones (nodes without a zone label count as one)."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": ZONE_TOPOLOGY_KEY,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(labels)},
+        }
+    ]
+
+
+def pod_security_context(options: PodOptions, *, image: str) -> dict[str, Any]:
+    """The user's pod securityContext, else the image user's (see :data:`DEFAULT_SECURITY_CONTEXT`)."""
+    if options.security_context:
+        return copy.deepcopy(dict(options.security_context))
+    repository = image.removeprefix("docker.io/")
+    if repository.startswith(ROOT_IMAGE_REPOSITORIES):
+        return dict(ROOT_IMAGE_SECURITY_CONTEXT)
+    return dict(DEFAULT_SECURITY_CONTEXT)
+
+
 def container_options(
     options: PodOptions, *, env: Sequence[Mapping[str, Any]], heap: HeapProfile
 ) -> dict[str, Any]:
@@ -117,8 +167,8 @@ def container_options(
         ],
         "resources": copy.deepcopy(dict(options.resources)),
     }
-    if options.container_security_context:
-        container["securityContext"] = copy.deepcopy(dict(options.container_security_context))
+    given = options.container_security_context or DEFAULT_CONTAINER_SECURITY_CONTEXT
+    container["securityContext"] = copy.deepcopy(dict(given))
     return container
 
 
@@ -127,24 +177,29 @@ def pod_spec(
     *,
     containers: Sequence[Mapping[str, Any]],
     volumes: Sequence[Mapping[str, Any]],
-    default_affinity: Mapping[str, Any] | None = None,
+    selector: Mapping[str, str],
+    image: str,
 ) -> dict[str, Any]:
     """A pod spec with the user's scheduling, security and networking options.
 
-    The user's ``affinity`` replaces ``default_affinity`` entirely, and the user's
-    ``securityContext`` replaces :data:`DEFAULT_SECURITY_CONTEXT`. ``hostNetwork`` without a
-    ``dnsPolicy`` gets ClusterFirstWithHostNet so that pods still resolve cluster DNS names.
+    Scheduling defaults for the pods ``selector`` matches: prefer different nodes (pod
+    anti-affinity) and spread softly over zones. A user ``affinity`` replaces both, user
+    ``topologySpreadConstraints`` replace the zone spread. The user's ``securityContext`` replaces
+    :func:`pod_security_context`'s default. ``hostNetwork`` without a ``dnsPolicy`` gets
+    ClusterFirstWithHostNet so that pods still resolve cluster DNS names.
     """
     spec: dict[str, Any] = {
         "containers": [dict(c) for c in containers],
         "volumes": [*volumes, *copy.deepcopy(list(options.volumes))],
     }
-    affinity = options.affinity or default_affinity
+    affinity = options.affinity or spread_over_nodes(selector)
+    spread = options.topology_spread or (() if options.affinity else spread_over_zones(selector))
     optional = {
-        "affinity": copy.deepcopy(dict(affinity)) if affinity else None,
+        "affinity": copy.deepcopy(dict(affinity)),
+        "topologySpreadConstraints": copy.deepcopy(list(spread)) or None,
         "nodeSelector": dict(options.node_selector) or None,
         "tolerations": copy.deepcopy(list(options.tolerations)) or None,
-        "securityContext": copy.deepcopy(dict(options.security_context or DEFAULT_SECURITY_CONTEXT)),
+        "securityContext": pod_security_context(options, image=image),
         "imagePullSecrets": copy.deepcopy(list(options.image_pull_secrets)) or None,
         "priorityClassName": options.priority_class_name,
         "serviceAccountName": options.service_account_name,

@@ -223,3 +223,70 @@ def test_the_pod_spec_keeps_the_users_volume_beside_the_operators_under_distinct
     assert names == ["rocketmq-operator-config", "rocketmq-operator-run", "broker-storage", "broker-config"]
     mounts = [mount["name"] for mount in pod_spec["containers"][0]["volumeMounts"]]
     assert set(mounts) <= set(names)
+
+
+def _pod_spec(m):
+    return brokers.broker_statefulset(m, 0, config_hash="h")["spec"]["template"]["spec"]
+
+
+def test_brokers_get_startup_readiness_and_liveness_probes_on_the_broker_port(talk_model):
+    container = _pod_spec(talk_model)["containers"][0]
+    startup, live = container["startupProbe"], container["livenessProbe"]
+    assert startup == {"tcpSocket": {"port": 10911}, "periodSeconds": 5, "failureThreshold": 60}
+    assert live == {"tcpSocket": {"port": 10911}, "periodSeconds": 10, "failureThreshold": 3}
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 10911}
+
+
+def test_pods_run_as_the_images_user_without_privileges_by_default(apache_broker):
+    pod_spec = _pod_spec(model.from_broker(apache_broker))
+    assert pod_spec["securityContext"] == {
+        "runAsUser": 3000,
+        "runAsGroup": 3000,
+        "runAsNonRoot": True,
+        "fsGroup": 3000,
+        "fsGroupChangePolicy": "OnRootMismatch",
+    }
+    assert pod_spec["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def test_the_users_security_contexts_replace_the_defaults(apache_broker, with_spec):
+    obj = with_spec(
+        apache_broker, securityContext={"runAsUser": 0}, containerSecurityContext={"privileged": True}
+    )
+    pod_spec = _pod_spec(model.from_broker(obj))
+    assert pod_spec["securityContext"] == {"runAsUser": 0}
+    assert pod_spec["containers"][0]["securityContext"] == {"privileged": True}
+
+
+@pytest.mark.parametrize(
+    "image", ["apacherocketmq/rocketmq-broker:4.5.0-alpine-operator-0.3.0", "docker.io/apacherocketmq/x:1"]
+)
+def test_the_apache_operators_root_images_only_get_the_volume_group(apache_broker, with_spec, image):
+    pod_spec = _pod_spec(model.from_broker(with_spec(apache_broker, brokerImage=image)))
+    assert pod_spec["securityContext"] == {"fsGroup": 3000, "fsGroupChangePolicy": "OnRootMismatch"}
+
+
+def test_members_of_a_group_are_spread_softly_over_zones_by_default(talk_model):
+    (spread,) = _pod_spec(talk_model)["topologySpreadConstraints"]
+    assert spread == {
+        "maxSkew": 1,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": brokers.group_selector(talk_model, 0)},
+    }
+
+
+def test_user_affinity_or_spread_constraints_replace_the_zone_spread(cluster_2m_2s, with_spec):
+    with_affinity = _pod_spec(
+        model.from_broker_cluster(with_spec(cluster_2m_2s, affinity={"nodeAffinity": {}}))
+    )
+    assert "topologySpreadConstraints" not in with_affinity
+    mine = [{"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "DoNotSchedule"}]
+    with_spread = _pod_spec(
+        model.from_broker_cluster(with_spec(cluster_2m_2s, topologySpreadConstraints=mine))
+    )
+    assert with_spread["topologySpreadConstraints"] == mine
+    assert with_spread["affinity"]["podAntiAffinity"]  # the node spread stays

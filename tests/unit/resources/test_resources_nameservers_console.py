@@ -5,12 +5,15 @@ from __future__ import annotations
 from rocketmq_operator.resources import console, model, nameservers, naming
 
 
-def test_a_name_service_is_a_statefulset_and_a_headless_service_of_the_same_name(name_service):
+def test_a_name_service_is_a_statefulset_a_headless_service_and_a_pdb_of_the_same_name(name_service):
     objs = nameservers.name_service_objects(model.from_name_service(name_service))
     assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
         ("Service", "rocketmq-nameserver"),
         ("StatefulSet", "rocketmq-nameserver"),
+        ("PodDisruptionBudget", "rocketmq-nameserver"),
     ]
+    pdb = objs[2]["spec"]
+    assert pdb == {"maxUnavailable": 1, "selector": objs[1]["spec"]["selector"]}
     for obj in objs:
         assert obj["metadata"]["ownerReferences"][0]["kind"] == "NameService"
         assert obj["metadata"]["ownerReferences"][0]["controller"] is True
@@ -100,3 +103,16 @@ def test_the_console_builder_leaves_the_custom_resource_untouched(sample):
     console.console_objects(obj, name_server_address="a:9876")
     containers = obj["spec"]["consoleDeployment"]["spec"]["template"]["spec"]["containers"]
     assert "env" not in containers[0]
+
+
+def test_name_servers_get_the_production_pod_defaults(name_service):
+    pod_spec = nameservers.name_service_statefulset(model.from_name_service(name_service))["spec"][
+        "template"
+    ]["spec"]
+    container = pod_spec["containers"][0]
+    assert container["startupProbe"]["tcpSocket"] == container["livenessProbe"]["tcpSocket"] == {"port": 9876}
+    assert pod_spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod_spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"] == (
+        nameservers.name_service_selector(model.from_name_service(name_service))
+    )
