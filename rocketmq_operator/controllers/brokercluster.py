@@ -21,7 +21,7 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import status as st
-from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused
+from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_overrides, pods_not_created
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
@@ -44,6 +44,7 @@ class Listers:
     config_maps: Lister
     stateful_sets: Lister
     pods: Lister
+    failed_creates: Lister  # FailedCreate events, indexed by the uid of their object
 
 
 class BrokerClusterReconciler:
@@ -71,6 +72,7 @@ class BrokerClusterReconciler:
         sets = self._apply_groups(obj, model, report)
         self._check_extra_groups(obj, model, report)
         self._progress(model, sets, report)
+        self._warn_failed_create(obj, report)
         return self._finish(obj, report, model)
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -83,7 +85,7 @@ class BrokerClusterReconciler:
             report.invalid(message, reason=reason)
         for problem in model.problems:
             report.invalid(str(problem), reason=_PROBLEM_REASONS.get(problem.field, "InvalidSpec"))
-        self._note_ignored(obj, model, report)
+        report.overridden(note_overrides(self._recorder, obj, model.notes))
         if report.problems:
             self._warn_once(obj, report)
             return None
@@ -95,15 +97,11 @@ class BrokerClusterReconciler:
         if not old or old.get("message") != message:
             self._recorder.event(obj, WARNING, report.problem_reason, message)
 
-    def _note_ignored(self, obj: dict[str, Any], model: BrokerClusterModel, report: st.Report) -> None:
-        """Properties the operator overrides: applied without them, said once in an event and kept in a
-        condition while they are set."""
-        notes = [str(note) for note in model.notes]
-        for note in notes:
-            report.properties_ignored(note)
-        old = get_condition(obj, st.PROPERTIES_IGNORED)
-        if notes and (not old or old.get("message") != "; ".join(notes)):
-            self._recorder.event(obj, WARNING, "PropertiesIgnored", "; ".join(notes))
+    def _warn_failed_create(self, obj: dict[str, Any], report: st.Report) -> None:
+        old = get_condition(obj, st.READY)
+        for message in report.not_created:
+            if not old or message not in old.get("message", ""):
+                self._recorder.event(obj, WARNING, "FailedCreate", message)
 
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
                       report: st.Report) -> list[dict[str, Any] | None]:
@@ -151,6 +149,9 @@ class BrokerClusterReconciler:
         for group, sts in enumerate(sets):
             if sts is None:
                 continue  # not ours, or refused: reported already
+            why = pods_not_created(sts, self._listers.failed_creates)
+            if why:
+                report.pods_not_created(why)
             status, replicas = sts.get("status") or {}, sts["spec"].get("replicas", 0)
             if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
                 report.progressing(f"broker group {group}: waiting for the StatefulSet controller")

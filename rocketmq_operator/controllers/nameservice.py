@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.common import is_paused
+from rocketmq_operator.controllers.common import OVERRIDDEN, is_paused, note_overrides, pods_not_created
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
 from rocketmq_operator.controllers.runner import Key, Result
@@ -27,9 +27,10 @@ READY = "Ready"
 
 
 class NameServiceReconciler:
-    def __init__(self, *, lister: Lister, controls: dict[str, ObjectControl], status: StatusWriter,
-                 recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+    def __init__(self, *, lister: Lister, failed_creates: Lister, controls: dict[str, ObjectControl],
+                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
         self._lister = lister
+        self._failed_creates = failed_creates
         self._controls = controls
         self._status = status
         self._recorder = recorder
@@ -53,13 +54,23 @@ class NameServiceReconciler:
             conds.set(READY, FALSE, reason="InvalidSpec", message=message)
             self._status.write(obj, {**old, "conditions": conds.items, "observedGeneration": conds.generation})
             return None
+        overridden = note_overrides(self._recorder, obj, model.notes)
+        if overridden:
+            conds.set(OVERRIDDEN, TRUE, reason="AppliedDifferently", message=overridden)
+        else:
+            conds.remove(OVERRIDDEN)
         applied = apply_all(obj, name_service_objects(model), self._controls, self._recorder)
         sts = applied.first("StatefulSet")
         sts_status = (sts or {}).get("status") or {}
         ready = int(sts_status.get("readyReplicas") or 0)
         settled = _rolled_out(sts) and int(sts_status.get("replicas") or 0) == model.size
+        not_created = pods_not_created(sts, self._failed_creates)
         if conds.mark_blocked(denied=applied.denied, invalid=applied.invalid, conflicts=applied.conflicts):
             pass
+        elif not_created:
+            if not_created not in (conds.message(READY) or ""):
+                self._recorder.event(obj, WARNING, "FailedCreate", not_created)
+            conds.set(READY, FALSE, reason="FailedCreate", message=not_created)
         elif ready == model.size and settled:
             conds.set(READY, TRUE, reason="AllNameServersReady", message=f"{ready}/{model.size} name servers ready")
         else:

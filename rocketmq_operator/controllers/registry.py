@@ -16,7 +16,12 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Listers
-from rocketmq_operator.controllers.common import CLUSTER_INDEX, cluster_index
+from rocketmq_operator.controllers.common import (
+    CLUSTER_INDEX,
+    INVOLVED_UID_INDEX,
+    cluster_index,
+    involved_uid_index,
+)
 from rocketmq_operator.controllers.console import ConsoleReconciler, console_name_service_key
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
 from rocketmq_operator.controllers.doors import (
@@ -36,6 +41,7 @@ from rocketmq_operator.kube import (
     CONSOLES,
     CONTROLLERS,
     DEPLOYMENTS,
+    FAILED_CREATE_EVENTS,
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
@@ -70,7 +76,7 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
                       clock: Clock = REAL_CLOCK) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
-                      pods=lister_for(PODS))
+                      pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
@@ -79,8 +85,8 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
 def name_service_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
                             clock: Clock = REAL_CLOCK) -> NameServiceReconciler:
     return NameServiceReconciler(
-        lister=lister_for(NAME_SERVICES), status=StatusWriter(client, NAME_SERVICES), recorder=recorder,
-        clock=clock,
+        lister=lister_for(NAME_SERVICES), failed_creates=lister_for(FAILED_CREATE_EVENTS),
+        status=StatusWriter(client, NAME_SERVICES), recorder=recorder, clock=clock,
         controls=object_controls(NAME_SERVICE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
@@ -125,6 +131,22 @@ def _config_map_index(door: FrontDoor):
     return index
 
 
+def _event_owner(stateful_sets: Lister, kind: str):
+    """A FailedCreate event → the StatefulSet it is about → that StatefulSet's parent of ``kind``."""
+    to_parent = owner_keys(kind)
+
+    def to_keys(event: dict[str, Any]) -> list[Key]:
+        involved = event.get("involvedObject") or {}
+        if involved.get("kind") != "StatefulSet":
+            return []
+        try:
+            sts = stateful_sets.get(involved.get("namespace", ""), involved.get("name", ""))
+        except NotFound:
+            return []
+        return to_parent(sts) if sts["metadata"].get("uid") == involved.get("uid") else []
+    return to_keys
+
+
 def _pod_owner(stateful_sets: Lister, kind: str):
     to_parent = owner_keys(kind)
 
@@ -156,7 +178,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                          CONFIG_MAP_INDEX: _config_map_index(door)})
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder)
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(door.resource, NAME_SERVICES, PODS, *BROKER_CHILDREN))
+                             watched=(door.resource, NAME_SERVICES, PODS, FAILED_CREATE_EVENTS, *BROKER_CHILDREN))
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue))
     for resource in BROKER_CHILDREN:
@@ -165,6 +187,8 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                                                                          door.resource.kind)))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))
     factory.informer(CONFIG_MAPS).add_handler(mapped_handler(enqueue, _users_of_config_map(parent.lister())))
+    factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
+        enqueue, _event_owner(factory.lister(STATEFUL_SETS), door.resource.kind)))
     return controller
 
 
@@ -172,8 +196,10 @@ def _name_service_controller(*, client: KubeClient, factory: SharedInformerFacto
                              workers: int) -> Controller:
     reconciler = name_service_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
     controller = _controller("nameserver", reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(NAME_SERVICES, *NAME_SERVICE_CHILDREN))
+                             watched=(NAME_SERVICES, FAILED_CREATE_EVENTS, *NAME_SERVICE_CHILDREN))
     factory.informer(NAME_SERVICES).add_handler(parent_handler(controller.enqueue))
+    factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
+        controller.enqueue, _event_owner(factory.lister(STATEFUL_SETS), "NameService")))
     for resource in NAME_SERVICE_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("NameService")))
     return controller
@@ -208,6 +234,7 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
     """One Controller per kind; each registers its informers and event handlers on ``factory``."""
     for resource in (PODS, STATEFUL_SETS):  # shared by the BrokerCluster and Broker controllers
         factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
+    factory.informer(FAILED_CREATE_EVENTS).add_indexers({INVOLVED_UID_INDEX: involved_uid_index})
     common = {"client": client, "factory": factory, "recorder": recorder, "workers": workers}
     return [
         _name_service_controller(**common),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rocketmq_operator.controllers.common import OVERRIDDEN
 from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
 from rocketmq_operator.controllers.control import ApplyReport
 from rocketmq_operator.controllers.runner import Result
@@ -19,7 +20,6 @@ from rocketmq_operator.resources.model import BrokerClusterModel
 READY = "Ready"
 SCALE_DOWN = "ScaleDownRefused"
 RESTART_PENDING = "RestartPending"
-PROPERTIES_IGNORED = "PropertiesIgnored"
 STALE_MESSAGE = "waiting for the cache to catch up with objects just created"
 
 
@@ -44,7 +44,8 @@ class Report:
         self.is_paused = False
         self.scale_down: str | None = None
         self.restart: str | None = None
-        self.ignored: list[str] = []
+        self.override: str | None = None
+        self.not_created: list[str] = []
         self.applied: ApplyReport | None = None
 
     def paused(self) -> None:
@@ -70,8 +71,11 @@ class Report:
     def restart_pending(self, message: str) -> None:
         self.restart = message
 
-    def properties_ignored(self, message: str) -> None:
-        self.ignored.append(message)
+    def pods_not_created(self, message: str) -> None:
+        self.not_created.append(message)
+
+    def overridden(self, message: str | None) -> None:
+        self.override = message
 
     def result(self) -> Result | None:
         """When to look again: what the apply pass asks for (see :meth:`ApplyReport.result`)."""
@@ -96,7 +100,8 @@ class Report:
 
     def _ready_condition(self, ready: int, total: int) -> None:
         for found, reason in ((self.problems, self.problem_reason), (self.denied, "Forbidden"),
-                              (self.rejected, "InvalidObject"), (self.conflicts, "ResourceConflict")):
+                              (self.rejected, "InvalidObject"), (self.conflicts, "ResourceConflict"),
+                              (self.not_created, "FailedCreate")):
             if found:
                 self.conditions.set(READY, FALSE, reason=reason, message="; ".join(found))
                 return
@@ -114,7 +119,7 @@ class Report:
             return {**old, "conditions": self.conditions.items}
         self._optional(SCALE_DOWN, self.scale_down, "GroupsHoldMessages")
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
-        self._optional(PROPERTIES_IGNORED, "; ".join(self.ignored) or None, "OperatorOwnedKeys")
+        self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
         if model is None:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}

@@ -101,7 +101,8 @@ class KubeClient:
                    label_selector: str | None = None, field_selector: str | None = None,
                    limit: int = 500) -> Iterator[dict[str, Any]]:
         """Yield each page (the decoded List object) following ``continue`` tokens."""
-        base = _query(labelSelector=label_selector, fieldSelector=field_selector, limit=limit)
+        base = _query(labelSelector=label_selector, fieldSelector=field_selector or resource.field_selector,
+                      limit=limit)
         token: str | None = None
         while True:
             query = [*base, *_query(**{"continue": token})]
@@ -121,7 +122,8 @@ class KubeClient:
         """
         query = _query(watch="true", resourceVersion=resource_version or None,
                        allowWatchBookmarks="true" if bookmarks else None,
-                       timeoutSeconds=timeout_seconds, labelSelector=label_selector)
+                       timeoutSeconds=timeout_seconds, labelSelector=label_selector,
+                       fieldSelector=resource.field_selector)
         self.counter.record("watch", resource)
         connect_timeout = self._timeout[0] if isinstance(self._timeout, tuple) else 10.0
         response = self._transport.send("GET", resource.path(namespace=namespace), query=query,

@@ -16,6 +16,7 @@ class Resource:
     plural: str
     kind: str
     namespaced: bool = True
+    field_selector: str | None = None  # a filtered view: list and watch only the objects it selects
 
     @property
     def api_version(self) -> str:
@@ -56,3 +57,5 @@ BROKERS = Resource("rocketmq.apache.org", "v1alpha1", "brokers", "Broker")
 CONSOLES = Resource("rocketmq.apache.org", "v1alpha1", "consoles", "Console")
 TOPIC_TRANSFERS = Resource("rocketmq.apache.org", "v1alpha1", "topictransfers", "TopicTransfer")
 CONTROLLERS = Resource("rocketmq.apache.org", "v1alpha1", "controllers", "Controller")
+# Events of the StatefulSet controller failing to create a pod (an invalid pod spec, a quota, ...).
+FAILED_CREATE_EVENTS = Resource("", "v1", "events", "Event", field_selector="reason=FailedCreate")

@@ -20,7 +20,12 @@ import yaml
 from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.controllers import registry
 from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler
-from rocketmq_operator.controllers.common import CLUSTER_INDEX, cluster_index
+from rocketmq_operator.controllers.common import (
+    CLUSTER_INDEX,
+    INVOLVED_UID_INDEX,
+    cluster_index,
+    involved_uid_index,
+)
 from rocketmq_operator.controllers.console import ConsoleReconciler
 from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
@@ -32,6 +37,7 @@ from rocketmq_operator.kube import (
     CONSOLES,
     CONTROLLERS,
     DEPLOYMENTS,
+    FAILED_CREATE_EVENTS,
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
@@ -214,7 +220,7 @@ class FakeRecorder:
 
 
 WATCHED = (BROKER_CLUSTERS, BROKERS, CONTROLLERS, TOPIC_TRANSFERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
-           POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS)
+           POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS, FAILED_CREATE_EVENTS)
 
 
 class Cluster:
@@ -227,6 +233,7 @@ class Cluster:
         self._stores = {r: Store() for r in WATCHED}
         for resource in (PODS, STATEFUL_SETS):  # as registry.build_controllers adds them
             self._stores[resource].add_indexers({CLUSTER_INDEX: cluster_index})
+        self._stores[FAILED_CREATE_EVENTS].add_indexers({INVOLVED_UID_INDEX: involved_uid_index})
 
     def lister(self, resource: Resource) -> Lister:
         return Lister(self._stores[resource], resource)

@@ -100,9 +100,9 @@ def test_an_operator_owned_key_in_broker_common_conf_is_dropped_with_one_warning
     cluster.broker_reconciler().sync(KEY)
     conf = created(cluster, "broker-0-config")["data"]["broker-0.conf"]
     assert "listenPort" not in conf
-    assert cluster.recorder.reasons("Warning") == ["PropertiesIgnored"]
+    assert cluster.recorder.reasons("Warning") == ["Overridden"]
     assert "listenPort" in cluster.recorder.events[0].message
-    ignored = condition(status(cluster), "PropertiesIgnored")
+    ignored = condition(status(cluster), "Overridden")
     assert ignored["status"] == "True" and "listenPort" in ignored["message"]
     cluster.catch_up()
     cluster.recorder.events.clear()
@@ -120,7 +120,7 @@ def test_the_seed_dledger_manifest_with_a_broker_role_is_accepted_and_the_role_i
     sts = created(cluster, "broker-0", "statefulsets")
     assert sts["spec"]["replicas"] == 3
     assert "brokerRole" not in created(cluster, "broker-0-config")["data"]["broker-0.conf"]
-    assert "brokerRole" in condition(status(cluster), "PropertiesIgnored")["message"]
+    assert "brokerRole" in condition(status(cluster), "Overridden")["message"]
 
 
 def test_an_empty_name_servers_uses_the_namespaces_only_name_service_and_reports_apache_fields(cluster):

@@ -14,6 +14,7 @@ from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
     CONFIG_MAPS,
+    FAILED_CREATE_EVENTS,
     NAME_SERVICES,
     PODS,
     STATEFUL_SETS,
@@ -443,3 +444,37 @@ def test_a_cluster_deleted_after_its_children_were_created_gives_no_actions(clus
     cluster.unseed(BROKER_CLUSTERS, cluster.get(BROKER_CLUSTERS, NS, NAME))
     assert cluster.broker_cluster_reconciler().sync(KEY) is None
     assert cluster.api.actions == []
+
+
+# -- pods the StatefulSet controller cannot create -------------------------------------------------------------
+
+def failed_create(cluster: Cluster, sts_name: str, message: str) -> None:
+    sts = cluster.get(STATEFUL_SETS, NS, sts_name)
+    cluster.seed(FAILED_CREATE_EVENTS, {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{sts_name}.1", "namespace": NS},
+        "involvedObject": {"kind": "StatefulSet", "namespace": NS, "name": sts_name, "uid": sts["metadata"]["uid"]},
+        "reason": "FailedCreate", "type": "Warning", "message": message, "lastTimestamp": "2023-11-14T22:13:25Z"})
+
+
+def test_a_failed_create_of_the_statefulset_controller_is_the_ready_reason_and_one_warning(cluster):
+    synced(cluster, sample())
+    message = 'create Pod mybrokercluster-0-0 failed error: Pod is invalid: spec.volumes[3].name: Duplicate value'
+    failed_create(cluster, f"{NAME}-0", message)
+    cluster.broker_cluster_reconciler().sync(KEY)
+    ready_ = ready_condition(cluster.api.actions[-1].body["status"])
+    assert (ready_["status"], ready_["reason"]) == ("False", "FailedCreate")
+    assert ready_["message"] == f"StatefulSet {NAME}-0 cannot create pods: {message}"
+    assert cluster.recorder.reasons("Warning") == ["FailedCreate"]
+    cluster.catch_up()
+    cluster.recorder.events.clear()
+    cluster.api.clear()
+    cluster.broker_cluster_reconciler().sync(KEY)
+    assert cluster.recorder.events == [] and cluster.api.actions == []
+
+
+def test_an_old_failed_create_is_ignored_once_the_pods_exist(cluster):
+    synced(cluster, sample())
+    failed_create(cluster, f"{NAME}-0", "quota exceeded")
+    ready(cluster)
+    cluster.broker_cluster_reconciler().sync(KEY)
+    assert ready_condition(cluster.api.actions[-1].body["status"])["reason"] == "AllBrokersReady"

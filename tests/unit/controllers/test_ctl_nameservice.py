@@ -16,7 +16,7 @@ from rocketmq_operator.kube import NAME_SERVICES, SERVICES, STATEFUL_SETS, Confl
 NS, NAME = "rocketmq", "rocketmq-nameserver"
 KEY = Key(NS, NAME)
 CREATE_ALL = [("create", "services", None, NS, NAME), ("create", "statefulsets", None, NS, NAME),
-              ("update", "nameservices", "status", NS, NAME)]
+              ("create", "poddisruptionbudgets", None, NS, NAME), ("update", "nameservices", "status", NS, NAME)]
 STATUS = ("update", "nameservices", "status", NS, NAME)
 
 
@@ -46,12 +46,12 @@ def rolled_out(cluster: Cluster, *, ready: int, replicas: int | None = None) -> 
     cluster.seed(STATEFUL_SETS, sts)
 
 
-def test_a_new_name_service_gets_its_headless_service_then_its_statefulset_then_status(cluster):
+def test_a_new_name_service_gets_its_headless_service_its_statefulset_and_budget_then_status(cluster):
     cluster.seed(NAME_SERVICES, name_service())
     assert cluster.name_service_reconciler().sync(KEY) is None
     assert cluster.api.heads() == CREATE_ALL
     assert cluster.api.actions[1].body["spec"]["replicas"] == 2
-    status = cluster.api.actions[2].body["status"]
+    status = cluster.api.actions[-1].body["status"]
     assert status["nameServers"] == [f"{NAME}-0.{NAME}.{NS}.svc.cluster.local:9876",
                                      f"{NAME}-1.{NAME}.{NS}.svc.cluster.local:9876"]
     assert (status["size"], status["readyReplicas"]) == (2, 0)
