@@ -26,10 +26,11 @@ def _crds() -> dict[tuple[str, str], dict]:
     return served
 
 
-def test_the_five_kinds_have_a_crd_file_each():
+def test_the_six_kinds_have_a_crd_file_each():
     assert [p.name for p in CRD_FILES] == [
         "rocketmq.apache.org_brokers_crd.yaml",
         "rocketmq.apache.org_consoles_crd.yaml",
+        "rocketmq.apache.org_controllers_crd.yaml",
         "rocketmq.apache.org_nameservices_crd.yaml",
         "rocketmq.apache.org_topictransfers_crd.yaml",
         "rocketmq.huanwei.io_brokerclusters_crd.yaml",
@@ -66,3 +67,73 @@ def test_the_talks_samples_are_kept_as_printed():
     assert "  namespace : rocketmq-operator\n" in two_m_two_s
     two_m = (MANIFESTS / "samples" / "04-cluster-2m.yaml").read_text()
     assert two_m == two_m_two_s.replace("allMaster: false", "allMaster: true")
+
+
+def test_the_kustomization_lists_every_crd_file():
+    kustomization = yaml.safe_load((MANIFESTS / "crds" / "Kustomization").read_text())
+    assert sorted(kustomization["resources"]) == [p.name for p in CRD_FILES]
+
+
+@pytest.mark.parametrize("path", CRD_FILES, ids=lambda p: p.name)
+def test_every_crd_is_labelled_as_the_operators(path):
+    (crd,) = _documents(path)
+    assert crd["metadata"]["labels"] == {"app.kubernetes.io/name": "rocketmq-operator"}
+
+
+def _spec_schema(kind: str) -> dict:
+    (crd,) = [c for (_, k), c in _crds().items() if k == kind]
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+
+# The json names of the Apache RocketMQ operator's ControllerSpec (api/v1alpha1/controller_types.go)
+# and the fields of its example Controller (example/rocketmq_v1alpha1_controller_cr.yaml).
+APACHE_CONTROLLER_SPEC = [
+    "size",
+    "controllerImage",
+    "imagePullPolicy",
+    "resources",
+    "storageMode",
+    "hostPath",
+    "env",
+    "volumeClaimTemplates",
+    "securityContext",
+    "podAnnotations",
+    "containerSecurityContext",
+    "imagePullSecrets",
+    "affinity",
+    "tolerations",
+    "nodeSelector",
+    "priorityClassName",
+    "serviceAccountName",
+]
+APACHE_CONTROLLER_EXAMPLE = {
+    "size": 1,
+    "controllerImage": "apacherocketmq/rocketmq-nameserver:5.0.0-alpine-operator-0.4.0",
+    "imagePullPolicy": "IfNotPresent",
+    "resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "2Gi"}},
+    "storageMode": "HostPath",
+    "hostPath": "/data/rocketmq/controller",
+    "volumeClaimTemplates": [{"metadata": {"name": "controller-storage"}, "spec": {}}],
+}
+
+
+def test_the_controller_crd_accepts_every_field_of_the_apache_operators_controller():
+    schema = _spec_schema("Controller")
+    assert set(APACHE_CONTROLLER_SPEC) | {"hostNetwork", "dnsPolicy"} <= set(schema["properties"])
+    assert set(schema["required"]) <= set(APACHE_CONTROLLER_EXAMPLE)
+    assert APACHE_CONTROLLER_EXAMPLE["storageMode"] in schema["properties"]["storageMode"]["enum"]
+
+
+def test_a_broker_can_allow_group_scale_down_and_only_then_lower_its_size():
+    schema = _spec_schema("Broker")
+    assert schema["properties"]["allowGroupScaleDown"] == {
+        "type": "boolean",
+        "default": False,
+        "description": "Allow lowering size, which deletes the last broker groups.",
+    }
+    assert any("allowGroupScaleDown" in rule["rule"] for rule in schema["x-kubernetes-validations"])
+
+
+@pytest.mark.parametrize("kind", ["Broker", "BrokerCluster", "NameService"])
+def test_pod_kinds_accept_topology_spread_constraints(kind):
+    assert _spec_schema(kind)["properties"]["topologySpreadConstraints"]["type"] == "array"
