@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STORAGE_MODES = ("EmptyDir", "HostPath", "StorageClass")
-RETENTION_VALUES = ("Retain", "Delete")
 DEFAULT_CLAIM_NAME = "broker-storage"
 
 
