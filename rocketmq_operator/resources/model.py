@@ -26,7 +26,7 @@ builders copy them into the objects they return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,7 +41,14 @@ from rocketmq_operator.resources.modelparts import (
     retention_policy,
     storage,
 )
-from rocketmq_operator.resources.propvalues import check_values
+from rocketmq_operator.resources.propsources import (
+    SPEC_PROPERTIES,
+    UserProperties,
+    broker_common_config_map_name,
+    broker_common_layers,
+    config_map_layer,
+    user_properties,
+)
 
 __all__ = [
     "BROKER_API_VERSION",
@@ -64,8 +71,6 @@ NAME_SERVICE_API_VERSION = "rocketmq.apache.org/v1alpha1"
 
 DEFAULT_CLUSTER_NAME = "DefaultCluster"
 REPLICATION_MODES = ("SYNC", "ASYNC", "DLEDGER")
-BROKER_COMMON_CONF = "broker-common.conf"  # the file the Apache operator mounted from spec.volumes[0]
-SPEC_PROPERTIES = "spec.properties"
 BROKER_VOLUMES = (naming.CONFIG_VOLUME, naming.RUN_VOLUME)
 
 
@@ -169,8 +174,9 @@ def from_broker_cluster(
     spec = obj.get("spec") or {}
     parent = ParentRef.of(obj, api_version=BROKER_CLUSTER_API_VERSION, kind="BrokerCluster")
     problems: list[Problem] = []
-    layers = [(_config_map_origin(config_map), properties.config_map_properties(config_map))]
-    user = _user_properties([*layers, (SPEC_PROPERTIES, spec.get("properties") or {})], problems)
+    user = user_properties(
+        [config_map_layer(config_map), (SPEC_PROPERTIES, spec.get("properties") or {})], problems
+    )
     draft = BrokerClusterModel(
         parent=parent,
         image=spec.get("brokerImage", ""),
@@ -206,8 +212,8 @@ def from_broker(
     spec = obj.get("spec") or {}
     parent = ParentRef.of(obj, api_version=BROKER_API_VERSION, kind="Broker")
     problems: list[Problem] = []
-    user = _user_properties(
-        [*_broker_common_layers(spec, config_map, problems), (SPEC_PROPERTIES, spec.get("properties") or {})],
+    user = user_properties(
+        [*broker_common_layers(spec, config_map, problems), (SPEC_PROPERTIES, spec.get("properties") or {})],
         problems,
     )
     mode = spec.get("replicationMode") or _mode_from_role(user.props.get("brokerRole"))
@@ -231,14 +237,6 @@ def from_broker(
         cluster_domain=cluster_domain,
     )
     return _complete(draft, obj, user=user, storage_spec=spec, problems=problems)
-
-
-def broker_common_config_map_name(spec: Mapping[str, Any]) -> str | None:
-    """The ConfigMap behind a Broker's ``spec.volumes[0]``, where the Apache operator read
-    ``broker-common.conf`` from; ``None`` when the first volume is not a ConfigMap."""
-    volumes = spec.get("volumes") or []
-    source = (volumes[0].get("configMap") if volumes and isinstance(volumes[0], Mapping) else None) or {}
-    return source.get("name") or None
 
 
 def from_name_service(
@@ -267,36 +265,11 @@ def from_name_service(
     )
 
 
-@dataclass(frozen=True)
-class _UserProperties:
-    """The user's properties, merged from their sources, and where each key came from."""
-
-    props: Mapping[str, str]
-    origins: Mapping[str, str]
-
-    def located(self, key: str) -> str:
-        return f"{self.origins.get(key, SPEC_PROPERTIES)}.{key}"
-
-
-def _user_properties(
-    layers: Sequence[tuple[str, Mapping[str, Any]]], problems: list[Problem]
-) -> _UserProperties:
-    """Layers normalised and merged (later wins); unusable entries and bad values go to ``problems``."""
-    normalized = []
-    for origin, raw in layers:
-        props, bad = properties.normalize(raw)
-        problems += [Problem(f"{origin}.{key}", msg) for key, msg in bad]
-        normalized.append((origin, props))
-    user = _UserProperties(*properties.merge_sources(normalized))
-    problems += [Problem(user.located(key), msg) for key, msg in check_values(user.props)]
-    return user
-
-
 def _complete(
     draft: BrokerClusterModel,
     obj: Mapping[str, Any],
     *,
-    user: _UserProperties,
+    user: UserProperties,
     storage_spec: Mapping[str, Any],
     problems: list[Problem],
 ) -> BrokerClusterModel:
@@ -378,39 +351,6 @@ def _name_service_address(name_service: Mapping[str, Any], namespace: str, clust
     name = (name_service.get("metadata") or {}).get("name", "")
     size = int((name_service.get("spec") or {}).get("size", 1))
     return naming.name_server_address(name, namespace, size, cluster_domain=cluster_domain)
-
-
-def _config_map_origin(config_map: Mapping[str, Any] | None) -> str:
-    return f"configmap/{((config_map or {}).get('metadata') or {}).get('name', '')}"
-
-
-def _broker_common_layers(
-    spec: Mapping[str, Any], config_map: Mapping[str, Any] | None, problems: list[Problem]
-) -> list[tuple[str, dict[str, str]]]:
-    """``broker-common.conf`` of the ConfigMap behind ``spec.volumes[0]``, as a property layer.
-
-    The file is the item whose ``path`` is ``broker-common.conf`` (the Apache operator mounted
-    that path), else the key of that name. A missing ConfigMap is a problem unless the volume is
-    ``optional``: the Apache operator's pods could not start without it either.
-    """
-    name = broker_common_config_map_name(spec)
-    if name is None:
-        return []
-    source = spec["volumes"][0]["configMap"]
-    if config_map is None:
-        if not source.get("optional"):
-            problems.append(Problem("spec.volumes[0].configMap", f"ConfigMap {name!r} not found"))
-        return []
-    key = _broker_common_key(source.get("items") or [])
-    text = ((config_map.get("data") or {}).get(key)) or ""
-    return [(f"configmap/{name}[{key}]", properties.parse_properties_text(text))]
-
-
-def _broker_common_key(items: Sequence[Mapping[str, Any]]) -> str:
-    for item in items:
-        if item.get("path") == BROKER_COMMON_CONF and item.get("key"):
-            return str(item["key"])
-    return BROKER_COMMON_CONF
 
 
 def _single_claim_storage(spec: Mapping[str, Any]) -> dict[str, Any]:
