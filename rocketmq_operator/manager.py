@@ -30,8 +30,10 @@ from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
     BROKERS,
     CONSOLES,
+    CONTROLLERS,
     NAME_SERVICES,
     PODS,
+    TOPIC_TRANSFERS,
     ApiError,
     ClusterUnreachable,
     KubeConfigError,
@@ -163,7 +165,8 @@ def run_operator(args: argparse.Namespace) -> int:
     return op.exit_code
 
 
-def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONSOLES)) -> list[str]:
+def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONSOLES, TOPIC_TRANSFERS,
+                                                 CONTROLLERS)) -> list[str]:
     """Names of the custom resource definitions the API server does not serve."""
     missing = []
     for resource in resources:

@@ -18,6 +18,8 @@ KINDS = {
     "Broker": ("rocketmq.apache.org", "v1alpha1", "brokers"),
     "NameService": ("rocketmq.apache.org", "v1alpha1", "nameservices"),
     "Console": ("rocketmq.apache.org", "v1alpha1", "consoles"),
+    "Controller": ("rocketmq.apache.org", "v1alpha1", "controllers"),
+    "TopicTransfer": ("rocketmq.apache.org", "v1alpha1", "topictransfers"),
 }
 
 

@@ -15,7 +15,7 @@ from rocketmq_operator.controllers.doors import BROKER_DOOR, IMPLICIT_NAME_SERVI
 from rocketmq_operator.controllers.runner import Key
 from rocketmq_operator.kube import BROKERS, CONFIG_MAPS, NAME_SERVICES
 
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "apache-examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "e2e" / "apache-examples"
 NS = "default"
 KEY = Key(NS, "broker")
 
