@@ -10,6 +10,11 @@ in-tree host-path provisioner binds claims) and fake nodes spread over zones, an
 ``/readyz`` is ok and every node is Ready. ``<dir>`` is ``$LOCAL_CLUSTER_DIR`` or ``.cluster``; two
 clusters in two directories run side by side.
 
+Where the machine allows (root, Linux, cgroups, iproute2) and ``REAL_NODES`` is not ``0``, ``up`` also
+adds real nodes (``hack/realnodes.py``: kubelet, containerd, CoreDNS, kube-proxy on a private bridge),
+labelled and tainted so that only pods that opt in run there. When they fail to come up the cluster runs
+with KWOK nodes only and says why in one line — except under ``CI=true``, where ``up`` fails.
+
 Standard library only, so it runs before the project's virtualenv exists.
 """
 
@@ -25,6 +30,9 @@ import time
 from pathlib import Path
 
 HACK = Path(__file__).resolve().parent
+sys.path.insert(0, str(HACK))
+import realnodes  # hack/ is not a package; localcluster.py runs as a script
+
 ROOT = HACK.parent
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 NODES = (("kwok-node-0", "zone-a"), ("kwok-node-1", "zone-b"), ("kwok-node-2", "zone-a"), ("kwok-node-3", "zone-b"))
@@ -72,13 +80,14 @@ def pid_alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------- certificates
 
-def make_certs(pki: Path) -> None:
+def make_certs(pki: Path, extra_sans: list[str] = ()) -> None:
     pki.mkdir(parents=True, exist_ok=True)
     o = lambda *a: run("openssl", *a, cwd=pki)
     o("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
       "-subj", "/CN=rocketmq-operator-local-ca")
     (pki / "server.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1," + "".join(f"{s}," for s in extra_sans) +
+        "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
         "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
         "extendedKeyUsage=serverAuth\n")
     (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
@@ -105,7 +114,13 @@ def write_kubeconfig(path: Path, pki: Path, server: str) -> None:
 
 # ---------------------------------------------------------------- processes
 
-def component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) -> list[str]:
+def component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int],
+                   extra: dict[str, list[str]] | None = None) -> list[str]:
+    """The command line of one component; ``extra`` flags come last (for a repeated flag the last wins)."""
+    return _component_args(name, bin_dir, d, ports) + list((extra or {}).get(name, ()))
+
+
+def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) -> list[str]:
     pki, kc = d / "pki", str(d / "kubeconfig")
     if name == "etcd":
         return [str(bin_dir / "etcd"), "--name=local", f"--data-dir={d / 'data' / 'etcd'}",
@@ -149,10 +164,10 @@ def component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) -> 
     raise ValueError(name)
 
 
-def start(name: str, args: list[str], d: Path) -> int:
+def start(name: str, args: list[str], d: Path, env: dict | None = None) -> int:
     with open(d / "logs" / f"{name}.log", "ab") as logf:
         proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=d)
+                                start_new_session=True, cwd=d, env=env)
     return proc.pid
 
 
@@ -268,13 +283,41 @@ def up() -> int:
         down(quiet=True)
     for sub in ("logs", "data"):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    make_certs(d / "pki")
+    skipped = realnodes.unavailable_reason()
+    make_certs(d / "pki", [] if skipped else realnodes.server_sans())
     ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
     write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
-    state = {"ports": ports, "pids": {}, "bin": str(bin_dir)}
+    state = {"ports": ports, "pids": {}, "bin": str(bin_dir), "extra_args": {}}
+    nodes = None if skipped else realnodes.RealNodes(d, start, wait_for, kubectl)
+
+    def save_state():
+        state_path(d).write_text(json.dumps(state, indent=2))
+
+    def real_nodes_failed(phase: str, e: Exception) -> None:
+        nonlocal nodes
+        state["realnodes_failed"] = f"{phase}: {e}"
+        realnodes.teardown(d, quiet=True)
+        state.pop("realnodes", None)
+        state["extra_args"].pop("kube-apiserver", None)
+        save_state()
+        nodes = None
+        if os.environ.get("CI") == "true":
+            raise ClusterError(f"real nodes failed under CI=true ({phase}): {e}")
+        log(f"real nodes: FAILED ({phase}), continuing with KWOK nodes only: {str(e).splitlines()[0]}")
+
+    if skipped:
+        state["realnodes_skipped"] = skipped
+        log(f"real nodes: skipped ({skipped})")
+    else:
+        try:
+            nodes.prepare(state)
+            state["extra_args"]["kube-apiserver"] = realnodes.apiserver_args(d / "pki")
+        except realnodes.RealNodeError as e:
+            real_nodes_failed("prepare", e)
+    save_state()
     try:
         for name in COMPONENTS:
-            pid = start(name, component_args(name, bin_dir, d, ports), d)
+            pid = start(name, component_args(name, bin_dir, d, ports, state["extra_args"]), d)
             state["pids"][name] = pid
             state_path(d).write_text(json.dumps(state, indent=2))
             if name == "etcd":
@@ -285,6 +328,13 @@ def up() -> int:
         wait_for("nodes Ready", lambda: nodes_ready(d), timeout=60, d=d, component="kwok", pid=state["pids"]["kwok"])
         wait_for("default ServiceAccount", lambda: default_sa_exists(d), timeout=60, d=d,
                  component="kube-controller-manager", pid=state["pids"]["kube-controller-manager"])
+        if nodes is not None:
+            try:
+                nodes.start(state, save_state)
+                log(f"real nodes {', '.join(state['realnodes']['nodes'])} Ready: {nodes.timing_line()}")
+            except (realnodes.RealNodeError, ClusterError, OSError, subprocess.TimeoutExpired) as e:
+                real_nodes_failed("start", e)
+                restart("kube-apiserver")  # back on 127.0.0.1 only, now that the guard chain is gone
     except (ClusterError, KeyboardInterrupt):
         down(quiet=True, keep_logs=True)
         raise
@@ -309,6 +359,7 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
 def down(quiet: bool = False, keep_logs: bool = False) -> int:
     d = cluster_dir()
     state = read_state(d)
+    realnodes.teardown(d, quiet=quiet)
     if state:
         for name in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(name)
@@ -334,6 +385,11 @@ def status() -> int:
         return 1
     for name, pid in state["pids"].items():
         print(f"{name:<25} pid {pid:<8} {'running' if pid_alive(pid) else 'STOPPED'}")
+    for line in realnodes.status_line(state):
+        print(line)
+    for key in ("realnodes_skipped", "realnodes_failed"):
+        if key in state:
+            print(f"real nodes: {key.split('_')[1]} ({state[key]})")
     print(f"kubeconfig: {d / 'kubeconfig'}  readyz: {'ok' if readyz(d) else 'not ready'}")
     return 0
 
@@ -356,7 +412,8 @@ def restart(component: str) -> int:
             "kube-scheduler": "scheduler"}.get(component, component)
     while (pid_alive(pid) or port_open(state["ports"][port])) and time.monotonic() < deadline:
         time.sleep(0.05)
-    new_pid = start(component, component_args(component, Path(state["bin"]), d, state["ports"]), d)
+    new_pid = start(component, component_args(component, Path(state["bin"]), d, state["ports"],
+                                              state.get("extra_args")), d)
     state["pids"][component] = new_pid
     state_path(d).write_text(json.dumps(state, indent=2))
     if component == "kube-apiserver":
