@@ -48,6 +48,11 @@ class SharedInformerFactory:
     def lister(self, resource: Resource) -> Lister:
         return self.informer(resource).lister()
 
+    def resources(self) -> list[Resource]:
+        """The resources informers have been requested for (each is listed and watched)."""
+        with self._lock:
+            return list(self._informers)
+
     def start(self) -> None:
         for informer in self._snapshot():
             informer.start()

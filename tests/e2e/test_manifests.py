@@ -38,6 +38,7 @@ CRDS = {
     "brokers.rocketmq.apache.org",
     "nameservices.rocketmq.apache.org",
     "consoles.rocketmq.apache.org",
+    "controllers.rocketmq.apache.org",
     "topictransfers.rocketmq.apache.org",
 }
 CUSTOM = sorted(CRDS)
