@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+TRUE, FALSE = "True", "False"
 PAUSED = "Paused"
 PAUSED_MESSAGE = "reconciliation is paused by annotation"
 

@@ -141,4 +141,3 @@ BROKER_DOOR = FrontDoor(
     extra_status=_apache_broker_status,
     config_map_field="spec.volumes[0].configMap",
 )
-DOORS = {door.resource.kind: door for door in (BROKER_CLUSTER_DOOR, BROKER_DOOR)}

@@ -56,12 +56,6 @@ class Report:
             self.problem_reason = reason
         self.problems.append(message)
 
-    def conflict(self, message: str) -> None:
-        self.conflicts.append(message)
-
-    def forbidden(self, message: str) -> None:
-        self.denied.append(message)
-
     def progressing(self, message: str) -> None:
         self.progress = self.progress or message
 

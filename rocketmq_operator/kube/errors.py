@@ -122,14 +122,6 @@ def error_from_status_object(status_obj: Mapping[str, Any]) -> ApiError:
     return error_from_response(code, json.dumps(status_obj))
 
 
-def error_from_api_exception(exc: Any) -> ApiError:
-    """Map a ``kubernetes.client.ApiException`` (status 0 means a client-side failure)."""
-    status = int(getattr(exc, "status", 0) or 0)
-    if status == 0:
-        return TransportError(str(getattr(exc, "reason", exc)), not_sent=False)
-    return error_from_response(status, getattr(exc, "body", None), getattr(exc, "headers", None))
-
-
 def error_from_transport(exc: BaseException) -> TransportError:
     """Map a urllib3/socket failure; a connection that was never made means the request never left."""
     inner = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc

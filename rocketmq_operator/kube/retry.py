@@ -70,4 +70,3 @@ class RetryPolicy:
         return self.delay(state.attempt_number, error)
 
 
-NO_RETRY = RetryPolicy(attempts=1)

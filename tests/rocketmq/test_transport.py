@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from rmq_fakes import FakeServer, hold_open, read_request, respond, serve_forever
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.rocketmq.errors import ConnectError, ConnectionLost, ProtocolError, RemotingTimeout
 from rocketmq_operator.rocketmq.protocol import RemotingCommand, encode
 from rocketmq_operator.rocketmq.transport import Connection, ConnectionPool, split_addr
+from tests.fakeclock import FakeClock
 
 pytestmark = pytest.mark.timeout(30)
 TIMEOUT = 0.5

@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.controllers import registry
 from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler
 from rocketmq_operator.controllers.common import (
@@ -49,6 +48,7 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
+from tests.fakeclock import FakeClock
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 START = 1_700_000_000.0  # the fake clock's wall time: 2023-11-14T22:13:20Z

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.controllers.enqueue import mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown
 from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_LOW, PRIORITY_NORMAL, RateLimitingQueue
+from tests.fakeclock import FakeClock
 
 
 class Recorded:

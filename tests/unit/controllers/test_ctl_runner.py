@@ -11,7 +11,6 @@ import pytest
 from ctl_fakes import FakeRecorder
 from prometheus_client import CollectorRegistry
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.controllers.runner import (
     RESULTS,
     Controller,
@@ -21,6 +20,7 @@ from rocketmq_operator.controllers.runner import (
     TerminalError,
 )
 from rocketmq_operator.workqueue import RateLimitingQueue
+from tests.fakeclock import FakeClock
 
 KEY = Key("ns", "a")
 OBJ = {"apiVersion": "v1", "kind": "BrokerCluster", "metadata": {"name": "a", "namespace": "ns", "uid": "u"}}

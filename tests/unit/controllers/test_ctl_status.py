@@ -15,7 +15,8 @@ from rocketmq_operator.controllers.conditions import (
     rfc3339,
     set_condition,
 )
-from rocketmq_operator.controllers.doors import DOORS
+from rocketmq_operator.controllers.control import ApplyReport
+from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
 from rocketmq_operator.controllers.status import Report
 from rocketmq_operator.resources import meta
 from rocketmq_operator.resources.model import BrokerClusterModel, from_broker_cluster
@@ -108,7 +109,7 @@ def status_of(obj: dict[str, Any], *, now: str, pods: list[dict[str, Any]] = ALL
     report = Report(obj, now=now)
     findings(report)
     model = model_of(obj)
-    return report.status(model, pods=pods, extra=DOORS[kind].extra_status(model, pods))
+    return report.status(model, pods=pods, extra={"Broker": BROKER_DOOR, "BrokerCluster": BROKER_CLUSTER_DOOR}[kind].extra_status(model, pods))
 
 
 def conditions_by_type(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -161,7 +162,7 @@ def test_the_first_problem_names_the_reason_and_every_problem_is_in_the_message(
 def test_a_conflict_outranks_progress_in_the_ready_condition():
     def findings(report: Report) -> None:
         report.progressing("rolling")
-        report.conflict("ConfigMap x is not ours")
+        report.absorb(ApplyReport(conflicts=["ConfigMap x is not ours"]))
     ready_ = conditions_by_type(status_of(cluster(), now=T1, findings=findings))["Ready"]
     assert (ready_["reason"], ready_["message"]) == ("ResourceConflict", "ConfigMap x is not ours")
 

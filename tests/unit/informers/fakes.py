@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.kube.client import ListResult
 from rocketmq_operator.kube.errors import ServerError
+from tests.fakeclock import FakeClock
 
 END = object()
 

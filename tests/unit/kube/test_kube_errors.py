@@ -6,7 +6,6 @@ import json
 
 import pytest
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from rocketmq_operator.kube import (
     AlreadyExists,
@@ -18,10 +17,8 @@ from rocketmq_operator.kube import (
     NotFound,
     ServerError,
     TooManyRequests,
-    TransportError,
 )
 from rocketmq_operator.kube.errors import (
-    error_from_api_exception,
     error_from_response,
     error_from_status_object,
     error_from_transport,
@@ -63,13 +60,6 @@ def test_a_body_that_is_not_a_status_becomes_the_message():
 def test_an_error_event_status_maps_by_its_code():
     error = error_from_status_object(status_body(410, "Expired", "too old resource version: 1 (42)"))
     assert isinstance(error, Gone) and "too old" in error.message
-
-
-def test_api_exceptions_map_by_status_and_status_zero_is_a_transport_error():
-    exc = ApiException(status=404, reason="Not Found")
-    exc.body = json.dumps(status_body(404, "NotFound", 'pods "x" not found'))
-    assert isinstance(error_from_api_exception(exc), NotFound)
-    assert isinstance(error_from_api_exception(ApiException(status=0, reason="SSLError")), TransportError)
 
 
 def test_a_refused_connection_surely_did_not_send_the_request_but_a_reset_may_have():

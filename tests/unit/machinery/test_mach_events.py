@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.events import NORMAL, WARNING, EventRecorder
 from rocketmq_operator.kube.errors import Forbidden, NotFound
+from tests.fakeclock import FakeClock
 
 OBJ = {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster",
        "metadata": {"name": "bc", "namespace": "ns", "uid": "uid-bc", "resourceVersion": "7"}}

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.kube.errors import AlreadyExists, Conflict, NotFound, ServerError
 from rocketmq_operator.leaderelection import LeaderElector, LeaseConfig
+from tests.fakeclock import FakeClock
 
 NS, LEASE = "operators", "rocketmq-operator"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.workqueue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, WorkQueue
+from tests.fakeclock import FakeClock
 
 JOIN = 5.0
 

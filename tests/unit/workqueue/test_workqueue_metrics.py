@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.workqueue import (
     ItemExponentialRateLimiter,
     MetricsProvider,
     RateLimitingQueue,
     WorkQueue,
 )
+from tests.fakeclock import FakeClock
 
 
 @pytest.fixture

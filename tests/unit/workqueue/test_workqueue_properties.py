@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.workqueue import PRIORITY_HIGH, PRIORITY_LOW, PRIORITY_NORMAL, WorkQueue
+from tests.fakeclock import FakeClock
 
 KEYS = st.sampled_from(["a", "b", "c", "d", "e"])
 PRIORITIES = st.sampled_from([PRIORITY_LOW, PRIORITY_NORMAL, PRIORITY_HIGH])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from rocketmq_operator.clock import FakeClock
 from rocketmq_operator.workqueue import (
     ItemExponentialRateLimiter,
     MaxOfRateLimiter,
@@ -12,6 +11,7 @@ from rocketmq_operator.workqueue import (
     TokenBucketRateLimiter,
     default_controller_rate_limiter,
 )
+from tests.fakeclock import FakeClock
 
 
 def test_exponential_backoff_starts_at_5_ms_and_doubles_per_failure():
