@@ -10,7 +10,7 @@ KIND_CLUSTER ?= rocketmq-operator
 IMAGE ?= rocketmq-operator:dev
 GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
 
-.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane e2e lint bench image bundle clean
+.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane e2e lint bench image images bundle clean
 
 $(PY): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ bench: install
 
 image: ## the operator image (needs Docker)
 	docker build -t $(IMAGE) .
+
+images: ## pause, apache/rocketmq and operator images as OCI archives for the real nodes (no Docker; root)
+	$(PYTHON) hack/images.py build
 
 bundle: ## a single-file install manifest in dist/
 	mkdir -p dist && kubectl kustomize manifests/default > dist/rocketmq-operator.yaml && echo dist/rocketmq-operator.yaml
