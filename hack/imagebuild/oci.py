@@ -28,7 +28,8 @@ MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 # containerd names an imported image after this annotation (ctr import drops a full reference given
-# only as org.opencontainers.image.ref.name unless --base-name matches it); the OCI one holds the tag.
+# only as org.opencontainers.image.ref.name unless --base-name matches it); it holds the normalized
+# reference, the one a pod's image field resolves to. The OCI annotation holds the tag.
 ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 GZIP_LEVEL = 6
@@ -228,6 +229,17 @@ def split_ref(ref: str) -> tuple[str, str]:
     return name, tag
 
 
+def normalized_ref(ref: str) -> str:
+    """The name containerd's CRI resolves ``ref`` to: "rocketmq-operator:dev" is
+    "docker.io/library/rocketmq-operator:dev", "apache/rocketmq:5.3.3" is "docker.io/apache/rocketmq:5.3.3"."""
+    first, sep, _ = ref.partition("/")
+    if not sep:
+        return f"docker.io/library/{ref}"
+    if "." in first or ":" in first or first == "localhost":
+        return ref
+    return f"docker.io/{ref}"
+
+
 def write_archive(ref: str, layers: Sequence[Blob], config: ImageConfig, blobs_dir: Path,
                   archive: Path, *, history: Sequence[str] = ()) -> Blob:
     """Write config, manifest and index, then the OCI image-layout tar ``archive``; return the manifest."""
@@ -271,7 +283,7 @@ def write_archive(ref: str, layers: Sequence[Blob], config: ImageConfig, blobs_d
             descriptor(
                 manifest_blob,
                 platform={"architecture": go_arch(), "os": "linux"},
-                annotations={ANNOTATION_CONTAINERD_NAME: ref, ANNOTATION_REF_NAME: tag},
+                annotations={ANNOTATION_CONTAINERD_NAME: normalized_ref(ref), ANNOTATION_REF_NAME: tag},
             )
         ],
     }

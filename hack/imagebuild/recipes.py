@@ -234,7 +234,7 @@ def fetch_jars(cache: Cache) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     log(f"fetching RocketMQ {version} jars (with proxy and controller) from Maven Central")
-    subprocess.run(["mvn", "-q", "-B", "-f", str(POM), "-Pimage", f"-Drocketmq.version={version}",
+    subprocess.run(["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "-Pimage", f"-Drocketmq.version={version}",
                     "dependency:copy-dependencies", "-DincludeScope=runtime",
                     f"-DoutputDirectory={staging}"], check=True, stdout=sys.stderr)
     (staging / ".complete").touch()

@@ -214,6 +214,9 @@ def check_rocketmq(rootfs: Rootfs) -> None:
     check(basics.returncode == 0 and lines[:3] == ["3000", "3000", f"{home}/bin"]
           and {"hostname-ok", "sed-ok", "ps-ok"} <= set(lines),
           "sh, id, hostname, sed, ps work as 3000:3000 in bin/", basics.stdout + basics.stderr)
+    entry = rootfs.run([*config["Entrypoint"], "sh", "-c", "echo entrypoint-ran-$0 $(id -u)", "given"])
+    check(entry.stdout.split() == ["entrypoint-ran-given", "3000"], "the entrypoint runs a given command",
+          entry.stdout + entry.stderr)
     java = rootfs.run(["java", "-version"])
     check(java.returncode == 0 and 'version "17' in java.stderr, "java -version: " + java.stderr.splitlines()[0]
           if java.stderr else "java -version", java.stdout + java.stderr)
