@@ -120,3 +120,21 @@ def test_pods_the_statefulset_controller_cannot_create_are_said_in_status_and_an
     wait_event(api_client, namespace, "name-service", reason="FailedCreate", type_="Warning", contains="quota")
     core.delete_namespaced_resource_quota("no-pods", namespace)
     wait_ready(api_client, "NameService", namespace, "name-service", timeout=120)
+
+
+@pytest.mark.parametrize("omit", [False, True], ids=["nameServers-empty", "nameServers-omitted"])
+def test_a_broker_on_the_namespaces_name_service_follows_its_resize_at_once(operator, api_client, kubeconfig,
+                                                                          namespace, omit):
+    """The operator resyncs every 300 s here: following within seconds means the NameService event did it."""
+    apply(kubeconfig, namespace, "rocketmq_v1alpha1_nameservice_cr.yaml")
+    broker_docs = list(yaml.safe_load_all(example("rocketmq_v1alpha1_broker_cr.yaml").read_text()))
+    if omit:
+        del broker_docs[1]["spec"]["nameServers"]
+    kubectl(kubeconfig, "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(broker_docs))
+    wait_ready(api_client, "Broker", namespace, "broker", timeout=120)
+    kubectl(kubeconfig, "patch", "-n", namespace, "nameservice", "name-service", "--type=merge",
+            "-p", '{"spec": {"size": 2}}')
+    second = f"name-service-1.name-service.{namespace}.svc.cluster.local:9876"
+    core = client.CoreV1Api(api_client)
+    eventually(lambda: second in core.read_namespaced_config_map("broker-0-config", namespace).data["broker-0.conf"],
+               timeout=20, what="the broker's namesrvAddr to follow the NameService resize")
