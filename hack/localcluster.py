@@ -283,7 +283,10 @@ def up() -> int:
         down(quiet=True)
     for sub in ("logs", "data"):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    skipped = realnodes.unavailable_reason()
+    unavailable = realnodes.unavailable_reason()
+    skipped = unavailable[0] if unavailable else None
+    if unavailable and unavailable[1] and os.environ.get("CI") == "true":
+        raise ClusterError(f"real nodes cannot come up under CI=true: {skipped}")
     make_certs(d / "pki", [] if skipped else realnodes.server_sans())
     ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
     write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
@@ -295,6 +298,7 @@ def up() -> int:
 
     def real_nodes_failed(phase: str, e: Exception) -> None:
         nonlocal nodes
+        nodes_timings = nodes.timing_line() if nodes is not None else ""
         state["realnodes_failed"] = f"{phase}: {e}"
         realnodes.teardown(d, quiet=True)
         state.pop("realnodes", None)
@@ -304,9 +308,12 @@ def up() -> int:
         if os.environ.get("CI") == "true":
             raise ClusterError(f"real nodes failed under CI=true ({phase}): {e}")
         log(f"real nodes: FAILED ({phase}), continuing with KWOK nodes only: {str(e).splitlines()[0]}")
+        if nodes_timings:
+            log(f"real nodes: steps before the failure: {nodes_timings}")
 
     if skipped:
         state["realnodes_skipped"] = skipped
+        state["realnodes_expected"] = unavailable[1]
         log(f"real nodes: skipped ({skipped})")
     else:
         try:

@@ -100,34 +100,45 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 # ---------------------------------------------------------------- whether to run them
 
-def unavailable_reason() -> str | None:
-    """Why real nodes cannot run on this machine, or None when they can."""
+def unavailable_reason() -> tuple[str, bool] | None:
+    """Why real nodes will not run here — (reason, whether they should have: then CI fails) — or None."""
     if os.environ.get("REAL_NODES", "1").strip().lower() in ("0", "false", "no", "off"):
-        return "REAL_NODES=0"
+        return "REAL_NODES=0", False
     if not sys.platform.startswith("linux"):
-        return f"not Linux ({sys.platform})"
+        return f"not Linux ({sys.platform})", False
     if os.geteuid() != 0:
-        return "not root (kubelet, containerd and the bridge need it)"
+        return "not root (kubelet, containerd and the bridge need it)", False
     if not Path("/sys/fs/cgroup").is_dir():
-        return "no /sys/fs/cgroup"
+        return "no /sys/fs/cgroup", False
     if not shutil.which("ip"):
-        return "no 'ip' command (iproute2)"
-    if not Path(os.environ.get("REAL_NODES_IMAGES_SCRIPT") or HACK / "images.py").exists():
-        return "no hack/images.py to build the pause and RocketMQ images"
+        return "no 'ip' command (iproute2)", False
+    if not images_script().exists():
+        return f"no {images_script()} to build the pause and RocketMQ images", True
     owner = owner_dir()
     if owner is not None and owner_alive(owner):
-        return f"the real nodes of this machine belong to the running cluster in {owner}"
+        return f"the real nodes of this machine belong to the running cluster in {owner}", True
     return None
 
 
+def images_script() -> Path:
+    return Path(os.environ.get("REAL_NODES_IMAGES_SCRIPT") or HACK / "images.py")
+
+
 def owner_dir() -> Path | None:
+    """The cluster directory that owns this machine's real nodes (written by ``prepare``)."""
     try:
-        return Path(OWNER_FILE.read_text().strip())
-    except OSError:
+        return Path(json.loads(OWNER_FILE.read_text())["dir"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def owner_alive(d: Path) -> bool:
+    """Whether the owner's ``up`` is still running or its cluster is: then nobody else touches them."""
+    try:
+        if pid_alive(int(json.loads(OWNER_FILE.read_text())["pid"])):
+            return True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     try:
         state = json.loads((d / "state.json").read_text())
     except (OSError, ValueError):
@@ -157,9 +168,7 @@ def build_binaries() -> Path:
 
 def build_images() -> list[tuple[str, str]]:
     """(archive, image reference) pairs from hack/images.py, which builds them or reuses its cache."""
-    script = Path(os.environ.get("REAL_NODES_IMAGES_SCRIPT") or HACK / "images.py")
-    if not script.exists():
-        raise RealNodeError("hack/images.py is missing: no pause or RocketMQ image to run pods with")
+    script = images_script()
     proc = subprocess.run([sys.executable, str(script), "build"], check=False, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RealNodeError("building the images failed (hack/images.py build; see above)")
@@ -518,10 +527,10 @@ class RealNodes:
         bin_dir = self._step("node binaries", build_binaries)
         images = self._step("images", build_images)
         pause_image(images)
-        teardown(self.d, quiet=True)  # whatever a crashed run left on the machine
+        teardown(self.d, quiet=True, leftovers=True)  # whatever a crashed run left on the machine
         self.base.mkdir(parents=True, exist_ok=True)
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        OWNER_FILE.write_text(str(self.d))
+        OWNER_FILE.write_text(json.dumps({"dir": str(self.d), "pid": os.getpid()}))
         created = []
         for fixed in FIXED_DIRS:
             for p in (fixed, *fixed.parents):
@@ -565,12 +574,7 @@ class RealNodes:
                        timeout=60, d=self.d, component="containerd", pid=pid)
         self.timings.append(("containerd", time.monotonic() - t))
 
-        t = time.monotonic()
-        for archive, ref in rn["images"]:
-            run(*ctr, "-n", "k8s.io", "images", "import", "--no-unpack=false", archive, timeout=600)
-            if ref not in run(*ctr, "-n", "k8s.io", "images", "ls", "-q", check=False).stdout.split():
-                log(f"warning: importing {archive} did not create {ref}")
-        self.timings.append(("image import", time.monotonic() - t))
+        self._step("image import", import_images, ctr, rn["images"])
 
         # CoreDNS
         t = time.monotonic()
@@ -615,6 +619,30 @@ class RealNodes:
         self.timings.append(("kube-proxy", time.monotonic() - t))
         rn["nodes"] = list(NODE_NAMES)
         save_state()
+
+
+def normalized_ref(ref: str) -> str:
+    """The name the CRI looks an image up by: ``apache/rocketmq:5.3.3`` is
+    ``docker.io/apache/rocketmq:5.3.3``, ``rocketmq-operator:dev`` is ``docker.io/library/rocketmq-operator:dev``."""
+    first, sep, _ = ref.partition("/")
+    if not sep:
+        return f"docker.io/library/{ref}"
+    if "." in first or ":" in first or first == "localhost":
+        return ref
+    return f"docker.io/{ref}"
+
+
+def import_images(ctr: list[str], images: list[tuple[str, str]]) -> None:
+    """Imports each archive into containerd's k8s.io namespace (unpacked for the overlayfs snapshotter)
+    and makes sure it is known by its normalized name, which is what pods' image fields resolve to."""
+    for archive, ref in images:
+        run(*ctr, "-n", "k8s.io", "images", "import", archive, timeout=600)
+        names = run(*ctr, "-n", "k8s.io", "images", "ls", "-q").stdout.split()
+        want = normalized_ref(ref)
+        if want not in names:
+            if ref not in names:
+                raise RealNodeError(f"importing {archive} did not create {ref} (images: {', '.join(names)})")
+            run(*ctr, "-n", "k8s.io", "images", "tag", ref, want)
 
 
 def node_ready(kubectl, d: Path, node: str) -> bool:
@@ -722,16 +750,21 @@ def _mounts_under(prefixes: tuple[str, ...]) -> list[str]:
     return sorted(set(out), key=lambda m: -m.count("/"))
 
 
-def teardown(d: Path, quiet: bool = False) -> None:
-    """Removes the real nodes of the cluster in ``d`` (or whatever a crashed run left): processes,
-    containers, mounts, network namespaces, cgroups, veths and the bridge, iptables chains, kernel
-    settings, files. Idempotent; does nothing when another running cluster owns the real nodes."""
+def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
+    """Removes the real nodes of the cluster in ``d``: processes, containers, mounts, network namespaces,
+    cgroups, veths and the bridge, iptables chains, kernel settings, files. Idempotent. With
+    ``leftovers`` (at bring-up) also what a crashed run of another cluster directory left behind; never
+    the real nodes of another cluster that is running or coming up."""
     owner = owner_dir()
-    if owner is not None and owner != d and owner_alive(owner):
-        return
     base = d / "realnodes"
     if owner is not None and owner != d:
+        if not leftovers or owner_alive(owner):
+            shutil.rmtree(base, ignore_errors=True)  # no mounts there: the machine-wide side is not ours
+            return
         base_dirs = [owner / "realnodes", base]
+    elif owner is None and not leftovers:
+        shutil.rmtree(base, ignore_errors=True)
+        return
     else:
         base_dirs = [base]
     found_any = any(b.exists() for b in base_dirs) or RUN_DIR.exists() or owner is not None or \

@@ -44,6 +44,38 @@ def local_cluster_dir() -> Path | None:
 
 
 @pytest.fixture(scope="session")
+def real_nodes(local_cluster_dir, kubeconfig) -> list[str]:
+    """Names of the session cluster's real nodes (kubelet + containerd, see tests/e2e/realnode.py).
+
+    Skips with one line when the session has none because the machine cannot run them (or REAL_NODES=0);
+    fails under CI=true when they should be there but did not come up."""
+    import json
+
+    from tests.e2e.realnode import NODE_LABEL_KEY, NODE_LABEL_VALUE
+
+    if local_cluster_dir is None:  # E2E_KUBECONFIG: whatever nodes carry the label
+        out = kubectl(kubeconfig, "get", "nodes", "-l", f"{NODE_LABEL_KEY}={NODE_LABEL_VALUE}", "-o", "name")
+        names = [n.split("/", 1)[1] for n in out.stdout.split()]
+        if not names:
+            pytest.skip(f"no node labelled {NODE_LABEL_KEY}={NODE_LABEL_VALUE} in the E2E_KUBECONFIG cluster")
+        return names
+    state = json.loads((local_cluster_dir / "state.json").read_text())
+    names = (state.get("realnodes") or {}).get("nodes")
+    if names:
+        return names
+    ci = os.environ.get("CI") == "true"
+    if "realnodes_skipped" in state:
+        reason = state["realnodes_skipped"]
+        if ci and state.get("realnodes_expected"):
+            pytest.fail(f"real nodes should run under CI=true but did not: {reason}", pytrace=False)
+        pytest.skip(f"no real nodes: {reason}")
+    reason = state.get("realnodes_failed", "the local cluster did not start them")
+    if ci:
+        pytest.fail(f"real nodes failed to come up under CI=true: {reason}", pytrace=False)
+    pytest.skip(f"real nodes failed to come up: {reason.splitlines()[0]}")
+
+
+@pytest.fixture(scope="session")
 def kubeconfig(local_cluster_dir) -> str:
     """Path of a kubeconfig with cluster-admin rights on the cluster under test."""
     return os.environ.get("E2E_KUBECONFIG") or str(local_cluster_dir / "kubeconfig")
