@@ -10,7 +10,7 @@ KIND_CLUSTER ?= rocketmq-operator
 IMAGE ?= rocketmq-operator:dev
 GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
 
-.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane e2e lint bench image images bundle clean
+.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane node e2e lint bench image images bundle clean
 
 $(PY): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(PY) ## virtualenv with the operator and its test dependencies
 
 control-plane: ## build (or reuse) the local control plane binaries
 	bash hack/build-control-plane.sh >/dev/null
+
+node: ## build (or reuse) the real-node binaries (kubelet, containerd, runc, CNI, CoreDNS, kube-proxy)
+	bash hack/build-node.sh >/dev/null
 
 test: install control-plane ## unit tests, then e2e tests on the local control plane (started and stopped by the tests)
 	$(PY) -m pytest tests
@@ -41,7 +44,7 @@ run: install ## run the operator out-of-cluster (KUBECONFIG, else the local cont
 	  exec $(VENV)/bin/rocketmq-operator run --kubeconfig "$(LOCAL_CLUSTER_DIR)/kubeconfig"; \
 	fi
 
-cluster-up: ## start the local control plane (builds it when missing)
+cluster-up: ## start the local control plane (builds it when missing); REAL_NODES=0: KWOK nodes only
 	$(PYTHON) hack/localcluster.py up
 
 cluster-down: ## stop the local control plane and remove its data
