@@ -363,10 +363,25 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
             return
 
 
+def remove_provisioned_dirs(d: Path) -> None:
+    """The host directories the controller manager's host-path provisioner made for this cluster's
+    volumes (real-node pods write into them; the provisioner only removes them when a claim goes)."""
+    out = kubectl(d, "get", "pv", "-o", "json", check=False)
+    if out.returncode != 0:
+        return
+    for pv in json.loads(out.stdout).get("items", []):
+        provisioner = pv.get("metadata", {}).get("annotations", {}).get("pv.kubernetes.io/provisioned-by")
+        path = (pv.get("spec", {}).get("hostPath") or {}).get("path", "")
+        if provisioner == "kubernetes.io/host-path" and path.startswith("/tmp/hostpath_pv/") and ".." not in path:
+            run("rm", "-rf", path, check=False)
+
+
 def down(quiet: bool = False, keep_logs: bool = False) -> int:
     d = cluster_dir()
     state = read_state(d)
     realnodes.teardown(d, quiet=quiet)
+    if state and running(d):
+        remove_provisioned_dirs(d)
     if state:
         for name in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(name)
