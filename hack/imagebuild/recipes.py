@@ -66,11 +66,11 @@ def _hash(*parts: str | bytes) -> str:
     return sha.hexdigest()
 
 
-def hash_files(paths: Iterable[Path], *, root: Path = REPO) -> str:
+def hash_files(paths: Iterable[Path], *, root: Path | None = None) -> str:
     """One digest of the relative names and contents of ``paths`` (sorted)."""
     parts: list[str | bytes] = []
     for path in sorted(set(paths)):
-        parts += [str(path.relative_to(root)), path.read_bytes(), str(os.stat(path).st_mode & 0o111)]
+        parts += [str(path.relative_to(root or REPO)), path.read_bytes(), str(os.stat(path).st_mode & 0o111)]
     return _hash(*parts)
 
 
@@ -387,8 +387,10 @@ def _operator_wheel(cache: Cache, out: Path) -> Path:
             shutil.copy(REPO / name, src / name)
         shutil.copytree(REPO / "rocketmq_operator", src / "rocketmq_operator",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # SOURCE_DATE_EPOCH: the wheel's zip timestamps, so the wheel (and the hash pip records) repeats
         subprocess.run([*_host_pip(cache), "wheel", "-q", "--disable-pip-version-check", "--no-deps",
-                        "-w", str(out), str(src)], check=True, stdout=sys.stderr)
+                        "-w", str(out), str(src)], check=True, stdout=sys.stderr,
+                       env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
     wheels = sorted(out.glob("rocketmq_operator-*.whl"))
     if not wheels:
         raise SystemExit("images: building the operator's wheel gave no wheel")
