@@ -64,6 +64,11 @@ def _add_run_parser(subparsers) -> None:
     run.add_argument("--log-format", choices=("auto", "json", "console"), default=env("LOG_FORMAT", "auto"))
     run.add_argument("--resync-period", type=float, default=float(env("RESYNC_PERIOD", "600")),
                      help="seconds between cache replays (env RESYNC_PERIOD)")
+    run.add_argument("--rocketmq-observe-interval", type=float,
+                     default=float(env("ROCKETMQ_OBSERVE_INTERVAL", "30")),
+                     help="seconds between reads of each cluster's name servers and brokers (registration, "
+                          "roles, lag) and name-server pushes; 0 turns RocketMQ observation off, and then a "
+                          "name-server change rolls the brokers (env ROCKETMQ_OBSERVE_INTERVAL)")
 
 
 def build_parser() -> argparse.ArgumentParser:

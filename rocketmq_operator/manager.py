@@ -22,6 +22,8 @@ import time
 from typing import Any
 
 from rocketmq_operator import __version__, logs
+from rocketmq_operator.controllers.observer import DEFAULT_INTERVAL as DEFAULT_OBSERVE_INTERVAL
+from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registry import build_controllers
 from rocketmq_operator.events import EventRecorder
 from rocketmq_operator.httpserver import ProbeServer
@@ -87,7 +89,7 @@ class Operator:
     """Everything one operator process runs; built by ``run_operator``, also used by tests in-process."""
 
     def __init__(self, client: Any, *, namespaces: list[str], workers: int, resync_period: float,
-                 identity: str) -> None:
+                 identity: str, observe_interval: float = DEFAULT_OBSERVE_INTERVAL) -> None:
         self.client = client
         self.identity = identity
         self.stop_event = threading.Event()
@@ -96,7 +98,10 @@ class Operator:
         self.factory = SharedInformerFactory(client, namespaces=namespaces or None, resync_period=resync_period,
                                              transforms={PODS: slim_pod})
         self.recorder = EventRecorder(client, instance=identity)
-        self.controllers = build_controllers(client, self.factory, self.recorder, workers=workers)
+        # RocketMQ is observed (registration, roles, lag, name-server pushes) unless the interval is 0.
+        self.observer = Observer(interval=observe_interval) if observe_interval > 0 else None
+        self.controllers = build_controllers(client, self.factory, self.recorder, workers=workers,
+                                             observer=self.observer)
         self.synced = threading.Event()
         self.started = False
 
@@ -121,6 +126,8 @@ class Operator:
         for t in drains:
             t.join(max(0.0, deadline - time.monotonic()))
         self.factory.stop()
+        if self.observer is not None:
+            self.observer.shutdown()
         self.recorder.stop(timeout=2.0)
 
 
@@ -141,7 +148,8 @@ def run_operator(args: argparse.Namespace) -> int:
     log.info("connected", operator_version=__version__, server_version=version.get("gitVersion"),
              namespaces=_namespaces(args.namespace) or "all", identity=identity)
     op = Operator(client, namespaces=_namespaces(args.namespace), workers=args.workers,
-                  resync_period=args.resync_period, identity=identity)
+                  resync_period=args.resync_period, identity=identity,
+                  observe_interval=args.rocketmq_observe_interval)
     servers = _start_servers(args, op)
     if servers is None:
         return 1

@@ -25,6 +25,8 @@ from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
+from rocketmq_operator.controllers.observer import Observer
+from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
@@ -49,8 +51,10 @@ class Listers:
 
 class BrokerClusterReconciler:
     def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
-                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK,
+                 observer: Observer | None = None) -> None:
         self.door = door
+        self._observer = observer
         self._listers = listers
         self._controls = controls
         self._status = status
@@ -61,6 +65,8 @@ class BrokerClusterReconciler:
         try:
             obj = self._listers.parent.get(key.namespace, key.name)
         except NotFound:
+            if self._observer is not None:
+                self._observer.forget(self._observed_key(key))
             return None
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
@@ -73,6 +79,8 @@ class BrokerClusterReconciler:
         self._check_extra_groups(obj, model, report)
         self._progress(model, sets, report)
         self._warn_failed_create(obj, report)
+        if self._observer is not None:
+            self._observe(key, obj, model, report)
         return self._finish(obj, report, model)
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -97,6 +105,22 @@ class BrokerClusterReconciler:
         if not old or old.get("message") != message:
             self._recorder.event(obj, WARNING, report.problem_reason, message)
 
+    def _observed_key(self, key: Key) -> tuple[str, str, str]:
+        return (self.door.resource.kind, key.namespace, key.name)
+
+    def _observe(self, key: Key, obj: dict[str, Any], model: BrokerClusterModel, report: st.Report) -> None:
+        """Asks the observer to look (it reads RocketMQ off this thread) and takes what it last saw."""
+        assert self._observer is not None
+        okey = self._observed_key(key)
+        target = observe_target(model, self._cluster_pods(obj, model), pod_lister=self._listers.pods)
+        self._observer.ensure(okey, target)
+        facts = self._observer.fresh_facts(okey)
+        report.observed(facts)
+        if facts is not None and facts.unreachable:
+            old = get_condition(obj, BROKERS_REGISTERED)
+            if not old or old.get("reason") != "NameServersUnreachable":
+                self._recorder.event(obj, WARNING, "NameServersUnreachable", "; ".join(facts.name_server_errors))
+
     def _warn_failed_create(self, obj: dict[str, Any], report: st.Report) -> None:
         old = get_condition(obj, st.READY)
         for message in report.not_created:
@@ -105,7 +129,9 @@ class BrokerClusterReconciler:
 
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
                       report: st.Report) -> list[dict[str, Any] | None]:
-        desired = [o for group in range(model.groups) for o in broker_group_objects(model, group)]
+        hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
+        desired = [o for group in range(model.groups)
+                   for o in broker_group_objects(model, group, hot_name_servers=hot)]
         applied = apply_all(obj, desired, self._controls, self._recorder)
         report.absorb(applied)
         return [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
@@ -179,7 +205,12 @@ class BrokerClusterReconciler:
         pods = self._cluster_pods(obj, model) if model is not None else []
         extra = self.door.extra_status(model, pods) if model is not None else None
         self._status.write(obj, report.status(model, pods=pods, extra=extra))
-        return report.result()
+        result = report.result()
+        if self._observer is None or model is None:
+            return result
+        # Look at RocketMQ again on the observer's schedule (the observer also queues a sync when it is done).
+        wait = self._observer.interval if result is None else min(result.requeue_after, self._observer.interval)
+        return Result(requeue_after=wait)
 
 
 def _unreported(refs: Refs, model: BrokerClusterModel) -> list[tuple[str, str]]:

@@ -33,6 +33,7 @@ from rocketmq_operator.controllers.doors import (
 )
 from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
+from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Controller, Key
 from rocketmq_operator.controllers.unserved import UnservedReconciler
 from rocketmq_operator.informers import Lister, SharedInformerFactory
@@ -52,7 +53,7 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
-from rocketmq_operator.workqueue import RateLimitingQueue
+from rocketmq_operator.workqueue import PRIORITY_CHILD, RateLimitingQueue
 
 NAME_SERVICE_INDEX = "name-service"
 CONFIG_MAP_INDEX = "properties-config-map"
@@ -73,12 +74,13 @@ def object_controls(kinds: Iterable[Resource], *, client: KubeClient, lister_for
 
 
 def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Any,
-                      clock: Clock = REAL_CLOCK) -> BrokerClusterReconciler:
+                      clock: Clock = REAL_CLOCK, observer: Observer | None = None) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
                       pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
+        observer=observer,
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
@@ -172,11 +174,12 @@ def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, w
 
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,
-                       recorder: Any, workers: int) -> Controller:
+                       recorder: Any, workers: int, observer: Observer | None) -> Controller:
     parent = factory.informer(door.resource)
     parent.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(door.name_service_key),
                          CONFIG_MAP_INDEX: _config_map_index(door)})
-    reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder)
+    reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
+                                   observer=observer)
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
                              watched=(door.resource, NAME_SERVICES, PODS, FAILED_CREATE_EVENTS, *BROKER_CHILDREN))
     enqueue = controller.enqueue
@@ -189,7 +192,17 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     factory.informer(CONFIG_MAPS).add_handler(mapped_handler(enqueue, _users_of_config_map(parent.lister())))
     factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
         enqueue, _event_owner(factory.lister(STATEFUL_SETS), door.resource.kind)))
+    if observer is not None:
+        observer.on_done(_observed(door.resource.kind, enqueue))
     return controller
+
+
+def _observed(kind: str, enqueue):
+    """The observer finished looking at a cluster: its next sync puts what it saw into status."""
+    def done(key: tuple[str, str, str]) -> None:
+        if key[0] == kind:
+            enqueue(Key(key[1], key[2]), priority=PRIORITY_CHILD)
+    return done
 
 
 def _name_service_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
@@ -230,7 +243,7 @@ def _unserved_controller(resource: Resource, *, client: KubeClient, factory: Sha
 
 
 def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Any, *,
-                      workers: int) -> list[Controller]:
+                      workers: int, observer: Observer | None = None) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``."""
     for resource in (PODS, STATEFUL_SETS):  # shared by the BrokerCluster and Broker controllers
         factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
@@ -238,8 +251,8 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
     common = {"client": client, "factory": factory, "recorder": recorder, "workers": workers}
     return [
         _name_service_controller(**common),
-        _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, **common),
-        _broker_controller("broker", BROKER_DOOR, **common),
+        _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, observer=observer, **common),
+        _broker_controller("broker", BROKER_DOOR, observer=observer, **common),
         _console_controller(**common),
         *(_unserved_controller(resource, **common) for resource in UNSERVED),
     ]

@@ -13,6 +13,15 @@ from typing import Any
 from rocketmq_operator.controllers.common import OVERRIDDEN
 from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
 from rocketmq_operator.controllers.control import ApplyReport
+from rocketmq_operator.controllers.observer import ClusterFacts
+from rocketmq_operator.controllers.registration import (
+    BROKERS_REGISTERED,
+    NAME_SERVERS_SYNCED,
+    broker_fields,
+    facts_by_pod,
+    registration,
+    unsynced,
+)
 from rocketmq_operator.controllers.runner import Result
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.model import BrokerClusterModel
@@ -46,6 +55,9 @@ class Report:
         self.restart: str | None = None
         self.override: str | None = None
         self.not_created: list[str] = []
+        self.unreachable: list[str] = []
+        self.observing = False
+        self.facts: ClusterFacts | None = None
         self.applied: ApplyReport | None = None
 
     def paused(self) -> None:
@@ -64,6 +76,10 @@ class Report:
 
     def restart_pending(self, message: str) -> None:
         self.restart = message
+
+    def observed(self, facts: ClusterFacts | None) -> None:
+        """What the observer last read of this cluster (None: nothing yet); its facts go into status."""
+        self.observing, self.facts = True, facts
 
     def pods_not_created(self, message: str) -> None:
         self.not_created.append(message)
@@ -95,7 +111,7 @@ class Report:
     def _ready_condition(self, ready: int, total: int) -> None:
         for found, reason in ((self.problems, self.problem_reason), (self.denied, "Forbidden"),
                               (self.rejected, "InvalidObject"), (self.conflicts, "ResourceConflict"),
-                              (self.not_created, "FailedCreate")):
+                              (self.not_created, "FailedCreate"), (self.unreachable, "RocketMQUnreachable")):
             if found:
                 self.conditions.set(READY, FALSE, reason=reason, message="; ".join(found))
                 return
@@ -121,6 +137,10 @@ class Report:
         ready = sum(1 for p in pods if _ready(p))
         if len(pods) != total:  # members still coming or going
             self.progressing(f"{len(pods)}/{total} broker pods exist")
+        brokers = [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)]
+        status: dict[str, Any] = {}
+        if self.observing:
+            brokers = self._registration(model, pods, brokers, status)
         self._ready_condition(ready, total)
         return {
             "observedGeneration": self.generation,
@@ -128,11 +148,35 @@ class Report:
             "readyGroups": _ready_groups(pods, model),
             "members": len(pods),
             "readyMembers": ready,
+            **status,
             "nameServers": model.name_server_address,
-            "brokers": [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)],
+            "brokers": brokers,
             "conditions": self.conditions.items,
             **(extra or {}),
         }
+
+    def _registration(self, model: BrokerClusterModel, pods: list[dict[str, Any]], brokers: list[dict[str, Any]],
+                      status: dict[str, Any]) -> list[dict[str, Any]]:
+        """RocketMQ's view: the BrokersRegistered and NameServersSynced conditions, registeredMembers, and
+        each member's facts; Ready waits for every member to be registered."""
+        reg = registration(self.facts, pods)
+        self.conditions.set(BROKERS_REGISTERED, reg.status, reason=reg.reason, message=reg.message)
+        behind = unsynced(self.facts)
+        self._optional_false(NAME_SERVERS_SYNCED, behind, "PushFailed",
+                             f"namesrvAddr could not be updated on {', '.join(behind)}; retrying")
+        if reg.unreachable:
+            self.unreachable.append(reg.message)
+        elif reg.status != TRUE:
+            self.progressing(reg.message)
+        status["registeredMembers"] = reg.registered
+        by_pod = facts_by_pod(self.facts)
+        return [broker_fields(b, by_pod.get(b["name"]), self.facts, dledger=model.dledger) for b in brokers]
+
+    def _optional_false(self, type_: str, found: list[str], reason: str, message: str) -> None:
+        if found:
+            self.conditions.set(type_, FALSE, reason=reason, message=message)
+        else:
+            self.conditions.remove(type_)
 
 
 def _ready_groups(pods: list[dict[str, Any]], model: BrokerClusterModel) -> int:

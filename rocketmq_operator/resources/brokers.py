@@ -183,18 +183,31 @@ def broker_pdb(model: BrokerClusterModel, group: int) -> dict[str, Any]:
     }
 
 
-def config_hash(config_map: dict[str, Any]) -> str:
-    """Content hash of a ConfigMap's data, stamped on the pod template it configures."""
-    return meta.content_hash({"data": config_map.get("data") or {}})
+def config_hash(config_map: dict[str, Any], *, hot_name_servers: bool = False) -> str:
+    """Content hash of a ConfigMap's data, stamped on the pod template it configures.
+
+    With ``hot_name_servers`` the ``namesrvAddr`` lines are left out: running brokers get a new
+    name-server list pushed to them (UPDATE_BROKER_CONFIG) instead of a restart, and new pods read it
+    from the ConfigMap.
+    """
+    data = dict(config_map.get("data") or {})
+    if hot_name_servers:
+        data = {k: _without_namesrv(v) if k.endswith(".conf") else v for k, v in data.items()}
+    return meta.content_hash({"data": data})
 
 
-def broker_group_objects(model: BrokerClusterModel, group: int) -> list[dict[str, Any]]:
+def _without_namesrv(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("namesrvAddr="))
+
+
+def broker_group_objects(model: BrokerClusterModel, group: int, *,
+                         hot_name_servers: bool = False) -> list[dict[str, Any]]:
     """ConfigMap, Service, StatefulSet and PodDisruptionBudget of one broker group, in create order."""
     config_map = broker_config_map(model, group)
     return [
         config_map,
         broker_service(model, group),
-        broker_statefulset(model, group, config_hash=config_hash(config_map)),
+        broker_statefulset(model, group, config_hash=config_hash(config_map, hot_name_servers=hot_name_servers)),
         broker_pdb(model, group),
     ]
 

@@ -48,6 +48,8 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
+from rocketmq_operator.rocketmq import ConnectError
+from rocketmq_operator.rocketmq.types import BrokerData, BrokerRuntimeInfo, ClusterInfo
 from tests.fakeclock import FakeClock
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
@@ -264,9 +266,9 @@ class Cluster:
     def _wiring(self) -> dict[str, Any]:
         return {"client": self.api, "lister_for": self.lister, "recorder": self.recorder, "clock": self.clock}
 
-    def broker_cluster_reconciler(self) -> BrokerClusterReconciler:
+    def broker_cluster_reconciler(self, observer: Any = None) -> BrokerClusterReconciler:
         """Built by the registry function production uses, for the BrokerCluster front door."""
-        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, **self._wiring())
+        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, **self._wiring())
 
     def broker_reconciler(self) -> BrokerClusterReconciler:
         """The same reconciler behind the Apache Broker front door."""
@@ -282,3 +284,59 @@ class Cluster:
         wiring = self._wiring()
         del wiring["recorder"]
         return registry.unserved_reconciler(resource, **wiring)
+
+
+# -- RocketMQ as the observer sees it ---------------------------------------------------------------------
+
+class ScriptedAdmin:
+    """Answers like name servers and brokers that are up (or, for addresses in ``dead``, refuse)."""
+
+    def __init__(self, addrs: tuple[str, ...], world: World) -> None:
+        self.addrs, self.world = addrs, world
+
+    def close(self) -> None:
+        pass
+
+    def cluster_info(self) -> ClusterInfo:
+        if self.addrs[0] in self.world.dead:
+            raise ConnectError(f"connect {self.addrs[0]}: refused")
+        registered = {0: "10.0.0.1:10911", 1: "10.0.0.2:10911"}
+        if self.addrs[0] in self.world.without_slave:
+            del registered[1]
+        data = BrokerData(cluster="DefaultCluster", name="broker-0", addrs=registered)
+        return ClusterInfo(brokers={"broker-0": data}, clusters={"DefaultCluster": frozenset({"broker-0"})})
+
+    def broker_runtime_info(self, addr: str) -> BrokerRuntimeInfo:
+        offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}[addr]
+        return BrokerRuntimeInfo(version_desc="V5_3_3", version=1, active=True, commit_log_min_offset=0,
+                                 commit_log_max_offset=offset, dispatch_behind_bytes=0, table={})
+
+    def broker_config(self, addr: str) -> dict[str, str]:
+        return {"namesrvAddr": self.world.configs.get(addr, "ns-0:9876")}
+
+    def update_broker_config(self, addr: str, properties: dict[str, Any]) -> None:
+        self.world.pushes.append((addr, properties["namesrvAddr"]))
+        self.world.configs[addr] = properties["namesrvAddr"]
+
+
+class World:
+    def __init__(self) -> None:
+        self.dead: set[str] = set()
+        self.without_slave: set[str] = set()
+        self.configs: dict[str, str] = {}
+        self.pushes: list[tuple[str, str]] = []
+        self.calls = 0
+
+    def admin(self, addrs: tuple[str, ...]) -> ScriptedAdmin:
+        self.calls += 1
+        return ScriptedAdmin(addrs, self)
+
+
+class InlinePool:
+    """Runs submitted work at once, so the tests see an observation's effect without threads."""
+
+    def submit(self, fn, *args):
+        fn(*args)
+
+    def shutdown(self, **_: Any) -> None:
+        pass

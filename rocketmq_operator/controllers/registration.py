@@ -1,0 +1,100 @@
+"""RocketMQ's view of a broker cluster, turned into status: who is registered, roles, lag, name servers.
+
+Pure functions over the model, the cached pods and the observer's :class:`ClusterFacts`. The reconciler
+builds the observation target from the model and pods (:func:`observe_target`) and, at the end of a sync,
+asks :func:`registration` what the ``BrokersRegistered`` condition says and merges each member's facts into
+its ``status.brokers`` entry (:func:`broker_fields`). A member counts as registered when every name server
+that answered lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
+from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, Member, ObserveTarget
+from rocketmq_operator.informers import Lister
+from rocketmq_operator.resources import meta, naming
+from rocketmq_operator.resources.model import BrokerClusterModel
+
+BROKERS_REGISTERED = "BrokersRegistered"
+NAME_SERVERS_SYNCED = "NameServersSynced"
+
+
+@dataclass(frozen=True)
+class Registration:
+    status: str  # True | False | Unknown
+    reason: str
+    message: str
+    registered: int
+    unreachable: bool = False
+
+
+def observe_target(model: BrokerClusterModel, pods: list[dict[str, Any]], *, pod_lister: Lister) -> ObserveTarget:
+    members = []
+    for pod in pods:
+        group, member = member_of(pod)
+        name = pod["metadata"]["name"] if model.all_master else naming.broker_name(group)
+        ip = (pod.get("status") or {}).get("podIP") or ""
+        members.append(Member(pod=pod["metadata"]["name"], addr=f"{ip}:{naming.BROKER_PORT}" if ip else "",
+                              broker_name=name, broker_id=0 if model.all_master else member))
+    return ObserveTarget(cluster_name=model.cluster_name,
+                         name_servers=dialable_list(name_server_list(model.name_server_address), pod_lister),
+                         namesrv_addr=model.name_server_address, members=tuple(sorted(members, key=lambda m: m.pod)))
+
+
+def member_of(pod: dict[str, Any]) -> tuple[int, int]:
+    labels = pod["metadata"].get("labels") or {}
+    return int(labels.get(meta.LABEL_GROUP, 0)), int(pod["metadata"]["name"].rsplit("-", 1)[1])
+
+
+def facts_by_pod(facts: ClusterFacts | None) -> dict[str, BrokerFacts]:
+    return {b.pod: b for b in facts.brokers} if facts else {}
+
+
+def is_registered(broker: BrokerFacts | None, facts: ClusterFacts) -> bool:
+    return broker is not None and broker.registered_on > 0 and broker.registered_on >= facts.name_servers_up
+
+
+def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> Registration:
+    """The BrokersRegistered condition for ``pods`` given what the observer last read (None: not yet)."""
+    if facts is None:
+        return Registration("Unknown", "Observing", "waiting for the first look at the name servers", 0)
+    if facts.unreachable:
+        errors = "; ".join(facts.name_server_errors) or "no name servers are configured"
+        return Registration("False", "NameServersUnreachable", f"cannot reach any name server: {errors}", 0,
+                            unreachable=True)
+    by_pod = facts_by_pod(facts)
+    names = [p["metadata"]["name"] for p in pods]
+    missing = [n for n in names if not is_registered(by_pod.get(n), facts)]
+    registered = len(names) - len(missing)
+    counted = f"{registered}/{len(names)} brokers registered on {facts.name_servers_up} name server(s)"
+    if missing:
+        return Registration("False", "NotRegistered", f"{counted}; waiting for {', '.join(missing)}", registered)
+    return Registration("True", "AllRegistered", counted, registered)
+
+
+def broker_fields(entry: Mapping[str, Any], broker: BrokerFacts | None, facts: ClusterFacts | None, *,
+                  dledger: bool) -> dict[str, Any]:
+    """``entry`` (the pod's status.brokers item) with what RocketMQ says of it."""
+    if broker is None or facts is None:
+        return dict(entry)
+    out = {**entry, "address": broker.addr, "registeredOn": broker.registered_on,
+           "nameServersSynced": broker.namesrv_synced}
+    if broker.role:
+        out["role"] = ("LEADER" if broker.role == "MASTER" else "FOLLOWER") if dledger else broker.role
+        out["brokerId"] = broker.broker_id
+    if broker.version:
+        out["version"] = broker.version
+    if broker.lag_bytes is not None:
+        out["lagBytes"] = broker.lag_bytes
+    return out
+
+
+def unsynced(facts: ClusterFacts | None) -> list[str]:
+    """Registered brokers whose namesrvAddr could not be brought to the cluster's name servers."""
+    if facts is None:
+        return []
+    return [b.pod for b in facts.brokers if b.registered_on and not b.namesrv_synced]

@@ -1,0 +1,110 @@
+"""Covers the observer's schedule and the status it leads to: one observation at a time per cluster, again
+after the interval or at once when the target changes, facts too old count as unknown; registration turned
+into the BrokersRegistered condition and each member's status entry (the admin client is replaced by a
+scripted one here; tests/rocketmq/test_observer_real.py runs the same code against real RocketMQ)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ctl_fakes import InlinePool, World
+
+from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, Member, Observer, ObserveTarget
+from rocketmq_operator.controllers.registration import broker_fields, registration
+from tests.fakeclock import FakeClock
+
+MEMBERS = (Member("c-0-0", "10.0.0.1:10911", "broker-0", 0), Member("c-0-1", "10.0.0.2:10911", "broker-0", 1))
+TARGET = ObserveTarget(cluster_name="DefaultCluster", name_servers=("ns-a:9876", "ns-b:9876"),
+                       namesrv_addr="ns-0:9876;ns-1:9876", members=MEMBERS)
+
+
+def observer(world: World, clock: FakeClock, interval: float = 30.0) -> Observer:
+    obs = Observer(interval=interval, clock=clock, admin_factory=world.admin)
+    obs._pool = InlinePool()
+    return obs
+
+
+def test_an_observation_reads_every_name_server_and_broker_and_pushes_the_name_servers():
+    world, clock = World(), FakeClock()
+    obs = observer(world, clock)
+    done: list[Any] = []
+    obs.on_done(done.append)
+    obs.ensure("c", TARGET)
+    facts = obs.facts("c")
+    assert done == ["c"] and facts.name_servers_up == 2 and facts.registered == 2
+    master, slave = facts.brokers
+    assert (master.role, master.registered_on, slave.role, slave.lag_bytes) == ("MASTER", 2, "SLAVE", 800)
+    assert world.pushes == [("10.0.0.1:10911", "ns-0:9876;ns-1:9876"), ("10.0.0.2:10911", "ns-0:9876;ns-1:9876")]
+    assert all(b.namesrv_synced for b in facts.brokers)
+
+
+def test_within_the_interval_an_unchanged_target_is_not_observed_again_and_a_changed_one_is():
+    world, clock = World(), FakeClock()
+    obs = observer(world, clock)
+    obs.ensure("c", TARGET)
+    calls = world.calls
+    clock.step(10)
+    obs.ensure("c", TARGET)
+    assert world.calls == calls
+    obs.ensure("c", replace(TARGET, namesrv_addr="ns-0:9876"))
+    assert world.calls > calls
+    calls = world.calls
+    clock.step(31)
+    obs.ensure("c", replace(TARGET, namesrv_addr="ns-0:9876"))
+    assert world.calls > calls
+
+
+def test_facts_older_than_three_intervals_count_as_unknown():
+    world, clock = World(), FakeClock()
+    obs = observer(world, clock)
+    obs.ensure("c", TARGET)
+    clock.step(89)
+    assert obs.fresh_facts("c") is not None
+    clock.step(2)
+    assert obs.fresh_facts("c") is None
+
+
+def test_a_dead_name_server_is_named_and_registration_counts_the_live_ones():
+    world, clock = World(), FakeClock()
+    world.dead.add("ns-b:9876")
+    obs = observer(world, clock)
+    obs.ensure("c", TARGET)
+    facts = obs.facts("c")
+    assert facts.name_servers_up == 1 and "ns-b:9876" in facts.name_server_errors[0]
+    assert registration(facts, pods(2)).status == "True"
+
+
+def pods(n: int) -> list[dict[str, Any]]:
+    return [{"metadata": {"name": f"c-0-{m}"}} for m in range(n)]
+
+
+def facts_with(*brokers: BrokerFacts, up: int = 2, errors: tuple[str, ...] = ()) -> ClusterFacts:
+    return ClusterFacts(target=TARGET, read_at=0.0, name_servers_up=up, name_server_errors=errors,
+                        brokers=brokers)
+
+
+def test_registration_before_any_observation_is_unknown():
+    assert (registration(None, pods(2)).status, registration(None, pods(2)).reason) == ("Unknown", "Observing")
+
+
+def test_a_member_registered_on_one_of_two_name_servers_is_not_registered_and_named():
+    facts = facts_with(BrokerFacts("c-0-0", "a", registered_on=2), BrokerFacts("c-0-1", "b", registered_on=1))
+    reg = registration(facts, pods(2))
+    assert (reg.status, reg.reason, reg.registered) == ("False", "NotRegistered", 1)
+    assert "waiting for c-0-1" in reg.message
+
+
+def test_no_name_server_answering_is_unreachable_with_the_errors_in_the_message():
+    reg = registration(facts_with(up=0, errors=("name server ns-a:9876: refused",)), pods(2))
+    assert reg.unreachable and reg.reason == "NameServersUnreachable" and "ns-a:9876: refused" in reg.message
+
+
+def test_a_status_entry_takes_rocketmqs_role_and_dledger_roles_read_as_leader_and_follower():
+    entry = {"name": "c-0-1", "role": "SLAVE", "brokerId": 1}
+    broker = BrokerFacts("c-0-1", "10.0.0.2:10911", broker_name="broker-0", broker_id=0, role="MASTER",
+                         version="V5_3_3", registered_on=2, namesrv_synced=True)
+    facts = facts_with(broker)
+    assert broker_fields(entry, broker, facts, dledger=False)["role"] == "MASTER"
+    assert broker_fields(entry, broker, facts, dledger=True)["role"] == "LEADER"
+    assert broker_fields(entry, None, facts, dledger=False) == entry
