@@ -18,6 +18,7 @@ threads.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .types import (
     ClusterInfo,
     ConsumeStats,
     HAStatus,
+    MessageQueue,
     TopicConfig,
     TopicRoute,
 )
@@ -42,6 +44,10 @@ from .types import (
 __all__ = ["GET_BROKER_HA_STATUS", "AdminClient", "WritePermResult", "parse_namesrv_addrs"]
 
 GET_BROKER_HA_STATUS = 907
+GET_ALL_SUBSCRIPTIONGROUP_CONFIG = 201
+GET_TOPIC_STATS_INFO = 202
+DELETE_SUBSCRIPTIONGROUP = 207
+QUERY_TOPIC_CONSUME_BY_WHO = 300
 DEFAULT_TOPIC = "TBW102"
 T = TypeVar("T")
 
@@ -235,6 +241,34 @@ class AdminClient:
                 stats = stats.merge(self.broker_consume_stats(broker.master_addr, group, topic=topic))
         return stats
 
+    # -- subscription groups ---------------------------------------------------------------------
+
+    def subscription_groups(self, broker_addr: str) -> Mapping[str, Mapping[str, Any]]:
+        """Every subscription group's config on one broker, by group name, as the broker holds it."""
+        response = self.invoke(broker_addr, GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
+        return _parse(response, _group_table, "subscription group table")
+
+    def create_subscription_group(self, broker_addr: str, config: Mapping[str, Any]) -> None:
+        """Create or update a subscription group from its config (``groupName`` and any of RocketMQ's
+        ``SubscriptionGroupConfig`` fields; the broker's defaults fill the rest)."""
+        if not config.get("groupName"):
+            raise ValueError("a subscription group config needs groupName")
+        body = json.dumps(dict(config), separators=(",", ":")).encode("utf-8")
+        self.invoke(broker_addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body=body)
+
+    def delete_subscription_group(self, broker_addr: str, group: str, *, clean_offset: bool = False) -> None:
+        self.invoke(broker_addr, DELETE_SUBSCRIPTIONGROUP, fields={"groupName": group, "cleanOffset": clean_offset})
+
+    def topic_consumers(self, broker_addr: str, topic: str) -> frozenset[str]:
+        """The groups that consume ``topic`` on one broker: online subscribers and groups with offsets."""
+        response = self.invoke(broker_addr, QUERY_TOPIC_CONSUME_BY_WHO, fields={"topic": topic})
+        return _parse(response, lambda data: frozenset(map(str, data.get("groupList") or ())), "group list")
+
+    def topic_stats(self, broker_addr: str, topic: str) -> Mapping[MessageQueue, tuple[int, int]]:
+        """``(min offset, max offset)`` of each of the topic's queues on one broker."""
+        response = self.invoke(broker_addr, GET_TOPIC_STATS_INFO, fields={"topic": topic})
+        return _parse(response, _topic_offsets, "topic stats")
+
     # -- helpers ---------------------------------------------------------------------------------
 
     def _namesrv_read(self, code: int, *, fields: Mapping[str, Any] | None = None) -> RemotingCommand:
@@ -290,6 +324,22 @@ def _parse(response: RemotingCommand, build: Callable[[Any], T], what: str) -> T
         return build(fastjson.loads(response.body))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProtocolError(f"malformed {what} body: {exc}") from exc
+
+
+def _group_table(data: Any) -> Mapping[str, Mapping[str, Any]]:
+    table = data.get("subscriptionGroupTable") or {}
+    if not isinstance(table, dict):
+        raise TypeError("subscriptionGroupTable is not a JSON object")
+    return MappingProxyType({str(name): MappingProxyType(dict(config)) for name, config in table.items()})
+
+
+def _topic_offsets(data: Any) -> Mapping[MessageQueue, tuple[int, int]]:
+    offsets = {}
+    for key, value in (data.get("offsetTable") or {}).items():
+        queue = dict(key)
+        mq = MessageQueue(str(queue["topic"]), str(queue["brokerName"]), int(queue["queueId"]))
+        offsets[mq] = (int(value.get("minOffset", 0)), int(value.get("maxOffset", 0)))
+    return MappingProxyType(dict(sorted(offsets.items())))
 
 
 def _decode_properties(body: bytes) -> dict[str, str]:
