@@ -122,6 +122,25 @@ class AdminClient:
         timeout: float | None = None,
     ) -> RemotingCommand:
         """Send one request; return the response, or raise ``ResponseError`` for a non-success code."""
+        response = self.request(addr, code, fields=fields, body=body, timeout=timeout)
+        if response.code != ResponseCode.SUCCESS:
+            raise response_error(response.code, response.remark, addr=addr)
+        return response
+
+    def request(
+        self,
+        addr: str,
+        code: int,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        body: bytes = b"",
+        timeout: float | None = None,
+    ) -> RemotingCommand:
+        """Send one request and return the response whatever its code (``invoke`` checks it).
+
+        For the calls whose answers carry meaning in codes other than SUCCESS: a send stored but not
+        yet flushed, a pull that found nothing.
+        """
         with self._opaque_lock:
             opaque = next(self._opaque) & 0x7FFFFFFF
         request = RemotingCommand(
@@ -131,10 +150,7 @@ class AdminClient:
             body=body,
             language=self._language,
         )
-        response = self._pool.call(addr, request, timeout=timeout or self.request_timeout)
-        if response.code != ResponseCode.SUCCESS:
-            raise response_error(response.code, response.remark, addr=addr)
-        return response
+        return self._pool.call(addr, request, timeout=timeout or self.request_timeout)
 
     # -- name server reads -----------------------------------------------------------------------
 
