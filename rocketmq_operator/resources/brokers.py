@@ -29,6 +29,7 @@ from rocketmq_operator.resources.model import BrokerClusterModel
 COMPONENT = "broker"
 CONTAINER_NAME = "broker"
 START_SCRIPT = "start-broker.sh"
+READY_SCRIPT = "broker-ready.sh"
 CONF_DIR = "/etc/rocketmq-operator"
 RUN_DIR = "/var/lib/rocketmq-operator"
 CONFIG_VOLUME = naming.CONFIG_VOLUME
@@ -36,9 +37,22 @@ RUN_VOLUME = naming.RUN_VOLUME
 
 
 @functools.cache
+def script(name: str) -> str:
+    """Text of a script shipped with the package (scripts/)."""
+    return package_files.files("rocketmq_operator").joinpath(f"scripts/{name}").read_text()
+
+
 def start_script() -> str:
     """Text of the broker start script shipped with the package."""
-    return package_files.files("rocketmq_operator").joinpath(f"scripts/{START_SCRIPT}").read_text()
+    return script(START_SCRIPT)
+
+
+def registered_probe() -> dict[str, Any]:
+    """Readiness: a name server lists the broker (scripts/broker-ready.sh). Images without bash (the
+    Apache operator's Alpine images) fall back to the open port the startup probe already checked."""
+    check = f"command -v bash >/dev/null 2>&1 || exit 0; exec bash {CONF_DIR}/{READY_SCRIPT}"
+    return {"exec": {"command": ["/bin/sh", "-c", check]}, "periodSeconds": 10, "timeoutSeconds": 5,
+            "failureThreshold": 3}
 
 
 def group_selector(model: BrokerClusterModel, group: int) -> dict[str, str]:
@@ -65,7 +79,7 @@ def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(model, naming.config_map_name(model.name, group), group),
-        "data": {**group_confs(model, group), START_SCRIPT: start_script()},
+        "data": {**group_confs(model, group), START_SCRIPT: start_script(), READY_SCRIPT: script(READY_SCRIPT)},
     }
 
 
@@ -109,6 +123,7 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
             {"name": p["name"], "containerPort": p["port"], "protocol": "TCP"} for p in _service_ports(model)
         ],
         **pod.probes(naming.BROKER_PORT),
+        "readinessProbe": registered_probe(),
         "volumeMounts": [
             {"name": CONFIG_VOLUME, "mountPath": CONF_DIR, "readOnly": True},
             {"name": RUN_VOLUME, "mountPath": RUN_DIR},

@@ -76,11 +76,11 @@ def test_the_statefulset_runs_the_group_members_behind_its_headless_service(talk
     assert pod_labels[meta.LABEL_MANAGED_BY] == "rocketmq-operator"
 
 
-def test_the_broker_container_starts_through_the_script_with_pod_ip_and_a_tcp_probe(talk_model):
+def test_the_broker_container_starts_through_the_script_with_pod_ip_and_a_registration_probe(talk_model):
     container = _container(brokers.broker_statefulset(talk_model, 0, config_hash="h"))
     assert container["image"] == "huanwei/rocketmq-broker:4.3.0-operator"
     assert container["command"] == ["/bin/sh", "/etc/rocketmq-operator/start-broker.sh"]
-    assert container["readinessProbe"]["tcpSocket"] == {"port": 10911}
+    assert "bash /etc/rocketmq-operator/broker-ready.sh" in container["readinessProbe"]["exec"]["command"][-1]
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -123,10 +123,11 @@ def test_pod_options_are_passed_through(apache_broker, with_spec):
     assert _container(sts)["resources"]["requests"] == {"memory": "2Gi", "cpu": "1"}
 
 
-def test_the_config_map_holds_each_members_conf_and_the_start_script(talk_model):
+def test_the_config_map_holds_each_members_conf_the_start_script_and_the_readiness_check(talk_model):
     cm = brokers.broker_config_map(talk_model, 0)
-    assert sorted(cm["data"]) == ["broker-0.conf", "broker-1.conf", "start-broker.sh"]
+    assert sorted(cm["data"]) == ["broker-0.conf", "broker-1.conf", "broker-ready.sh", "start-broker.sh"]
     assert cm["data"]["start-broker.sh"].startswith("#!/bin/sh")
+    assert cm["data"]["broker-ready.sh"].startswith("#!/bin/bash")
     assert "brokerRole=SLAVE" in cm["data"]["broker-1.conf"]
 
 
@@ -234,7 +235,7 @@ def test_brokers_get_startup_readiness_and_liveness_probes_on_the_broker_port(ta
     startup, live = container["startupProbe"], container["livenessProbe"]
     assert startup == {"tcpSocket": {"port": 10911}, "periodSeconds": 5, "failureThreshold": 60}
     assert live == {"tcpSocket": {"port": 10911}, "periodSeconds": 10, "failureThreshold": 3}
-    assert container["readinessProbe"]["tcpSocket"] == {"port": 10911}
+    assert container["readinessProbe"]["timeoutSeconds"] == 5
 
 
 def test_pods_run_as_the_images_user_without_privileges_by_default(apache_broker):

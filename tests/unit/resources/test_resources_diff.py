@@ -31,7 +31,8 @@ def _as_served(desired: dict) -> dict:
     )
     for container in pod_spec["containers"]:
         container.update(terminationMessagePath="/dev/termination-log", terminationMessagePolicy="File")
-        container["readinessProbe"].update(timeoutSeconds=1, successThreshold=1)
+        container["readinessProbe"].setdefault("timeoutSeconds", 1)
+        container["readinessProbe"].setdefault("successThreshold", 1)
         for var in container["env"]:
             if "valueFrom" in var:
                 var["valueFrom"]["fieldRef"]["apiVersion"] = "v1"
@@ -138,10 +139,10 @@ def test_merging_takes_changed_fields_and_keeps_unchanged_ones_byte_for_byte(des
 def test_a_changed_one_of_field_does_not_keep_the_old_variant(desired_sts):
     current = _as_served(desired_sts)
     current["spec"]["updateStrategy"] = {"type": "OnDelete"}
-    _container(current)["readinessProbe"] = {"exec": {"command": ["true"]}, "timeoutSeconds": 1}
+    _container(current)["readinessProbe"] = {"tcpSocket": {"port": 10911}, "timeoutSeconds": 1}
     body = diff.merged(desired_sts, current)
     assert body["spec"]["updateStrategy"] == desired_sts["spec"]["updateStrategy"] != {"type": "OnDelete"}
-    assert "exec" not in _container(body)["readinessProbe"]
+    assert "tcpSocket" not in _container(body)["readinessProbe"]
 
 
 def test_merging_metadata_keeps_foreign_labels_annotations_and_owners(desired_sts):
