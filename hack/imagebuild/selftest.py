@@ -309,6 +309,9 @@ def run(names: Sequence[str]) -> int:
         return 2
     built = recipes.build_images(names)
     work = recipes.CACHE / "work"
+    for stale in work.glob("selftest-*"):  # left by a run that was killed (not one running now)
+        if time.time() - stale.stat().st_mtime > 3600:
+            subprocess.run(["rm", "-rf", "--one-file-system", str(stale)], check=False)
     failed = []
     for image in built:
         log(f"selftest {image.name} ({image.ref})")
