@@ -350,7 +350,9 @@ def _host_pip(cache: Cache) -> list[str]:
         return [sys.executable, "-m", "pip"]
     venv = cache.root / "pip-venv"
     if not (venv / "bin" / "pip").exists():
-        python = shutil.which("python3.11") or sys.executable
+        python = shutil.which("python3.11") or (sys.executable if sys.version_info[:2] == (3, 11) else None)
+        if python is None:  # wheels built by another Python would not load in the image's 3.11
+            raise SystemExit("images: the operator image needs Python 3.11 on this machine to build its wheels")
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     return [str(venv / "bin" / "python"), "-m", "pip"]
 
