@@ -1,0 +1,168 @@
+"""The roll planner: which broker restarts next, and what must hold first. Pure: facts in, a plan out.
+
+A change to the pod template (image, resources, broker.conf) is rolled one broker at a time across the
+whole cluster — the slaves of every group first, then the masters group by group — never one per group
+at once. The StatefulSet controller still replaces the pods: the plan sets each group's
+``rollingUpdate.partition`` so that exactly the next pod falls above it (``kubectl rollout status``
+keeps working). Before the next pod is released:
+
+- every broker pod of the cluster is Ready and, when RocketMQ is observed, registered;
+- for a master with slaves: its slaves are within ``max_lag_bytes`` of it, its write permission is
+  wiped on the name servers (the fence is recorded in status first, so an operator restart resumes;
+  then the wipe is done — it is idempotent — and its time recorded), and producers have had time to
+  move: its put TPS is near zero or ``drain_seconds`` have passed since the wipe;
+- after the master is back, registered and Ready, its write permission is restored, then the fence is
+  cleared from status.
+
+A roll that cannot proceed says what it waits for; nothing is forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_MAX_LAG_BYTES = 1024 * 1024
+DEFAULT_DRAIN_SECONDS = 15.0
+QUIET_TPS = 1.0
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    group: int
+    ordinal: int
+    updated: bool  # on the StatefulSet's update revision
+    ready: bool
+    registered: bool | None = None  # None: RocketMQ not observed
+    lag_bytes: int | None = None
+    put_tps: float | None = None
+
+
+@dataclass(frozen=True)
+class GroupState:
+    group: int
+    broker_name: str
+    replicas: int
+    pending: bool  # the template differs from what (some of) the pods run
+    settled: bool  # the StatefulSet controller has seen the latest spec
+
+
+@dataclass(frozen=True)
+class RollParams:
+    max_lag_bytes: int = DEFAULT_MAX_LAG_BYTES
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    observed: bool = True  # RocketMQ facts are available (registration, lag, fencing)
+
+
+@dataclass(frozen=True)
+class RollPlan:
+    partitions: Mapping[int, int]
+    roll: Mapping[str, Any]  # status.roll to persist: {} when no roll is in flight
+    wipe: str | None = None  # broker name whose write permission to wipe now
+    restore: str | None = None  # broker name whose write permission to restore now
+    waiting: str | None = None  # what the roll waits for (a condition message)
+    next_pod: str | None = None
+    done: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+
+def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[str, Any], *, now: float,
+         params: RollParams) -> RollPlan:
+    """The next step of the cluster's roll (see the module docstring)."""
+    by_group = {g.group: [p for p in pods if p.group == g.group] for g in groups}
+    fenced = roll.get("fenced")
+    if not any(g.pending for g in groups):
+        if fenced:
+            return RollPlan(partitions={g.group: 0 for g in groups}, roll=dict(roll), restore=fenced,
+                            waiting=f"restoring write permission of {fenced}")
+        return RollPlan(partitions={g.group: 0 for g in groups}, roll={}, done=True)
+    partitions = {g.group: _held(g, by_group[g.group]) for g in groups}
+    if not all(g.settled for g in groups):
+        return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet controller")
+    if fenced and _master_back(fenced, groups, by_group, params):
+        return RollPlan(partitions=partitions, roll=dict(roll), restore=fenced,
+                        waiting=f"restoring write permission of {fenced}")
+    blocker = _unhealthy(pods, groups, params)
+    if blocker:
+        return RollPlan(partitions=partitions, roll=dict(roll), waiting=blocker)
+    candidate = _next(groups, by_group)
+    if candidate is None:  # every pod is updated; the StatefulSet revisions catch up
+        return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet to settle")
+    group = next(g for g in groups if g.group == candidate.group)
+    if candidate.ordinal == 0 and group.replicas > 1 and params.observed:
+        gate = _master_gate(candidate, group, by_group[group.group], roll, now=now, params=params)
+        if gate is not None:
+            return replace(gate, partitions=partitions)
+    return RollPlan(partitions={**partitions, candidate.group: candidate.ordinal}, roll=_rolling(roll, candidate),
+                    next_pod=candidate.name, waiting=f"restarting {candidate.name}")
+
+
+def _held(group: GroupState, pods: list[PodState]) -> int:
+    """The partition that keeps every pod where it is: the start of the group's updated suffix."""
+    partition = group.replicas
+    for ordinal in range(group.replicas - 1, -1, -1):
+        pod = next((p for p in pods if p.ordinal == ordinal), None)
+        if pod is None or not pod.updated:
+            break
+        partition = ordinal
+    return partition
+
+
+def _unhealthy(pods: Sequence[PodState], groups: Sequence[GroupState], params: RollParams) -> str | None:
+    expected = sum(g.replicas for g in groups)
+    if len(pods) < expected:
+        return f"waiting for {expected - len(pods)} broker pod(s) to exist"
+    not_ready = [p.name for p in pods if not p.ready]
+    if not_ready:
+        return f"waiting for {', '.join(not_ready)} to be Ready"
+    if params.observed:
+        unregistered = [p.name for p in pods if not p.registered]
+        if unregistered:
+            return f"waiting for {', '.join(unregistered)} to be registered on the name servers"
+    return None
+
+
+def _next(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]]) -> PodState | None:
+    """Slaves of every group (highest ordinal first), then masters group by group."""
+    candidates = [p for g in groups if g.pending for p in by_group[g.group] if not p.updated]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda p: (p.ordinal == 0, p.group, -p.ordinal))
+
+
+def _master_gate(master: PodState, group: GroupState, pods: list[PodState], roll: Mapping[str, Any], *,
+                 now: float, params: RollParams) -> RollPlan | None:
+    """None when the master may restart now; else the plan that brings it closer (sync, fence, drain)."""
+    behind = [p.name for p in pods if p.ordinal > 0 and (p.lag_bytes is None or p.lag_bytes > params.max_lag_bytes)]
+    if behind:
+        return RollPlan(partitions={}, roll=dict(roll),
+                        waiting=f"waiting for {', '.join(behind)} to catch up with {master.name} "
+                                f"(lag over {params.max_lag_bytes} bytes) before the master restarts")
+    if roll.get("fenced") != group.broker_name:  # recorded before it is done: a restart resumes it
+        fence = {**roll, "fenced": group.broker_name}
+        return RollPlan(partitions={}, roll=fence, waiting=f"wiping write permission of {group.broker_name}")
+    if "wipedAt" not in roll:  # the executor records wipedAt once the name servers confirm
+        return RollPlan(partitions={}, roll=dict(roll), wipe=group.broker_name,
+                        waiting=f"wiping write permission of {group.broker_name}")
+    waited = now - float(roll["wipedAt"])
+    quiet = master.put_tps is not None and master.put_tps < QUIET_TPS
+    if not quiet and waited < params.drain_seconds:
+        return RollPlan(partitions={}, roll=dict(roll), wipe=group.broker_name,
+                        waiting=f"waiting for producers to leave {group.broker_name} "
+                                f"({waited:.0f}/{params.drain_seconds:.0f} s)")
+    return None
+
+
+def _master_back(broker_name: str, groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]],
+                 params: RollParams) -> bool:
+    group = next((g for g in groups if g.broker_name == broker_name), None)
+    if group is None:
+        return True  # the group is gone: nothing left to fence
+    master = next((p for p in by_group[group.group] if p.ordinal == 0), None)
+    return bool(master and master.updated and master.ready and (master.registered or not params.observed))
+
+
+def _rolling(roll: Mapping[str, Any], pod: PodState) -> dict[str, Any]:
+    return {**roll, "pod": pod.name}

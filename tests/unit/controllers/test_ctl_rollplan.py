@@ -1,0 +1,112 @@
+"""Covers the roll planner: one broker at a time across the cluster (slaves of every group, then masters
+group by group), partitions that hold everyone else, health before each step, and a master's sync check,
+fence, drain and restore — each step a table row."""
+
+from __future__ import annotations
+
+import pytest
+
+from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollParams, plan
+
+PARAMS = RollParams(max_lag_bytes=100, drain_seconds=10.0)
+
+
+def groups(*, pending: bool = True, settled: bool = True) -> list[GroupState]:
+    return [GroupState(g, f"broker-{g}", 2, pending=pending, settled=settled) for g in (0, 1)]
+
+
+def pods(updated: set[str] = frozenset(), **overrides: dict) -> list[PodState]:
+    out = []
+    for g in (0, 1):
+        for m in (0, 1):
+            name = f"c-{g}-{m}"
+            fields = {"updated": name in updated, "ready": True, "registered": True,
+                      "lag_bytes": 0 if m else None, "put_tps": 50.0 if m == 0 else 0.0}
+            fields.update(overrides.get(name.replace("-", "_"), {}))
+            out.append(PodState(name, g, m, **fields))
+    return out
+
+
+ALL_SLAVES = {"c-0-1", "c-1-1"}
+
+
+def test_nothing_to_roll_is_done_with_every_partition_open():
+    result = plan(groups(pending=False), pods(), {}, now=0, params=PARAMS)
+    assert result.done and result.partitions == {0: 0, 1: 0} and result.roll == {}
+
+
+@pytest.mark.parametrize("updated, next_pod, partitions", [
+    (set(), "c-0-1", {0: 1, 1: 2}),
+    ({"c-0-1"}, "c-1-1", {0: 1, 1: 1}),
+])
+def test_slaves_of_every_group_go_first_one_at_a_time(updated, next_pod, partitions):
+    result = plan(groups(), pods(updated), {}, now=0, params=PARAMS)
+    assert (result.next_pod, dict(result.partitions)) == (next_pod, partitions)
+
+
+def test_a_pod_that_is_not_ready_holds_the_roll_and_every_partition():
+    result = plan(groups(), pods({"c-0-1"}, c_0_1={"ready": False}), {}, now=0, params=PARAMS)
+    assert result.next_pod is None and result.partitions == {0: 1, 1: 2}
+    assert result.waiting == "waiting for c-0-1 to be Ready"
+
+
+def test_an_unregistered_broker_holds_the_roll():
+    result = plan(groups(), pods(set(), c_1_0={"registered": False}), {}, now=0, params=PARAMS)
+    assert result.next_pod is None and "c-1-0 to be registered" in result.waiting
+
+
+def test_a_missing_pod_holds_the_roll():
+    result = plan(groups(), pods()[:3], {}, now=0, params=PARAMS)
+    assert result.next_pod is None and result.waiting == "waiting for 1 broker pod(s) to exist"
+
+
+def test_the_statefulset_controller_must_have_seen_the_spec_first():
+    result = plan(groups(settled=False), pods(), {}, now=0, params=PARAMS)
+    assert result.next_pod is None and result.waiting == "waiting for the StatefulSet controller"
+
+
+def test_a_master_waits_for_its_slave_to_catch_up():
+    result = plan(groups(), pods(ALL_SLAVES, c_0_1={"lag_bytes": 5000}), {}, now=0, params=PARAMS)
+    assert result.next_pod is None and result.wipe is None
+    assert "c-0-1 to catch up with c-0-0" in result.waiting
+
+
+def test_a_master_in_sync_is_first_fenced_in_status_then_wiped_then_drained_then_released():
+    fence = plan(groups(), pods(ALL_SLAVES), {}, now=100, params=PARAMS)
+    assert fence.roll == {"fenced": "broker-0"} and fence.wipe is None and fence.next_pod is None
+    wipe = plan(groups(), pods(ALL_SLAVES), fence.roll, now=101, params=PARAMS)
+    assert wipe.wipe == "broker-0" and wipe.next_pod is None
+    draining = plan(groups(), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=105, params=PARAMS)
+    assert draining.next_pod is None and "producers to leave broker-0 (4/10 s)" in draining.waiting
+    released = plan(groups(), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=112, params=PARAMS)
+    assert released.next_pod == "c-0-0" and released.partitions == {0: 0, 1: 1}
+
+
+def test_a_quiet_master_is_released_before_the_drain_time():
+    quiet = pods(ALL_SLAVES, c_0_0={"put_tps": 0.0})
+    result = plan(groups(), quiet, {"fenced": "broker-0", "wipedAt": 100}, now=101, params=PARAMS)
+    assert result.next_pod == "c-0-0"
+
+
+def test_a_master_back_registered_and_ready_gets_its_write_permission_back_before_the_next_master():
+    roll = {"fenced": "broker-0", "wipedAt": 100, "pod": "c-0-0"}
+    result = plan(groups(), pods({*ALL_SLAVES, "c-0-0"}), roll, now=130, params=PARAMS)
+    assert result.restore == "broker-0" and result.next_pod is None
+
+
+def test_a_master_back_but_not_registered_keeps_the_fence():
+    roll = {"fenced": "broker-0", "wipedAt": 100}
+    result = plan(groups(), pods({*ALL_SLAVES, "c-0-0"}, c_0_0={"registered": False}), roll, now=130, params=PARAMS)
+    assert result.restore is None and result.next_pod is None
+
+
+def test_a_fence_left_after_the_roll_finished_is_restored():
+    result = plan(groups(pending=False), pods(), {"fenced": "broker-1", "wipedAt": 1}, now=5, params=PARAMS)
+    assert result.restore == "broker-1" and not result.done
+
+
+def test_without_rocketmq_observed_a_master_restarts_after_its_slaves_without_a_fence():
+    result = plan(groups(), pods(ALL_SLAVES, c_0_0={"registered": None}, c_0_1={"registered": None},
+                                 c_1_0={"registered": None}, c_1_1={"registered": None}),
+                  {}, now=0, params=RollParams(observed=False))
+    assert result.next_pod == "c-0-0" and result.roll == {"pod": "c-0-0"}
