@@ -35,9 +35,13 @@ from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Controller, Key
+from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
+from rocketmq_operator.controllers.transferfacts import ClusterListers
 from rocketmq_operator.controllers.unserved import UnservedReconciler
 from rocketmq_operator.informers import Lister, SharedInformerFactory
 from rocketmq_operator.kube import (
+    BROKER_CLUSTERS,
+    BROKERS,
     CONFIG_MAPS,
     CONSOLES,
     CONTROLLERS,
@@ -62,7 +66,7 @@ ListerFor = Callable[[Resource], Lister]
 BROKER_CHILDREN = (CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 NAME_SERVICE_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 CONSOLE_CHILDREN = (DEPLOYMENTS, SERVICES)
-UNSERVED = (CONTROLLERS, TOPIC_TRANSFERS)
+UNSERVED = (CONTROLLERS,)
 
 
 # -- reconcilers: built the same way here and in the unit tests (from a lister per resource) --------------
@@ -104,6 +108,15 @@ def unserved_reconciler(resource: Resource, *, client: KubeClient, lister_for: L
                         clock: Clock = REAL_CLOCK) -> UnservedReconciler:
     return UnservedReconciler(resource.kind, lister=lister_for(resource), status=StatusWriter(client, resource),
                               clock=clock)
+
+
+def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                              clock: Clock = REAL_CLOCK, **admin: Any) -> TopicTransferReconciler:
+    """``admin`` may carry ``admin_for``: how to make an AdminClient for a name-server list."""
+    clusters = ClusterListers(brokers=lister_for(BROKERS), broker_clusters=lister_for(BROKER_CLUSTERS),
+                              name_services=lister_for(NAME_SERVICES), pods=lister_for(PODS))
+    return TopicTransferReconciler(lister=lister_for(TOPIC_TRANSFERS), clusters=clusters, recorder=recorder,
+                                   status=StatusWriter(client, TOPIC_TRANSFERS), clock=clock, **admin)
 
 
 # -- event mapping -------------------------------------------------------------------------------------------
@@ -242,6 +255,26 @@ def _unserved_controller(resource: Resource, *, client: KubeClient, factory: Sha
     return controller
 
 
+def _transfers_in_namespace(transfers: Lister):
+    """A Broker, BrokerCluster or NameService changed: the namespace's unfinished transfers look again."""
+    def to_keys(obj: dict[str, Any]) -> list[Key]:
+        found = transfers.list(obj["metadata"].get("namespace", ""))
+        return _keys([t for t in found if (t.get("status") or {}).get("phase") not in ("Done", "RolledBack")])
+    return to_keys
+
+
+def _topic_transfer_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+                               workers: int) -> Controller:
+    reconciler = topic_transfer_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller("topictransfer", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(TOPIC_TRANSFERS, BROKERS, BROKER_CLUSTERS, NAME_SERVICES, PODS))
+    factory.informer(TOPIC_TRANSFERS).add_handler(parent_handler(controller.enqueue))
+    for resource in (BROKERS, BROKER_CLUSTERS, NAME_SERVICES):
+        factory.informer(resource).add_handler(mapped_handler(
+            controller.enqueue, _transfers_in_namespace(factory.lister(TOPIC_TRANSFERS))))
+    return controller
+
+
 def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Any, *,
                       workers: int, observer: Observer | None = None) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``."""
@@ -254,5 +287,6 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, observer=observer, **common),
         _broker_controller("broker", BROKER_DOOR, observer=observer, **common),
         _console_controller(**common),
+        _topic_transfer_controller(**common),
         *(_unserved_controller(resource, **common) for resource in UNSERVED),
     ]

@@ -325,7 +325,7 @@ def _draining(spec: Spec, progress: Progress, facts: Facts, now: float) -> Actio
     if waited > spec.drain_timeout:
         return Fail("DrainTimedOut", f"after {waited:.0f}s (drainTimeoutSeconds {spec.drain_timeout:.0f}) "
                                      f"{_lag_text(behind)} on {src.cluster}; nothing was deleted")
-    message = f"waiting for {_lag_text(behind)} on {src.cluster} ({waited:.0f}s of {spec.drain_timeout:.0f}s)"
+    message = f"waiting for {_lag_text(behind)} on {src.cluster} (until {_rfc3339(started + spec.drain_timeout)})"
     return Wait("Draining", message if facts.lag is not None else "reading consumer lag", DRAIN_RECHECK, {"lag": lag})
 
 

@@ -1,5 +1,5 @@
 """Kinds whose CRDs the operator installs before it acts on them: ``Controller`` (RocketMQ 5 controller
-mode) and ``TopicTransfer``.
+mode).
 
 A user migrating from the Apache operator may apply these resources unchanged. Rather than leave them
 without any status, the operator says plainly that this version does not act on them yet: condition
@@ -20,8 +20,6 @@ NOT_SERVED = "NotServed"
 MESSAGES = {
     "Controller": ("this operator version does not run RocketMQ controllers yet (controller mode is planned); "
                    "nothing was created for this Controller"),
-    "TopicTransfer": ("this operator version does not move topics between broker clusters yet; "
-                      "nothing was changed for this TopicTransfer"),
 }
 
 

@@ -280,6 +280,10 @@ class Cluster:
     def console_reconciler(self) -> ConsoleReconciler:
         return registry.console_reconciler(**self._wiring())
 
+    def topic_transfer_reconciler(self, **admin: Any):
+        """``admin_for`` (name servers → an AdminClient or a fake of one) may be given."""
+        return registry.topic_transfer_reconciler(**self._wiring(), **admin)
+
     def unserved_reconciler(self, resource: Resource):
         wiring = self._wiring()
         del wiring["recorder"]
