@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers import rollplan
 from rocketmq_operator.controllers import status as st
+from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
 from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_overrides, pods_not_created
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
+from rocketmq_operator.controllers.rolling import fence, roll_inputs, set_partitions
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
@@ -35,6 +38,7 @@ from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_group_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
+ROLL_RECHECK = 5.0  # seconds between looks at a roll that waits for time to pass
 _PROBLEM_REASONS = {"spec.nameServiceRef": "NameServiceNotFound", "spec.config": "ConfigMapNotFound",
                     "spec.volumes[0].configMap": "ConfigMapNotFound"}
 
@@ -130,11 +134,27 @@ class BrokerClusterReconciler:
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
                       report: st.Report) -> list[dict[str, Any] | None]:
         hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
-        desired = [o for group in range(model.groups)
-                   for o in broker_group_objects(model, group, hot_name_servers=hot)]
-        applied = apply_all(obj, desired, self._controls, self._recorder)
+        per_group = [broker_group_objects(model, group, hot_name_servers=hot) for group in range(model.groups)]
+        self._roll(obj, model, {g: _statefulset(objs) for g, objs in enumerate(per_group)}, report)
+        applied = apply_all(obj, [o for objs in per_group for o in objs], self._controls, self._recorder)
         report.absorb(applied)
         return [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
+
+    def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
+              report: st.Report) -> None:
+        """Plans the next step of a template roll (see rollplan), sets the partitions it allows into the desired
+        StatefulSets and fences or restores a master's writes when the plan says so."""
+        facts = self._observer.fresh_facts(self._observed_key(_key(obj))) if self._observer else None
+        groups, pods = roll_inputs(model, desired_sets, self._group_sets(obj), self._cluster_pods(obj, model), facts)
+        old = (obj.get("status") or {}).get("roll") or {}
+        now = self._clock.wall()
+        step = rollplan.plan(groups, pods, old, now=now, params=rollplan.RollParams(observed=self._observer is not None))
+        set_partitions(desired_sets, step, allow_restart=model.allow_restart)
+        roll, error = step.roll, None
+        if self._observer is not None and model.allow_restart:
+            name_servers = dialable_list(name_server_list(model.name_server_address), self._listers.pods)
+            roll, error = fence(step, admin_factory=self._observer.admin_factory, name_servers=name_servers, now=now)
+        report.rolling(roll, waiting=None if step.done or not model.allow_restart else step.waiting, error=error)
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
@@ -205,12 +225,20 @@ class BrokerClusterReconciler:
         pods = self._cluster_pods(obj, model) if model is not None else []
         extra = self.door.extra_status(model, pods) if model is not None else None
         self._status.write(obj, report.status(model, pods=pods, extra=extra))
-        result = report.result()
-        if self._observer is None or model is None:
-            return result
-        # Look at RocketMQ again on the observer's schedule (the observer also queues a sync when it is done).
-        wait = self._observer.interval if result is None else min(result.requeue_after, self._observer.interval)
-        return Result(requeue_after=wait)
+        waits = [r.requeue_after for r in (report.result(),) if r is not None and r.requeue_after is not None]
+        if model is not None and (report.roll_waiting or report.roll_error):
+            waits.append(ROLL_RECHECK)  # a drain or a fence retry ends by time, not by an event
+        if model is not None and self._observer is not None:
+            waits.append(self._observer.interval)  # look at RocketMQ again on the observer's schedule
+        return Result(requeue_after=min(waits)) if waits else None
+
+
+def _statefulset(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(o for o in objects if o["kind"] == "StatefulSet")
+
+
+def _key(obj: dict[str, Any]) -> Key:
+    return Key(obj["metadata"]["namespace"], obj["metadata"]["name"])
 
 
 def _unreported(refs: Refs, model: BrokerClusterModel) -> list[tuple[str, str]]:

@@ -68,6 +68,7 @@ class BrokerFacts:
     registered_on: int = 0  # how many name servers list it
     max_offset: int | None = None
     lag_bytes: int | None = None  # slaves: master max offset - own max offset
+    put_tps: float | None = None  # messages stored per second lately (the broker's putTps)
     namesrv_synced: bool = False
     error: str = ""
 
@@ -227,7 +228,16 @@ def _broker_facts(admin: Any, target: ObserveTarget, member: Member, addr: str,
         synced = _sync_namesrv(admin, addr, target.namesrv_addr)
     except RemotingError as e:
         return replace(base, error=f"broker {addr}: {e}")
-    return replace(base, version=info.version_desc, max_offset=info.commit_log_max_offset, namesrv_synced=synced)
+    return replace(base, version=info.version_desc, max_offset=info.commit_log_max_offset, namesrv_synced=synced,
+                   put_tps=_first_number(info.table.get("putTps", "")))
+
+
+def _first_number(text: str) -> float | None:
+    """The first of the space-separated rates RocketMQ reports (the most recent window)."""
+    try:
+        return float(text.split()[0])
+    except (IndexError, ValueError):
+        return None
 
 
 def _sync_namesrv(admin: Any, addr: str, wanted: str) -> bool:

@@ -29,6 +29,7 @@ from rocketmq_operator.resources.model import BrokerClusterModel
 READY = "Ready"
 SCALE_DOWN = "ScaleDownRefused"
 RESTART_PENDING = "RestartPending"
+ROLLING = "Rolling"
 STALE_MESSAGE = "waiting for the cache to catch up with objects just created"
 
 
@@ -57,6 +58,9 @@ class Report:
         self.not_created: list[str] = []
         self.unreachable: list[str] = []
         self.observing = False
+        self.roll: dict[str, Any] | None = None
+        self.roll_waiting: str | None = None
+        self.roll_error: str | None = None
         self.facts: ClusterFacts | None = None
         self.applied: ApplyReport | None = None
 
@@ -76,6 +80,14 @@ class Report:
 
     def restart_pending(self, message: str) -> None:
         self.restart = message
+
+    def rolling(self, roll: dict[str, Any], *, waiting: str | None, error: str | None) -> None:
+        """The roll in flight: what to keep in status.roll, what it waits for, a failed fence call."""
+        self.roll, self.roll_waiting, self.roll_error = roll, waiting, error
+        if error:
+            self.progressing(error)
+        elif waiting:
+            self.progressing(waiting)
 
     def observed(self, facts: ClusterFacts | None) -> None:
         """What the observer last read of this cluster (None: nothing yet); its facts go into status."""
@@ -130,6 +142,7 @@ class Report:
         self._optional(SCALE_DOWN, self.scale_down, "GroupsHoldMessages")
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
+        self._optional(ROLLING, self.roll_error or self.roll_waiting, "FenceFailed" if self.roll_error else "OneAtATime")
         if model is None:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
@@ -138,7 +151,7 @@ class Report:
         if len(pods) != total:  # members still coming or going
             self.progressing(f"{len(pods)}/{total} broker pods exist")
         brokers = [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)]
-        status: dict[str, Any] = {}
+        status: dict[str, Any] = {"roll": self.roll} if self.roll else {}
         if self.observing:
             brokers = self._registration(model, pods, brokers, status)
         self._ready_condition(ready, total)

@@ -48,7 +48,7 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
-from rocketmq_operator.rocketmq import ConnectError
+from rocketmq_operator.rocketmq import ConnectError, WritePermResult
 from rocketmq_operator.rocketmq.types import BrokerData, BrokerRuntimeInfo, ClusterInfo
 from tests.fakeclock import FakeClock
 
@@ -318,6 +318,14 @@ class ScriptedAdmin:
     def broker_config(self, addr: str) -> dict[str, str]:
         return {"namesrvAddr": self.world.configs.get(addr, "ns-0:9876")}
 
+    def wipe_write_perm(self, broker_name: str) -> WritePermResult:
+        self.world.fences.append(("wipe", broker_name))
+        return WritePermResult(counts={a: 1 for a in self.addrs})
+
+    def add_write_perm(self, broker_name: str) -> WritePermResult:
+        self.world.fences.append(("add", broker_name))
+        return WritePermResult(counts={a: 1 for a in self.addrs})
+
     def update_broker_config(self, addr: str, properties: dict[str, Any]) -> None:
         self.world.pushes.append((addr, properties["namesrvAddr"]))
         self.world.configs[addr] = properties["namesrvAddr"]
@@ -329,6 +337,7 @@ class World:
         self.without_slave: set[str] = set()
         self.configs: dict[str, str] = {}
         self.pushes: list[tuple[str, str]] = []
+        self.fences: list[tuple[str, str]] = []
         self.calls = 0
 
     def admin(self, addrs: tuple[str, ...]) -> ScriptedAdmin:
@@ -344,3 +353,41 @@ class InlinePool:
 
     def shutdown(self, **_: Any) -> None:
         pass
+
+
+def play_statefulset_controller(cluster: Cluster, namespace: str, ips: dict[str, str] | None = None) -> list[str]:
+    """One pass of the StatefulSet controller over every StatefulSet: pods at or above the partition that run
+    an old revision are replaced (and come back Ready at the new one). Returns the pods it replaced."""
+    import hashlib
+    import json
+
+    cluster.catch_up()
+    replaced = []
+    for sts in cluster.lister(STATEFUL_SETS).list(namespace):
+        sts = copy.deepcopy(sts)
+        revision = hashlib.sha1(json.dumps(sts["spec"]["template"], sort_keys=True).encode()).hexdigest()[:10]
+        partition = sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"]
+        old = (sts.get("status") or {}).get("currentRevision") or revision
+        at_revision = 0
+        for member in range(sts["spec"]["replicas"]):
+            name = f"{sts['metadata']['name']}-{member}"
+            try:
+                pod = cluster.lister(PODS).get(namespace, name)
+                pod_revision = pod["metadata"]["labels"]["controller-revision-hash"]
+            except NotFound:
+                pod, pod_revision = None, old if member < partition else revision
+            if member >= partition and pod_revision != revision:
+                pod_revision = revision
+                if pod is not None:
+                    replaced.append(name)
+            at_revision += pod_revision == revision
+            labels = {**sts["spec"]["template"]["metadata"]["labels"], "controller-revision-hash": pod_revision}
+            cluster.seed(PODS, {"metadata": {"name": name, "namespace": namespace, "labels": labels},
+                                "status": {"podIP": (ips or {}).get(name, ""),
+                                           "conditions": [{"type": "Ready", "status": "True"}]}})
+        n = sts["spec"]["replicas"]
+        sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "replicas": n, "readyReplicas": n,
+                         "updatedReplicas": at_revision, "updateRevision": revision,
+                         "currentRevision": revision if at_revision == n else old}
+        cluster.seed(STATEFUL_SETS, sts)
+    return replaced

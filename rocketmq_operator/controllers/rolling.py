@@ -1,0 +1,98 @@
+"""Carrying out the roll planner's steps for the broker-cluster reconciler.
+
+Three parts, in the order a sync uses them:
+
+- :func:`roll_inputs` reads what the planner needs from the desired objects, the cached StatefulSets and
+  pods, and the observer's facts (a pod is *updated* when its ``controller-revision-hash`` is the
+  StatefulSet's update revision and the template the operator is about to write is the one that revision
+  holds);
+- :func:`set_partitions` writes the plan's partitions into the desired StatefulSets before they are
+  applied (a cluster that does not allow restarts keeps every pod held);
+- :func:`fence` wipes or restores a broker group's write permission on every name server (idempotent,
+  bounded by the admin client's timeouts) and returns the ``status.roll`` to record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from rocketmq_operator.controllers.observer import ClusterFacts
+from rocketmq_operator.controllers.registration import facts_by_pod, is_registered, member_of
+from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPlan
+from rocketmq_operator.logs import get_logger
+from rocketmq_operator.resources import naming
+from rocketmq_operator.resources.diff import contains
+from rocketmq_operator.resources.model import BrokerClusterModel
+from rocketmq_operator.rocketmq import RemotingError
+
+log = get_logger(__name__)
+REVISION_LABEL = "controller-revision-hash"
+
+
+def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, Any]],
+                current_sets: Mapping[int, dict[str, Any]], pods: Sequence[dict[str, Any]],
+                facts: ClusterFacts | None) -> tuple[list[GroupState], list[PodState]]:
+    groups, states = [], []
+    by_pod = facts_by_pod(facts)
+    for group in range(model.groups):
+        current = current_sets.get(group)
+        new_template = current is None or not contains(desired_sets[group]["spec"]["template"],
+                                                       current["spec"].get("template"))
+        status = (current or {}).get("status") or {}
+        revision = None if new_template else status.get("updateRevision")
+        group_pods = [p for p in pods if member_of(p)[0] == group]
+        pending = current is not None and (new_template or any(_revision(p) != revision for p in group_pods))
+        settled = current is not None and status.get("observedGeneration", 0) >= current["metadata"].get(
+            "generation", 0)
+        groups.append(GroupState(group, naming.broker_name(group), model.members_per_group, pending=pending,
+                                 settled=settled or current is None))
+        for pod in group_pods:
+            fact = by_pod.get(pod["metadata"]["name"])
+            states.append(PodState(
+                pod["metadata"]["name"], group, member_of(pod)[1], updated=revision is not None
+                and _revision(pod) == revision, ready=_ready(pod),
+                registered=is_registered(fact, facts) if facts is not None else None,
+                lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None))
+    return groups, states
+
+
+def set_partitions(desired_sets: Mapping[int, dict[str, Any]], plan: RollPlan, *, allow_restart: bool) -> None:
+    for group, sts in desired_sets.items():
+        replicas = sts["spec"]["replicas"]
+        partition = plan.partitions.get(group, 0) if allow_restart else replicas
+        sts["spec"]["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
+
+
+def fence(plan: RollPlan, *, admin_factory: Callable[[tuple[str, ...]], Any], name_servers: tuple[str, ...],
+          now: float) -> tuple[dict[str, Any], str | None]:
+    """Does the plan's wipe or restore; returns the roll status to record and an error message, if any."""
+    roll = dict(plan.roll)
+    broker = plan.wipe or plan.restore
+    if broker is None:
+        return roll, None
+    admin = admin_factory(name_servers)
+    try:
+        result = admin.wipe_write_perm(broker) if plan.wipe else admin.add_write_perm(broker)
+    except RemotingError as e:
+        return roll, f"could not {'wipe' if plan.wipe else 'restore'} write permission of {broker}: {e}"
+    finally:
+        admin.close()
+    if not result.counts:  # no name server took it (a dead one serves no routes, so one that did is enough)
+        errors = "; ".join(f"{ns}: {e}" for ns, e in result.errors.items())
+        return roll, f"no name server changed the write permission of {broker}: {errors}"
+    log.info("fenced broker" if plan.wipe else "restored broker", broker=broker)
+    if plan.wipe:
+        return {**roll, "wipedAt": roll.get("wipedAt", now)}, None
+    return {k: v for k, v in roll.items() if k not in ("fenced", "wipedAt")}, None
+
+
+def _revision(pod: dict[str, Any]) -> str | None:
+    return (pod["metadata"].get("labels") or {}).get(REVISION_LABEL)
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or ())
