@@ -6,8 +6,8 @@ RocketMQ once and is then verified by reading RocketMQ back::
     Pending → CreatingTarget → Fencing → Draining → Deleting → Done
                    └──────────────┴─────────┴──→ Failed → RolledBack
 
-- CreatingTarget: the topic (same queue counts and perm as on the source) and the subscription groups of
-  its consumers are created on every master of the target.
+- CreatingTarget: the subscription groups of the topic's consumers (copied from the source) and then the
+  topic (same queue counts and perm as on the source) are created on every master of the target.
 - Fencing: the topic's perm on the source brokers becomes read-only, so producers send to the target only
   while consumers keep reading what the source holds.
 - Draining: every consumer group's lag on the source topic must reach 0 within ``drainTimeoutSeconds``;
@@ -288,13 +288,13 @@ def _creating(spec: Spec, progress: Progress, facts: Facts, now: float) -> Actio
         return Advance(CREATING, None, f"consumer groups {', '.join(new_groups)} also move",
                        {"consumerGroups": sorted({*progress.groups, *new_groups}),
                         "owned": {"topic": progress.owns_topic, "subscriptionGroups": owned}})
+    missing = tuple(g for g in progress.groups if g not in tgt.groups)
+    if missing:  # before the topic: a consumer reaching the target first would get a default group
+        return CreateGroups("target", missing, f"creating subscription groups {', '.join(missing)} on {tgt.cluster}")
     if progress.owns_topic and not tgt.has_topic(queues):
         return CreateTopics("target", (spec.topic,), _writable(queues),
                             f"creating topic {spec.topic} on {tgt.cluster} ({queues.read} read / {queues.write} "
                             f"write queues per broker)")
-    missing = tuple(g for g in progress.groups if g not in tgt.groups)
-    if missing:
-        return CreateGroups("target", missing, f"creating subscription groups {', '.join(missing)} on {tgt.cluster}")
     return Advance(FENCING, TARGET_CREATED, f"topic {spec.topic} and its subscription groups are on {tgt.cluster}")
 
 

@@ -198,6 +198,7 @@ def test_a_whole_transfer_records_each_step_and_ends_on_the_target_only(cluster,
     phases = run_until(cluster, mq, "Draining")
     assert mq.topics[("a", "orders")] == (4, 4, 4) and mq.topics[("b", "orders")] == (4, 4, 6)
     assert mq.groups["b"]["g1"] == {"groupName": "g1", "retryMaxTimes": 3}  # copied from the source
+    assert mq.calls.index("create_subscription_group") < mq.calls.index("create_topic")  # before consumers come
     sync(cluster, mq)
     assert "group g1 is 5 messages behind" in ready(cluster)["message"] and status(cluster)["lag"] == {"g1": 5}
     mq.consumed[("g1", "a")] = 0

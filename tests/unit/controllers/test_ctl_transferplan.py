@@ -68,13 +68,15 @@ TABLE = [
     ("pending: target without masters waits", Progress(), facts(target=side("C2", masters=())), Wait, "NoMasters",
      "broker-1"),
     ("pending: stale facts are read again", Progress(), facts(at=NOW - 31), Wait, "ReadingRocketMQ", "reading"),
-    ("creating: topic missing on target is created", STARTED, facts(), CreateTopics, "target", "4 read / 4 write"),
+    ("creating: groups missing on target are created first", STARTED, facts(), CreateGroups, "target", "g1"),
+    ("creating: topic missing on target is created", STARTED, facts(target=side("C2", groups=("g1",))),
+     CreateTopics, "target", "4 read / 4 write"),
     ("creating: topic on one target master only", STARTED,
-     facts(target=Side("C2", ("b-0", "b-1"), {"b-0": RW})), CreateTopics, "target", "orders"),
-    ("creating: topic with other queue counts is updated", STARTED, facts(target=side("C2", topic=Queues(8, 8, 6))),
-     CreateTopics, "target", "orders"),
-    ("creating: groups missing on target are created", STARTED, facts(target=side("C2", topic=RW)), CreateGroups,
-     "target", "g1"),
+     facts(target=Side("C2", ("b-0", "b-1"), {"b-0": RW}, frozenset({"g1"}))), CreateTopics, "target", "orders"),
+    ("creating: topic with other queue counts is updated", STARTED,
+     facts(target=side("C2", topic=Queues(8, 8, 6), groups=("g1",))), CreateTopics, "target", "orders"),
+    ("creating: groups missing on target are created with the topic there", STARTED,
+     facts(target=side("C2", topic=RW)), CreateGroups, "target", "g1"),
     ("creating: a new consumer joins the transfer", STARTED, facts(target=side("C2", topic=RW),
                                                                    consumers=("g1", "g2")), Advance, tp.CREATING, "g2"),
     ("creating: everything on target advances", STARTED, facts(target=side("C2", topic=RW, groups=("g1",))),
@@ -144,7 +146,8 @@ def test_the_planner_picks_the_next_action_of_each_phase(progress, found, kind, 
 
 
 def test_the_target_topic_gets_the_source_queue_counts_and_perm():
-    action = plan(spec=SPEC, progress=replace(STARTED, queues=Queues(3, 5, 6)), facts=facts(), now=NOW)
+    action = plan(spec=SPEC, progress=replace(STARTED, queues=Queues(3, 5, 6)),
+                  facts=facts(target=side("C2", groups=("g1",))), now=NOW)
     assert action == CreateTopics("target", ("orders",), Queues(3, 5, 6), action.message)
 
 
