@@ -30,6 +30,8 @@ COMPONENT = "broker"
 CONTAINER_NAME = "broker"
 START_SCRIPT = "start-broker.sh"
 READY_SCRIPT = "broker-ready.sh"
+PRE_STOP_SECONDS = 5
+TERMINATION_GRACE_SECONDS = 90  # a broker takes ~12 s to stop; a large store flush takes longer
 CONF_DIR = "/etc/rocketmq-operator"
 RUN_DIR = "/var/lib/rocketmq-operator"
 CONFIG_VOLUME = naming.CONFIG_VOLUME
@@ -124,6 +126,9 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
         ],
         **pod.probes(naming.BROKER_PORT),
         "readinessProbe": registered_probe(),
+        # A short pause before SIGTERM lets clients see the broker leave the Service and the name servers'
+        # routes refresh; the grace period below covers the broker's own shutdown (flush, unregister).
+        "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {PRE_STOP_SECONDS}"]}}},
         "volumeMounts": [
             {"name": CONFIG_VOLUME, "mountPath": CONF_DIR, "readOnly": True},
             {"name": RUN_VOLUME, "mountPath": RUN_DIR},
@@ -162,13 +167,16 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
         "persistentVolumeClaimRetentionPolicy": pod.retention_spec(model.storage),
         "template": {
             "metadata": {"labels": labels, "annotations": annotations},
-            "spec": pod.pod_spec(
-                model.pod,
-                containers=[_container(model)],
-                volumes=_volumes(model, group),
-                selector=selector,
-                image=model.image,
-            ),
+            "spec": {
+                **pod.pod_spec(
+                    model.pod,
+                    containers=[_container(model)],
+                    volumes=_volumes(model, group),
+                    selector=selector,
+                    image=model.image,
+                ),
+                "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+            },
         },
     }
     templates = pod.claim_templates(model.storage, labels=selector)

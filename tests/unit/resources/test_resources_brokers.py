@@ -291,3 +291,9 @@ def test_user_affinity_or_spread_constraints_replace_the_zone_spread(cluster_2m_
     )
     assert with_spread["topologySpreadConstraints"] == mine
     assert with_spread["affinity"]["podAntiAffinity"]  # the node spread stays
+
+
+def test_brokers_stop_cleanly_a_pause_before_sigterm_and_a_grace_period_for_the_shutdown(talk_model):
+    spec = brokers.broker_statefulset(talk_model, 0, config_hash="h")["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 90
+    assert spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] == ["/bin/sh", "-c", "sleep 5"]

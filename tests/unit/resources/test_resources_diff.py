@@ -26,9 +26,8 @@ def _as_served(desired: dict) -> dict:
     spec["revisionHistoryLimit"] = 10
     spec["minReadySeconds"] = 0
     pod_spec = spec["template"]["spec"]
-    pod_spec.update(
-        restartPolicy="Always", terminationGracePeriodSeconds=30, schedulerName="default-scheduler"
-    )
+    pod_spec.update(restartPolicy="Always", schedulerName="default-scheduler")
+    pod_spec.setdefault("terminationGracePeriodSeconds", 30)
     for container in pod_spec["containers"]:
         container.update(terminationMessagePath="/dev/termination-log", terminationMessagePolicy="File")
         container["readinessProbe"].setdefault("timeoutSeconds", 1)
