@@ -135,7 +135,8 @@ def owner_dir() -> Path | None:
 def owner_alive(d: Path) -> bool:
     """Whether the owner's ``up`` is still running or its cluster is: then nobody else touches them."""
     try:
-        if pid_alive(int(json.loads(OWNER_FILE.read_text())["pid"])):
+        owner = json.loads(OWNER_FILE.read_text())
+        if pid_alive(int(owner["pid"])) and process_start(int(owner["pid"])) == owner.get("start"):
             return True
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -144,6 +145,14 @@ def owner_alive(d: Path) -> bool:
     except (OSError, ValueError):
         return False
     return any(pid_alive(p) for p in state.get("pids", {}).values())
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of a process (in clock ticks since boot), so that a reused pid is not mistaken."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -530,7 +539,8 @@ class RealNodes:
         teardown(self.d, quiet=True, leftovers=True)  # whatever a crashed run left on the machine
         self.base.mkdir(parents=True, exist_ok=True)
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        OWNER_FILE.write_text(json.dumps({"dir": str(self.d), "pid": os.getpid()}))
+        OWNER_FILE.write_text(json.dumps({"dir": str(self.d), "pid": os.getpid(),
+                                          "start": process_start(os.getpid())}))
         created = []
         for fixed in FIXED_DIRS:
             for p in (fixed, *fixed.parents):
