@@ -20,6 +20,7 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import transferplan as tp
+from rocketmq_operator.controllers.common import is_paused
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
 from rocketmq_operator.controllers.control import StatusWriter
 from rocketmq_operator.controllers.runner import Key, Result
@@ -83,6 +84,9 @@ class TopicTransferReconciler:
         spec, progress = tp.Spec.from_obj(obj), tp.Progress.from_status(obj.get("status"))
         conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
         generation = conds.generation
+        if conds.mark_paused(is_paused(obj)):  # nothing changes in RocketMQ while paused
+            self._write(obj, conds, {})
+            return None
         if progress.phase in tp.TERMINAL:
             self._finished(obj, conds, tp.plan(spec=spec, progress=progress, facts=None, now=0, generation=generation))
             return None

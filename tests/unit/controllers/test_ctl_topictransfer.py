@@ -264,6 +264,21 @@ def test_a_draining_transfer_whose_lag_does_not_change_writes_nothing(cluster, m
     assert cluster.api.actions == []
 
 
+def test_a_paused_transfer_changes_nothing_in_rocketmq_until_resumed(cluster, mq):
+    seed_name_service(cluster)
+    obj = transfer()
+    obj["metadata"]["annotations"] = {"rocketmq.apache.org/pause-reconcile": "true"}
+    cluster.seed(TOPIC_TRANSFERS, obj)
+    assert sync(cluster, mq) is None and mq.calls == []
+    assert "Paused" in {c["type"] for c in status(cluster)["conditions"]}
+    obj = cluster.get(TOPIC_TRANSFERS, "default", "move")
+    obj["metadata"]["annotations"] = {}
+    cluster.seed(TOPIC_TRANSFERS, obj)
+    sync(cluster, mq)
+    assert status(cluster)["phase"] == "CreatingTarget"
+    assert "Paused" not in {c["type"] for c in status(cluster)["conditions"]}
+
+
 def test_a_spec_change_after_done_is_reported_once(cluster, mq):
     seed_name_service(cluster)
     cluster.seed(TOPIC_TRANSFERS, transfer())
