@@ -45,6 +45,7 @@ __all__ = ["GET_BROKER_HA_STATUS", "AdminClient", "WritePermResult", "parse_name
 
 GET_BROKER_HA_STATUS = 907
 GET_ALL_SUBSCRIPTIONGROUP_CONFIG = 201
+GET_ALL_TOPIC_CONFIG = 21
 GET_TOPIC_STATS_INFO = 202
 DELETE_SUBSCRIPTIONGROUP = 207
 QUERY_TOPIC_CONSUME_BY_WHO = 300
@@ -259,6 +260,11 @@ class AdminClient:
 
     # -- subscription groups ---------------------------------------------------------------------
 
+    def topic_configs(self, broker_addr: str) -> Mapping[str, TopicConfig]:
+        """Every topic's config on one broker, by topic name (system topics included)."""
+        response = self.invoke(broker_addr, GET_ALL_TOPIC_CONFIG)
+        return _parse(response, _topic_table, "topic config table")
+
     def subscription_groups(self, broker_addr: str) -> Mapping[str, Mapping[str, Any]]:
         """Every subscription group's config on one broker, by group name, as the broker holds it."""
         response = self.invoke(broker_addr, GET_ALL_SUBSCRIPTIONGROUP_CONFIG)
@@ -340,6 +346,16 @@ def _parse(response: RemotingCommand, build: Callable[[Any], T], what: str) -> T
         return build(fastjson.loads(response.body))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ProtocolError(f"malformed {what} body: {exc}") from exc
+
+
+def _topic_table(data: Any) -> Mapping[str, TopicConfig]:
+    table = data.get("topicConfigTable") or {}
+    if not isinstance(table, dict):
+        raise TypeError("topicConfigTable is not a JSON object")
+    return MappingProxyType({str(name): TopicConfig(
+        name=str(name), read_queue_nums=int(c.get("readQueueNums", 8)), write_queue_nums=int(c.get("writeQueueNums", 8)),
+        perm=int(c.get("perm", 6)), order=bool(c.get("order", False)),
+        attributes={str(k): str(v) for k, v in (c.get("attributes") or {}).items()}) for name, c in table.items()})
 
 
 def _group_table(data: Any) -> Mapping[str, Mapping[str, Any]]:
