@@ -4,19 +4,30 @@
     admin topic-list    -n host:port[;host:port]           every topic the name servers route
     admin broker-config -b host:port [--set key=value]...   read (or hot-update) a broker's config
     admin broker-config -n ... -c CLUSTER                   ... of every broker of a cluster
+    admin load          -n host:port -t TOPIC [--rate N] [--duration S]
+                                                            keyed producer + consumer; JSON figures at the end
+
+``load`` runs until ``--duration`` seconds pass or SIGTERM/SIGINT arrives, then stops sending, drains
+(``--drain`` seconds at most) and prints one JSON object (``LoadReport.to_json``) on stdout.
 
 ``add_admin_parser`` adds the sub-command to the program's parser; ``run_admin`` runs it and returns
-the exit status: 0 on success, 1 when a server could not be reached or refused, 2 on bad arguments.
+the exit status: 0 on success, 1 when a server could not be reached or refused, 2 on bad arguments,
+3 when ``load`` lost acknowledged messages.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import sys
+import threading
 from typing import Any
 
 from .admin import AdminClient, parse_namesrv_addrs
 from .errors import RemotingError
+from .load import LoadRun
+from .types import TopicConfig
 
 __all__ = ["add_admin_parser", "run_admin"]
 
@@ -45,7 +56,24 @@ def add_admin_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     for command in (cluster_list, topic_list, broker_config):
         command.add_argument("--timeout", type=float, default=5.0, help="request timeout in seconds")
+    _add_load_parser(commands)
     return parser
+
+
+def _add_load_parser(commands: Any) -> None:
+    load = commands.add_parser("load", help="send keyed messages and consume them; print delivery figures")
+    _add_namesrv(load, required=True)
+    load.add_argument("-t", "--topic", required=True)
+    load.add_argument("--rate", type=float, default=50.0, help="messages per second (default 50)")
+    load.add_argument("--duration", type=float, help="seconds to send (default: until SIGTERM/SIGINT)")
+    load.add_argument("--drain", type=float, default=30.0, help="seconds to wait for the last messages")
+    load.add_argument("--body-size", type=int, default=64, help="bytes per message body")
+    load.add_argument("--group", help="consumer group (default: one of the run's own)")
+    load.add_argument("--from", dest="start_from", choices=("latest", "earliest"), default="latest")
+    load.add_argument("--route-ttl", type=float, default=30.0, help="seconds between route reads")
+    load.add_argument("--send-timeout", type=float, default=3.0, help="seconds per send, retries included")
+    load.add_argument("--create-topic", metavar="CLUSTER", help="create the topic on every master first")
+    load.add_argument("--queues", type=int, default=4, help="queues per master for --create-topic")
 
 
 def _add_namesrv(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -55,6 +83,8 @@ def _add_namesrv(parser: argparse.ArgumentParser, *, required: bool) -> None:
 def run_admin(args: argparse.Namespace) -> int:
     try:
         namesrv = parse_namesrv_addrs(args.namesrv_addr or "")
+        if args.admin_command == "load":
+            return _load(namesrv, args)
         handler = _HANDLERS[args.admin_command]
         with AdminClient(
             namesrv, request_timeout=args.timeout, connect_timeout=min(args.timeout, 3.0)
@@ -66,6 +96,33 @@ def run_admin(args: argparse.Namespace) -> int:
     except RemotingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _load(namesrv: tuple[str, ...], args: argparse.Namespace) -> int:
+    if args.create_topic:
+        with AdminClient(namesrv) as client:
+            config = TopicConfig(args.topic, read_queue_nums=args.queues, write_queue_nums=args.queues)
+            client.create_topic(config, cluster=args.create_topic)
+    run = LoadRun(
+        namesrv,
+        args.topic,
+        rate=args.rate,
+        body_size=args.body_size,
+        group=args.group,
+        start_from=args.start_from,
+        drain_timeout=args.drain,
+        send_timeout=args.send_timeout,
+        route_ttl=args.route_ttl,
+    )
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    run.start()
+    stop.wait(args.duration)
+    report = run.stop()
+    print(json.dumps(report.to_json(), sort_keys=True), flush=True)
+    return 3 if report.lost else 0
 
 
 def _cluster_list(client: AdminClient, args: argparse.Namespace) -> int:

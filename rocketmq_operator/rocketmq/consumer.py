@@ -10,7 +10,9 @@ One instance reads every read queue of every broker group in the topic's route (
 between instances). ``poll`` pulls each queue once, without suspending on the broker, and returns what
 it found; it waits for nothing, so the caller decides how long to idle when a round is empty. The next
 offset of each queue is kept in memory: a queue seen for the first time starts at the group's
-committed offset on the broker, else at ``start_from`` ("earliest" or "latest").
+committed offset on the broker, else at ``start_from`` ("earliest" or "latest") if it was in the first
+route the consumer read, else at the earliest offset — a queue that appears later (a new broker group)
+is new, and starting it at "latest" would skip what producers sent there before it was noticed.
 
 Routes are followed: the route is read again every ``route_ttl`` seconds and soon after any failure,
 so queues of a new broker group appear and those of a removed one stop being pulled. A pull goes to
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -36,7 +39,7 @@ from typing import Literal, Self
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 
 from .admin import AdminClient
-from .errors import ProtocolError, RemotingError, ResponseError
+from .errors import ProtocolError, RemotingError, ResponseError, TopicNotFound
 from .message import MessageExt, MessageFormatError, decode_messages
 from .protocol import RemotingCommand, RequestCode, ResponseCode
 from .routes import RouteCache, broker_addr, readable_queues
@@ -103,7 +106,9 @@ class PullConsumer:
         self._committed: dict[MessageQueue, int] = {}
         self._suggested: dict[MessageQueue, int] = {}
         self._errors: dict[MessageQueue, RemotingError] = {}
+        self._received_from: Counter[tuple[str, int]] = Counter()
         self._queues: tuple[MessageQueue, ...] = ()
+        self._first_queues: frozenset[MessageQueue] | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -129,6 +134,11 @@ class PullConsumer:
             return MappingProxyType(dict(self._offsets))
 
     @property
+    def received_from(self) -> Mapping[tuple[str, int], int]:
+        """Messages received so far per (broker name, broker id) that served them."""
+        return MappingProxyType(dict(self._received_from))
+
+    @property
     def errors(self) -> Mapping[MessageQueue, RemotingError]:
         """Each queue's error from its last failed pull (cleared when it pulls again)."""
         return MappingProxyType(dict(self._errors))
@@ -136,9 +146,17 @@ class PullConsumer:
     # -- polling --------------------------------------------------------------------------------
 
     def poll(self) -> list[MessageExt]:
-        """Pull every queue once; raises only when the topic's route cannot be read at all."""
-        route = self._routes.get(self.topic)
+        """Pull every queue once; raises only when the topic's route cannot be read at all
+        (``TopicNotFound`` while no broker serves the topic yet)."""
+        try:
+            route = self._routes.get(self.topic)
+        except TopicNotFound:
+            if self._first_queues is None:
+                self._first_queues = frozenset()  # every queue that appears is new
+            raise
         self._queues = tuple(readable_queues(route))
+        if self._first_queues is None:
+            self._first_queues = frozenset(self._queues)
         found: list[MessageExt] = []
         for queue in self._queues:
             member = broker_addr(route, queue.broker_name, prefer=self._suggested.get(queue, MASTER_ID))
@@ -161,6 +179,8 @@ class PullConsumer:
         with self._lock:
             self._offsets[queue] = result.next_begin_offset
         self._suggested[queue] = result.suggest_which_broker_id
+        if result.messages:
+            self._received_from[(queue.broker_name, broker_id)] += len(result.messages)
         return list(result.messages)
 
     def pull(self, queue: MessageQueue, offset: int, *, addr: str, broker_id: int = MASTER_ID) -> PullResult:
@@ -190,7 +210,8 @@ class PullConsumer:
             with self._lock:
                 self._committed[queue] = committed
             return committed
-        code = RequestCode.GET_MIN_OFFSET if self.start_from == "earliest" else RequestCode.GET_MAX_OFFSET
+        latest = self.start_from == "latest" and queue in (self._first_queues or ())
+        code = RequestCode.GET_MAX_OFFSET if latest else RequestCode.GET_MIN_OFFSET
         fields = {"topic": queue.topic, "queueId": queue.queue_id}
         return _int_field(self._admin.invoke(addr, code, fields=fields), "offset", addr)
 
