@@ -98,13 +98,23 @@ def test_the_console_service_example_applies(kubeconfig, namespace):
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_cluster_service.yaml")
 
 
-@pytest.mark.parametrize("name, kind", [("rocketmq_v1alpha1_controller_cr.yaml", "Controller"),
-                                        ("rocketmq_v1alpha1_topictransfer_cr.yaml", "TopicTransfer")])
+@pytest.mark.parametrize("name, kind", [("rocketmq_v1alpha1_controller_cr.yaml", "Controller")])
 def test_kinds_not_served_yet_are_accepted_and_say_so(operator, api_client, kubeconfig, namespace, name, kind):
     apply(kubeconfig, namespace, name)
     obj_name = yaml.safe_load(example(name).read_text())["metadata"]["name"]
     found = wait_condition(api_client, kind, namespace, obj_name, "Ready", "False", reason="NotServed", timeout=30)
     assert "does not" in found["message"]
+
+
+def test_the_topic_transfer_example_is_served_and_names_the_cluster_it_cannot_find(operator, api_client,
+                                                                                  kubeconfig, namespace):
+    """No RocketMQ runs behind the example's broker-0 and broker-1 here: the transfer waits, saying so."""
+    apply(kubeconfig, namespace, "rocketmq_v1alpha1_topictransfer_cr.yaml")
+    found = wait_condition(api_client, "TopicTransfer", namespace, "topictransfer", "Ready", "False",
+                           reason="ClusterNotFound", timeout=30)
+    assert found["message"].startswith("source cluster broker-0 not found")
+    obj = get_cr(api_client, "TopicTransfer", namespace, "topictransfer")
+    assert obj["status"]["phase"] == "Pending" and obj["spec"]["drainTimeoutSeconds"] == 600  # the CRD default
 
 
 
