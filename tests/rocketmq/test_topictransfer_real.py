@@ -82,11 +82,14 @@ class Traffic:
                 time.sleep(pause)
 
 
-def drive(reconciler, cluster: Cluster, *, timeout: float) -> list[tuple[str, float]]:
-    """Sync until Done (the test waits between syncs as the work queue would); phases with their start."""
+def drive(new_reconciler, cluster: Cluster, *, timeout: float) -> list[tuple[str, float]]:
+    """Sync until Done (the test waits between syncs as the work queue would); phases with their start.
+
+    Every sync is made by a new reconciler, as if the operator restarted before each: all a transfer
+    remembers is in its status."""
     started, phases = time.monotonic(), []
     while time.monotonic() - started < timeout:
-        result = reconciler.sync(Key("default", "move"))
+        result = new_reconciler().sync(Key("default", "move"))
         cluster.catch_up()
         status = cluster.get(TOPIC_TRANSFERS, "default", "move").get("status") or {}
         if not phases or phases[-1][0] != status.get("phase"):
@@ -118,14 +121,16 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
         "metadata": {"name": "move", "namespace": "default", "generation": 1},
         "spec": {"topic": topic, "sourceCluster": rocketmq.cluster, "targetCluster": TARGET_CLUSTER,
                  "drainTimeoutSeconds": 120}})
-    reconciler = registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister,
-                                                    recorder=cluster.recorder, clock=REAL_CLOCK)
+    def reconciler():
+        return registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister,
+                                                  recorder=cluster.recorder, clock=REAL_CLOCK)
     threads = [threading.Thread(target=traffic.produce, daemon=True),
                threading.Thread(target=traffic.consume, kwargs={"pause": 0.2}, daemon=True)]
     for thread in threads:
         thread.start()
     try:
         phases = drive(reconciler, cluster, timeout=240)
+        syncs_done = len(cluster.api.actions)
     finally:
         traffic.stop_sending.set()
         threads[0].join(10)
@@ -146,6 +151,11 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
             admin.topic_stats(rocketmq.master, topic)  # gone from the source broker
     lost = traffic.sent - traffic.received
     assert not lost
+    normal = cluster.recorder.reasons("Normal")
+    assert [r for r in normal if r in ("TargetCreated", "SourceFenced", "Drained", "SourceDeleted",
+                                       "RetryTopicsCreated")] == ["TargetCreated", "SourceFenced", "Drained",
+                                                                  "SourceDeleted", "RetryTopicsCreated"]
+    assert reconciler().sync(Key("default", "move")) is None and len(cluster.api.actions) == syncs_done  # done
     with capsys.disabled():
         print(f"\nTopicTransfer: {' → '.join(f'{p} at {t:.1f}s' for p, t in phases)}; "
               f"sent {len(traffic.sent)}, received {len(traffic.received)}, lost {len(lost)}, "
