@@ -6,12 +6,21 @@
         info = admin.cluster_info()
         admin.create_topic(TopicConfig("orders", read_queue_nums=4, write_queue_nums=4), cluster="c1")
 
-Layers, each importing only the ones below it: ``admin`` (operations) → ``transport`` (sockets,
-pool, deadlines) → ``protocol`` (frames, codes); ``fastjson`` parses bodies, ``types`` holds the
-frozen results, ``errors`` the exception tree. ``cli`` is the ``admin`` sub-command.
+    with Producer("ns-0:9876") as producer:
+        producer.send(Message("orders", b"...", keys=("order-42",)))
+    with PullConsumer("ns-0:9876", group="audit", topic="orders") as consumer:
+        messages = consumer.poll()
+        consumer.commit()
+
+Layers, each importing only the ones below it: ``load`` (a load driver) → ``producer`` and
+``consumer`` (messaging) → ``routes`` (cached topic routes) → ``admin`` (operations) → ``transport``
+(sockets, pool, deadlines) → ``protocol`` (frames, codes); ``message`` is the message codec,
+``fastjson`` parses bodies, ``types`` holds the frozen results, ``errors`` the exception tree.
+``cli`` is the ``admin`` sub-command (``admin load`` runs the load driver).
 """
 
 from .admin import AdminClient, WritePermResult, parse_namesrv_addrs
+from .consumer import PullConsumer, PullResult, PullStatus
 from .errors import (
     ConnectError,
     ConnectionLost,
@@ -21,6 +30,9 @@ from .errors import (
     ResponseError,
     TopicNotFound,
 )
+from .load import ErrorWindow, LoadReport, LoadRun
+from .message import Message, MessageExt, MessageFormatError
+from .producer import Producer, SendFailed, SendResult, SendStatus
 from .types import (
     PERM_READ,
     PERM_WRITE,
@@ -47,15 +59,28 @@ __all__ = [
     "ConnectError",
     "ConnectionLost",
     "ConsumeStats",
+    "ErrorWindow",
     "HAConnection",
     "HAStatus",
+    "LoadReport",
+    "LoadRun",
+    "Message",
+    "MessageExt",
+    "MessageFormatError",
     "MessageQueue",
+    "Producer",
     "ProtocolError",
+    "PullConsumer",
+    "PullResult",
+    "PullStatus",
     "QueueData",
     "QueueOffsets",
     "RemotingError",
     "RemotingTimeout",
     "ResponseError",
+    "SendFailed",
+    "SendResult",
+    "SendStatus",
     "TopicConfig",
     "TopicNotFound",
     "TopicRoute",
