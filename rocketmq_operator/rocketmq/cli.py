@@ -22,6 +22,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from .admin import AdminClient, parse_namesrv_addrs
@@ -74,6 +75,9 @@ def _add_load_parser(commands: Any) -> None:
     load.add_argument("--send-timeout", type=float, default=3.0, help="seconds per send, retries included")
     load.add_argument("--create-topic", metavar="CLUSTER", help="create the topic on every master first")
     load.add_argument("--queues", type=int, default=4, help="queues per master for --create-topic")
+    load.add_argument(
+        "--progress", type=float, metavar="SECONDS", help="a JSON line of figures on stderr this often"
+    )
 
 
 def _add_namesrv(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -119,10 +123,24 @@ def _load(namesrv: tuple[str, ...], args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     run.start()
-    stop.wait(args.duration)
+    _wait(run, stop, duration=args.duration, progress=args.progress)
     report = run.stop()
     print(json.dumps(report.to_json(), sort_keys=True), flush=True)
     return 3 if report.lost else 0
+
+
+def _wait(run: LoadRun, stop: threading.Event, *, duration: float | None, progress: float | None) -> None:
+    """Until ``duration`` passes or ``stop`` is set, printing the figures every ``progress`` seconds."""
+    deadline = None if duration is None else time.monotonic() + duration
+    while not stop.is_set():
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return
+        step = progress if remaining is None else min(progress or remaining, remaining)
+        if stop.wait(step):
+            return
+        if progress:
+            print(json.dumps(run.report().to_json(), sort_keys=True), file=sys.stderr, flush=True)
 
 
 def _cluster_list(client: AdminClient, args: argparse.Namespace) -> int:

@@ -50,11 +50,15 @@ def test_a_run_on_a_healthy_pair_receives_every_key_once_and_leaves_no_lag(rocke
     assert admin.consume_stats(f"load-consumer-{report.run_id}", topic=topic).lag == 0
 
 
-def test_the_cli_prints_json_figures_when_sigterm_stops_it(rocketmq: RocketMQ, admin):
-    topic = f"load_{uuid.uuid4().hex[:8]}"
+def load_cli(rocketmq: RocketMQ, topic: str, *args: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "rocketmq_operator.rocketmq", "admin", "load", "-n", rocketmq.namesrv]
-    command += ["-t", topic, "--rate", "100", "--create-topic", CLUSTER, "--queues", "2", "--drain", "10"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    command += ["-t", topic, "--create-topic", CLUSTER, "--queues", "2", "--drain", "10", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def test_the_cli_prints_progress_and_json_figures_when_sigterm_stops_it(rocketmq: RocketMQ, admin):
+    topic = f"load_{uuid.uuid4().hex[:8]}"
+    proc = load_cli(rocketmq, topic, "--rate", "100", "--progress", "0.5")
     try:
         wait_until(lambda: _offsets(admin, topic) >= 100, timeout=30, what="the CLI to send 100 messages")
         proc.send_signal(signal.SIGTERM)
@@ -65,6 +69,19 @@ def test_the_cli_prints_json_figures_when_sigterm_stops_it(rocketmq: RocketMQ, a
     figures = json.loads(out)
     assert figures["topic"] == topic and figures["sent_ok"] >= 100
     assert figures["lost"] == 0 and figures["received"] == figures["sent_ok"] and figures["send_errors"] == 0
+    progress = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert progress and all(p["run_id"] == figures["run_id"] for p in progress)
+    assert [p["sent_ok"] for p in progress] == sorted(p["sent_ok"] for p in progress)
+
+
+def test_the_cli_stops_by_itself_after_the_duration(rocketmq: RocketMQ):
+    started = time.monotonic()
+    proc = load_cli(rocketmq, f"load_{uuid.uuid4().hex[:8]}", "--rate", "20", "--duration", "2")
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0, err
+    figures = json.loads(out)
+    assert 20 <= figures["sent_ok"] <= 45 and figures["lost"] == 0
+    assert time.monotonic() - started < 20
 
 
 def _offsets(admin: AdminClient, topic: str) -> int:
