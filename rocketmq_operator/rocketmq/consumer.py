@@ -19,7 +19,9 @@ so queues of a new broker group appear and those of a removed one stop being pul
 the member the previous response suggested (``suggestWhichBrokerId``), else the master, else — while
 the master is gone — the lowest slave, as RocketMQ's client does; a slave that does not serve reads
 (``slaveReadEnable=false``) refuses and the queue is tried again at the next poll. Failures of one
-queue never stop the others: each queue's last error is in ``errors`` until it pulls again.
+queue never stop the others: each queue's last error is in ``errors`` until it pulls again, and a
+broker that could not be reached is not tried again for its other queues in the same poll, so a hung
+broker costs one request timeout per poll.
 
 A broker that says the offset is out of range (PULL_OFFSET_MOVED) gives the offset to continue from,
 which the consumer takes. Moving back yields messages again; moving forward happens only past
@@ -158,17 +160,22 @@ class PullConsumer:
         if self._first_queues is None:
             self._first_queues = frozenset(self._queues)
         found: list[MessageExt] = []
+        unreachable: dict[str, RemotingError] = {}  # one timeout per broker and round, not per queue
         for queue in self._queues:
             member = broker_addr(route, queue.broker_name, prefer=self._suggested.get(queue, MASTER_ID))
             if member is None:
                 continue
             try:
+                if member[1] in unreachable:
+                    raise unreachable[member[1]]
                 found += self._pull_queue(queue, *member)
                 self._errors.pop(queue, None)
             except RemotingError as exc:
                 self._errors[queue] = exc
                 self._suggested.pop(queue, None)
                 self._routes.invalidate(self.topic)
+                if not isinstance(exc, ResponseError):
+                    unreachable[member[1]] = exc
         return found
 
     def _pull_queue(self, queue: MessageQueue, broker_id: int, addr: str) -> list[MessageExt]:

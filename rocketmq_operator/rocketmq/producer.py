@@ -10,6 +10,8 @@ messages). A send that fails for a reason another broker might not have — no c
 a busy or refusing broker — is retried on a queue of another group, if there is one, until
 ``max_attempts`` or the ``send_timeout`` budget is used up; the route is refreshed after such a failure.
 Between attempts the producer waits ``retry_backoff`` seconds of its clock (``close`` cuts it short).
+A group whose master could not be reached gets no sends for ``isolation`` seconds while another group
+is writable, so a dead or hung master costs one timeout, not one per message.
 
 A broker that stored the message answers SEND_OK, or FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or
 SLAVE_NOT_AVAILABLE when it stored it without the flush or replication its configuration asks for;
@@ -93,9 +95,11 @@ class Producer:
         compress_over: int = 4096,
         compress_level: int = 5,
         auto_create_topic: bool = True,
+        isolation: float = 3.0,
         clock: Clock = REAL_CLOCK,
     ) -> None:
         self.group = group
+        self.isolation = isolation
         self.send_timeout = send_timeout
         self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
@@ -110,6 +114,8 @@ class Producer:
         self._ids = UniqKeyGenerator()
         self._next_queue = itertools.count()
         self._closed = threading.Event()
+        self._isolated: dict[str, float] = {}  # broker name → until (clock seconds)
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._closed.set()
@@ -152,6 +158,9 @@ class Producer:
                     break
                 failed.add(queue.broker_name)
                 self._routes.invalidate(message.topic)
+                if not isinstance(exc, ResponseError):
+                    with self._lock:
+                        self._isolated[queue.broker_name] = self._clock.now() + self.isolation
         raise SendFailed(f"sending to {message.topic!r} failed after {len(errors)} attempt(s)", errors)
 
     def _body(self, body: bytes) -> tuple[bytes, int]:
@@ -171,7 +180,14 @@ class Producer:
         queues = writable_queues(route, topic=topic, limit=self._queue_limit(route, topic))
         if not queues:
             raise ResponseError(ResponseCode.NO_PERMISSION, f"no writable queue with a master for {topic!r}")
-        fresh = [q for q in queues if q.broker_name not in failed] or queues
+        now = self._clock.now()
+        with self._lock:
+            avoid = failed | {name for name, until in self._isolated.items() if until > now}
+        fresh = (
+            [q for q in queues if q.broker_name not in avoid]
+            or [q for q in queues if q.broker_name not in failed]
+            or queues
+        )
         queue = fresh[next(self._next_queue) % len(fresh)]
         master = next(b.master_addr for b in route.brokers if b.name == queue.broker_name)
         assert master is not None  # writable_queues keeps only groups with a master

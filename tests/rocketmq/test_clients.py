@@ -5,15 +5,17 @@ moved offsets, commits to masters only — the paths real brokers rarely take on
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 import zlib
 from collections.abc import Callable
 
 import pytest
-from rmq_fakes import FakeServer, respond, serve_forever
+from rmq_fakes import FakeServer, hold_open, respond, serve_forever
 from rmq_vectors import stored
 
-from rocketmq_operator.rocketmq import MessageQueue, RemotingError, TopicNotFound, TopicRoute
+from rocketmq_operator.rocketmq import MessageQueue, RemotingError, RemotingTimeout, TopicNotFound, TopicRoute
 from rocketmq_operator.rocketmq.consumer import PullConsumer, PullStatus
 from rocketmq_operator.rocketmq.message import Message, decode_properties
 from rocketmq_operator.rocketmq.producer import Producer, SendFailed, SendStatus
@@ -332,3 +334,36 @@ def test_the_route_cache_refreshes_on_ttl_or_when_stale_but_not_faster_than_min_
     assert cache.get("T").brokers[0].name == "b" and len(calls) == 3  # and do not ask again at once
     with pytest.raises(RemotingError):
         RouteCache(fetch, clock=clock).get("T")
+
+
+def closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_a_master_that_cannot_be_reached_gets_no_sends_until_its_isolation_ends():
+    clock, dead = FakeClock(), closed_port()
+    with (
+        Peer({RequestCode.SEND_MESSAGE_V2: stored_answer()}) as ok,
+        namesrv({"T": route_body({"a": {0: dead}, "b": {0: ok.addr}})}) as ns,
+        Producer(ns.addr, retry_backoff=0, isolation=3.0, clock=clock) as producer,
+    ):
+        results = [producer.send(Message("T", b"x")) for _ in range(6)]
+        assert {r.queue.broker_name for r in results} == {"b"}
+        assert [r.attempts for r in results].count(2) == 1  # only the first send tried "a"
+        clock.step(3.1)
+        assert [producer.send(Message("T", b"x")).attempts for _ in range(2)].count(2) == 1  # "a" again
+
+
+def test_a_hung_broker_costs_one_timeout_per_poll_not_one_per_queue():
+    with (
+        FakeServer(hold_open) as hung,
+        namesrv({"T": route_body({"a": {0: hung.addr}}, queues=4)}) as ns,
+        PullConsumer(ns.addr, group="G", topic="T", request_timeout=0.3) as consumer,
+    ):
+        started = time.monotonic()
+        assert consumer.poll() == []
+        assert time.monotonic() - started < 0.6 + 0.3
+        assert len(consumer.errors) == 4
+        assert all(isinstance(e, RemotingTimeout) for e in consumer.errors.values())
