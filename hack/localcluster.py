@@ -145,6 +145,7 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
         return [str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1", f"--secure-port={ports['controller-manager']}",
+                f"--cert-dir={d / 'data' / 'controller-manager'}",  # its self-signed serving cert, not in /tmp
                 "--leader-elect=false", "--enable-hostpath-provisioner=true",
                 f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
@@ -155,6 +156,7 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
         return [str(bin_dir / "kube-scheduler"), f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1", f"--secure-port={ports['scheduler']}", "--leader-elect=false",
+                f"--cert-dir={d / 'data' / 'scheduler'}",
                 "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
     if name == "kwok":
         return [str(bin_dir / "kwok"), f"--kubeconfig={kc}",

@@ -561,6 +561,8 @@ class RealNodes:
         ports = {k: free_port() for k in ("kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics")}
         ports["kubelet"] = free_port(HOST_IP)
         rn["ports"] = ports
+        if not (self.base / "sysctl.saved.json").exists():  # never change what teardown could not restore
+            raise RealNodeError(f"{self.base / 'sysctl.saved.json'} is gone: something removed {self.base}")
         for k, v in KUBELET_SYSCTLS.items():
             write_sysctl(k, v)
         env_path = f"{bin_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
