@@ -157,6 +157,8 @@ class LoadRun:
 
     def start(self, *, ready_timeout: float = 10.0) -> Self:
         """Start consuming; start producing once the consumer has read the topic's offsets (bounded)."""
+        if self._threads:
+            raise RuntimeError("a LoadRun starts once")
         self._started_at = self._clock.now()
         self._spawn(self._consume, "load-consumer")
         self._clock.wait(self._consumer_ready, ready_timeout)
@@ -165,6 +167,8 @@ class LoadRun:
 
     def stop(self) -> LoadReport:
         """Stop sending, drain for up to ``drain_timeout``, stop consuming; the final report."""
+        if not self._threads:
+            raise RuntimeError("the LoadRun was not started")
         self._stop_sending.set()
         for thread in self._threads[1:]:
             thread.join()
