@@ -27,6 +27,7 @@ from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
+from rocketmq_operator.controllers.metadata import copy_metadata
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
 from rocketmq_operator.controllers.rolling import fence, roll_inputs, set_partitions
@@ -120,6 +121,8 @@ class BrokerClusterReconciler:
         self._observer.ensure(okey, target)
         facts = self._observer.fresh_facts(okey)
         report.observed(facts)
+        copied = tuple(((obj.get("status") or {}).get("scaleOut") or {}).get("copiedGroups") or ())
+        report.metadata(copy_metadata(model, facts, copied, admin_factory=self._observer.admin_factory))
         if facts is not None and facts.unreachable:
             old = get_condition(obj, BROKERS_REGISTERED)
             if not old or old.get("reason") != "NameServersUnreachable":

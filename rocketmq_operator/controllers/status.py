@@ -13,6 +13,7 @@ from typing import Any
 from rocketmq_operator.controllers.common import OVERRIDDEN
 from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
 from rocketmq_operator.controllers.control import ApplyReport
+from rocketmq_operator.controllers.metadata import CopyResult
 from rocketmq_operator.controllers.observer import ClusterFacts
 from rocketmq_operator.controllers.registration import (
     BROKERS_REGISTERED,
@@ -58,6 +59,7 @@ class Report:
         self.not_created: list[str] = []
         self.unreachable: list[str] = []
         self.observing = False
+        self.copied: list[int] | None = None
         self.roll: dict[str, Any] | None = None
         self.roll_waiting: str | None = None
         self.roll_error: str | None = None
@@ -88,6 +90,12 @@ class Report:
             self.progressing(error)
         elif waiting:
             self.progressing(waiting)
+
+    def metadata(self, copy: CopyResult) -> None:
+        """Topics and subscription groups copied to new broker groups; Ready waits for the copy."""
+        self.copied = list(copy.copied)
+        if copy.error or copy.waiting:
+            self.progressing(copy.error or copy.waiting or "")
 
     def observed(self, facts: ClusterFacts | None) -> None:
         """What the observer last read of this cluster (None: nothing yet); its facts go into status."""
@@ -152,6 +160,8 @@ class Report:
             self.progressing(f"{len(pods)}/{total} broker pods exist")
         brokers = [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)]
         status: dict[str, Any] = {"roll": self.roll} if self.roll else {}
+        if self.copied:
+            status["scaleOut"] = {"copiedGroups": self.copied}
         if self.observing:
             brokers = self._registration(model, pods, brokers, status)
         self._ready_condition(ready, total)
