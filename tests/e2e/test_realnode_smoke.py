@@ -3,7 +3,10 @@
 One name server pod behind a headless Service and one client pod, both on a real node: the JVM runs,
 ``kubectl logs`` and ``kubectl exec`` work, the client resolves the name server's pod DNS name and talks
 TCP to it, and the host (where the operator runs in the tests) reaches the pod IP and speaks RocketMQ's
-remoting protocol to it.
+remoting protocol to it. A pod of the operator image, locked down like the operator's Deployment
+(non-root, read-only root filesystem, RuntimeDefault seccomp), reaches the API server the in-cluster way:
+``KUBERNETES_SERVICE_HOST`` (the ``kubernetes`` Service's ClusterIP, through kube-proxy) and its
+ServiceAccount token.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.conftest import kubectl
-from tests.e2e.realnode import CLUSTER_DOMAIN, HOST_IP, NODE_SELECTOR, ROCKETMQ_IMAGE, on_real_node
+from tests.e2e.realnode import (
+    CLUSTER_DOMAIN,
+    HOST_IP,
+    NODE_SELECTOR,
+    OPERATOR_IMAGE,
+    ROCKETMQ_IMAGE,
+    on_real_node,
+)
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.realnode
@@ -109,3 +119,40 @@ def test_the_host_reaches_a_pod_ip_and_speaks_rocketmq_to_it(pods):
     with AdminClient(f"{ip}:9876", connect_timeout=5, request_timeout=10) as admin:
         info = admin.cluster_info()
     assert info is not None
+
+
+IN_CLUSTER_CHECK = """
+import json, os, ssl, urllib.request
+sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
+req = urllib.request.Request(f"https://{host}:{port}/version",
+                             headers={"Authorization": "Bearer " + open(sa + "/token").read()})
+body = json.load(urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sa + "/ca.crt"), timeout=10))
+seccomp = open("/proc/self/status").read().split("Seccomp:")[1].split()[0]
+print(json.dumps({"host": host, "major": body["major"], "uid": os.getuid(), "seccomp": seccomp}))
+"""
+
+
+def test_a_locked_down_pod_reaches_the_api_server_through_the_kubernetes_service(pods, api_client, kubeconfig):
+    import json
+
+    core = client.CoreV1Api(api_client)
+    ns = pods["namespace"]
+    core.create_namespaced_pod(ns, _pod("in-cluster", {
+        "restartPolicy": "Never",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "check", "image": OPERATOR_IMAGE, "imagePullPolicy": "Never",
+                        "command": ["python3", "-c", IN_CLUSTER_CHECK],
+                        "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                            "capabilities": {"drop": ["ALL"]}}}]}))
+
+    def finished():
+        phase = core.read_namespaced_pod("in-cluster", ns).status.phase
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    phase = eventually(finished, timeout=120, what="the in-cluster check pod to finish")
+    logs = kubectl(kubeconfig, "-n", ns, "logs", "in-cluster").stdout
+    assert phase == "Succeeded", logs
+    result = json.loads(logs.strip().splitlines()[-1])
+    service_ip = core.read_namespaced_service("kubernetes", "default").spec.cluster_ip
+    assert result == {"host": service_ip, "major": "1", "uid": 65532, "seccomp": "2"}, result  # 2: filtering
