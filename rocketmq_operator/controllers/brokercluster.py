@@ -27,6 +27,7 @@ from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
+from rocketmq_operator.controllers.drain import DEFAULT_DRAIN_TIMEOUT, drain_step
 from rocketmq_operator.controllers.metadata import copy_metadata
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
@@ -179,8 +180,28 @@ class BrokerClusterReconciler:
             if not old or old.get("status") != "True":
                 self._recorder.event(obj, WARNING, "ScaleDownRefused", message)
             return
-        for group in extra:
-            self._delete_group(obj, model, group)
+        if self._observer is None:  # nothing to ask RocketMQ: remove them as asked
+            for group in extra:
+                self._delete_group(obj, model, group)
+            return
+        self._drain(obj, model, extra, report)
+
+    def _drain(self, obj: dict[str, Any], model: BrokerClusterModel, extra: list[int], report: st.Report) -> None:
+        """Removes the highest extra group once its messages are consumed (see controllers/drain)."""
+        assert self._observer is not None
+        spec = obj.get("spec") or {}
+        step = drain_step(extra, (obj.get("status") or {}).get("drain") or {},
+                          self._observer.fresh_facts(self._observed_key(_key(obj))), now=self._clock.wall(),
+                          timeout=float(spec.get("drainTimeoutSeconds", DEFAULT_DRAIN_TIMEOUT)),
+                          admin_factory=self._observer.admin_factory,
+                          name_servers=dialable_list(name_server_list(model.name_server_address), self._listers.pods))
+        report.draining(step)
+        if step.stuck:
+            old = get_condition(obj, st.SCALE_DOWN)
+            if not old or old.get("message") != step.stuck:
+                self._recorder.event(obj, WARNING, "DrainTimedOut", step.stuck)
+        if step.delete is not None:
+            self._delete_group(obj, model, step.delete)
 
     def _delete_group(self, obj: dict[str, Any], model: BrokerClusterModel, group: int) -> None:
         namespace = obj["metadata"]["namespace"]

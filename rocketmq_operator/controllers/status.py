@@ -13,6 +13,7 @@ from typing import Any
 from rocketmq_operator.controllers.common import OVERRIDDEN
 from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
 from rocketmq_operator.controllers.control import ApplyReport
+from rocketmq_operator.controllers.drain import DrainStep
 from rocketmq_operator.controllers.metadata import CopyResult
 from rocketmq_operator.controllers.observer import ClusterFacts
 from rocketmq_operator.controllers.registration import (
@@ -60,6 +61,7 @@ class Report:
         self.unreachable: list[str] = []
         self.observing = False
         self.copied: list[int] | None = None
+        self.drain: dict[str, Any] = {}
         self.roll: dict[str, Any] | None = None
         self.roll_waiting: str | None = None
         self.roll_error: str | None = None
@@ -90,6 +92,14 @@ class Report:
             self.progressing(error)
         elif waiting:
             self.progressing(waiting)
+
+    def draining(self, step: DrainStep) -> None:
+        """A group being drained before removal: kept in status.drain; a timed-out drain is ScaleDownRefused."""
+        self.drain = dict(step.drain)
+        if step.stuck:
+            self.scale_down_refused(step.stuck)
+        elif step.waiting:
+            self.progressing(step.waiting)
 
     def metadata(self, copy: CopyResult) -> None:
         """Topics and subscription groups copied to new broker groups; Ready waits for the copy."""
@@ -147,7 +157,7 @@ class Report:
         self._optional(PAUSED, PAUSED_MESSAGE if self.is_paused else None, "PauseAnnotation")
         if self.is_paused:
             return {**old, "conditions": self.conditions.items}
-        self._optional(SCALE_DOWN, self.scale_down, "GroupsHoldMessages")
+        self._optional(SCALE_DOWN, self.scale_down, "DrainTimedOut" if self.drain else "GroupsHoldMessages")
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
         self._optional(ROLLING, self.roll_error or self.roll_waiting, "FenceFailed" if self.roll_error else "OneAtATime")
@@ -162,6 +172,8 @@ class Report:
         status: dict[str, Any] = {"roll": self.roll} if self.roll else {}
         if self.copied:
             status["scaleOut"] = {"copiedGroups": self.copied}
+        if self.drain:
+            status["drain"] = self.drain
         if self.observing:
             brokers = self._registration(model, pods, brokers, status)
         self._ready_condition(ready, total)
