@@ -95,6 +95,9 @@ def name_service_statefulset(model: NameServiceModel) -> dict[str, Any]:
                 volumes=pod.data_volumes(model.storage),
                 selector=selector,
                 image=model.image,
+                init_containers=pod.volume_permissions(model.pod, model.storage, image=model.image,
+                                                       subdirs=("logs", "namesrv"),
+                                                       image_pull_policy=model.image_pull_policy),
             ),
         },
     }

@@ -172,6 +172,39 @@ def container_options(
     return container
 
 
+VOLUME_PERMISSIONS_CONTAINER = "rocketmq-operator-volume-permissions"
+
+
+def volume_permissions(options: PodOptions, storage: Storage, *, image: str, subdirs: Sequence[str],
+                       image_pull_policy: str | None = None) -> list[dict[str, Any]]:
+    """An init container that hands the data directories to the image's user (uid/gid 3000).
+
+    kubelet applies ``fsGroup`` to emptyDir volumes but not to host paths — neither to a ``HostPath``
+    store nor to the claims of host-path provisioners, which come up root-owned — so a broker running as
+    3000 could not write its store. The init container runs as root with only CAP_CHOWN and changes the
+    owner of each mount point (not recursively: what the broker writes is already its own). Not added for
+    emptyDir storage, for images that run as root, or when the user gave a pod securityContext.
+    """
+    if storage.mode == "EmptyDir" or options.security_context:
+        return []
+    if image.removeprefix("docker.io/").startswith(ROOT_IMAGE_REPOSITORIES):
+        return []
+    mounts = data_mounts(storage, subdirs=subdirs)
+    paths = " ".join(m["mountPath"] for m in mounts)
+    container: dict[str, Any] = {
+        "name": VOLUME_PERMISSIONS_CONTAINER,
+        "image": image,
+        "command": ["/bin/sh", "-c", f"chown 3000:3000 {paths}"],
+        "env": field_env(),
+        "volumeMounts": mounts,
+        "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]}},
+    }
+    if image_pull_policy:
+        container["imagePullPolicy"] = image_pull_policy
+    return [container]
+
+
 def pod_spec(
     options: PodOptions,
     *,
@@ -179,6 +212,7 @@ def pod_spec(
     volumes: Sequence[Mapping[str, Any]],
     selector: Mapping[str, str],
     image: str,
+    init_containers: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """A pod spec with the user's scheduling, security and networking options.
 
@@ -192,6 +226,8 @@ def pod_spec(
         "containers": [dict(c) for c in containers],
         "volumes": [*volumes, *copy.deepcopy(list(options.volumes))],
     }
+    if init_containers:
+        spec["initContainers"] = [dict(c) for c in init_containers]
     affinity = options.affinity or spread_over_nodes(selector)
     spread = options.topology_spread or (() if options.affinity else spread_over_zones(selector))
     optional = {

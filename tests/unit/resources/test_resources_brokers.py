@@ -297,3 +297,19 @@ def test_brokers_stop_cleanly_a_pause_before_sigterm_and_a_grace_period_for_the_
     spec = brokers.broker_statefulset(talk_model, 0, config_hash="h")["spec"]["template"]["spec"]
     assert spec["terminationGracePeriodSeconds"] == 90
     assert spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] == ["/bin/sh", "-c", "sleep 5"]
+
+
+def test_host_path_and_claim_storage_get_an_init_container_that_chowns_only_the_mount_points(talk_model):
+    from dataclasses import replace
+
+    from rocketmq_operator.resources.modelparts import Storage
+
+    claims = replace(talk_model, storage=Storage(mode="StorageClass", claim_templates=(
+        {"metadata": {"name": "broker-storage"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}},)))
+    spec = brokers.broker_statefulset(claims, 0, config_hash="h")["spec"]["template"]["spec"]
+    [init] = spec["initContainers"]
+    assert init["command"] == ["/bin/sh", "-c", "chown 3000:3000 /home/rocketmq/logs /home/rocketmq/store"]
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+    assert [m["mountPath"] for m in init["volumeMounts"]] == ["/home/rocketmq/logs", "/home/rocketmq/store"]
+    empty = replace(talk_model, storage=Storage(mode="EmptyDir"))
+    assert "initContainers" not in brokers.broker_statefulset(empty, 0, config_hash="h")["spec"]["template"]["spec"]
