@@ -16,7 +16,7 @@ from rocketmq_operator.controllers.common import CONFLICT_RECHECK, STALE_CACHE_R
 from rocketmq_operator.controllers.runner import Result
 from rocketmq_operator.events import NORMAL, WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import AlreadyExists, Conflict, Forbidden, KubeClient, NotFound, Resource
+from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource
 from rocketmq_operator.kube.errors import Invalid, namespace_terminating
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources.diff import merged, needs_update
@@ -159,7 +159,8 @@ def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], cont
 
     A foreign object in the way, a write RBAC forbids and a write the server rejects as invalid are
     reported (one Warning event each when it is news) and the other objects are still applied; a create
-    that finds the name taken (the cache is behind) marks the report stale. Nothing here raises for
+    that finds the name taken or an update that meets a newer version (the cache is behind) marks the
+    report stale, and the sync runs again soon without an error. Nothing here raises for
     those; any other API error propagates and the sync is retried with backoff.
     """
     report = ApplyReport()
@@ -177,12 +178,12 @@ def _apply_one(owner: dict[str, Any], desired: dict[str, Any], control: ObjectCo
     report.objects[(desired["kind"], name)] = None
     try:
         applied = control.apply(owner, desired)
-    except AlreadyExists:
+    except Conflict:  # AlreadyExists on a create, a stale resourceVersion on an update: the cache is behind
         report.stale = True
         return
     except Forbidden as e:
         if namespace_terminating(e):
-            raise
+            return  # the namespace and the owner with it are going: nothing to create there
         report.denied.append(_warn_once(recorder, owner, "Forbidden", _denied_message(desired, e)))
         return
     except Invalid as e:

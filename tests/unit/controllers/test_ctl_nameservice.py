@@ -6,10 +6,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION
+from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION, STALE_CACHE_RECHECK
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.kube import NAME_SERVICES, SERVICES, STATEFUL_SETS, Conflict
 
@@ -145,15 +144,14 @@ def test_a_conflict_on_the_status_write_is_swallowed(cluster):
     assert cluster.api.heads() == CREATE_ALL
 
 
-def test_a_conflict_replacing_the_statefulset_fails_the_sync_before_status(cluster):
+def test_a_conflict_replacing_the_statefulset_is_quiet_and_the_sync_runs_again_soon(cluster):
     synced(cluster, name_service())
     sts = copy.deepcopy(cluster.get(STATEFUL_SETS, NS, NAME))
     sts["spec"]["replicas"] = 9
     cluster.seed(STATEFUL_SETS, sts)
     cluster.api.fail("update", STATEFUL_SETS, Conflict("modified"))
-    with pytest.raises(Conflict):
-        cluster.name_service_reconciler().sync(KEY)
-    assert cluster.api.heads() == [("update", "statefulsets", None, NS, NAME)]
+    assert cluster.name_service_reconciler().sync(KEY) == Result(requeue_after=STALE_CACHE_RECHECK)
+    assert cluster.api.heads()[0] == ("update", "statefulsets", None, NS, NAME)
 
 
 def test_a_name_service_that_is_gone_gives_no_actions(cluster):
