@@ -45,8 +45,10 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
         pending = current is not None and (new_template or any(_revision(p) != revision for p in group_pods))
         settled = current is not None and status.get("observedGeneration", 0) >= current["metadata"].get(
             "generation", 0)
+        strategy = ((current or {}).get("spec") or {}).get("updateStrategy") or {}
         groups.append(GroupState(group, naming.broker_name(group), model.members_per_group, pending=pending,
-                                 settled=settled or current is None))
+                                 settled=settled or current is None, new_template=new_template,
+                                 partition=int((strategy.get("rollingUpdate") or {}).get("partition") or 0)))
         for pod in group_pods:
             fact = by_pod.get(pod["metadata"]["name"])
             states.append(PodState(

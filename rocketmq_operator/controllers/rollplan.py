@@ -47,6 +47,8 @@ class GroupState:
     replicas: int
     pending: bool  # the template differs from what (some of) the pods run
     settled: bool  # the StatefulSet controller has seen the latest spec
+    partition: int = 0  # the partition the StatefulSet has now
+    new_template: bool = False  # this sync writes a new template (no pod runs it yet)
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,14 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
 
 
 def _held(group: GroupState, pods: list[PodState]) -> int:
-    """The partition that keeps every pod where it is: the start of the group's updated suffix."""
+    """The partition that keeps every pod where it is: the start of the group's updated suffix. A pod
+    missing at or above the current partition is being recreated at the update revision: it counts as
+    updated (raising the partition over it would have it recreated again at the old one)."""
     partition = group.replicas
     for ordinal in range(group.replicas - 1, -1, -1):
         pod = next((p for p in pods if p.ordinal == ordinal), None)
-        if pod is None or not pod.updated:
+        recreating = pod is None and not group.new_template and ordinal >= group.partition
+        if not recreating and (pod is None or not pod.updated):
             break
         partition = ordinal
     return partition

@@ -110,3 +110,13 @@ def test_without_rocketmq_observed_a_master_restarts_after_its_slaves_without_a_
                                  c_1_0={"registered": None}, c_1_1={"registered": None}),
                   {}, now=0, params=RollParams(observed=False))
     assert result.next_pod == "c-0-0" and result.roll == {"pod": "c-0-0"}
+
+
+def test_a_pod_being_recreated_above_the_partition_is_not_held_back_to_the_old_revision():
+    """c-1-1 was released (partition 1) and is being recreated: raising the partition to 2 now would have
+    the StatefulSet controller recreate it again at the old revision."""
+    rolling = [GroupState(0, "broker-0", 2, pending=True, settled=True, partition=1),
+               GroupState(1, "broker-1", 2, pending=True, settled=True, partition=1)]
+    present = [p for p in pods({"c-0-1"}) if p.name != "c-1-1"]
+    result = plan(rolling, present, {}, now=0, params=PARAMS)
+    assert result.next_pod is None and result.partitions == {0: 1, 1: 1}
