@@ -61,6 +61,9 @@ class BrokerClusterReconciler:
                  observer: Observer | None = None) -> None:
         self.door = door
         self._observer = observer
+        # The generation and update strategy of each StatefulSet as this reconciler last wrote it: a roll is
+        # planned only on a cache that shows them (planning on an older copy would undo the last step).
+        self._written: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self._listers = listers
         self._controls = controls
         self._status = status
@@ -111,6 +114,14 @@ class BrokerClusterReconciler:
         if not old or old.get("message") != message:
             self._recorder.event(obj, WARNING, report.problem_reason, message)
 
+    def _cache_behind(self, current: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]] | None:
+        """The update strategies last written, by group, when the cache has not caught up with a write."""
+        written = {g: self._written.get((sts["metadata"]["namespace"], sts["metadata"]["name"]))
+                   for g, sts in current.items()}
+        if all(w is None or int(current[g]["metadata"].get("generation") or 0) >= w[0] for g, w in written.items()):
+            return None
+        return {g: w[1] for g, w in written.items() if w is not None}
+
     def _observed_key(self, key: Key) -> tuple[str, str, str]:
         return (self.door.resource.kind, key.namespace, key.name)
 
@@ -142,14 +153,27 @@ class BrokerClusterReconciler:
         self._roll(obj, model, {g: _statefulset(objs) for g, objs in enumerate(per_group)}, report)
         applied = apply_all(obj, [o for objs in per_group for o in objs], self._controls, self._recorder)
         report.absorb(applied)
-        return [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
+        sets = [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
+        for sts in sets:
+            if sts is not None:
+                self._written[(sts["metadata"]["namespace"], sts["metadata"]["name"])] = (
+                    int(sts["metadata"].get("generation") or 0), sts["spec"].get("updateStrategy") or {})
+        return sets
 
     def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
               report: st.Report) -> None:
         """Plans the next step of a template roll (see rollplan), sets the partitions it allows into the desired
         StatefulSets and fences or restores a master's writes when the plan says so."""
+        current = self._group_sets(obj)
+        behind = self._cache_behind(current)
+        if behind is not None:  # keep the partitions last written; plan once the cache shows them
+            for group, sts in desired_sets.items():
+                sts["spec"]["updateStrategy"] = behind.get(group) or sts["spec"]["updateStrategy"]
+            report.rolling((obj.get("status") or {}).get("roll") or {}, waiting=None, error=None)
+            report.progressing(st.STALE_MESSAGE)
+            return
         facts = self._observer.fresh_facts(self._observed_key(_key(obj))) if self._observer else None
-        groups, pods = roll_inputs(model, desired_sets, self._group_sets(obj), self._cluster_pods(obj, model), facts)
+        groups, pods = roll_inputs(model, desired_sets, current, self._cluster_pods(obj, model), facts)
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
         step = rollplan.plan(groups, pods, old, now=now, params=rollplan.RollParams(observed=self._observer is not None))
