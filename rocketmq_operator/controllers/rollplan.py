@@ -86,6 +86,9 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
     if fenced and _master_back(fenced, groups, by_group, params):
         return RollPlan(partitions=partitions, roll=dict(roll), restore=fenced,
                         waiting=f"restoring write permission of {fenced}")
+    moving = _in_flight(groups, by_group)
+    if moving:
+        return RollPlan(partitions=partitions, roll=dict(roll), waiting=f"waiting for {', '.join(moving)} to restart")
     blocker = _unhealthy(pods, groups, params)
     if blocker:
         return RollPlan(partitions=partitions, roll=dict(roll), waiting=blocker)
@@ -101,18 +104,28 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
                     next_pod=candidate.name, waiting=f"restarting {candidate.name}")
 
 
+def _released(group: GroupState, ordinal: int) -> bool:
+    """At or above the partition already written: the StatefulSet controller replaces it (or has)."""
+    return not group.new_template and ordinal >= group.partition
+
+
 def _held(group: GroupState, pods: list[PodState]) -> int:
     """The partition that keeps every pod where it is: the start of the group's updated suffix. A pod
-    missing at or above the current partition is being recreated at the update revision: it counts as
-    updated (raising the partition over it would have it recreated again at the old one)."""
+    already released (at or above the current partition) counts as updated: raising the partition over
+    it would have the StatefulSet controller put it back on the old revision."""
     partition = group.replicas
     for ordinal in range(group.replicas - 1, -1, -1):
         pod = next((p for p in pods if p.ordinal == ordinal), None)
-        recreating = pod is None and not group.new_template and ordinal >= group.partition
-        if not recreating and (pod is None or not pod.updated):
+        if not _released(group, ordinal) and (pod is None or not pod.updated):
             break
         partition = ordinal
     return partition
+
+
+def _in_flight(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]]) -> list[str]:
+    """Released pods that do not run the update revision yet: being replaced now."""
+    return [p.name for g in groups for p in by_group[g.group]
+            if g.pending and _released(g, p.ordinal) and not p.updated]
 
 
 def _unhealthy(pods: Sequence[PodState], groups: Sequence[GroupState], params: RollParams) -> str | None:

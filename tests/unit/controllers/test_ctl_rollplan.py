@@ -11,8 +11,12 @@ from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPar
 PARAMS = RollParams(max_lag_bytes=100, drain_seconds=10.0)
 
 
-def groups(*, pending: bool = True, settled: bool = True) -> list[GroupState]:
-    return [GroupState(g, f"broker-{g}", 2, pending=pending, settled=settled) for g in (0, 1)]
+def groups(*, pending: bool = True, settled: bool = True, updated: set[str] = frozenset()) -> list[GroupState]:
+    """The groups as the planner left them: each partition at the first updated pod (2: all held)."""
+    def partition(g: int) -> int:
+        return min([m for m in (0, 1) if f"c-{g}-{m}" in updated], default=2)
+    return [GroupState(g, f"broker-{g}", 2, pending=pending, settled=settled, partition=partition(g))
+            for g in (0, 1)]
 
 
 def pods(updated: set[str] = frozenset(), **overrides: dict) -> list[PodState]:
@@ -40,12 +44,12 @@ def test_nothing_to_roll_is_done_with_every_partition_open():
     ({"c-0-1"}, "c-1-1", {0: 1, 1: 1}),
 ])
 def test_slaves_of_every_group_go_first_one_at_a_time(updated, next_pod, partitions):
-    result = plan(groups(), pods(updated), {}, now=0, params=PARAMS)
+    result = plan(groups(updated=updated), pods(updated), {}, now=0, params=PARAMS)
     assert (result.next_pod, dict(result.partitions)) == (next_pod, partitions)
 
 
 def test_a_pod_that_is_not_ready_holds_the_roll_and_every_partition():
-    result = plan(groups(), pods({"c-0-1"}, c_0_1={"ready": False}), {}, now=0, params=PARAMS)
+    result = plan(groups(updated={"c-0-1"}), pods({"c-0-1"}, c_0_1={"ready": False}), {}, now=0, params=PARAMS)
     assert result.next_pod is None and result.partitions == {0: 1, 1: 2}
     assert result.waiting == "waiting for c-0-1 to be Ready"
 
@@ -66,31 +70,31 @@ def test_the_statefulset_controller_must_have_seen_the_spec_first():
 
 
 def test_a_master_waits_for_its_slave_to_catch_up():
-    result = plan(groups(), pods(ALL_SLAVES, c_0_1={"lag_bytes": 5000}), {}, now=0, params=PARAMS)
+    result = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES, c_0_1={"lag_bytes": 5000}), {}, now=0, params=PARAMS)
     assert result.next_pod is None and result.wipe is None
     assert "c-0-1 to catch up with c-0-0" in result.waiting
 
 
 def test_a_master_in_sync_is_first_fenced_in_status_then_wiped_then_drained_then_released():
-    fence = plan(groups(), pods(ALL_SLAVES), {}, now=100, params=PARAMS)
+    fence = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {}, now=100, params=PARAMS)
     assert fence.roll == {"fenced": "broker-0"} and fence.wipe is None and fence.next_pod is None
-    wipe = plan(groups(), pods(ALL_SLAVES), fence.roll, now=101, params=PARAMS)
+    wipe = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), fence.roll, now=101, params=PARAMS)
     assert wipe.wipe == "broker-0" and wipe.next_pod is None
-    draining = plan(groups(), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=105, params=PARAMS)
+    draining = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=105, params=PARAMS)
     assert draining.next_pod is None and "producers to leave broker-0 (4/10 s)" in draining.waiting
-    released = plan(groups(), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=112, params=PARAMS)
+    released = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=112, params=PARAMS)
     assert released.next_pod == "c-0-0" and released.partitions == {0: 0, 1: 1}
 
 
 def test_a_quiet_master_is_released_before_the_drain_time():
     quiet = pods(ALL_SLAVES, c_0_0={"put_tps": 0.0})
-    result = plan(groups(), quiet, {"fenced": "broker-0", "wipedAt": 100}, now=101, params=PARAMS)
+    result = plan(groups(updated=ALL_SLAVES), quiet, {"fenced": "broker-0", "wipedAt": 100}, now=101, params=PARAMS)
     assert result.next_pod == "c-0-0"
 
 
 def test_a_master_back_registered_and_ready_gets_its_write_permission_back_before_the_next_master():
     roll = {"fenced": "broker-0", "wipedAt": 100, "pod": "c-0-0"}
-    result = plan(groups(), pods({*ALL_SLAVES, "c-0-0"}), roll, now=130, params=PARAMS)
+    result = plan(groups(updated={*ALL_SLAVES, "c-0-0"}), pods({*ALL_SLAVES, "c-0-0"}), roll, now=130, params=PARAMS)
     assert result.restore == "broker-0" and result.next_pod is None
 
 
@@ -106,7 +110,7 @@ def test_a_fence_left_after_the_roll_finished_is_restored():
 
 
 def test_without_rocketmq_observed_a_master_restarts_after_its_slaves_without_a_fence():
-    result = plan(groups(), pods(ALL_SLAVES, c_0_0={"registered": None}, c_0_1={"registered": None},
+    result = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES, c_0_0={"registered": None}, c_0_1={"registered": None},
                                  c_1_0={"registered": None}, c_1_1={"registered": None}),
                   {}, now=0, params=RollParams(observed=False))
     assert result.next_pod == "c-0-0" and result.roll == {"pod": "c-0-0"}
@@ -120,3 +124,13 @@ def test_a_pod_being_recreated_above_the_partition_is_not_held_back_to_the_old_r
     present = [p for p in pods({"c-0-1"}) if p.name != "c-1-1"]
     result = plan(rolling, present, {}, now=0, params=PARAMS)
     assert result.next_pod is None and result.partitions == {0: 1, 1: 1}
+
+
+def test_a_released_pod_still_on_the_old_revision_holds_the_roll_and_keeps_its_partition():
+    """c-0-1 was released (partition 1) and the StatefulSet controller has not replaced it yet: it stays
+    released, and nothing else moves meanwhile."""
+    rolling = [GroupState(0, "broker-0", 2, pending=True, settled=True, partition=1),
+               GroupState(1, "broker-1", 2, pending=True, settled=True, partition=2)]
+    result = plan(rolling, pods(), {}, now=0, params=PARAMS)
+    assert result.next_pod is None and result.partitions == {0: 1, 1: 2}
+    assert result.waiting == "waiting for c-0-1 to restart"
