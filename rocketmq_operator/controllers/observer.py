@@ -159,7 +159,7 @@ class Observer:
 
     def _submit(self, key: Hashable, target: ObserveTarget) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rocketmq-observer")
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="rocketmq-observer")
         self._pool.submit(self._run, key, target)
 
     def _run(self, key: Hashable, target: ObserveTarget) -> None:

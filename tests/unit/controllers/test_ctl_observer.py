@@ -108,3 +108,18 @@ def test_a_status_entry_takes_rocketmqs_role_and_dledger_roles_read_as_leader_an
     assert broker_fields(entry, broker, facts, dledger=False)["role"] == "MASTER"
     assert broker_fields(entry, broker, facts, dledger=True)["role"] == "LEADER"
     assert broker_fields(entry, None, facts, dledger=False) == entry
+
+
+def test_an_observation_runs_on_the_observers_own_threads_and_reports_when_done():
+    import threading
+
+    world, clock = World(), FakeClock()
+    obs = Observer(interval=30.0, clock=clock, admin_factory=world.admin, workers=1)
+    done = threading.Event()
+    obs.on_done(lambda key: done.set())
+    try:
+        obs.ensure("c", TARGET)
+        assert done.wait(10), "the observation did not finish"
+        assert obs.facts("c").registered == 2
+    finally:
+        obs.shutdown()
