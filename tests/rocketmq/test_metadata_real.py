@@ -45,7 +45,11 @@ def test_a_new_group_gets_the_topics_and_subscription_groups_of_group_0(rocketmq
         facts = observe(target, admin_factory=default_admin, now=time.monotonic)
         m = model(CLUSTER)
         result = copy_metadata(m, facts, (), admin_factory=default_admin)
-        while result.waiting and not result.error:  # bounded rounds, as successive syncs would run them
+        for _ in range(10):  # bounded rounds, as successive syncs would run them, each on fresh facts
+            if not result.waiting or result.error:
+                break
+            time.sleep(1)
+            facts = observe(target, admin_factory=default_admin, now=time.monotonic)
             result = copy_metadata(m, facts, result.copied, admin_factory=default_admin)
         assert result.copied == (1,) and result.error is None, result
         with AdminClient(second) as admin:
