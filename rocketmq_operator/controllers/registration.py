@@ -3,8 +3,13 @@
 Pure functions over the model, the cached pods and the observer's :class:`ClusterFacts`. The reconciler
 builds the observation target from the model and pods (:func:`observe_target`) and, at the end of a sync,
 asks :func:`registration` what the ``BrokersRegistered`` condition says and merges each member's facts into
-its ``status.brokers`` entry (:func:`broker_fields`). A member counts as registered when every name server
-that answered lists it.
+its ``status.brokers`` entry (:func:`broker_fields`).
+
+A member is *registered* when some name server that answered lists it: clients can find it, and
+``Ready`` counts it. ``BrokersRegistered`` is True only once every name server that answered lists every
+member. Between the two — after name servers were added — the condition reads ``Propagating``: a broker
+re-reads its ``namesrvAddr`` about every two minutes (RocketMQ's own schedule, which the operator cannot
+hurry without a restart) and registers on the new name servers at its next heartbeat.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ class Registration:
     status: str  # True | False | Unknown
     reason: str
     message: str
-    registered: int
+    registered: int  # members listed on at least one name server
     unreachable: bool = False
+    serving: bool = False  # every member is registered somewhere (Ready may be True)
 
 
 def observe_target(model: BrokerClusterModel, pods: list[dict[str, Any]], *, pod_lister: Lister) -> ObserveTarget:
@@ -55,7 +61,13 @@ def facts_by_pod(facts: ClusterFacts | None) -> dict[str, BrokerFacts]:
 
 
 def is_registered(broker: BrokerFacts | None, facts: ClusterFacts) -> bool:
+    """Listed on every name server that answered (what a roll waits for)."""
     return broker is not None and broker.registered_on > 0 and broker.registered_on >= facts.name_servers_up
+
+
+def is_listed(broker: BrokerFacts | None) -> bool:
+    """Listed on at least one name server: clients can find it."""
+    return broker is not None and broker.registered_on > 0
 
 
 def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> Registration:
@@ -68,12 +80,18 @@ def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> Regi
                             unreachable=True)
     by_pod = facts_by_pod(facts)
     names = [p["metadata"]["name"] for p in pods]
-    missing = [n for n in names if not is_registered(by_pod.get(n), facts)]
+    missing = [n for n in names if not is_listed(by_pod.get(n))]
     registered = len(names) - len(missing)
     counted = f"{registered}/{len(names)} brokers registered on {facts.name_servers_up} name server(s)"
     if missing:
         return Registration("False", "NotRegistered", f"{counted}; waiting for {', '.join(missing)}", registered)
-    return Registration("True", "AllRegistered", counted, registered)
+    partial = [f"{n} on {by_pod[n].registered_on}" for n in names if not is_registered(by_pod[n], facts)]
+    if partial:
+        return Registration("False", "Propagating",
+                            f"{counted} but not yet on each: {', '.join(partial)} (brokers re-read namesrvAddr "
+                            "about every 2 minutes and register at their next heartbeat)", registered,
+                            serving=True)
+    return Registration("True", "AllRegistered", counted, registered, serving=True)
 
 
 def broker_fields(entry: Mapping[str, Any], broker: BrokerFacts | None, facts: ClusterFacts | None, *,

@@ -201,7 +201,7 @@ class Report:
                              f"namesrvAddr could not be updated on {', '.join(behind)}; retrying")
         if reg.unreachable:
             self.unreachable.append(reg.message)
-        elif reg.status != TRUE:
+        elif not reg.serving:
             self.progressing(reg.message)
         status["registeredMembers"] = reg.registered
         by_pod = facts_by_pod(self.facts)

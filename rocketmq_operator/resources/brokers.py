@@ -29,7 +29,7 @@ from rocketmq_operator.resources.model import BrokerClusterModel
 COMPONENT = "broker"
 CONTAINER_NAME = "broker"
 START_SCRIPT = "start-broker.sh"
-READY_SCRIPT = "broker-ready.sh"
+PROBE_SCRIPT = "broker-probe.sh"
 PRE_STOP_SECONDS = 5
 TERMINATION_GRACE_SECONDS = 90  # a broker takes ~12 s to stop; a large store flush takes longer
 CONF_DIR = "/etc/rocketmq-operator"
@@ -50,9 +50,21 @@ def start_script() -> str:
 
 
 def registered_probe() -> dict[str, Any]:
-    """Readiness: a name server lists the broker (scripts/broker-ready.sh). Images without bash (the
-    Apache operator's Alpine images) fall back to the open port the startup probe already checked."""
-    check = f"command -v bash >/dev/null 2>&1 || exit 0; exec bash {CONF_DIR}/{READY_SCRIPT}"
+    """Readiness: a name server lists the broker (``broker-probe.sh ready``)."""
+    return _script_probe("ready")
+
+
+def answering_probe() -> dict[str, Any]:
+    """Liveness: the broker answers a request within 4 s (``broker-probe.sh alive``), 3 times in a row
+    failed means restart — a frozen JVM keeps its port open, so a TCP probe would never restart it."""
+    # A broker that stopped answering gets 30 s to stop on SIGTERM, not the pod's full grace period.
+    return {**_script_probe("alive"), "terminationGracePeriodSeconds": 30}
+
+
+def _script_probe(mode: str) -> dict[str, Any]:
+    """Images without bash (the Apache operator's Alpine images) fall back to the open port the startup
+    probe already checked."""
+    check = f"command -v bash >/dev/null 2>&1 || exit 0; exec bash {CONF_DIR}/{PROBE_SCRIPT} {mode}"
     return {"exec": {"command": ["/bin/sh", "-c", check]}, "periodSeconds": 10, "timeoutSeconds": 5,
             "failureThreshold": 3}
 
@@ -81,7 +93,7 @@ def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(model, naming.config_map_name(model.name, group), group),
-        "data": {**group_confs(model, group), START_SCRIPT: start_script(), READY_SCRIPT: script(READY_SCRIPT)},
+        "data": {**group_confs(model, group), START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)},
     }
 
 
@@ -126,6 +138,7 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
         ],
         **pod.probes(naming.BROKER_PORT),
         "readinessProbe": registered_probe(),
+        "livenessProbe": answering_probe(),
         # A short pause before SIGTERM lets clients see the broker leave the Service and the name servers'
         # routes refresh; the grace period below covers the broker's own shutdown (flush, unregister).
         "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {PRE_STOP_SECONDS}"]}}},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +65,38 @@ def on_real_node(pod_spec: dict) -> dict:
 def placement() -> dict:
     """``nodeSelector`` and ``tolerations`` as the RocketMQ CRDs' pod fields take them (merge into a spec)."""
     return {"nodeSelector": dict(NODE_SELECTOR), "tolerations": [dict(TOLERATION)]}
+
+
+@contextmanager
+def observing_operator(operator_kubeconfig: str, namespaces: list[str], *, identity: str,
+                       observe_interval: float = 10):
+    """An operator in this process that observes RocketMQ (its pods on real nodes run brokers), watching
+    only ``namespaces`` so it does not race the session's KWOK operator."""
+    from rocketmq_operator.kube import connect
+    from rocketmq_operator.manager import Operator
+
+    op = Operator(connect(operator_kubeconfig), namespaces=namespaces, workers=2, resync_period=300,
+                  identity=identity, observe_interval=observe_interval)
+    op.start()
+    assert op.synced.is_set(), "the operator's caches did not sync"
+    try:
+        yield op
+    finally:
+        op.shutdown()
+
+
+def host_pid(pod, marker: str) -> int:
+    """The host PID of the process in ``pod`` (a V1Pod on this machine's real node) whose command line
+    contains ``marker`` — found through the container IDs in its cgroup paths."""
+    ids = {s.container_id.split("://", 1)[-1] for s in pod.status.container_statuses or () if s.container_id}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cgroups = (proc / "cgroup").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and any(i in cgroups for i in ids):
+            return int(proc.name)
+    raise LookupError(f"no process with {marker!r} in the containers of {pod.metadata.name}")

@@ -72,15 +72,27 @@ def test_registered_brokers_make_the_cluster_ready_with_rocketmqs_roles_in_statu
     assert (slave["role"], slave["lagBytes"], slave["nameServersSynced"]) == ("SLAVE", 800, True)
 
 
-def test_a_member_missing_on_a_name_server_keeps_ready_false_with_the_reason():
+def test_a_member_missing_on_every_name_server_keeps_ready_false_with_the_reason():
     world = World()
-    world.without_slave.add("10.10.101.98:9876")
+    world.without_slave.update({"10.10.101.98:9876", "10.10.103.181:9876"})
     cluster, obs = observed_cluster(world)
     cluster.broker_cluster_reconciler(obs).sync(KEY)
     status = last_status(cluster)
     assert conditions(status)["BrokersRegistered"]["reason"] == "NotRegistered"
     assert conditions(status)["Ready"]["status"] == "False"
     assert "waiting for mybrokercluster-0-1" in conditions(status)["Ready"]["message"]
+
+
+def test_a_member_missing_on_one_name_server_is_ready_while_registration_propagates():
+    world = World()
+    world.without_slave.add("10.10.101.98:9876")
+    cluster, obs = observed_cluster(world)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    status = last_status(cluster)
+    assert conditions(status)["BrokersRegistered"]["reason"] == "Propagating"
+    assert "mybrokercluster-0-1 on 1" in conditions(status)["BrokersRegistered"]["message"]
+    assert conditions(status)["Ready"]["status"] == "True"
+    assert status["registeredMembers"] == 2
 
 
 def test_unreachable_name_servers_are_a_condition_and_one_warning():

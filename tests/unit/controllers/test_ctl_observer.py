@@ -88,11 +88,18 @@ def test_registration_before_any_observation_is_unknown():
     assert (registration(None, pods(2)).status, registration(None, pods(2)).reason) == ("Unknown", "Observing")
 
 
-def test_a_member_registered_on_one_of_two_name_servers_is_not_registered_and_named():
+def test_a_member_on_no_name_server_is_not_registered_and_named():
+    facts = facts_with(BrokerFacts("c-0-0", "a", registered_on=2), BrokerFacts("c-0-1", "b", registered_on=0))
+    reg = registration(facts, pods(2))
+    assert (reg.status, reg.reason, reg.registered, reg.serving) == ("False", "NotRegistered", 1, False)
+    assert "waiting for c-0-1" in reg.message
+
+
+def test_a_member_on_one_of_two_name_servers_serves_while_registration_propagates():
     facts = facts_with(BrokerFacts("c-0-0", "a", registered_on=2), BrokerFacts("c-0-1", "b", registered_on=1))
     reg = registration(facts, pods(2))
-    assert (reg.status, reg.reason, reg.registered) == ("False", "NotRegistered", 1)
-    assert "waiting for c-0-1" in reg.message
+    assert (reg.status, reg.reason, reg.registered, reg.serving) == ("False", "Propagating", 2, True)
+    assert "c-0-1 on 1" in reg.message and "c-0-0" not in reg.message
 
 
 def test_no_name_server_answering_is_unreachable_with_the_errors_in_the_message():

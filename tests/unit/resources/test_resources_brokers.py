@@ -80,7 +80,8 @@ def test_the_broker_container_starts_through_the_script_with_pod_ip_and_a_regist
     container = _container(brokers.broker_statefulset(talk_model, 0, config_hash="h"))
     assert container["image"] == "huanwei/rocketmq-broker:4.3.0-operator"
     assert container["command"] == ["/bin/sh", "/etc/rocketmq-operator/start-broker.sh"]
-    assert "bash /etc/rocketmq-operator/broker-ready.sh" in container["readinessProbe"]["exec"]["command"][-1]
+    assert "bash /etc/rocketmq-operator/broker-probe.sh ready" in container["readinessProbe"]["exec"]["command"][-1]
+    assert "bash /etc/rocketmq-operator/broker-probe.sh alive" in container["livenessProbe"]["exec"]["command"][-1]
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -125,9 +126,9 @@ def test_pod_options_are_passed_through(apache_broker, with_spec):
 
 def test_the_config_map_holds_each_members_conf_the_start_script_and_the_readiness_check(talk_model):
     cm = brokers.broker_config_map(talk_model, 0)
-    assert sorted(cm["data"]) == ["broker-0.conf", "broker-1.conf", "broker-ready.sh", "start-broker.sh"]
+    assert sorted(cm["data"]) == ["broker-0.conf", "broker-1.conf", "broker-probe.sh", "start-broker.sh"]
     assert cm["data"]["start-broker.sh"].startswith("#!/bin/sh")
-    assert cm["data"]["broker-ready.sh"].startswith("#!/bin/bash")
+    assert cm["data"]["broker-probe.sh"].startswith("#!/bin/bash")
     assert "brokerRole=SLAVE" in cm["data"]["broker-1.conf"]
 
 
@@ -230,11 +231,12 @@ def _pod_spec(m):
     return brokers.broker_statefulset(m, 0, config_hash="h")["spec"]["template"]["spec"]
 
 
-def test_brokers_get_startup_readiness_and_liveness_probes_on_the_broker_port(talk_model):
+def test_brokers_get_a_port_startup_probe_then_probes_the_broker_must_answer(talk_model):
     container = _pod_spec(talk_model)["containers"][0]
     startup, live = container["startupProbe"], container["livenessProbe"]
     assert startup == {"tcpSocket": {"port": 10911}, "periodSeconds": 5, "failureThreshold": 60}
-    assert live == {"tcpSocket": {"port": 10911}, "periodSeconds": 10, "failureThreshold": 3}
+    assert live["exec"]["command"][-1].endswith("broker-probe.sh alive")
+    assert (live["periodSeconds"], live["timeoutSeconds"], live["failureThreshold"]) == (10, 5, 3)
     assert container["readinessProbe"]["timeoutSeconds"] == 5
 
 
