@@ -55,8 +55,9 @@ def test_default_values_render_the_objects_of_manifests_default():
     _assert_same(_chart_objects(), _kustomize_objects("default"))
 
 
-def test_the_service_monitor_value_renders_the_prometheus_overlay():
-    _assert_same(_chart_objects("metrics.serviceMonitor.enabled=true"), _kustomize_objects("overlays/prometheus"))
+def test_the_service_monitor_and_dashboard_values_render_the_prometheus_overlay():
+    _assert_same(_chart_objects("metrics.serviceMonitor.enabled=true", "dashboard.enabled=true"),
+                 _kustomize_objects("overlays/prometheus"))
 
 
 def test_watching_the_release_namespace_renders_the_namespaced_overlay():
