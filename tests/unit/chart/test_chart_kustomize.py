@@ -162,3 +162,22 @@ def test_the_chart_version_is_the_operator_version():
 def test_helm_lint_passes_strictly():
     proc = helm("lint", "--strict", str(CHART))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_values_schema_refuses_what_the_operator_would_refuse():
+    for bad, where in (("logLevel=verbose", "/logLevel"), ("logFormat=xml", "/logFormat"), ("workers=0", "/workers"),
+                       ("metrics.port=70000", "/metrics/port"), ("watchNamespaces={Team_A}", "/watchNamespaces/0"),
+                       ("rocketmqObserveInterval=-1", "/rocketmqObserveInterval")):
+        proc = helm("template", NAME, str(CHART), "--set", bad)
+        assert proc.returncode != 0 and where in proc.stderr, (bad, proc.stderr)
+
+
+def test_the_schemas_choices_are_the_clis():
+    import argparse
+
+    from rocketmq_operator.cli import build_parser
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    choices = {a.dest: list(a.choices) for a in subparsers.choices["run"]._actions if a.choices}
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]
+    assert (schema["logFormat"]["enum"], schema["logLevel"]["enum"]) == (choices["log_format"], choices["log_level"])
