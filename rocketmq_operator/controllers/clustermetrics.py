@@ -43,7 +43,7 @@ FAMILIES: Mapping[str, tuple[str, tuple[str, ...]]] = {
                              (*BROKER_LABELS, "broker_name", "role")),
     "rocketmq_broker_replication_lag_bytes": ("a slave's commit log behind its master's", BROKER_LABELS),
     "rocketmq_broker_put_tps": ("messages stored per second (the broker's putTps)", BROKER_LABELS),
-    "rocketmq_broker_get_tps": ("messages sent to consumers per second (getTransferedTps)", BROKER_LABELS),
+    "rocketmq_broker_get_tps": ("messages sent to consumers per second (getTransferredTps)", BROKER_LABELS),
     "rocketmq_cluster_ready": ("1 when the cluster's Ready condition is True", CLUSTER_LABELS),
     "rocketmq_cluster_groups": ("broker groups in the spec", CLUSTER_LABELS),
     "rocketmq_cluster_ready_groups": ("broker groups with every member Ready", CLUSTER_LABELS),
