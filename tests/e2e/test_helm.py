@@ -5,7 +5,7 @@ KWOK pods run no container, so the chart's Deployment only proves it rolls out; 
 here as a process with a token of the chart's ServiceAccount and the arguments and environment of the
 Deployment the chart installed (only the metrics address is moved to a free local port), as
 tests/e2e/test_in_cluster.py does for the kustomize manifests. Any call the chart's RBAC does not allow
-shows as Forbidden in its log and fails the test.
+shows as Forbidden in its log and fails the test. Its /metrics shows each cluster while it exists.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from kubernetes import client
 
 from tests.chart import CHART, helm
-from tests.e2e.clusters import create_cr, wait_ready
+from tests.e2e.clusters import KINDS, create_cr, wait_ready
 from tests.e2e.conftest import ROOT, kubectl, needs_exclusive_cluster
 from tests.e2e.rbac import service_account_kubeconfig
 from tests.e2e.test_brokercluster import small_cluster
@@ -105,6 +105,11 @@ def _run_cluster(api_client, deployment: dict, *, release_namespace: str, namesp
             raise AssertionError(f"{e}\noperator log:\n{op.log()[-3000:]}") from e
         series = f'rocketmq_cluster_ready{{cluster="{name}",kind="BrokerCluster",namespace="{namespace}"}} 1.0'
         eventually(lambda: series in op.metrics(), timeout=15, what=f"{series} on /metrics")
+        # A deleted cluster takes its series along.
+        group, version, plural = KINDS["BrokerCluster"]
+        client.CustomObjectsApi(api_client).delete_namespaced_custom_object(group, version, namespace, plural, name)
+        eventually(lambda: f'cluster="{name}"' not in op.metrics(), timeout=30,
+                   what=f"the series of {namespace}/{name} to leave /metrics")
     finally:
         code = op.stop()
     text = op.log()
