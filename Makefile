@@ -10,7 +10,7 @@ KIND_CLUSTER ?= rocketmq-operator
 IMAGE ?= rocketmq-operator:dev
 GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
 
-.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane node e2e lint bench image images bundle clean
+.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane node helm e2e lint bench image images bundle clean
 
 $(PY): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,19 @@ install: $(PY) ## virtualenv with the operator and its test dependencies
 control-plane: ## build (or reuse) the local control plane binaries
 	bash hack/build-control-plane.sh >/dev/null
 
+helm: ## build (or reuse) helm, for the chart in charts/rocketmq-operator
+	bash hack/build-helm.sh >/dev/null
+
 node: ## build (or reuse) the real-node binaries (kubelet, containerd, runc, CNI, CoreDNS, kube-proxy)
 	bash hack/build-node.sh >/dev/null
 
-test: install control-plane ## unit tests, then e2e tests on the local control plane (started and stopped by the tests)
+test: install control-plane helm ## unit tests, then e2e tests on the local control plane (started and stopped by the tests)
 	$(PY) -m pytest tests
 
-unit-test: install
+unit-test: install helm
 	$(PY) -m pytest tests --ignore=tests/e2e -m 'not rocketmq'
 
-e2e-test: install control-plane
+e2e-test: install control-plane helm
 	$(PY) -m pytest tests/e2e
 
 run: install ## run the operator out-of-cluster (KUBECONFIG, else the local control plane)
@@ -56,9 +59,10 @@ cluster-status:
 e2e: install ## the e2e suite against a kind cluster (needs Docker)
 	bash hack/kind-e2e.sh
 
-lint: install
+lint: install helm
 	$(VENV)/bin/ruff check rocketmq_operator tests bench hack
 	$(VENV)/bin/lint-imports
+	"$$(bash hack/build-helm.sh 2>/dev/null | tail -1)" lint --strict charts/rocketmq-operator
 
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -23,6 +23,7 @@ from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import rollplan
 from rocketmq_operator.controllers import status as st
 from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
+from rocketmq_operator.controllers.clustermetrics import ClusterMetrics
 from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_overrides, pods_not_created
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
@@ -58,9 +59,10 @@ class Listers:
 class BrokerClusterReconciler:
     def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
                  status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, metrics: ClusterMetrics | None = None) -> None:
         self.door = door
         self._observer = observer
+        self._metrics = metrics
         # The generation and update strategy of each StatefulSet as this reconciler last wrote it: a roll is
         # planned only on a cache that shows them (planning on an older copy would undo the last step).
         self._written: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
@@ -76,6 +78,8 @@ class BrokerClusterReconciler:
         except NotFound:
             if self._observer is not None:
                 self._observer.forget(self._observed_key(key))
+            if self._metrics is not None:
+                self._metrics.forget(self._observed_key(key))
             return None
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
@@ -272,7 +276,12 @@ class BrokerClusterReconciler:
     def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None) -> Result | None:
         pods = self._cluster_pods(obj, model) if model is not None else []
         extra = self.door.extra_status(model, pods) if model is not None else None
-        self._status.write(obj, report.status(model, pods=pods, extra=extra))
+        status = report.status(model, pods=pods, extra=extra)
+        self._status.write(obj, status)
+        if self._metrics is not None:
+            okey = self._observed_key(_key(obj))
+            facts = self._observer.fresh_facts(okey) if self._observer is not None else None
+            self._metrics.publish(okey, status, facts, observed=self._observer is not None)
         waits = [r.requeue_after for r in (report.result(),) if r is not None and r.requeue_after is not None]
         if model is not None and (report.roll_waiting or report.roll_error):
             waits.append(ROLL_RECHECK)  # a drain or a fence retry ends by time, not by an event

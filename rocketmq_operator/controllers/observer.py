@@ -69,6 +69,7 @@ class BrokerFacts:
     max_offset: int | None = None
     lag_bytes: int | None = None  # slaves: master max offset - own max offset
     put_tps: float | None = None  # messages stored per second lately (the broker's putTps)
+    get_tps: float | None = None  # messages sent to consumers per second lately (getTransferredTps)
     namesrv_synced: bool = False
     error: str = ""
 
@@ -229,7 +230,9 @@ def _broker_facts(admin: Any, target: ObserveTarget, member: Member, addr: str,
     except RemotingError as e:
         return replace(base, error=f"broker {addr}: {e}")
     return replace(base, version=info.version_desc, max_offset=info.commit_log_max_offset, namesrv_synced=synced,
-                   put_tps=_first_number(info.table.get("putTps", "")))
+                   put_tps=_first_number(info.table.get("putTps", "")),
+                   get_tps=_first_number(info.table.get("getTransferredTps")  # 5.x; 4.x spelled it getTransferedTps
+                                         or info.table.get("getTransferedTps", "")))
 
 
 def _first_number(text: str) -> float | None:

@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Listers
+from rocketmq_operator.controllers.clustermetrics import ClusterMetrics
 from rocketmq_operator.controllers.common import (
     CLUSTER_INDEX,
     INVOLVED_UID_INDEX,
@@ -78,13 +81,14 @@ def object_controls(kinds: Iterable[Resource], *, client: KubeClient, lister_for
 
 
 def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Any,
-                      clock: Clock = REAL_CLOCK, observer: Observer | None = None) -> BrokerClusterReconciler:
+                      clock: Clock = REAL_CLOCK, observer: Observer | None = None,
+                      metrics: ClusterMetrics | None = None) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
                       pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
-        observer=observer,
+        observer=observer, metrics=metrics,
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
@@ -192,7 +196,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     parent.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(door.name_service_key),
                          CONFIG_MAP_INDEX: _config_map_index(door)})
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
-                                   observer=observer)
+                                   observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY))
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
                              watched=(door.resource, NAME_SERVICES, PODS, FAILED_CREATE_EVENTS, *BROKER_CHILDREN))
     enqueue = controller.enqueue

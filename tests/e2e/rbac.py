@@ -47,10 +47,10 @@ def remove_operator_identity(kubeconfig: str, *, namespace: str, suffix: str) ->
     kubectl(kubeconfig, "delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
 
 
-def service_account_kubeconfig(api_client, *, namespace: str, path: Path) -> str:
-    """A kubeconfig that authenticates as ServiceAccount rocketmq-operator with a TokenRequest token."""
+def service_account_kubeconfig(api_client, *, namespace: str, path: Path, name: str = "rocketmq-operator") -> str:
+    """A kubeconfig that authenticates as ServiceAccount ``name`` with a TokenRequest token."""
     token = client.CoreV1Api(api_client).create_namespaced_service_account_token(
-        "rocketmq-operator", namespace, {"spec": {"expirationSeconds": 86400}}).status.token
+        name, namespace, {"spec": {"expirationSeconds": 86400}}).status.token
     conf = api_client.configuration
     path.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "operator",

@@ -32,6 +32,17 @@ def test_an_observation_reads_registration_roles_versions_and_lag(rocketmq, rock
     assert master.namesrv_synced and slave.namesrv_synced
 
 
+def test_an_observation_reads_the_masters_put_and_get_tps(rocketmq):
+    def master_tps() -> tuple[float, float] | None:
+        master = observe(target(rocketmq, (rocketmq.namesrv,)), admin_factory=default_admin,
+                         now=time.monotonic).brokers[0]
+        return (master.put_tps, master.get_tps) if None not in (master.put_tps, master.get_tps) else None
+
+    # A freshly started broker reports its rates once its first sampling window is complete.
+    put, get = wait_until(master_tps, timeout=60, interval=1.0, what="the master's putTps and getTransferredTps")
+    assert put >= 0 and get >= 0
+
+
 def test_a_dead_name_server_costs_one_bounded_timeout_and_is_named(rocketmq):
     started = time.monotonic()
     facts = observe(target(rocketmq, (rocketmq.namesrv, "127.0.0.1:1"), pushed=rocketmq.namesrv),

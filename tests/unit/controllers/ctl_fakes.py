@@ -266,9 +266,9 @@ class Cluster:
     def _wiring(self) -> dict[str, Any]:
         return {"client": self.api, "lister_for": self.lister, "recorder": self.recorder, "clock": self.clock}
 
-    def broker_cluster_reconciler(self, observer: Any = None) -> BrokerClusterReconciler:
+    def broker_cluster_reconciler(self, observer: Any = None, metrics: Any = None) -> BrokerClusterReconciler:
         """Built by the registry function production uses, for the BrokerCluster front door."""
-        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, **self._wiring())
+        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics, **self._wiring())
 
     def broker_reconciler(self) -> BrokerClusterReconciler:
         """The same reconciler behind the Apache Broker front door."""
@@ -313,7 +313,8 @@ class ScriptedAdmin:
     def broker_runtime_info(self, addr: str) -> BrokerRuntimeInfo:
         offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}[addr]
         return BrokerRuntimeInfo(version_desc="V5_3_3", version=1, active=True, commit_log_min_offset=0,
-                                 commit_log_max_offset=offset, dispatch_behind_bytes=0, table={})
+                                 commit_log_max_offset=offset, dispatch_behind_bytes=0,
+                                 table=self.world.runtime_tables.get(addr, {}))
 
     def broker_config(self, addr: str) -> dict[str, str]:
         return {"namesrvAddr": self.world.configs.get(addr, "ns-0:9876")}
@@ -336,6 +337,7 @@ class World:
         self.dead: set[str] = set()
         self.without_slave: set[str] = set()
         self.configs: dict[str, str] = {}
+        self.runtime_tables: dict[str, dict[str, str]] = {}  # broker addr → its runtime info's table
         self.pushes: list[tuple[str, str]] = []
         self.fences: list[tuple[str, str]] = []
         self.calls = 0

@@ -39,6 +39,25 @@ def test_an_observation_reads_every_name_server_and_broker_and_pushes_the_name_s
     assert all(b.namesrv_synced for b in facts.brokers)
 
 
+def test_a_brokers_put_and_get_tps_are_the_latest_window_of_its_runtime_info():
+    world, clock = World(), FakeClock()
+    world.runtime_tables["10.0.0.1:10911"] = {"putTps": "12.5 10.0 9.0", "getTransferredTps": "7.25 6.0 5.0"}
+    world.runtime_tables["10.0.0.2:10911"] = {"putTps": "", "getTransferredTps": "n/a"}
+    obs = observer(world, clock)
+    obs.ensure("c", TARGET)
+    master, slave = obs.facts("c").brokers
+    assert (master.put_tps, master.get_tps) == (12.5, 7.25)
+    assert (slave.put_tps, slave.get_tps) == (None, None)
+
+
+def test_a_4x_brokers_get_tps_is_read_under_its_old_spelling():
+    world, clock = World(), FakeClock()
+    world.runtime_tables["10.0.0.1:10911"] = {"getTransferedTps": "3.0 2.0 1.0"}
+    obs = observer(world, clock)
+    obs.ensure("c", TARGET)
+    assert obs.facts("c").brokers[0].get_tps == 3.0
+
+
 def test_within_the_interval_an_unchanged_target_is_not_observed_again_and_a_changed_one_is():
     world, clock = World(), FakeClock()
     obs = observer(world, clock)
