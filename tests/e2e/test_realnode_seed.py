@@ -99,7 +99,8 @@ def _operator_manifests() -> str:
             container = pod["containers"][0]
             assert container["image"] == OPERATOR_IMAGE, container["image"]
             container["imagePullPolicy"] = "Never"  # imported into the node's containerd, no registry
-            container["env"].append({"name": "ROCKETMQ_OBSERVE_INTERVAL", "value": "10"})  # the tests' pace
+            env = [e for e in container["env"] if e["name"] != "ROCKETMQ_OBSERVE_INTERVAL"]
+            container["env"] = [*env, {"name": "ROCKETMQ_OBSERVE_INTERVAL", "value": "10"}]  # the tests' pace
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": objs})
 
 
