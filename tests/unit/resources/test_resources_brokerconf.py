@@ -63,13 +63,22 @@ def test_the_talks_2m_2s_cluster_renders_the_files_the_talk_shows(cluster_2m_2s,
     lines = _lines(conf)
     # The talk's image read the name servers from its environment and its own IP; this operator
     # writes both into the file, after the talk's lines.
-    # It also names the store directory, so that the store is on the data volume whatever the image.
-    assert lines[-3:] == [
+    # It also names the store directory, so that the store is on the data volume whatever the image, and
+    # re-reads namesrvAddr every 10 s, so that name servers pushed to the running broker apply soon.
+    assert lines[-4:] == [
+        "updateNameServerAddrPeriod=10000",
         "storePathRootDir=/home/rocketmq/store",
         f"namesrvAddr={TALK_NAME_SERVERS}",
         "brokerIP1=${POD_IP}",
     ]
-    assert lines[:-3] == _lines(TALK_FILES[(group, member)])
+    assert lines[:-4] == _lines(TALK_FILES[(group, member)])
+
+
+def test_a_users_updatenameserveraddrperiod_replaces_the_default(cluster_2m_2s):
+    cluster_2m_2s["spec"]["properties"] = {"updateNameServerAddrPeriod": "60000"}
+    lines = _lines(brokerconf.broker_conf(model.from_broker_cluster(cluster_2m_2s), group=0, member=0))
+    assert [line for line in lines if line.startswith("updateNameServerAddrPeriod")] == [
+        "updateNameServerAddrPeriod=60000"]
 
 
 def test_group_confs_hold_one_file_per_member(cluster_2m_2s):
