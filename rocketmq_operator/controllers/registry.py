@@ -27,6 +27,7 @@ from rocketmq_operator.controllers.common import (
 )
 from rocketmq_operator.controllers.console import ConsoleReconciler, console_name_service_key
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.controllergroup import ControllerGroupReconciler
 from rocketmq_operator.controllers.doors import (
     BROKER_CLUSTER_DOOR,
     BROKER_DOOR,
@@ -40,7 +41,6 @@ from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Controller, Key
 from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
 from rocketmq_operator.controllers.transferfacts import ClusterListers
-from rocketmq_operator.controllers.unserved import UnservedReconciler
 from rocketmq_operator.informers import Lister, SharedInformerFactory
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
@@ -69,7 +69,7 @@ ListerFor = Callable[[Resource], Lister]
 BROKER_CHILDREN = (CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 NAME_SERVICE_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 CONSOLE_CHILDREN = (DEPLOYMENTS, SERVICES)
-UNSERVED = (CONTROLLERS,)
+CONTROLLER_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 
 
 # -- reconcilers: built the same way here and in the unit tests (from a lister per resource) --------------
@@ -108,10 +108,12 @@ def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: A
         controls=object_controls(CONSOLE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def unserved_reconciler(resource: Resource, *, client: KubeClient, lister_for: ListerFor,
-                        clock: Clock = REAL_CLOCK) -> UnservedReconciler:
-    return UnservedReconciler(resource.kind, lister=lister_for(resource), status=StatusWriter(client, resource),
-                              clock=clock)
+def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                                clock: Clock = REAL_CLOCK, observer: Observer | None = None) -> ControllerGroupReconciler:
+    return ControllerGroupReconciler(
+        lister=lister_for(CONTROLLERS), pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
+        status=StatusWriter(client, CONTROLLERS), recorder=recorder, clock=clock, observer=observer,
+        controls=object_controls(CONTROLLER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
 def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
@@ -250,12 +252,21 @@ def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, r
     return controller
 
 
-def _unserved_controller(resource: Resource, *, client: KubeClient, factory: SharedInformerFactory,
-                         recorder: Any, workers: int) -> Controller:
-    reconciler = unserved_reconciler(resource, client=client, lister_for=factory.lister)
-    controller = _controller(resource.plural[:-1], reconciler, factory=factory, recorder=recorder, workers=1,
-                             watched=(resource,))
-    factory.informer(resource).add_handler(parent_handler(controller.enqueue))
+def _controller_group_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+                                 workers: int, observer: Observer | None) -> Controller:
+    reconciler = controller_group_reconciler(client=client, lister_for=factory.lister, recorder=recorder,
+                                             observer=observer)
+    controller = _controller("controller", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(CONTROLLERS, PODS, FAILED_CREATE_EVENTS, *CONTROLLER_CHILDREN))
+    factory.informer(CONTROLLERS).add_handler(parent_handler(controller.enqueue))
+    factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
+        controller.enqueue, _event_owner(factory.lister(STATEFUL_SETS), "Controller")))
+    for resource in CONTROLLER_CHILDREN:
+        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Controller")))
+    factory.informer(PODS).add_handler(mapped_handler(controller.enqueue,
+                                                      _pod_owner(factory.lister(STATEFUL_SETS), "Controller")))
+    if observer is not None:
+        observer.on_done(_observed("Controller", controller.enqueue))
     return controller
 
 
@@ -292,5 +303,5 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _broker_controller("broker", BROKER_DOOR, observer=observer, **common),
         _console_controller(**common),
         _topic_transfer_controller(**common),
-        *(_unserved_controller(resource, **common) for resource in UNSERVED),
+        _controller_group_controller(observer=observer, **common),
     ]
