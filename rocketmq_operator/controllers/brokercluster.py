@@ -54,6 +54,7 @@ class Listers:
     stateful_sets: Lister
     pods: Lister
     failed_creates: Lister  # FailedCreate events, indexed by the uid of their object
+    controllers: Lister | None = None  # Controller resources (CONTROLLER-mode clusters)
 
 
 class BrokerClusterReconciler:
@@ -100,7 +101,7 @@ class BrokerClusterReconciler:
 
     def _model(self, obj: dict[str, Any], report: st.Report) -> BrokerClusterModel | None:
         refs = self.door.resolve(obj, name_services=self._listers.name_services,
-                                 config_maps=self._listers.config_maps)
+                                 config_maps=self._listers.config_maps, controllers=self._listers.controllers)
         model = self.door.build(obj, refs)
         for reason, message in _unreported(refs, model):
             report.invalid(message, reason=reason)

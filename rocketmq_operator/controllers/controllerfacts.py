@@ -14,7 +14,12 @@ from types import MappingProxyType
 from typing import Any
 
 from rocketmq_operator.rocketmq import RemotingError
-from rocketmq_operator.rocketmq.controlleradmin import ControllerMetadata, ReplicaGroup, find_leader, sync_state_data
+from rocketmq_operator.rocketmq.controlleradmin import (
+    ControllerMetadata,
+    ReplicaGroup,
+    find_leader,
+    sync_state_data,
+)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from rocketmq_operator.controllers.doors import (
 from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
+from rocketmq_operator.controllers.proxy import ProxyReconciler
 from rocketmq_operator.controllers.runner import Controller, Key
 from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
 from rocketmq_operator.controllers.transferfacts import ClusterListers
@@ -53,6 +54,7 @@ from rocketmq_operator.kube import (
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
+    PROXIES,
     SERVICES,
     STATEFUL_SETS,
     TOPIC_TRANSFERS,
@@ -70,6 +72,7 @@ BROKER_CHILDREN = (CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 NAME_SERVICE_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 CONSOLE_CHILDREN = (DEPLOYMENTS, SERVICES)
 CONTROLLER_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
+PROXY_CHILDREN = (SERVICES, DEPLOYMENTS, POD_DISRUPTION_BUDGETS)
 
 
 # -- reconcilers: built the same way here and in the unit tests (from a lister per resource) --------------
@@ -85,7 +88,8 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
                       metrics: ClusterMetrics | None = None) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
-                      pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS))
+                      pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
+                      controllers=lister_for(CONTROLLERS))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
         observer=observer, metrics=metrics,
@@ -116,6 +120,14 @@ def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, re
         controls=object_controls(CONTROLLER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
+def proxy_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                     clock: Clock = REAL_CLOCK) -> ProxyReconciler:
+    return ProxyReconciler(
+        lister=lister_for(PROXIES), name_services=lister_for(NAME_SERVICES), status=StatusWriter(client, PROXIES),
+        recorder=recorder, clock=clock,
+        controls=object_controls(PROXY_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
+
+
 def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
                               clock: Clock = REAL_CLOCK, **admin: Any) -> TopicTransferReconciler:
     """``admin`` may carry ``admin_for``: how to make an AdminClient for a name-server list."""
@@ -136,6 +148,14 @@ def _users_of_name_service(parents: Lister):
         namespace = ns_obj["metadata"].get("namespace", "")
         return _keys(parents.by_index(NAME_SERVICE_INDEX, f"{namespace}/{ns_obj['metadata']['name']}")
                      + parents.by_index(NAME_SERVICE_INDEX, f"{namespace}/{IMPLICIT_NAME_SERVICE}"))
+    return to_keys
+
+
+def _controller_mode_clusters(parents: Lister):
+    """A Controller changed (created, resized): the namespace's CONTROLLER-mode clusters look again."""
+    def to_keys(controller: dict[str, Any]) -> list[Key]:
+        found = parents.list(controller["metadata"].get("namespace", ""))
+        return _keys([p for p in found if (p.get("spec") or {}).get("clusterMode") == "CONTROLLER"])
     return to_keys
 
 
@@ -200,7 +220,8 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
                                    observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY))
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(door.resource, NAME_SERVICES, PODS, FAILED_CREATE_EVENTS, *BROKER_CHILDREN))
+                             watched=(door.resource, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
+                                      *BROKER_CHILDREN))
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue))
     for resource in BROKER_CHILDREN:
@@ -209,6 +230,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                                                                          door.resource.kind)))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))
     factory.informer(CONFIG_MAPS).add_handler(mapped_handler(enqueue, _users_of_config_map(parent.lister())))
+    factory.informer(CONTROLLERS).add_handler(mapped_handler(enqueue, _controller_mode_clusters(parent.lister())))
     factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
         enqueue, _event_owner(factory.lister(STATEFUL_SETS), door.resource.kind)))
     if observer is not None:
@@ -247,6 +269,21 @@ def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, r
     informer.add_handler(parent_handler(controller.enqueue))
     for resource in CONSOLE_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Console")))
+    factory.informer(NAME_SERVICES).add_handler(mapped_handler(controller.enqueue,
+                                                               _users_of_name_service(informer.lister())))
+    return controller
+
+
+def _proxy_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+                      workers: int) -> Controller:
+    informer = factory.informer(PROXIES)
+    informer.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(console_name_service_key)})
+    reconciler = proxy_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller("proxy", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(PROXIES, NAME_SERVICES, *PROXY_CHILDREN))
+    informer.add_handler(parent_handler(controller.enqueue))
+    for resource in PROXY_CHILDREN:
+        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Proxy")))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(controller.enqueue,
                                                                _users_of_name_service(informer.lister())))
     return controller
@@ -304,4 +341,5 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _console_controller(**common),
         _topic_transfer_controller(**common),
         _controller_group_controller(observer=observer, **common),
+        _proxy_controller(**common),
     ]

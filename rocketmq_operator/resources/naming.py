@@ -40,6 +40,8 @@ CONTROLLER_PORT = 9878  # a controller's Raft peer port, where it also serves br
 PROXY_REMOTING_PORT = 8080
 PROXY_GRPC_PORT = 8081
 CONTROLLER_STORE_DIR = f"{ROCKETMQ_HOME_DIR}/store/controller"
+NAMESRV_CONTROLLER_STORE_DIR = f"{ROCKETMQ_HOME_DIR}/namesrv/controller"  # a name server's data volume
+CONTROLLER_ENV = ("CONTROLLER_DLEGER_GROUP", "CONTROLLER_DLEGER_PEERS", "CONTROLLER_STORE_PATH")
 
 
 def group_name(cluster: str, group: int) -> str:

@@ -69,3 +69,23 @@ def test_a_missing_image_and_an_env_var_the_operator_sets_are_problems(sample, w
                     env=[{"name": "CONTROLLER_DLEGER_PEERS", "value": "x"}])
     fields = [p.field for p in from_controller(obj).problems]
     assert fields == ["spec.controllerImage", "spec.env[0].name"]
+
+
+def test_name_servers_embedding_the_controller_open_its_port_and_start_with_enable_controller_in_namesrv(
+        sample, with_spec):
+    from rocketmq_operator.resources.model import from_name_service
+    from rocketmq_operator.resources.nameservers import name_service_objects
+
+    plain = from_name_service(sample("nameserver.yaml"))
+    embedded = from_name_service(with_spec(sample("nameserver.yaml"), enableControllerInNamesrv=True))
+    assert plain.controller_address == "" and not plain.embedded_controller
+    assert embedded.controller_address == ";".join(
+        f"rocketmq-nameserver-{i}.rocketmq-nameserver.rocketmq.svc.cluster.local:9878" for i in range(2))
+    service, sts, _ = name_service_objects(embedded)
+    assert [p["port"] for p in service["spec"]["ports"]] == [9876, 9878]
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    command = container["command"][2]
+    assert '"enableControllerInNamesrv=true"' in command and "mqnamesrv -c" in command
+    assert _peers(container["env"]).startswith("n0-rocketmq-nameserver-0.rocketmq-nameserver.rocketmq.svc")
+    plain_sts = name_service_objects(plain)[1]
+    assert "enableControllerInNamesrv" not in plain_sts["spec"]["template"]["spec"]["containers"][0]["command"][2]
