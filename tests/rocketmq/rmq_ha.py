@@ -69,7 +69,8 @@ def start_proxy(jars: Jars, home: Path, *, namesrv: str, cluster: str) -> tuple[
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "rmq-proxy.json"
     conf.write_text(json.dumps({"rocketMQClusterName": cluster, "namesrvAddr": namesrv,
-                                "remotingListenPort": remoting, "grpcServerPort": grpc}))
+                                "remotingListenPort": remoting, "grpcServerPort": grpc,
+                                "remotingAccessAddr": "127.0.0.1"}))
     proc = JavaProcess(jars, name=f"proxy:{remoting}", main=PROXY_MAIN, heap=PROXY_HEAP, home=home,
                        args=["-pc", str(conf), "-pm", "cluster"], boot_marker="startup successfully")
     return proc, f"127.0.0.1:{remoting}"

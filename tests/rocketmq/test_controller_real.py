@@ -1,7 +1,8 @@
 """RocketMQ 5 controller mode with real JVMs: three controllers elect a Raft leader, a group of three brokers
 gets its master from them; a designated election hands mastership over under load, and a master killed
-with SIGKILL is replaced by an in-sync slave — with no acknowledged message lost. Figures (election and
-fail-over times, write pauses, message counts) go to the terminal summary."""
+with SIGKILL is replaced by an in-sync slave — with no acknowledged message lost; a message goes through a
+proxy in cluster mode. Figures (election and fail-over times, write pauses, message counts) go to the
+terminal summary."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from rmq_ha import Controllers, start_controller_broker, start_controllers
+from rmq_ha import Controllers, start_controller_broker, start_controllers, start_proxy
 from rmq_servers import Jars, JavaProcess, fetch_jars, start_namesrv, stop_all, wait_until
 
-from rocketmq_operator.rocketmq import AdminClient, LoadRun, TopicConfig
+from rocketmq_operator.rocketmq import AdminClient, LoadRun, Message, Producer, PullConsumer, TopicConfig
 from rocketmq_operator.rocketmq.controlleradmin import (
     ControllerMetadata,
     ReplicaGroup,
@@ -184,3 +185,23 @@ def test_a_killed_master_is_replaced_by_an_in_sync_slave_without_losing_acknowle
     assert new.replica(new.master_id).in_sync
     assert report.lost == 0, report.lost_keys
     assert report.drained
+
+
+def test_a_message_goes_through_a_real_proxy_in_cluster_mode(ha: HaCluster, tmp_path, rocketmq_report):
+    """The proxy serves remoting clients as name server and broker at once: routes name the proxy itself."""
+    proc, proxy = start_proxy(ha.jars, tmp_path / "proxy", namesrv=ha.namesrv, cluster=CLUSTER)
+    try:
+        booted = proc.wait_booted(timeout=120)
+        with AdminClient(proxy, connect_timeout=1.0, request_timeout=TIMEOUT) as admin:
+            route = wait_until(lambda: admin.topic_route(TOPIC), timeout=60, what="the proxy to serve the route")
+        assert {addr for b in route.brokers for addr in b.addrs.values()} == {proxy}
+        with Producer(proxy, send_timeout=10.0) as producer:
+            sent = producer.send(Message(TOPIC, b"through the proxy", keys=("proxy-1",)))
+        with PullConsumer(proxy, group="proxy-readers", topic=TOPIC, start_from="earliest") as consumer:
+            found = wait_until(lambda: [m for m in consumer.poll() if m.keys == ("proxy-1",)], timeout=60,
+                               what="the message to be pulled through the proxy")
+        assert found[0].body == b"through the proxy"
+        rocketmq_report.append(f"proxy: booted in {booted:.1f}s; sent {sent.msg_id} and pulled it back through "
+                               f"{proxy} (remoting)")
+    finally:
+        proc.stop()
