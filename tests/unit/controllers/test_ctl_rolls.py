@@ -89,9 +89,8 @@ def test_with_rocketmq_observed_a_master_is_fenced_drained_and_restored_around_i
 class ControllerWorld:
     """Name servers, brokers and a controller leader of one group of two; an election moves the master."""
 
-    POD_ADDRS = {"mybrokercluster-0-0": "10.0.0.1:10911", "mybrokercluster-0-1": "10.0.0.2:10911"}
-
     def __init__(self) -> None:
+        self.pod_addrs = {"mybrokercluster-0-0": "10.0.0.1:10911", "mybrokercluster-0-1": "10.0.0.2:10911"}
         self.ids = {"10.0.0.1:10911": 1, "10.0.0.2:10911": 2}
         self.master = 1
         self.elections: list[tuple[str, int]] = []
@@ -146,7 +145,7 @@ def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_rest
     obs = Observer(interval=1.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
     reconciler = cluster.broker_cluster_reconciler(obs)
-    ips = {pod: addr.split(":")[0] for pod, addr in world.POD_ADDRS.items()}
+    ips = {pod: addr.split(":")[0] for pod, addr in world.pod_addrs.items()}
     roll(cluster, reconciler, rounds=3, ips=ips, step=2)
     assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {"broker-0": "mybrokercluster-0-0"}
     upgrade(cluster, "apache/rocketmq:5.3.3")
