@@ -14,7 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from rmq_ha import Controllers, start_controller_broker, start_controllers, start_proxy
+from rmq_ha import (
+    Controllers,
+    start_controller_broker,
+    start_controllers,
+    start_embedding_namesrv,
+    start_proxy,
+)
 from rmq_servers import Jars, JavaProcess, fetch_jars, start_namesrv, stop_all, wait_until
 
 from rocketmq_operator.rocketmq import AdminClient, LoadRun, Message, Producer, PullConsumer, TopicConfig
@@ -205,3 +211,42 @@ def test_a_message_goes_through_a_real_proxy_in_cluster_mode(ha: HaCluster, tmp_
                                f"{proxy} (remoting)")
     finally:
         proc.stop()
+
+
+def test_the_observer_reads_the_leader_and_each_groups_master_from_real_controllers(ha: HaCluster):
+    from rocketmq_operator.controllers.controllerfacts import ControllerTarget, observe_controllers
+    from rocketmq_operator.controllers.observer import default_admin
+
+    target = ControllerTarget(members=tuple((f"c-{i}", a) for i, a in enumerate(ha.controllers.addrs)),
+                              broker_names=(GROUP, "no-such-group"))
+    facts = observe_controllers(target, admin_factory=default_admin, now=time.monotonic)
+    assert facts.leader == f"c-{ha.controllers.addrs.index(ha.leader())}" and facts.answered == 3
+    assert set(facts.groups) == {GROUP} and facts.groups[GROUP].master_addr == _master_on_name_server(ha)
+
+
+def test_name_servers_embedding_the_controller_elect_a_master_for_controller_mode_brokers(
+        image_jars, tmp_path, rocketmq_report):
+    """enableControllerInNamesrv, as a NameService pod starts it: brokers take their roles from the name server."""
+    started = time.monotonic()
+    ns_proc, namesrv, controller = start_embedding_namesrv(image_jars, tmp_path / "namesrv")
+    processes = [ns_proc]
+    try:
+        ns_proc.wait_booted()
+        for i in range(2):
+            proc, _ = start_controller_broker(image_jars, tmp_path / f"broker-{i}", namesrv=namesrv,
+                                              controller_addr=controller, cluster="Embedded", name="broker-e")
+            processes.append(proc)
+        for proc in processes[1:]:
+            proc.wait_booted()
+        with AdminClient(namesrv, connect_timeout=1.0, request_timeout=TIMEOUT) as admin:
+            assert find_leader(admin, [controller], timeout=TIMEOUT)[0] == controller
+            group = wait_until(lambda: (g := sync_state_data(admin, controller, ["broker-e"]).get("broker-e"))
+                               and len([r for r in g.replicas if r.in_sync and r.alive]) == 2 and g,
+                               timeout=90, what="a master and an in-sync slave on the embedded controller")
+            wait_until(lambda: (b := admin.cluster_info().brokers.get("broker-e")) and b.master_addr == group.master_addr,
+                       timeout=30, what="the elected master to register")
+        rocketmq_report.append(f"embedded controller: name server + 2 brokers in sync after "
+                               f"{time.monotonic() - started:.1f}s")
+    finally:
+        stop_all(processes[1:])
+        stop_all(processes[:1])
