@@ -207,8 +207,13 @@ def test_a_message_goes_through_a_real_proxy_in_cluster_mode(ha: HaCluster, tmp_
             found = wait_until(lambda: [m for m in consumer.poll() if m.keys == ("proxy-1",)], timeout=60,
                                what="the message to be pulled through the proxy")
         assert found[0].body == b"through the proxy"
+        run = LoadRun(proxy, TOPIC, rate=20, route_ttl=2.0, drain_timeout=60).start()
+        time.sleep(8)
+        report = run.stop()
         rocketmq_report.append(f"proxy: booted in {booted:.1f}s; sent {sent.msg_id} and pulled it back through "
-                               f"{proxy} (remoting)")
+                               f"{proxy} (remoting); a load run through it: sent {report.sent_ok}, received "
+                               f"{report.received}, lost {report.lost}, send errors {report.send_errors}")
+        assert report.sent_ok > 0 and report.lost == 0 and report.drained, report
     finally:
         proc.stop()
 
