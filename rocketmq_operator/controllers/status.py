@@ -161,7 +161,7 @@ class Report:
         self._optional(SCALE_DOWN, self.scale_down, "DrainTimedOut" if self.drain else "GroupsHoldMessages")
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
-        self._optional(ROLLING, self.roll_error or self.roll_waiting, "FenceFailed" if self.roll_error else "OneAtATime")
+        self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")
         if model is None:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
