@@ -148,6 +148,9 @@ def managed_note(key: str, value: str, *, expected: Mapping[str, str]) -> str:
     if key in expected:
         source = _SOURCES.get(key, "the spec")
         return f"{key}={value} ignored: the operator writes {key}={expected[key]} (from {source})"
+    if key in ("brokerRole", "brokerId") and "enableControllerMode" in expected:
+        return (f"{key}={value} ignored: in CONTROLLER mode the controllers elect the master and assign ids; "
+                f"every broker starts as brokerId=-1, brokerRole=SLAVE")
     if key in CONTROLLER_KEYS:
         return f"{key}={value} ignored: controller keys are written only with clusterMode CONTROLLER"
     if key in DLEDGER_KEYS and "enableDLegerCommitLog" not in expected:

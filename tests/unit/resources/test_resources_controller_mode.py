@@ -58,3 +58,12 @@ def test_broker_cluster_controller_mode_cannot_be_all_master(sample, with_spec):
     model = from_broker_cluster(obj, controller=sample("rocketmq-controller.yaml"))
     assert "CONTROLLER cannot be combined" in "; ".join(str(p) for p in model.problems)
     assert model.master_role is None
+
+
+def test_a_role_from_an_apache_broker_common_conf_is_dropped_with_a_note_naming_the_controllers(sample, with_spec):
+    obj = with_spec(sample("rocketmq-cluster-controller.yaml"),
+                    properties={"brokerClusterName": "HaCluster", "brokerRole": "ASYNC_MASTER"})
+    model = from_broker(obj, controller=sample("rocketmq-controller.yaml"))
+    [note] = model.notes
+    assert "in CONTROLLER mode the controllers elect the master" in note.message
+    assert parse_properties_text(broker_conf(model, group=0, member=0))["brokerRole"] == "SLAVE"
