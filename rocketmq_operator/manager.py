@@ -35,6 +35,7 @@ from rocketmq_operator.kube import (
     CONTROLLERS,
     NAME_SERVICES,
     PODS,
+    PROXIES,
     TOPIC_TRANSFERS,
     ApiError,
     ClusterUnreachable,
@@ -174,7 +175,7 @@ def run_operator(args: argparse.Namespace) -> int:
 
 
 def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONSOLES, TOPIC_TRANSFERS,
-                                                 CONTROLLERS)) -> list[str]:
+                                                 CONTROLLERS, PROXIES)) -> list[str]:
     """Names of the custom resource definitions the API server does not serve."""
     missing = []
     for resource in resources:

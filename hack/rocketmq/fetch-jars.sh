@@ -4,6 +4,7 @@
 #
 #   hack/rocketmq/fetch-jars.sh            # version from $ROCKETMQ_VERSION or hack/versions.env
 #   ROCKETMQ_VERSION=5.3.3 hack/rocketmq/fetch-jars.sh
+#   ROCKETMQ_JARS_PROFILE=image hack/rocketmq/fetch-jars.sh   # also the proxy and the controller
 #
 # The cache is ${XDG_CACHE_HOME:-~/.cache}/rocketmq-operator/rocketmq-<version>/lib and is reused when
 # complete (a .complete marker is written last, so an interrupted download is never reused).
@@ -21,11 +22,15 @@ fi
 pinned="${ROCKETMQ_VERSION:?ROCKETMQ_VERSION is not set}"
 fallbacks="${ROCKETMQ_FALLBACK_VERSIONS:-5.3.3}"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/rocketmq-operator"
+profile="${ROCKETMQ_JARS_PROFILE:-}"
+suffix="${profile:+-$profile}"
+mvn_profile=()
+[[ -n "$profile" ]] && mvn_profile=("-P$profile")
 
 candidates=("$pinned")
 for v in $fallbacks; do [[ "$v" != "$pinned" ]] && candidates+=("$v"); done
 
-lib_dir() { echo "$cache_root/rocketmq-$1/lib"; }
+lib_dir() { echo "$cache_root/rocketmq-$1$suffix/lib"; }
 
 for v in "${candidates[@]}"; do
   if [[ -f "$(lib_dir "$v")/.complete" ]]; then
@@ -41,7 +46,7 @@ for v in "${candidates[@]}"; do
   rm -rf "$staging"
   mkdir -p "$staging"
   echo "fetching RocketMQ $v jars into $dest" >&2
-  if mvn -q -B -f "$here/pom.xml" -Drocketmq.version="$v" dependency:copy-dependencies \
+  if mvn -q -B -f "$here/pom.xml" "${mvn_profile[@]}" -Drocketmq.version="$v" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$staging" >&2; then
     touch "$staging/.complete"
     rm -rf "$dest"

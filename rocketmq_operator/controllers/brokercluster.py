@@ -32,7 +32,7 @@ from rocketmq_operator.controllers.drain import DEFAULT_DRAIN_TIMEOUT, drain_ste
 from rocketmq_operator.controllers.metadata import copy_metadata
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
-from rocketmq_operator.controllers.rolling import fence, roll_inputs, set_partitions
+from rocketmq_operator.controllers.rolling import fence, handover, roll_inputs, set_partitions
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
@@ -54,6 +54,7 @@ class Listers:
     stateful_sets: Lister
     pods: Lister
     failed_creates: Lister  # FailedCreate events, indexed by the uid of their object
+    controllers: Lister | None = None  # Controller resources (CONTROLLER-mode clusters)
 
 
 class BrokerClusterReconciler:
@@ -100,7 +101,7 @@ class BrokerClusterReconciler:
 
     def _model(self, obj: dict[str, Any], report: st.Report) -> BrokerClusterModel | None:
         refs = self.door.resolve(obj, name_services=self._listers.name_services,
-                                 config_maps=self._listers.config_maps)
+                                 config_maps=self._listers.config_maps, controllers=self._listers.controllers)
         model = self.door.build(obj, refs)
         for reason, message in _unreported(refs, model):
             report.invalid(message, reason=reason)
@@ -180,12 +181,16 @@ class BrokerClusterReconciler:
         groups, pods = roll_inputs(model, desired_sets, current, self._cluster_pods(obj, model), facts)
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
-        step = rollplan.plan(groups, pods, old, now=now, params=rollplan.RollParams(observed=self._observer is not None))
+        params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode)
+        step = rollplan.plan(groups, pods, old, now=now, params=params)
         set_partitions(desired_sets, step, allow_restart=model.allow_restart)
         roll, error = step.roll, None
         if self._observer is not None and model.allow_restart:
             name_servers = dialable_list(name_server_list(model.name_server_address), self._listers.pods)
             roll, error = fence(step, admin_factory=self._observer.admin_factory, name_servers=name_servers, now=now)
+            controllers = dialable_list(name_server_list(model.controller_address), self._listers.pods)
+            error = error or handover(step, admin_factory=self._observer.admin_factory, controllers=controllers,
+                                      cluster=model.cluster_name)
         report.rolling(roll, waiting=None if step.done or not model.allow_restart else step.waiting, error=error)
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:

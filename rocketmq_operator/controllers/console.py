@@ -14,12 +14,11 @@ from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.common import is_paused
 from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
-from rocketmq_operator.controllers.doors import name_service_key, resolve_name_service
+from rocketmq_operator.controllers.doors import client_name_servers, name_service_key
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
-from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.console import console_objects
 
 READY = "Ready"
@@ -31,14 +30,7 @@ def console_name_service_key(console: dict[str, Any]) -> str | None:
 
 def name_server_address(console: dict[str, Any], name_services: Lister) -> tuple[str, str | None]:
     """The address to inject, or an explanation of why there is none."""
-    given = ((console.get("spec") or {}).get("nameServers") or "").strip()
-    if given:
-        return given, None
-    ns, problem = resolve_name_service(console, console_name_service_key(console), name_services)
-    if ns is None:
-        return "", problem[1] if problem else "spec.nameServers is empty"
-    size = int((ns.get("spec") or {}).get("size", 1))
-    return naming.name_server_address(ns["metadata"]["name"], console["metadata"]["namespace"], size), None
+    return client_name_servers(console, name_services)
 
 
 class ConsoleReconciler:

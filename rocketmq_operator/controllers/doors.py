@@ -21,6 +21,7 @@ from typing import Any
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import BROKER_CLUSTERS, BROKERS, NotFound, Resource
 from rocketmq_operator.resources import model as models
+from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 IMPLICIT_NAME_SERVICE = "*"  # nameServers: "" on a Broker or Console: the namespace's only NameService
@@ -32,6 +33,7 @@ class Refs:
 
     name_service: Mapping[str, Any] | None = None
     config_map: Mapping[str, Any] | None = None
+    controller: Mapping[str, Any] | None = None  # the Controller of a CONTROLLER-mode cluster
     problems: tuple[tuple[str, str, str], ...] = ()  # (reason, field, message): references not resolved
 
 
@@ -46,7 +48,8 @@ class FrontDoor:
     extra_status: Callable[[BrokerClusterModel, list[dict[str, Any]]], dict[str, Any]]
     config_map_field: str = "spec.config"  # where the resource names its properties ConfigMap
 
-    def resolve(self, obj: Mapping[str, Any], *, name_services: Lister, config_maps: Lister) -> Refs:
+    def resolve(self, obj: Mapping[str, Any], *, name_services: Lister, config_maps: Lister,
+                controllers: Lister | None = None) -> Refs:
         name_service, problem = resolve_name_service(obj, self.name_service_key(obj), name_services)
         field = "spec.nameServers" if self.name_service_key(obj) == IMPLICIT_NAME_SERVICE else "spec.nameServiceRef"
         problems = [(problem[0], field, problem[1])] if problem else []
@@ -58,7 +61,29 @@ class FrontDoor:
             except NotFound:
                 problems.append(("ConfigMapNotFound", self.config_map_field,
                                  f"{self.config_map_field}: ConfigMap {cm_name} not found"))
-        return Refs(name_service=name_service, config_map=config_map, problems=tuple(problems))
+        controller = resolve_controller(obj, name_service, controllers) if controllers is not None else None
+        return Refs(name_service=name_service, config_map=config_map, controller=controller,
+                    problems=tuple(problems))
+
+
+def resolve_controller(obj: Mapping[str, Any], name_service: Mapping[str, Any] | None,
+                       lister: Lister) -> Mapping[str, Any] | None:
+    """The Controller a CONTROLLER-mode cluster uses: ``spec.controllerRef``, else — unless its name servers
+    embed the controller — the namespace's only Controller. None when there is none (the model says why)."""
+    spec = obj.get("spec") or {}
+    if (spec.get("clusterMode") or "STATIC") != "CONTROLLER":
+        return None
+    namespace = obj["metadata"]["namespace"]
+    ref = (spec.get("controllerRef") or {}).get("name")
+    if ref:
+        try:
+            return lister.get(namespace, ref)
+        except NotFound:
+            return None
+    if ((name_service or {}).get("spec") or {}).get("enableControllerInNamesrv"):
+        return None
+    found = lister.list(namespace)
+    return found[0] if len(found) == 1 else None
 
 
 # -- the NameService a resource follows -------------------------------------------------------------------
@@ -93,6 +118,19 @@ def resolve_name_service(obj: Mapping[str, Any], key: str | None,
     message = (f"spec.nameServers is empty and the namespace has {len(found)} NameServices ({names}): "
                f"set spec.nameServers or keep exactly one NameService")
     return None, ("NameServiceNotFound", message)
+
+
+def client_name_servers(obj: Mapping[str, Any], name_services: Lister) -> tuple[str, str | None]:
+    """The ``namesrvAddr`` of a client kind (Console, Proxy): ``spec.nameServers``, else the NameService of
+    ``spec.nameServiceRef``, else the namespace's only NameService; or ``("", why there is none)``."""
+    given = str((obj.get("spec") or {}).get("nameServers") or "").strip()
+    if given:
+        return given, None
+    ns, problem = resolve_name_service(obj, name_service_key(obj, implicit=True), name_services)
+    if ns is None:
+        return "", problem[1] if problem else "spec.nameServers is empty"
+    size = int((ns.get("spec") or {}).get("size", 1))
+    return naming.name_server_address(ns["metadata"]["name"], obj["metadata"]["namespace"], size), None
 
 
 def name_service_users_index(door_key: Callable[[Mapping[str, Any]], str | None]):
@@ -130,14 +168,15 @@ BROKER_CLUSTER_DOOR = FrontDoor(
     name_service_key=lambda obj: name_service_key(obj, implicit=False),
     config_map_name=_properties_config_map,
     build=lambda obj, refs: models.from_broker_cluster(obj, name_service=refs.name_service,
-                                                       config_map=refs.config_map),
+                                                       config_map=refs.config_map, controller=refs.controller),
     extra_status=_no_extra_status,
 )
 BROKER_DOOR = FrontDoor(
     resource=BROKERS,
     name_service_key=lambda obj: name_service_key(obj, implicit=True),
     config_map_name=_broker_common_config_map,
-    build=lambda obj, refs: models.from_broker(obj, name_service=refs.name_service, config_map=refs.config_map),
+    build=lambda obj, refs: models.from_broker(obj, name_service=refs.name_service, config_map=refs.config_map,
+                                               controller=refs.controller),
     extra_status=_apache_broker_status,
     config_map_field="spec.volumes[0].configMap",
 )

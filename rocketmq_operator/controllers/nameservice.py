@@ -75,8 +75,11 @@ class NameServiceReconciler:
             conds.set(READY, TRUE, reason="AllNameServersReady", message=f"{ready}/{model.size} name servers ready")
         else:
             conds.set(READY, FALSE, reason="Progressing", message=f"{ready}/{model.size} name servers ready")
-        self._status.write(obj, {"observedGeneration": conds.generation, "size": model.size, "readyReplicas": ready,
-                                 "nameServers": name_service_status_addresses(model), "conditions": conds.items})
+        status = {"observedGeneration": conds.generation, "size": model.size, "readyReplicas": ready,
+                  "nameServers": name_service_status_addresses(model), "conditions": conds.items}
+        if model.embedded_controller:
+            status["controllerAddr"] = model.controller_address
+        self._status.write(obj, status)
         return applied.result()
 
 

@@ -13,7 +13,9 @@ One observation, per cluster:
 2. ask every registered broker of the cluster for its runtime info (role, version, commit-log offsets);
    a slave's replication lag is its master's max commit-log offset minus its own;
 3. bring each running broker's ``namesrvAddr`` to the target by UPDATE_BROKER_CONFIG and read it back —
-   a name-server change reaches running brokers without a restart.
+   a name-server change reaches running brokers without a restart;
+4. in CONTROLLER mode, ask the controllers who leads and, from the leader, each group's master and
+   sync-state set (see controllerfacts).
 
 Facts are kept per cluster with the monotonic time they were read; the reconciler acts only on facts
 younger than a bound. Nothing here touches the Kubernetes API.
@@ -28,6 +30,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers.controllerfacts import (
+    ControllerFacts,
+    ControllerTarget,
+    observe_controllers,
+)
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.rocketmq import AdminClient, RemotingError
 
@@ -53,6 +60,8 @@ class ObserveTarget:
     name_servers: tuple[str, ...]  # dialable host:port of each name server
     namesrv_addr: str  # the namesrvAddr every broker should run with (as written in broker.conf)
     members: tuple[Member, ...]
+    controllers: tuple[str, ...] = ()  # CONTROLLER mode: dialable host:port of each controller
+    broker_names: tuple[str, ...] = ()  # CONTROLLER mode: the groups whose replica tables to read
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class ClusterFacts:
     name_servers_up: int
     name_server_errors: tuple[str, ...]
     brokers: tuple[BrokerFacts, ...]
+    controller: ControllerFacts | None = None  # CONTROLLER mode: who is master, who is in sync
 
     @property
     def registered(self) -> int:
@@ -165,7 +175,9 @@ class Observer:
 
     def _run(self, key: Hashable, target: ObserveTarget) -> None:
         try:
-            facts = observe(target, admin_factory=self.admin_factory, now=self.clock.now)
+            observe_one = getattr(target, "observe", None)  # a target of another shape observes itself
+            facts = (observe_one(admin_factory=self.admin_factory, now=self.clock.now) if observe_one
+                     else observe(target, admin_factory=self.admin_factory, now=self.clock.now))
         except Exception:  # an observation must never kill the pool thread
             log.exception("observation failed", key=str(key))
             facts = None
@@ -195,8 +207,13 @@ def observe(target: ObserveTarget, *, admin_factory: Callable[[tuple[str, ...]],
         admin.close()
     brokers = _with_lag(brokers)
     up = len(target.name_servers) - len(errors)
+    controller = None
+    if target.controllers:
+        controller = observe_controllers(ControllerTarget(members=tuple(("", a) for a in target.controllers),
+                                                          broker_names=target.broker_names),
+                                         admin_factory=admin_factory, now=now)
     return ClusterFacts(target=target, read_at=now(), name_servers_up=up, name_server_errors=tuple(errors),
-                        brokers=tuple(brokers))
+                        brokers=tuple(brokers), controller=controller)
 
 
 def _registrations(target: ObserveTarget, admin_factory) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:

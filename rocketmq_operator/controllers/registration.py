@@ -46,9 +46,12 @@ def observe_target(model: BrokerClusterModel, pods: list[dict[str, Any]], *, pod
         ip = (pod.get("status") or {}).get("podIP") or ""
         members.append(Member(pod=pod["metadata"]["name"], addr=f"{ip}:{naming.BROKER_PORT}" if ip else "",
                               broker_name=name, broker_id=0 if model.all_master else member))
+    controllers = dialable_list(name_server_list(model.controller_address), pod_lister) if model.controller_mode else ()
     return ObserveTarget(cluster_name=model.cluster_name,
                          name_servers=dialable_list(name_server_list(model.name_server_address), pod_lister),
-                         namesrv_addr=model.name_server_address, members=tuple(sorted(members, key=lambda m: m.pod)))
+                         namesrv_addr=model.name_server_address, members=tuple(sorted(members, key=lambda m: m.pod)),
+                         controllers=controllers,
+                         broker_names=tuple(naming.broker_name(g) for g in range(model.groups)) if controllers else ())
 
 
 def member_of(pod: dict[str, Any]) -> tuple[int, int]:
@@ -109,6 +112,30 @@ def broker_fields(entry: Mapping[str, Any], broker: BrokerFacts | None, facts: C
     if broker.lag_bytes is not None:
         out["lagBytes"] = broker.lag_bytes
     return out
+
+
+def controller_view(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """CONTROLLER mode: ``{pod: {"master", "brokerId", "inSync"}}`` as the controller's leader reports it (pods
+    matched by address; empty when the controllers were not read)."""
+    view: dict[str, dict[str, Any]] = {}
+    groups = facts.controller.groups if facts is not None and facts.controller is not None else {}
+    for pod in pods:
+        ip = (pod.get("status") or {}).get("podIP")
+        group = groups.get(naming.broker_name(member_of(pod)[0]))
+        replica = next((r for r in group.replicas if r.addr == f"{ip}:{naming.BROKER_PORT}"), None) if group else None
+        if group is not None and ip:
+            view[pod["metadata"]["name"]] = {
+                "master": replica is not None and replica.broker_id == group.master_id,
+                "brokerId": replica.broker_id if replica else None,
+                "inSync": bool(replica and replica.in_sync and replica.alive)}
+    return view
+
+
+def controller_masters(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> dict[str, str]:
+    """CONTROLLER mode: ``{brokerName: master pod}`` of each group the controller has elected a master for."""
+    view = controller_view(facts, pods)
+    return {naming.broker_name(member_of(p)[0]): p["metadata"]["name"] for p in pods
+            if view.get(p["metadata"]["name"], {}).get("master")}
 
 
 def unsynced(facts: ClusterFacts | None) -> list[str]:

@@ -27,6 +27,7 @@ from rocketmq_operator.controllers.common import (
 )
 from rocketmq_operator.controllers.console import ConsoleReconciler, console_name_service_key
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.controllergroup import ControllerGroupReconciler
 from rocketmq_operator.controllers.doors import (
     BROKER_CLUSTER_DOOR,
     BROKER_DOOR,
@@ -37,10 +38,10 @@ from rocketmq_operator.controllers.doors import (
 from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
+from rocketmq_operator.controllers.proxy import ProxyReconciler
 from rocketmq_operator.controllers.runner import Controller, Key
 from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
 from rocketmq_operator.controllers.transferfacts import ClusterListers
-from rocketmq_operator.controllers.unserved import UnservedReconciler
 from rocketmq_operator.informers import Lister, SharedInformerFactory
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
@@ -53,6 +54,7 @@ from rocketmq_operator.kube import (
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
+    PROXIES,
     SERVICES,
     STATEFUL_SETS,
     TOPIC_TRANSFERS,
@@ -69,7 +71,8 @@ ListerFor = Callable[[Resource], Lister]
 BROKER_CHILDREN = (CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 NAME_SERVICE_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
 CONSOLE_CHILDREN = (DEPLOYMENTS, SERVICES)
-UNSERVED = (CONTROLLERS,)
+CONTROLLER_CHILDREN = (SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS)
+PROXY_CHILDREN = (SERVICES, DEPLOYMENTS, POD_DISRUPTION_BUDGETS)
 
 
 # -- reconcilers: built the same way here and in the unit tests (from a lister per resource) --------------
@@ -85,7 +88,8 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
                       metrics: ClusterMetrics | None = None) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
-                      pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS))
+                      pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
+                      controllers=lister_for(CONTROLLERS))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
         observer=observer, metrics=metrics,
@@ -108,10 +112,20 @@ def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: A
         controls=object_controls(CONSOLE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def unserved_reconciler(resource: Resource, *, client: KubeClient, lister_for: ListerFor,
-                        clock: Clock = REAL_CLOCK) -> UnservedReconciler:
-    return UnservedReconciler(resource.kind, lister=lister_for(resource), status=StatusWriter(client, resource),
-                              clock=clock)
+def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                                clock: Clock = REAL_CLOCK, observer: Observer | None = None) -> ControllerGroupReconciler:
+    return ControllerGroupReconciler(
+        lister=lister_for(CONTROLLERS), pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
+        status=StatusWriter(client, CONTROLLERS), recorder=recorder, clock=clock, observer=observer,
+        controls=object_controls(CONTROLLER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
+
+
+def proxy_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+                     clock: Clock = REAL_CLOCK) -> ProxyReconciler:
+    return ProxyReconciler(
+        lister=lister_for(PROXIES), name_services=lister_for(NAME_SERVICES), status=StatusWriter(client, PROXIES),
+        recorder=recorder, clock=clock,
+        controls=object_controls(PROXY_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
 def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
@@ -134,6 +148,14 @@ def _users_of_name_service(parents: Lister):
         namespace = ns_obj["metadata"].get("namespace", "")
         return _keys(parents.by_index(NAME_SERVICE_INDEX, f"{namespace}/{ns_obj['metadata']['name']}")
                      + parents.by_index(NAME_SERVICE_INDEX, f"{namespace}/{IMPLICIT_NAME_SERVICE}"))
+    return to_keys
+
+
+def _controller_mode_clusters(parents: Lister):
+    """A Controller changed (created, resized): the namespace's CONTROLLER-mode clusters look again."""
+    def to_keys(controller: dict[str, Any]) -> list[Key]:
+        found = parents.list(controller["metadata"].get("namespace", ""))
+        return _keys([p for p in found if (p.get("spec") or {}).get("clusterMode") == "CONTROLLER"])
     return to_keys
 
 
@@ -198,7 +220,8 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
                                    observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY))
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(door.resource, NAME_SERVICES, PODS, FAILED_CREATE_EVENTS, *BROKER_CHILDREN))
+                             watched=(door.resource, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
+                                      *BROKER_CHILDREN))
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue))
     for resource in BROKER_CHILDREN:
@@ -207,6 +230,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                                                                          door.resource.kind)))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))
     factory.informer(CONFIG_MAPS).add_handler(mapped_handler(enqueue, _users_of_config_map(parent.lister())))
+    factory.informer(CONTROLLERS).add_handler(mapped_handler(enqueue, _controller_mode_clusters(parent.lister())))
     factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
         enqueue, _event_owner(factory.lister(STATEFUL_SETS), door.resource.kind)))
     if observer is not None:
@@ -250,12 +274,36 @@ def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, r
     return controller
 
 
-def _unserved_controller(resource: Resource, *, client: KubeClient, factory: SharedInformerFactory,
-                         recorder: Any, workers: int) -> Controller:
-    reconciler = unserved_reconciler(resource, client=client, lister_for=factory.lister)
-    controller = _controller(resource.plural[:-1], reconciler, factory=factory, recorder=recorder, workers=1,
-                             watched=(resource,))
-    factory.informer(resource).add_handler(parent_handler(controller.enqueue))
+def _proxy_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+                      workers: int) -> Controller:
+    informer = factory.informer(PROXIES)
+    informer.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(console_name_service_key)})
+    reconciler = proxy_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller("proxy", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(PROXIES, NAME_SERVICES, *PROXY_CHILDREN))
+    informer.add_handler(parent_handler(controller.enqueue))
+    for resource in PROXY_CHILDREN:
+        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Proxy")))
+    factory.informer(NAME_SERVICES).add_handler(mapped_handler(controller.enqueue,
+                                                               _users_of_name_service(informer.lister())))
+    return controller
+
+
+def _controller_group_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+                                 workers: int, observer: Observer | None) -> Controller:
+    reconciler = controller_group_reconciler(client=client, lister_for=factory.lister, recorder=recorder,
+                                             observer=observer)
+    controller = _controller("controller", reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(CONTROLLERS, PODS, FAILED_CREATE_EVENTS, *CONTROLLER_CHILDREN))
+    factory.informer(CONTROLLERS).add_handler(parent_handler(controller.enqueue))
+    factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
+        controller.enqueue, _event_owner(factory.lister(STATEFUL_SETS), "Controller")))
+    for resource in CONTROLLER_CHILDREN:
+        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Controller")))
+    factory.informer(PODS).add_handler(mapped_handler(controller.enqueue,
+                                                      _pod_owner(factory.lister(STATEFUL_SETS), "Controller")))
+    if observer is not None:
+        observer.on_done(_observed("Controller", controller.enqueue))
     return controller
 
 
@@ -292,5 +340,6 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _broker_controller("broker", BROKER_DOOR, observer=observer, **common),
         _console_controller(**common),
         _topic_transfer_controller(**common),
-        *(_unserved_controller(resource, **common) for resource in UNSERVED),
+        _controller_group_controller(observer=observer, **common),
+        _proxy_controller(**common),
     ]

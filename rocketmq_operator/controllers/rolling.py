@@ -9,7 +9,8 @@ Three parts, in the order a sync uses them:
 - :func:`set_partitions` writes the plan's partitions into the desired StatefulSets before they are
   applied (a cluster that does not allow restarts keeps every pod held);
 - :func:`fence` wipes or restores a broker group's write permission on every name server (idempotent,
-  bounded by the admin client's timeouts) and returns the ``status.roll`` to record.
+  bounded by the admin client's timeouts) and returns the ``status.roll`` to record;
+- :func:`handover` (CONTROLLER mode) asks the controllers' leader to make the planned slave master.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rocketmq_operator.controllers.observer import ClusterFacts
-from rocketmq_operator.controllers.registration import facts_by_pod, is_registered, member_of
+from rocketmq_operator.controllers.registration import controller_view, facts_by_pod, is_registered, member_of
 from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPlan
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.diff import contains
 from rocketmq_operator.resources.model import BrokerClusterModel
 from rocketmq_operator.rocketmq import RemotingError
+from rocketmq_operator.rocketmq.controlleradmin import elect_master, find_leader
 
 log = get_logger(__name__)
 REVISION_LABEL = "controller-revision-hash"
@@ -35,6 +37,7 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
                 facts: ClusterFacts | None) -> tuple[list[GroupState], list[PodState]]:
     groups, states = [], []
     by_pod = facts_by_pod(facts)
+    view = controller_view(facts, list(pods)) if model.controller_mode else {}
     for group in range(model.groups):
         current = current_sets.get(group)
         new_template = current is None or not contains(desired_sets[group]["spec"]["template"],
@@ -51,11 +54,13 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
                                  partition=int((strategy.get("rollingUpdate") or {}).get("partition") or 0)))
         for pod in group_pods:
             fact = by_pod.get(pod["metadata"]["name"])
+            seen = view.get(pod["metadata"]["name"], {})
             states.append(PodState(
                 pod["metadata"]["name"], group, member_of(pod)[1], updated=revision is not None
                 and _revision(pod) == revision, ready=_ready(pod),
                 registered=is_registered(fact, facts) if facts is not None else None,
-                lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None))
+                lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None,
+                master=seen.get("master"), broker_id=seen.get("brokerId"), in_sync=bool(seen.get("inSync"))))
     return groups, states
 
 
@@ -87,6 +92,27 @@ def fence(plan: RollPlan, *, admin_factory: Callable[[tuple[str, ...]], Any], na
     if plan.wipe:
         return {**roll, "wipedAt": roll.get("wipedAt", now)}, None
     return {k: v for k, v in roll.items() if k not in ("fenced", "wipedAt")}, None
+
+
+def handover(plan: RollPlan, *, admin_factory: Callable[[tuple[str, ...]], Any], controllers: tuple[str, ...],
+             cluster: str) -> str | None:
+    """Does the plan's designated election on the controllers' leader (idempotent: a second call for the same
+    broker changes nothing); returns an error message, if any."""
+    if plan.elect is None:
+        return None
+    broker_name, broker_id = plan.elect
+    admin = admin_factory(())
+    try:
+        leader, _ = find_leader(admin, controllers)
+        if leader is None:
+            return f"cannot hand mastership of {broker_name} over: no controller says it leads"
+        result = elect_master(admin, leader, cluster=cluster, broker_name=broker_name, broker_id=broker_id)
+    except RemotingError as e:
+        return f"could not hand mastership of {broker_name} to broker {broker_id}: {e}"
+    finally:
+        admin.close()
+    log.info("handed mastership over", broker=broker_name, broker_id=broker_id, changed=result.changed)
+    return None
 
 
 def _revision(pod: dict[str, Any]) -> str | None:

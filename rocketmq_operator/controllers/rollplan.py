@@ -14,6 +14,14 @@ keeps working). Before the next pod is released:
 - after the master is back, registered and Ready, its write permission is restored, then the fence is
   cleared from status.
 
+In CONTROLLER mode (RocketMQ 5 controllers elect the masters) the master is the pod RocketMQ names, not
+member 0, and no write permission is wiped: the slaves restart first; before the master restarts, the plan
+asks the controller to elect an updated, Ready, in-sync slave (``elect``: an admin-designated election, which
+moves writes in well under a second), and the old master restarts as a slave once the controller's view
+shows the switch. The StatefulSet releases the highest ordinals first, so when the master is not member 0
+its turn may come before its slaves'; the heir is then a slave not yet updated, which hands over once
+more at its own turn. Without the controller's view of a group, nothing in it restarts.
+
 A roll that cannot proceed says what it waits for; nothing is forced.
 """
 
@@ -38,6 +46,9 @@ class PodState:
     registered: bool | None = None  # None: RocketMQ not observed
     lag_bytes: int | None = None
     put_tps: float | None = None
+    master: bool | None = None  # CONTROLLER mode: RocketMQ's controller names it master (None: not known)
+    broker_id: int | None = None  # CONTROLLER mode: the id the controller gave it
+    in_sync: bool = False  # CONTROLLER mode: in its group's sync-state set and alive
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class RollParams:
     max_lag_bytes: int = DEFAULT_MAX_LAG_BYTES
     drain_seconds: float = DEFAULT_DRAIN_SECONDS
     observed: bool = True  # RocketMQ facts are available (registration, lag, fencing)
+    controller_mode: bool = False  # masters are elected by RocketMQ controllers (hand over instead of fencing)
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,7 @@ class RollPlan:
     restore: str | None = None  # broker name whose write permission to restore now
     waiting: str | None = None  # what the roll waits for (a condition message)
     next_pod: str | None = None
+    elect: tuple[str, int] | None = None  # CONTROLLER mode: (broker name, broker id) to make master now
     done: bool = False
     notes: tuple[str, ...] = field(default=())
 
@@ -92,11 +105,15 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
     blocker = _unhealthy(pods, groups, params)
     if blocker:
         return RollPlan(partitions=partitions, roll=dict(roll), waiting=blocker)
-    candidate = _next(groups, by_group)
+    candidate = _next(groups, by_group, params)
     if candidate is None:  # every pod is updated; the StatefulSet revisions catch up
         return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet to settle")
     group = next(g for g in groups if g.group == candidate.group)
-    if candidate.ordinal == 0 and group.replicas > 1 and params.observed:
+    if params.controller_mode and group.replicas > 1 and params.observed:
+        gate = _handover_gate(candidate, group, by_group[group.group], roll)
+        if gate is not None:
+            return replace(gate, partitions=partitions)
+    elif candidate.ordinal == 0 and group.replicas > 1 and params.observed:
         gate = _master_gate(candidate, group, by_group[group.group], roll, now=now, params=params)
         if gate is not None:
             return replace(gate, partitions=partitions)
@@ -142,12 +159,41 @@ def _unhealthy(pods: Sequence[PodState], groups: Sequence[GroupState], params: R
     return None
 
 
-def _next(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]]) -> PodState | None:
-    """Slaves of every group (highest ordinal first), then masters group by group."""
-    candidates = [p for g in groups if g.pending for p in by_group[g.group] if not p.updated]
+def _is_master(pod: PodState, params: RollParams) -> bool:
+    if params.controller_mode and pod.master is not None:
+        return pod.master
+    return pod.ordinal == 0
+
+
+def _next(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]], params: RollParams) -> PodState | None:
+    """Slaves of every group first, then masters group by group. Within a group the StatefulSet's partition
+    releases the highest ordinals first, so each group offers its highest pod not yet updated."""
+    offers = [max((p for p in by_group[g.group] if not p.updated), key=lambda p: p.ordinal, default=None)
+              for g in groups if g.pending]
+    candidates = [p for p in offers if p is not None]
     if not candidates:
         return None
-    return min(candidates, key=lambda p: (p.ordinal == 0, p.group, -p.ordinal))
+    return min(candidates, key=lambda p: (_is_master(p, params), p.group, -p.ordinal))
+
+
+def _handover_gate(candidate: PodState, group: GroupState, pods: list[PodState],
+                   roll: Mapping[str, Any]) -> RollPlan | None:
+    """None when ``candidate`` may restart now (a slave, as the controller sees it); else the plan that waits
+    for the controller's view or hands the master's role to an updated, Ready, in-sync slave."""
+    if any(p.master is None for p in pods):
+        return RollPlan(partitions={}, roll=dict(roll),
+                        waiting=f"waiting for the controller's view of {group.broker_name} before restarting "
+                                f"{candidate.name}")
+    if not candidate.master:
+        return None
+    heirs = [p for p in pods if p is not candidate and p.in_sync and p.ready and p.broker_id is not None]
+    if not heirs:
+        return RollPlan(partitions={}, roll=dict(roll),
+                        waiting=f"waiting for an in-sync slave of {group.broker_name} to take over from "
+                                f"master {candidate.name}")
+    heir = min(heirs, key=lambda p: (not p.updated, p.ordinal))  # an updated heir needs no second handover
+    return RollPlan(partitions={}, roll=dict(roll), elect=(group.broker_name, int(heir.broker_id or 0)),
+                    waiting=f"handing mastership of {group.broker_name} from {candidate.name} to {heir.name}")
 
 
 def _master_gate(master: PodState, group: GroupState, pods: list[PodState], roll: Mapping[str, Any], *,

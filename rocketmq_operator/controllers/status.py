@@ -20,6 +20,7 @@ from rocketmq_operator.controllers.registration import (
     BROKERS_REGISTERED,
     NAME_SERVERS_SYNCED,
     broker_fields,
+    controller_masters,
     facts_by_pod,
     registration,
     unsynced,
@@ -160,7 +161,7 @@ class Report:
         self._optional(SCALE_DOWN, self.scale_down, "DrainTimedOut" if self.drain else "GroupsHoldMessages")
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
-        self._optional(ROLLING, self.roll_error or self.roll_waiting, "FenceFailed" if self.roll_error else "OneAtATime")
+        self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")
         if model is None:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
@@ -204,6 +205,8 @@ class Report:
         elif not reg.serving:
             self.progressing(reg.message)
         status["registeredMembers"] = reg.registered
+        if model.controller_mode and self.facts is not None and self.facts.controller is not None:
+            status["controllerMasters"] = controller_masters(self.facts, pods)
         by_pod = facts_by_pod(self.facts)
         return [broker_fields(b, by_pod.get(b["name"]), self.facts, dledger=model.dledger) for b in brokers]
 
@@ -232,10 +235,15 @@ def _broker_entry(pod: dict[str, Any], model: BrokerClusterModel) -> dict[str, A
     group, member = _pod_sort_key(pod)
     if model.dledger:
         role = "DLEDGER"
+    elif model.controller_mode:
+        role = "ELECTED"  # the controllers decide; the observed role (MASTER/SLAVE) replaces this
     elif model.all_master or member == 0:
         role = model.master_role or "ASYNC_MASTER"
     else:
         role = "SLAVE"
     broker_name = pod["metadata"]["name"] if model.all_master else naming.broker_name(group)
-    return {"name": pod["metadata"]["name"], "group": group, "brokerName": broker_name,
-            "brokerId": 0 if model.all_master else member, "role": role, "ready": _ready(pod)}
+    entry = {"name": pod["metadata"]["name"], "group": group, "brokerName": broker_name,
+             "brokerId": 0 if model.all_master else member, "role": role, "ready": _ready(pod)}
+    if model.controller_mode:
+        del entry["brokerId"]  # the controller assigns it; the observed one is added
+    return entry

@@ -57,5 +57,6 @@ BROKERS = Resource("rocketmq.apache.org", "v1alpha1", "brokers", "Broker")
 CONSOLES = Resource("rocketmq.apache.org", "v1alpha1", "consoles", "Console")
 TOPIC_TRANSFERS = Resource("rocketmq.apache.org", "v1alpha1", "topictransfers", "TopicTransfer")
 CONTROLLERS = Resource("rocketmq.apache.org", "v1alpha1", "controllers", "Controller")
+PROXIES = Resource("rocketmq.apache.org", "v1alpha1", "proxies", "Proxy")
 # Events of the StatefulSet controller failing to create a pod (an invalid pod spec, a quota, ...).
 FAILED_CREATE_EVENTS = Resource("", "v1", "events", "Event", field_selector="reason=FailedCreate")

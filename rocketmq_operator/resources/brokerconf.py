@@ -24,7 +24,10 @@ Roles: member 0 of a group is the master (SYNC_MASTER or ASYNC_MASTER by ``repli
 others are SLAVEs of the same ``brokerName``. With ``allMaster`` every pod is a master of its own:
 brokerId 0 and brokerName = pod name, as ``mqadmin clusterList`` shows in the talk
 (``mybrokercluster-0-1  0  ...``). In DLEDGER mode the Raft group elects the master, so no
-``brokerRole`` is written.
+``brokerRole`` is written. In CONTROLLER mode (RocketMQ 5) the controllers elect the master: every member
+starts with ``brokerId=-1`` (the controller assigns an id, kept in the store) and ``brokerRole=SLAVE`` (a
+broker never takes writes before an election names it), with ``enableControllerMode``, ``controllerAddr`` and
+``allAckInSyncStateSet=true`` (see :data:`CONTROLLER_MODE_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ DEFAULT_FLUSH_DISK_TYPE = "ASYNC_FLUSH"
 # Milliseconds between a broker's re-reads of its namesrvAddr (RocketMQ 5: 120000). Name-server changes are
 # pushed into the running brokers' config; this is how soon they act on it.
 NAMESRV_REREAD = ("updateNameServerAddrPeriod", "10000")
+# Controller mode: a send is acknowledged only once every broker in the sync-state set has it, so the slave
+# the controller elects after a master dies holds every acknowledged message. (User properties override.)
+CONTROLLER_MODE_DEFAULTS = {"allAckInSyncStateSet": "true"}
 
 
 def conf_file_name(member: int) -> str:
@@ -66,6 +72,9 @@ def broker_conf(model: BrokerClusterModel, *, group: int, member: int) -> str:
     if model.dledger:
         lines += _dledger(model, group=group, member=member)
     reread = f"{NAMESRV_REREAD[0]}={props.pop(NAMESRV_REREAD[0], NAMESRV_REREAD[1])}"
+    if model.controller_mode:
+        lines += ["enableControllerMode=true", f"controllerAddr={model.controller_address}"]
+        lines += [f"{key}={props.pop(key, default)}" for key, default in CONTROLLER_MODE_DEFAULTS.items()]
     lines += [f"{key}={props[key]}" for key in sorted(props)]
     lines.append(reread)
     lines.append(f"storePathRootDir={naming.BROKER_STORE_DIR}")
@@ -78,12 +87,16 @@ def broker_conf(model: BrokerClusterModel, *, group: int, member: int) -> str:
 def _identity(model: BrokerClusterModel, *, group: int, member: int) -> list[str]:
     if model.all_master:
         name, broker_id = naming.pod_name(model.name, group, member), 0
+    elif model.controller_mode:  # the controller assigns ids on first registration (kept in the store)
+        name, broker_id = naming.broker_name(group), -1
     else:
         name, broker_id = naming.broker_name(group), member
     return [f"brokerClusterName={model.cluster_name}", f"brokerName={name}", f"brokerId={broker_id}"]
 
 
 def _role(model: BrokerClusterModel, member: int) -> str | None:
+    if model.controller_mode:
+        return "SLAVE"  # every broker starts as a slave and takes the role the controller elects
     if model.master_role is None:
         return None
     return model.master_role if member == 0 or model.all_master else "SLAVE"

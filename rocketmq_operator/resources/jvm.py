@@ -71,6 +71,8 @@ class HeapProfile:
 
 BROKER = HeapProfile(mem_env="BROKER_MEM", cap_mib=8192, default="-Xms512m -Xmx512m -Xmn256m")
 NAME_SERVER = HeapProfile(mem_env="NAMESRV_MEM", cap_mib=2048, default="-Xms256m -Xmx256m -Xmn128m")
+CONTROLLER = NAME_SERVER  # a controller is as small as a name server (it keeps only the replica tables)
+PROXY = HeapProfile(mem_env="PROXY_MEM", cap_mib=4096, default="-Xms512m -Xmx512m -Xmn256m")
 
 
 def parse_quantity(text: str | float) -> int | None:

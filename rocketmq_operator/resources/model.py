@@ -36,6 +36,7 @@ from rocketmq_operator.resources.modelparts import (
     PodOptions,
     Problem,
     Storage,
+    controller_address,
     pod_options,
     pod_problems,
     retention_policy,
@@ -71,6 +72,7 @@ NAME_SERVICE_API_VERSION = "rocketmq.apache.org/v1alpha1"
 
 DEFAULT_CLUSTER_NAME = "DefaultCluster"
 REPLICATION_MODES = ("SYNC", "ASYNC", "DLEDGER")
+CLUSTER_MODES = ("STATIC", "CONTROLLER")
 BROKER_VOLUMES = (naming.CONFIG_VOLUME, naming.RUN_VOLUME)
 
 
@@ -100,6 +102,8 @@ class BrokerClusterModel:
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
     problems: tuple[Problem, ...] = ()
     notes: tuple[Problem, ...] = ()
+    cluster_mode: str = "STATIC"  # STATIC | CONTROLLER (RocketMQ 5 controllers elect the masters)
+    controller_address: str = ""  # controllerAddr in CONTROLLER mode
 
     @property
     def name(self) -> str:
@@ -114,13 +118,17 @@ class BrokerClusterModel:
         return self.replication_mode == "DLEDGER"
 
     @property
+    def controller_mode(self) -> bool:
+        return self.cluster_mode == "CONTROLLER"
+
+    @property
     def master_role(self) -> str | None:
         """``brokerRole`` of member 0; ``None`` in DLEDGER mode, where the Raft group elects roles.
 
         Every broker of an all-master cluster is a lone master, so it is ASYNC_MASTER whatever the
         replication mode: a SYNC_MASTER without a slave answers every send with SLAVE_NOT_AVAILABLE.
         """
-        if self.dledger:
+        if self.dledger or self.controller_mode:
             return None
         if self.all_master or self.replication_mode == "ASYNC":
             return "ASYNC_MASTER"
@@ -142,6 +150,7 @@ class NameServiceModel:
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
     problems: tuple[Problem, ...] = ()
     notes: tuple[Problem, ...] = ()
+    embedded_controller: bool = False  # enableControllerInNamesrv: each name server also runs a controller
 
     @property
     def name(self) -> str:
@@ -150,6 +159,13 @@ class NameServiceModel:
     @property
     def namespace(self) -> str:
         return self.parent.namespace
+
+    @property
+    def controller_address(self) -> str:
+        """``controllerAddr`` for brokers when the name servers embed the controller ("" when they do not)."""
+        if not self.embedded_controller:
+            return ""
+        return naming.controller_address(self.name, self.namespace, self.size, cluster_domain=self.cluster_domain)
 
     @property
     def address(self) -> str:
@@ -164,6 +180,7 @@ def from_broker_cluster(
     *,
     name_service: Mapping[str, Any] | None = None,
     config_map: Mapping[str, Any] | None = None,
+    controller: Mapping[str, Any] | None = None,
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN,
 ) -> BrokerClusterModel:
     """The model of a ``BrokerCluster`` custom resource (a plain dict as read from the API).
@@ -188,6 +205,10 @@ def from_broker_cluster(
         allow_group_scale_down=bool(spec.get("allowGroupScaleDown", False)),
         name_server_address=_broker_cluster_address(spec, parent, name_service, problems, cluster_domain),
         cluster_domain=cluster_domain,
+        cluster_mode=spec.get("clusterMode") or "STATIC",
+        controller_address=controller_address(spec, name_service=name_service, controller=controller,
+                                              namespace=parent.namespace, problems=problems,
+                                              cluster_domain=cluster_domain),
     )
     return _complete(draft, obj, user=user, storage_spec=_single_claim_storage(spec), problems=problems)
 
@@ -197,6 +218,7 @@ def from_broker(
     *,
     name_service: Mapping[str, Any] | None = None,
     config_map: Mapping[str, Any] | None = None,
+    controller: Mapping[str, Any] | None = None,
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN,
 ) -> BrokerClusterModel:
     """The model of an Apache ``Broker`` custom resource.
@@ -221,8 +243,6 @@ def from_broker(
     address = (spec.get("nameServers") or "").strip()
     if not address and name_service is not None:
         address = _name_service_address(name_service, parent.namespace, cluster_domain)
-    if spec.get("clusterMode", "STATIC") != "STATIC":
-        problems.append(Problem("spec.clusterMode", "only STATIC clusters are supported"))
     draft = BrokerClusterModel(
         parent=parent,
         image=spec.get("brokerImage", ""),
@@ -235,6 +255,10 @@ def from_broker(
         metadata_source_pod=spec.get("scalePodName") or None,
         name_server_address=address,
         cluster_domain=cluster_domain,
+        cluster_mode=spec.get("clusterMode") or "STATIC",
+        controller_address=controller_address(spec, name_service=name_service, controller=controller,
+                                              namespace=parent.namespace, problems=problems,
+                                              cluster_domain=cluster_domain),
     )
     return _complete(draft, obj, user=user, storage_spec=spec, problems=problems)
 
@@ -249,7 +273,9 @@ def from_name_service(
         problems.append(Problem("spec.nameServiceImage", "a name-server image is required"))
     pod = pod_options(spec)
     store = storage(spec, retention=retention_policy(spec), problems=problems)
-    refused, notes = pod_problems(pod, storage=store, operator_env=naming.FIELD_ENV, operator_volumes=())
+    embedded = bool(spec.get("enableControllerInNamesrv", False))
+    operator_env = (*naming.FIELD_ENV, *naming.CONTROLLER_ENV) if embedded else naming.FIELD_ENV
+    refused, notes = pod_problems(pod, storage=store, operator_env=operator_env, operator_volumes=())
     return NameServiceModel(
         parent=ParentRef.of(obj, api_version=NAME_SERVICE_API_VERSION, kind="NameService"),
         image=spec.get("nameServiceImage", ""),
@@ -262,6 +288,7 @@ def from_name_service(
         cluster_domain=cluster_domain,
         problems=(*problems, *refused),
         notes=tuple(notes),
+        embedded_controller=embedded,
     )
 
 
@@ -310,6 +337,9 @@ def _expected_properties(model: BrokerClusterModel) -> dict[str, str]:
         expected["namesrvAddr"] = model.name_server_address
     if model.dledger:
         expected["enableDLegerCommitLog"] = "true"
+    if model.controller_mode:
+        expected["enableControllerMode"] = "true"
+        expected["controllerAddr"] = model.controller_address
     expected["storePathRootDir"] = naming.BROKER_STORE_DIR
     return expected
 
@@ -324,6 +354,10 @@ def _shape_problems(model: BrokerClusterModel) -> list[Problem]:
         problems.append(Problem("spec", "DLEDGER replication needs an odd number of members, at least 3"))
     if model.dledger and model.all_master:
         problems.append(Problem("spec.allMaster", "allMaster cannot be combined with DLEDGER replication"))
+    if model.cluster_mode not in CLUSTER_MODES:
+        problems.append(Problem("spec.clusterMode", f"must be one of {', '.join(CLUSTER_MODES)}"))
+    if model.controller_mode and (model.dledger or model.all_master):
+        problems.append(Problem("spec.clusterMode", "CONTROLLER cannot be combined with DLEDGER or allMaster"))
     if not model.image:
         problems.append(Problem("spec.brokerImage", "a broker image is required"))
     return problems

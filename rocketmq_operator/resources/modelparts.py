@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rocketmq_operator.resources import naming
+
 STORAGE_MODES = ("EmptyDir", "HostPath", "StorageClass")
 DEFAULT_CLAIM_NAME = "broker-storage"
 
@@ -183,3 +185,31 @@ def _named_claim(claim: Mapping[str, Any]) -> Mapping[str, Any]:
     if meta.get("name"):
         return claim
     return {**claim, "metadata": {**meta, "name": DEFAULT_CLAIM_NAME}}
+
+
+def controller_address(spec: Mapping[str, Any], *, name_service: Mapping[str, Any] | None,
+                       controller: Mapping[str, Any] | None, namespace: str, problems: list[Problem],
+                       cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN) -> str:
+    """``controllerAddr`` of a broker cluster in CONTROLLER mode ("" otherwise).
+
+    ``controller`` is the Controller the caller resolved (``spec.controllerRef``, else the namespace's only
+    one); without one, name servers that embed the controller (``enableControllerInNamesrv``) serve it.
+    """
+    if (spec.get("clusterMode") or "STATIC") != "CONTROLLER":
+        return ""
+    ref = (spec.get("controllerRef") or {}).get("name")
+    if controller is not None and (not ref or (controller.get("metadata") or {}).get("name") == ref):
+        size = int((controller.get("spec") or {}).get("size", 1))
+        return naming.controller_address(controller["metadata"]["name"], namespace, size,
+                                         cluster_domain=cluster_domain)
+    if ref:
+        problems.append(Problem("spec.controllerRef", f"Controller {ref!r} not found in namespace {namespace!r}"))
+        return ""
+    ns_spec = (name_service or {}).get("spec") or {}
+    if name_service is not None and ns_spec.get("enableControllerInNamesrv"):
+        return naming.controller_address(name_service["metadata"]["name"], namespace, int(ns_spec.get("size", 1)),
+                                         cluster_domain=cluster_domain)
+    problems.append(Problem("spec.clusterMode", "clusterMode CONTROLLER needs a Controller (spec.controllerRef, or "
+                                                "the namespace's only one) or a NameService with "
+                                                "enableControllerInNamesrv"))
+    return ""

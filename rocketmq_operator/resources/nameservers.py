@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.resources import jvm, meta, naming, pod
+from rocketmq_operator.resources.controllers import controller_env, start_command
 from rocketmq_operator.resources.model import NameServiceModel
 
 COMPONENT = "nameserver"
@@ -23,6 +24,7 @@ START_COMMAND = (
     'if [ -n "${ROCKETMQ_HOME:-}" ] && [ -f "$ROCKETMQ_HOME/bin/mqnamesrv" ]; then '
     'exec sh "$ROCKETMQ_HOME/bin/mqnamesrv"; fi; exec mqnamesrv'
 )
+EMBEDDED_CONF = f"{naming.ROCKETMQ_HOME_DIR}/namesrv/namesrv.conf"
 
 
 def name_service_selector(model: NameServiceModel) -> dict[str, str]:
@@ -52,25 +54,44 @@ def name_service_service(model: NameServiceModel) -> dict[str, Any]:
             "clusterIP": "None",
             "publishNotReadyAddresses": True,
             "selector": name_service_selector(model),
-            "ports": [{"name": "main", "port": port, "targetPort": port, "protocol": "TCP"}],
+            "ports": [{"name": "main", "port": port, "targetPort": port, "protocol": "TCP"},
+                      *_controller_ports(model, service=True)],
         },
     }
 
 
 def _container(model: NameServiceModel) -> dict[str, Any]:
     port = naming.NAME_SERVER_PORT
+    env = pod.field_env()
+    command = START_COMMAND
+    if model.embedded_controller:
+        env += controller_env(group=model.name, peers=naming.controller_peers(
+            model.name, model.namespace, model.size, cluster_domain=model.cluster_domain),
+            store=naming.NAMESRV_CONTROLLER_STORE_DIR)
+        command = start_command(EMBEDDED_CONF, script="mqnamesrv",
+                                extra_lines=('"enableControllerInNamesrv=true"',))
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": model.image,
-        "command": ["/bin/sh", "-c", START_COMMAND],
-        "ports": [{"name": "main", "containerPort": port, "protocol": "TCP"}],
+        "command": ["/bin/sh", "-c", command],
+        "ports": [{"name": "main", "containerPort": port, "protocol": "TCP"}, *_controller_ports(model)],
         **pod.probes(port),
         "volumeMounts": pod.data_mounts(model.storage, subdirs=("logs", "namesrv")),
-        **pod.container_options(model.pod, env=pod.field_env(), heap=jvm.NAME_SERVER),
+        **pod.container_options(model.pod, env=env, heap=jvm.NAME_SERVER),
     }
     if model.image_pull_policy:
         container["imagePullPolicy"] = model.image_pull_policy
     return container
+
+
+def _controller_ports(model: NameServiceModel, *, service: bool = False) -> list[dict[str, Any]]:
+    """The embedded controller's peer port (also where brokers reach it), when the name servers run one."""
+    if not model.embedded_controller:
+        return []
+    port = naming.CONTROLLER_PORT
+    if service:
+        return [{"name": "controller", "port": port, "targetPort": port, "protocol": "TCP"}]
+    return [{"name": "controller", "containerPort": port, "protocol": "TCP"}]
 
 
 def name_service_statefulset(model: NameServiceModel) -> dict[str, Any]:

@@ -36,6 +36,12 @@ BROKER_VIP_PORT = 10909  # listenPort - 2 ("fast remoting")
 BROKER_HA_PORT = 10912  # listenPort + 1 (master → slave replication)
 DLEDGER_PORT = 40911
 NAME_SERVER_PORT = 9876
+CONTROLLER_PORT = 9878  # a controller's Raft peer port, where it also serves brokers and admins
+PROXY_REMOTING_PORT = 8080
+PROXY_GRPC_PORT = 8081
+CONTROLLER_STORE_DIR = f"{ROCKETMQ_HOME_DIR}/store/controller"
+NAMESRV_CONTROLLER_STORE_DIR = f"{ROCKETMQ_HOME_DIR}/namesrv/controller"  # a name server's data volume
+CONTROLLER_ENV = ("CONTROLLER_DLEGER_GROUP", "CONTROLLER_DLEGER_PEERS", "CONTROLLER_STORE_PATH")
 
 
 def group_name(cluster: str, group: int) -> str:
@@ -104,3 +110,34 @@ def name_server_address(
 ) -> str:
     """RocketMQ ``namesrvAddr`` for a NameService of ``size`` pods: ``host:port;host:port``."""
     return ";".join(name_server_hosts(name, namespace, size, cluster_domain=cluster_domain))
+
+
+def controller_self_id(ordinal: int) -> str:
+    """``controllerDLegerSelfId`` of controller pod ``ordinal``."""
+    return f"n{ordinal}"
+
+
+def controller_hosts(
+    name: str, namespace: str, size: int, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> list[str]:
+    """``host:port`` of each controller of a StatefulSet ``name`` of ``size`` pods behind the headless
+    Service ``name`` (a Controller's, or a NameService's when it embeds the controller)."""
+    return [
+        f"{pod_fqdn(f'{name}-{i}', name, namespace, cluster_domain=cluster_domain)}:{CONTROLLER_PORT}"
+        for i in range(size)
+    ]
+
+
+def controller_peers(
+    name: str, namespace: str, size: int, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> str:
+    """``controllerDLegerPeers``: ``n0-<pod 0 fqdn>:9878;n1-...`` (stable names, as for DLedger brokers)."""
+    hosts = controller_hosts(name, namespace, size, cluster_domain=cluster_domain)
+    return ";".join(f"{controller_self_id(i)}-{host}" for i, host in enumerate(hosts))
+
+
+def controller_address(
+    name: str, namespace: str, size: int, *, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> str:
+    """A broker's ``controllerAddr`` for those controllers: ``host:9878;host:9878``."""
+    return ";".join(controller_hosts(name, namespace, size, cluster_domain=cluster_domain))

@@ -28,8 +28,10 @@ IDENTITY_KEYS = ("brokerClusterName", "brokerName", "brokerId")
 PER_MEMBER_KEYS = frozenset({"brokerName", "brokerId", "brokerIP1", "dLegerSelfId"})
 DLEDGER_KEYS = ("enableDLegerCommitLog", "dLegerGroup", "dLegerPeers", "dLegerSelfId")
 STORE_KEYS = ("storePathRootDir",)
+CONTROLLER_KEYS = ("enableControllerMode", "controllerAddr")
 MANAGED_KEYS = frozenset(
-    {*IDENTITY_KEYS, "brokerRole", "brokerIP1", "namesrvAddr", "listenPort", *DLEDGER_KEYS, *STORE_KEYS}
+    {*IDENTITY_KEYS, "brokerRole", "brokerIP1", "namesrvAddr", "listenPort", *DLEDGER_KEYS, *STORE_KEYS,
+     *CONTROLLER_KEYS}
 )
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
@@ -40,6 +42,8 @@ _SOURCES = {
     "namesrvAddr": "the name-server address",
     "listenPort": "the broker port",
     "storePathRootDir": "the mount path of the data volume",
+    "enableControllerMode": "clusterMode",
+    "controllerAddr": "the Controller the cluster uses",
 }
 _ABSENT = {
     "brokerRole": "in DLEDGER mode the Raft group elects the master, so no brokerRole is written",
@@ -144,6 +148,11 @@ def managed_note(key: str, value: str, *, expected: Mapping[str, str]) -> str:
     if key in expected:
         source = _SOURCES.get(key, "the spec")
         return f"{key}={value} ignored: the operator writes {key}={expected[key]} (from {source})"
+    if key in ("brokerRole", "brokerId") and "enableControllerMode" in expected:
+        return (f"{key}={value} ignored: in CONTROLLER mode the controllers elect the master and assign ids; "
+                f"every broker starts as brokerId=-1, brokerRole=SLAVE")
+    if key in CONTROLLER_KEYS:
+        return f"{key}={value} ignored: controller keys are written only with clusterMode CONTROLLER"
     if key in DLEDGER_KEYS and "enableDLegerCommitLog" not in expected:
         return f"{key}={value} ignored: DLedger keys are written only with replicationMode DLEDGER"
     if key in _PER_BROKER_KEYS:

@@ -13,7 +13,8 @@
         consumer.commit()
 
 Layers, each importing only the ones below it: ``load`` (a load driver) → ``producer`` and
-``consumer`` (messaging) → ``routes`` (cached topic routes) → ``admin`` (operations) → ``transport``
+``consumer`` (messaging) → ``routes`` (cached topic routes) → ``admin`` (operations; ``controlleradmin``
+beside it: RocketMQ 5 controllers' metadata, replica tables and designated elections) → ``transport``
 (sockets, pool, deadlines) → ``protocol`` (frames, codes); ``message`` is the message codec,
 ``fastjson`` parses bodies, ``types`` holds the frozen results, ``errors`` the exception tree.
 ``cli`` is the ``admin`` sub-command (``admin load`` runs the load driver).

@@ -26,6 +26,9 @@ broker costs one request timeout per poll.
 A broker that says the offset is out of range (PULL_OFFSET_MOVED) gives the offset to continue from,
 which the consumer takes. Moving back yields messages again; moving forward happens only past
 messages the broker no longer holds. Offsets are committed to masters only.
+
+Every queue request names its broker group (``bname``), as RocketMQ's own clients do: brokers ignore it,
+and a RocketMQ 5 proxy, which stands for every broker of the route, forwards by it.
 """
 
 from __future__ import annotations
@@ -196,6 +199,7 @@ class PullConsumer:
             "consumerGroup": self.group,
             "topic": queue.topic,
             "queueId": queue.queue_id,
+            "bname": queue.broker_name,
             "queueOffset": offset,
             "maxMsgNums": self.batch_size,
             "sysFlag": FLAG_SUBSCRIPTION,
@@ -219,7 +223,7 @@ class PullConsumer:
             return committed
         latest = self.start_from == "latest" and queue in (self._first_queues or ())
         code = RequestCode.GET_MAX_OFFSET if latest else RequestCode.GET_MIN_OFFSET
-        fields = {"topic": queue.topic, "queueId": queue.queue_id}
+        fields = {"topic": queue.topic, "queueId": queue.queue_id, "bname": queue.broker_name}
         return _int_field(self._admin.invoke(addr, code, fields=fields), "offset", addr)
 
     def committed_offset(self, queue: MessageQueue, *, addr: str) -> int | None:
@@ -228,6 +232,7 @@ class PullConsumer:
             "consumerGroup": self.group,
             "topic": queue.topic,
             "queueId": queue.queue_id,
+            "bname": queue.broker_name,
             "setZeroIfNotFound": False,
         }
         response = self._admin.request(addr, RequestCode.QUERY_CONSUMER_OFFSET, fields=fields)
@@ -254,7 +259,8 @@ class PullConsumer:
             addr = masters.get(queue.broker_name)
             if addr is None:
                 continue
-            fields = {"consumerGroup": self.group, "topic": queue.topic, "queueId": queue.queue_id}
+            fields = {"consumerGroup": self.group, "topic": queue.topic, "queueId": queue.queue_id,
+                      "bname": queue.broker_name}
             try:
                 self._admin.invoke(
                     addr, RequestCode.UPDATE_CONSUMER_OFFSET, fields={**fields, "commitOffset": offset}

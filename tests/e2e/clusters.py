@@ -20,6 +20,7 @@ KINDS = {
     "Console": ("rocketmq.apache.org", "v1alpha1", "consoles"),
     "Controller": ("rocketmq.apache.org", "v1alpha1", "controllers"),
     "TopicTransfer": ("rocketmq.apache.org", "v1alpha1", "topictransfers"),
+    "Proxy": ("rocketmq.apache.org", "v1alpha1", "proxies"),
 }
 
 

@@ -1,5 +1,5 @@
 """The Apache RocketMQ operator's own example CRs (shared/apache-examples, copied unchanged), applied with
-kubectl as a migrating user would: each converges, or says plainly that its kind is not served yet; and the
+kubectl as a migrating user would: each converges; and the
 fields they use mean what they meant there (broker-common.conf, BROKER_MEM, a user volume named like one of
 the operator's)."""
 
@@ -98,12 +98,18 @@ def test_the_console_service_example_applies(kubeconfig, namespace):
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_cluster_service.yaml")
 
 
-@pytest.mark.parametrize("name, kind", [("rocketmq_v1alpha1_controller_cr.yaml", "Controller")])
-def test_kinds_not_served_yet_are_accepted_and_say_so(operator, api_client, kubeconfig, namespace, name, kind):
-    apply(kubeconfig, namespace, name)
-    obj_name = yaml.safe_load(example(name).read_text())["metadata"]["name"]
-    found = wait_condition(api_client, kind, namespace, obj_name, "Ready", "False", reason="NotServed", timeout=30)
-    assert "does not" in found["message"]
+def test_the_controller_example_runs_a_controller_behind_its_headless_service(operator, api_client, kubeconfig,
+                                                                            namespace):
+    apply(kubeconfig, namespace, "rocketmq_v1alpha1_controller_cr.yaml")
+    found = wait_ready(api_client, "Controller", namespace, "controller", timeout=120)
+    assert found["status"]["nodes"] == ["controller-0"]
+    assert found["status"]["controllerAddr"] == f"controller-0.controller.{namespace}.svc.cluster.local:9878"
+    service = client.CoreV1Api(api_client).read_namespaced_service("controller", namespace)
+    assert service.spec.cluster_ip == "None" and [p.port for p in service.spec.ports] == [9878]
+    sts = client.AppsV1Api(api_client).read_namespaced_stateful_set("controller", namespace)
+    pod = sts.spec.template.spec
+    assert pod.volumes[0].host_path.path == "/data/rocketmq/controller"
+    assert pod.containers[0].resources.limits["memory"] == "2Gi"
 
 
 def test_the_topic_transfer_example_is_served_and_names_the_cluster_it_cannot_find(operator, api_client,

@@ -40,6 +40,7 @@ CRDS = {
     "nameservices.rocketmq.apache.org",
     "consoles.rocketmq.apache.org",
     "controllers.rocketmq.apache.org",
+    "proxies.rocketmq.apache.org",
     "topictransfers.rocketmq.apache.org",
 }
 CUSTOM = sorted(CRDS)

@@ -54,7 +54,8 @@ def test_kubectl_lists_the_rocketmq_crds(kubeconfig, crds):
     names = sorted(line.split()[0] for line in out.splitlines() if "rocketmq" in line)
     assert names == ["brokerclusters.rocketmq.huanwei.io", "brokers.rocketmq.apache.org",
                      "consoles.rocketmq.apache.org", "controllers.rocketmq.apache.org",
-                     "nameservices.rocketmq.apache.org", "topictransfers.rocketmq.apache.org"]
+                     "nameservices.rocketmq.apache.org", "proxies.rocketmq.apache.org",
+                     "topictransfers.rocketmq.apache.org"]
 
 
 def test_the_seed_walkthrough_runs_unchanged(operator, api_client, kubeconfig, seed_namespace, tmp_path):

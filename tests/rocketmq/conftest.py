@@ -109,3 +109,9 @@ def _ready(server: RocketMQ) -> bool:
 def admin(rocketmq: RocketMQ) -> Iterator[AdminClient]:
     with AdminClient(rocketmq.namesrv, request_timeout=10.0) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def rocketmq_report(request: pytest.FixtureRequest) -> list[str]:
+    """Lines for the terminal summary's ``rocketmq`` section (figures a test measured)."""
+    return request.config.stash[_REPORT]

@@ -66,10 +66,14 @@ class Jars:
         return "V" + self.version.replace(".", "_")
 
 
-def fetch_jars(*, timeout: float = 900.0) -> Jars:
-    """Run hack/rocketmq/fetch-jars.sh (cached after the first run); its last line is "<version> <lib>"."""
+def fetch_jars(*, timeout: float = 900.0, profile: str = "") -> Jars:
+    """Run hack/rocketmq/fetch-jars.sh (cached after the first run); its last line is "<version> <lib>".
+
+    ``profile="image"`` fetches the image's lib/ (with the proxy and the controller) into its own cache.
+    """
+    env = {**os.environ, "ROCKETMQ_JARS_PROFILE": profile}
     result = subprocess.run(
-        ["bash", str(FETCH_SCRIPT)], capture_output=True, text=True, timeout=timeout, check=False
+        ["bash", str(FETCH_SCRIPT)], capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
     if result.returncode != 0:
         raise RuntimeError(f"fetching RocketMQ jars failed:\n{result.stderr[-4000:]}")
@@ -105,8 +109,10 @@ def _bindable(port: int) -> bool:
 class JavaProcess:
     """One RocketMQ server JVM with its own home directory."""
 
-    def __init__(self, jars: Jars, *, name: str, main: str, heap: list[str], home: Path, args: list[str]):
+    def __init__(self, jars: Jars, *, name: str, main: str, heap: list[str], home: Path, args: list[str],
+                 boot_marker: str = "boot success"):
         self.name = name
+        self.boot_marker = boot_marker
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.output = home / "stdout.log"
@@ -119,10 +125,10 @@ class JavaProcess:
         self.started_at = time.monotonic()
 
     def wait_booted(self, *, timeout: float = BOOT_TIMEOUT) -> float:
-        """Seconds from start to the "boot success" line; JvmStartError if it exits or times out."""
+        """Seconds from start to the boot line ("boot success" unless told); JvmStartError if it exits or times out."""
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
-            if "boot success" in self.output.read_text(errors="replace"):
+            if self.boot_marker in self.output.read_text(errors="replace"):
                 return time.monotonic() - self.started_at
             if self.proc.poll() is not None:
                 raise JvmStartError(f"{self.name} exited with {self.proc.returncode}\n{self.logs()}")
@@ -185,8 +191,10 @@ def start_namesrv(jars: Jars, home: Path) -> tuple[JavaProcess, str]:
 
 
 def start_broker(
-    jars: Jars, home: Path, *, namesrv: str, cluster: str, name: str, broker_id: int
+    jars: Jars, home: Path, *, namesrv: str, cluster: str, name: str, broker_id: int,
+    extra: dict[str, object] | None = None,
 ) -> tuple[JavaProcess, str]:
+    """A broker on free ports; ``extra`` adds or replaces broker.conf keys (controller mode, for example)."""
     port, ha_port = broker_ports()
     store = home / "store"
     conf = _write_conf(
@@ -212,6 +220,7 @@ def start_broker(
             "maxHashSlotNum": 10000,
             "registerNameServerPeriod": 10000,
             "updateNameServerAddrPeriod": 2000,
+            **(extra or {}),
         },
     )
     proc = JavaProcess(

@@ -51,13 +51,15 @@ rules:
     resources: [brokerclusters/finalizers]
     verbs: [update]
   - apiGroups: [rocketmq.apache.org]
-    resources: [brokers, nameservices, consoles, topictransfers, controllers]
+    resources: [brokers, nameservices, consoles, topictransfers, controllers, proxies]
     verbs: [list, watch]
   - apiGroups: [rocketmq.apache.org]
-    resources: [brokers/status, nameservices/status, consoles/status, topictransfers/status, controllers/status]
+    resources: [brokers/status, nameservices/status, consoles/status, topictransfers/status, controllers/status,
+                proxies/status]
     verbs: [update]
   - apiGroups: [rocketmq.apache.org]
-    resources: [brokers/finalizers, nameservices/finalizers, consoles/finalizers]
+    resources: [brokers/finalizers, nameservices/finalizers, consoles/finalizers, controllers/finalizers,
+                proxies/finalizers]
     verbs: [update]
   - apiGroups: [apps]
     resources: [statefulsets, deployments]

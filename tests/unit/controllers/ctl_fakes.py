@@ -40,6 +40,7 @@ from rocketmq_operator.kube import (
     NAME_SERVICES,
     POD_DISRUPTION_BUDGETS,
     PODS,
+    PROXIES,
     SERVICES,
     STATEFUL_SETS,
     TOPIC_TRANSFERS,
@@ -221,7 +222,7 @@ class FakeRecorder:
         return [e.reason for e in self.events if type_ is None or e.type == type_]
 
 
-WATCHED = (BROKER_CLUSTERS, BROKERS, CONTROLLERS, TOPIC_TRANSFERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
+WATCHED = (BROKER_CLUSTERS, BROKERS, CONTROLLERS, PROXIES, TOPIC_TRANSFERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
            POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS, FAILED_CREATE_EVENTS)
 
 
@@ -284,10 +285,11 @@ class Cluster:
         """``admin_for`` (name servers → an AdminClient or a fake of one) may be given."""
         return registry.topic_transfer_reconciler(**self._wiring(), **admin)
 
-    def unserved_reconciler(self, resource: Resource):
-        wiring = self._wiring()
-        del wiring["recorder"]
-        return registry.unserved_reconciler(resource, **wiring)
+    def controller_group_reconciler(self, observer: Any = None):
+        return registry.controller_group_reconciler(observer=observer, **self._wiring())
+
+    def proxy_reconciler(self):
+        return registry.proxy_reconciler(**self._wiring())
 
 
 # -- RocketMQ as the observer sees it ---------------------------------------------------------------------
@@ -368,7 +370,7 @@ def play_statefulset_controller(cluster: Cluster, namespace: str, ips: dict[str,
     for sts in cluster.lister(STATEFUL_SETS).list(namespace):
         sts = copy.deepcopy(sts)
         revision = hashlib.sha1(json.dumps(sts["spec"]["template"], sort_keys=True).encode()).hexdigest()[:10]
-        partition = sts["spec"]["updateStrategy"]["rollingUpdate"]["partition"]
+        partition = (sts["spec"]["updateStrategy"].get("rollingUpdate") or {}).get("partition", 0)
         old = (sts.get("status") or {}).get("currentRevision") or revision
         at_revision = 0
         for member in range(sts["spec"]["replicas"]):

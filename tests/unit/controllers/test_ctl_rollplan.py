@@ -134,3 +134,71 @@ def test_a_released_pod_still_on_the_old_revision_holds_the_roll_and_keeps_its_p
     result = plan(rolling, pods(), {}, now=0, params=PARAMS)
     assert result.next_pod is None and result.partitions == {0: 1, 1: 2}
     assert result.waiting == "waiting for c-0-1 to restart"
+
+
+# -- CONTROLLER mode: the controller names the master; hand over before it restarts ------------------------
+
+CTL = RollParams(controller_mode=True)
+
+
+def ctl_group(updated: set[str] = frozenset()) -> list[GroupState]:
+    """One group of three, partition at its first updated pod."""
+    partition = min([m for m in range(3) if f"h-0-{m}" in updated], default=3)
+    return [GroupState(0, "broker-0", 3, pending=True, settled=True, partition=partition)]
+
+
+def ctl_pods(master: int | None, updated: set[str] = frozenset(), **overrides: dict) -> list[PodState]:
+    out = []
+    for m in range(3):
+        name = f"h-0-{m}"
+        fields = {"updated": name in updated, "ready": True, "registered": True, "broker_id": m + 1,
+                  "master": None if master is None else m == master, "in_sync": True}
+        fields.update(overrides.get(name.replace("-", "_"), {}))
+        out.append(PodState(name, 0, m, **fields))
+    return out
+
+
+@pytest.mark.parametrize("master, updated, next_pod", [
+    (0, set(), "h-0-2"),            # member 0 is master: the slaves go first, highest ordinal first
+    (0, {"h-0-2"}, "h-0-1"),
+    (2, {"h-0-2"}, "h-0-1"),        # mastership already moved to an updated pod: the old one is a slave now
+])
+def test_controller_mode_restarts_slaves_as_the_controller_names_them(master, updated, next_pod):
+    result = plan(ctl_group(updated), ctl_pods(master, updated), {}, now=0, params=CTL)
+    assert (result.next_pod, result.elect) == (next_pod, None)
+
+
+def test_before_the_master_restarts_mastership_goes_to_an_updated_in_sync_slave():
+    updated = {"h-0-1", "h-0-2"}
+    result = plan(ctl_group(updated), ctl_pods(0, updated, h_0_1={"in_sync": False}), {}, now=0, params=CTL)
+    assert result.next_pod is None and result.partitions == {0: 1}
+    assert result.elect == ("broker-0", 3)
+    assert result.waiting == "handing mastership of broker-0 from h-0-0 to h-0-2"
+
+
+def test_a_master_at_the_top_ordinal_hands_over_to_a_slave_not_yet_updated():
+    """The partition releases the highest ordinal first, so the master's turn comes before its slaves'."""
+    result = plan(ctl_group(), ctl_pods(2), {}, now=0, params=CTL)
+    assert (result.next_pod, result.elect, result.partitions) == (None, ("broker-0", 1), {0: 3})
+
+
+@pytest.mark.parametrize("overrides, waits_for", [
+    ({"h_0_1": {"in_sync": False}, "h_0_2": {"in_sync": False}}, "an in-sync slave of broker-0"),
+    ({"h_0_1": {"in_sync": False}, "h_0_2": {"ready": False}}, "h-0-2 to be Ready"),
+])
+def test_without_an_in_sync_ready_heir_the_master_waits(overrides, waits_for):
+    updated = {"h-0-1", "h-0-2"}
+    result = plan(ctl_group(updated), ctl_pods(0, updated, **overrides), {}, now=0, params=CTL)
+    assert result.next_pod is None and result.elect is None and waits_for in result.waiting
+
+
+def test_without_the_controllers_view_nothing_in_the_group_restarts():
+    result = plan(ctl_group(), ctl_pods(None), {}, now=0, params=CTL)
+    assert result.next_pod is None and result.elect is None
+    assert result.waiting == "waiting for the controller's view of broker-0 before restarting h-0-2"
+
+
+def test_controller_mode_never_wipes_write_permission():
+    updated = {"h-0-1", "h-0-2"}
+    result = plan(ctl_group(updated), ctl_pods(1, updated), {}, now=0, params=CTL)
+    assert (result.next_pod, result.wipe, result.roll) == ("h-0-0", None, {"pod": "h-0-0"})

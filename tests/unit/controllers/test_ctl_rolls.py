@@ -1,16 +1,26 @@
 """Covers rolls through the reconciler with a played StatefulSet controller: a template change replaces one
 broker at a time across the cluster (slaves of every group, then the masters), and with RocketMQ observed a
-master is fenced, drained and restored around its restart, the fence kept in status."""
+master is fenced, drained and restored around its restart, the fence kept in status; in controller mode
+the controllers hand mastership to the updated slave before the old master restarts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ctl_fakes import Cluster, InlinePool, World, load_sample, play_statefulset_controller
 
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Key
-from rocketmq_operator.kube import BROKER_CLUSTERS
+from rocketmq_operator.kube import BROKER_CLUSTERS, CONTROLLERS
+from rocketmq_operator.rocketmq.controlleradmin import (
+    CONTROLLER_ELECT_MASTER,
+    CONTROLLER_GET_METADATA_INFO,
+    CONTROLLER_GET_SYNC_STATE_DATA,
+    CONTROLLER_MASTER_STILL_EXIST,
+)
+from rocketmq_operator.rocketmq.protocol import RemotingCommand
+from rocketmq_operator.rocketmq.types import BrokerData, BrokerRuntimeInfo, ClusterInfo
 
 NS, NAME = "rocketmq-operator", "mybrokercluster"
 KEY = Key(NS, NAME)
@@ -72,3 +82,80 @@ def test_with_rocketmq_observed_a_master_is_fenced_drained_and_restored_around_i
     assert ("wipe", "broker-0") in seen[master_round][2]
     assert world.fences[-1] == ("add", "broker-0")
     assert "roll" not in cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]
+
+
+# -- CONTROLLER mode: the reconciler asks the controllers to hand mastership over ---------------------------
+
+class ControllerWorld:
+    """Name servers, brokers and a controller leader of one group of two; an election moves the master."""
+
+    def __init__(self) -> None:
+        self.pod_addrs = {"mybrokercluster-0-0": "10.0.0.1:10911", "mybrokercluster-0-1": "10.0.0.2:10911"}
+        self.ids = {"10.0.0.1:10911": 1, "10.0.0.2:10911": 2}
+        self.master = 1
+        self.elections: list[tuple[str, int]] = []
+
+    def admin(self, addrs: tuple[str, ...]) -> ControllerWorld:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def cluster_info(self) -> ClusterInfo:
+        addrs = {0 if i == self.master else i: addr for addr, i in self.ids.items()}
+        data = BrokerData(cluster="DefaultCluster", name="broker-0", addrs=addrs)
+        return ClusterInfo(brokers={"broker-0": data}, clusters={"DefaultCluster": frozenset({"broker-0"})})
+
+    def broker_runtime_info(self, addr: str) -> BrokerRuntimeInfo:
+        return BrokerRuntimeInfo(version_desc="V5_3_3", version=1, active=True, commit_log_min_offset=0,
+                                 commit_log_max_offset=100, dispatch_behind_bytes=0, table={})
+
+    def broker_config(self, addr: str) -> dict[str, str]:
+        return {"namesrvAddr": "10.10.103.181:9876;10.10.101.98:9876"}
+
+    def invoke(self, addr: str, code: int, *, body: bytes = b"", **_: Any) -> RemotingCommand:
+        if code == CONTROLLER_GET_METADATA_INFO:
+            return RemotingCommand(code=0, ext_fields={"isLeader": str(addr.startswith("c-0")).lower()})
+        assert code == CONTROLLER_GET_SYNC_STATE_DATA and json.loads(body) == ["broker-0"]
+        replicas = [{"brokerId": i, "brokerAddress": a, "alive": True} for a, i in self.ids.items()]
+        table = {"broker-0": {"masterBrokerId": self.master, "masterEpoch": 1, "syncStateSetEpoch": 1,
+                              "inSyncReplicas": replicas, "notInSyncReplicas": []}}
+        return RemotingCommand(code=0, body=json.dumps({"replicasInfoTable": table}).encode())
+
+    def request(self, addr: str, code: int, *, fields: dict[str, Any], **_: Any) -> RemotingCommand:
+        assert code == CONTROLLER_ELECT_MASTER and fields["designateElect"] is True
+        self.elections.append((fields["brokerName"], fields["brokerId"]))
+        changed = self.master != fields["brokerId"]
+        self.master = fields["brokerId"]
+        return RemotingCommand(code=0 if changed else CONTROLLER_MASTER_STILL_EXIST,
+                               ext_fields={"masterBrokerId": str(self.master), "masterEpoch": "2"})
+
+
+def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_restarts_as_a_slave():
+    world = ControllerWorld()
+    cluster = Cluster()
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj["spec"].update(groupReplica=1, replicationMode="ASYNC", clusterMode="CONTROLLER",
+                       controllerRef={"name": "c"})
+    cluster.seed(BROKER_CLUSTERS, obj)
+    controller = load_sample("rocketmq-controller.yaml", uid="uid-c")
+    controller["metadata"].update(name="c", namespace=NS)
+    controller["spec"]["size"] = 1
+    cluster.seed(CONTROLLERS, controller)
+    obs = Observer(interval=1.0, clock=cluster.clock, admin_factory=world.admin)
+    obs._pool = InlinePool()
+    reconciler = cluster.broker_cluster_reconciler(obs)
+    ips = {pod: addr.split(":")[0] for pod, addr in world.pod_addrs.items()}
+    roll(cluster, reconciler, rounds=3, ips=ips, step=2)
+    assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {"broker-0": "mybrokercluster-0-0"}
+    upgrade(cluster, "apache/rocketmq:5.3.3")
+    rounds = []
+    for _ in range(10):
+        reconciler.sync(KEY)
+        rounds.append((play_statefulset_controller(cluster, NS, ips), list(world.elections)))
+        cluster.clock.step(2)
+    replaced = [r for r, _ in rounds if r]
+    assert replaced == [["mybrokercluster-0-1"], ["mybrokercluster-0-0"]]
+    master_round = next(i for i, (r, _) in enumerate(rounds) if r == ["mybrokercluster-0-0"])
+    assert rounds[master_round][1][0] == ("broker-0", 2)  # elected before the old master was released
+    assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {"broker-0": "mybrokercluster-0-1"}

@@ -26,12 +26,13 @@ def _crds() -> dict[tuple[str, str], dict]:
     return served
 
 
-def test_the_six_kinds_have_a_crd_file_each():
+def test_the_seven_kinds_have_a_crd_file_each():
     assert [p.name for p in CRD_FILES] == [
         "rocketmq.apache.org_brokers_crd.yaml",
         "rocketmq.apache.org_consoles_crd.yaml",
         "rocketmq.apache.org_controllers_crd.yaml",
         "rocketmq.apache.org_nameservices_crd.yaml",
+        "rocketmq.apache.org_proxies_crd.yaml",
         "rocketmq.apache.org_topictransfers_crd.yaml",
         "rocketmq.huanwei.io_brokerclusters_crd.yaml",
     ]
@@ -137,3 +138,21 @@ def test_a_broker_can_allow_group_scale_down_and_only_then_lower_its_size():
 @pytest.mark.parametrize("kind", ["Broker", "BrokerCluster", "NameService"])
 def test_pod_kinds_accept_topology_spread_constraints(kind):
     assert _spec_schema(kind)["properties"]["topologySpreadConstraints"]["type"] == "array"
+
+
+def _undescribed(schema: dict, path: str) -> list[str]:
+    missing = [] if schema.get("description") else [path]
+    for name, child in (schema.get("properties") or {}).items():
+        missing += _undescribed(child, f"{path}.{name}")
+    if "items" in schema:
+        missing += _undescribed(schema["items"], f"{path}[]")
+    return missing
+
+
+@pytest.mark.parametrize("name", ["rocketmq.apache.org_controllers_crd.yaml", "rocketmq.apache.org_proxies_crd.yaml"])
+def test_every_field_of_the_rocketmq5_kinds_is_described(name):
+    (crd,) = _documents(MANIFESTS / "crds" / name)
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    undescribed = [p for p in _undescribed(schema, "") if not p.endswith("[]") and p != ".metadata"]  # the API server
+    # forbids a description on metadata; items of string lists need none
+    assert undescribed == []

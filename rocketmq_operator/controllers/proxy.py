@@ -1,0 +1,86 @@
+"""The Proxy reconciler: RocketMQ 5 proxies (cluster mode) as a Deployment behind a Service.
+
+``sync(key)``: read the Proxy; paused → a Paused condition only; find the name servers (``spec.nameServers``,
+else ``spec.nameServiceRef``, else the namespace's only NameService — watched, so a resize reaches the proxies
+by a rolling update, one pod at a time); build the model (problems → condition and Warning event, no change);
+apply the Service, the Deployment and the budget; write status last, only when it differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rocketmq_operator.clock import REAL_CLOCK, Clock
+from rocketmq_operator.controllers.common import OVERRIDDEN, is_paused, note_overrides
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
+from rocketmq_operator.controllers.doors import client_name_servers
+from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.events import WARNING
+from rocketmq_operator.informers import Lister
+from rocketmq_operator.kube import NotFound
+from rocketmq_operator.resources.proxy import from_proxy, proxy_objects
+
+READY = "Ready"
+
+
+class ProxyReconciler:
+    def __init__(self, *, lister: Lister, name_services: Lister, controls: dict[str, ObjectControl],
+                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK) -> None:
+        self._lister = lister
+        self._name_services = name_services
+        self._controls = controls
+        self._status = status
+        self._recorder = recorder
+        self._clock = clock
+
+    def sync(self, key: Key) -> Result | None:
+        try:
+            obj = self._lister.get(key.namespace, key.name)
+        except NotFound:
+            return None
+        old = obj.get("status") or {}
+        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
+        if conds.mark_paused(is_paused(obj)):
+            self._status.write(obj, {**old, "conditions": conds.items})
+            return None
+        address, unknown = client_name_servers(obj, self._name_services)
+        model = from_proxy(obj, name_server_address=address)
+        problems = [unknown] if unknown else [str(p) for p in model.problems]
+        if problems:
+            reason = "NameServersUnknown" if unknown else "InvalidSpec"
+            message = "; ".join(problems)
+            if conds.message(READY) != message:
+                self._recorder.event(obj, WARNING, reason, message)
+            conds.set(READY, FALSE, reason=reason, message=message)
+            self._status.write(obj, {**old, "observedGeneration": conds.generation, "conditions": conds.items})
+            return None
+        overridden = note_overrides(self._recorder, obj, model.notes)
+        if overridden:
+            conds.set(OVERRIDDEN, TRUE, reason="AppliedDifferently", message=overridden)
+        else:
+            conds.remove(OVERRIDDEN)
+        applied = apply_all(obj, proxy_objects(model), self._controls, self._recorder)
+        deployment = applied.first("Deployment")
+        status = (deployment or {}).get("status") or {}
+        ready = int(status.get("readyReplicas") or 0)
+        message = f"{ready}/{model.size} proxies ready"
+        if conds.mark_blocked(denied=applied.denied, invalid=applied.invalid, conflicts=applied.conflicts):
+            pass
+        elif ready >= model.size and _rolled_out(deployment, model.size):
+            conds.set(READY, TRUE, reason="AllProxiesReady", message=message)
+        else:
+            conds.set(READY, FALSE, reason="Progressing", message=message)
+        self._status.write(obj, {"observedGeneration": conds.generation, "size": model.size, "readyReplicas": ready,
+                                 "updatedReplicas": int(status.get("updatedReplicas") or 0),
+                                 "nameServers": address, "conditions": conds.items})
+        return applied.result()
+
+
+def _rolled_out(deployment: dict[str, Any] | None, size: int) -> bool:
+    """The Deployment controller saw the latest spec and every pod runs it (no old pod left)."""
+    if not deployment:
+        return False
+    status = deployment.get("status") or {}
+    return (status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+            and int(status.get("updatedReplicas") or 0) == size and int(status.get("replicas") or 0) == size)
