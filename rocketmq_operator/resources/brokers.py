@@ -10,7 +10,9 @@ For broker group ``g`` of cluster ``c`` (see :mod:`naming`):
   before is Ready again — slaves first, the master (ordinal 0) last — and ``kubectl rollout status``
   follows it. ``allowRestart: false`` sets the partition to the member count, which holds every
   existing pod on its old revision. The pod template carries a hash of the ConfigMap's content, so a
-  change of broker.conf changes the template and rolls the group;
+  change of broker.conf changes the template and rolls the group, and the value of the custom resource's
+  restart annotation (``rocketmq.apache.org/restartedAt``), so a new value rolls it too (removing the
+  annotation rolls nothing: the live template keeps the last value);
 - PodDisruptionBudget ``c-g`` allowing one member of the group down at a time.
 
 All functions are pure: model in, plain dicts out.
@@ -171,6 +173,8 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
     labels = group_labels(model, group)
     selector = group_selector(model, group)
     annotations = {**model.pod.annotations, meta.ANNOTATION_CONFIG_HASH: config_hash}
+    if model.restart:  # a new value is a new template: the roll planner restarts the brokers one at a time
+        annotations[meta.ANNOTATION_RESTART] = model.restart
     spec: dict[str, Any] = {
         "replicas": model.members_per_group,
         "serviceName": naming.group_name(model.name, group),

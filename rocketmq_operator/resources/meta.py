@@ -26,6 +26,10 @@ LABEL_CLUSTER = "rocketmq.apache.org/cluster"
 LABEL_GROUP = "rocketmq.apache.org/group"
 
 ANNOTATION_CONFIG_HASH = "rocketmq.apache.org/config-hash"
+# Set on a broker cluster's custom resource to ask for a restart of every broker (``kubectl rocketmq
+# restart``): its value is copied onto the pod template, so a new value changes the template and the
+# roll planner restarts the brokers one at a time, as for any other template change.
+ANNOTATION_RESTART = "rocketmq.apache.org/restartedAt"
 
 BROKER_APP = "rocketmq-broker"
 NAME_SERVER_APP = "rocketmq-nameserver"

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rocketmq_operator.resources import naming, properties
-from rocketmq_operator.resources.meta import ParentRef
+from rocketmq_operator.resources.meta import ANNOTATION_RESTART, ParentRef
 from rocketmq_operator.resources.modelparts import (
     PodOptions,
     Problem,
@@ -98,6 +98,8 @@ class BrokerClusterModel:
     # Reserved for issue 11 (scale-out copies metadata): the pod ``scalePodName`` names, whose
     # topics and subscription groups a new broker group copies. Parsed, not yet read.
     metadata_source_pod: str | None = None
+    # The custom resource's restart annotation (meta.ANNOTATION_RESTART), copied onto the pod template.
+    restart: str = ""
     generation: int = 0
     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
     problems: tuple[Problem, ...] = ()
@@ -323,6 +325,7 @@ def _complete(
         labels=_labels(obj),
         pod=pod,
         storage=store,
+        restart=_restart(obj),
         generation=_generation(obj),
         problems=(*problems, *refused),
         notes=(*notes, *applied),
@@ -399,6 +402,10 @@ def _mode_from_role(role: str | None) -> str:
 
 def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def _restart(obj: Mapping[str, Any]) -> str:
+    return str(((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RESTART) or "")
 
 
 def _generation(obj: Mapping[str, Any]) -> int:

@@ -1,7 +1,8 @@
 """Covers rolls through the reconciler with a played StatefulSet controller: a template change replaces one
 broker at a time across the cluster (slaves of every group, then the masters), and with RocketMQ observed a
 master is fenced, drained and restored around its restart, the fence kept in status; in controller mode
-the controllers hand mastership to the updated slave before the old master restarts."""
+the controllers hand mastership to the updated slave before the old master restarts; a restart annotation
+rolls the same way, once per value."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 from ctl_fakes import Cluster, InlinePool, World, load_sample, play_statefulset_controller
 
+from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Key
-from rocketmq_operator.kube import BROKER_CLUSTERS, CONTROLLERS
+from rocketmq_operator.kube import BROKER_CLUSTERS, CONTROLLERS, STATEFUL_SETS
+from rocketmq_operator.resources import meta
 from rocketmq_operator.rocketmq.controlleradmin import (
     CONTROLLER_ELECT_MASTER,
     CONTROLLER_GET_METADATA_INFO,
@@ -159,3 +162,52 @@ def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_rest
     master_round = next(i for i, (r, _) in enumerate(rounds) if r == ["mybrokercluster-0-0"])
     assert rounds[master_round][1][0] == ("broker-0", 2)  # elected before the old master was released
     assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {"broker-0": "mybrokercluster-0-1"}
+
+
+def annotate_restart(cluster: Cluster, value: str) -> None:
+    obj = cluster.get(BROKER_CLUSTERS, NS, NAME)
+    obj["metadata"].setdefault("annotations", {})[meta.ANNOTATION_RESTART] = value
+    del obj["metadata"]["resourceVersion"]  # metadata changes leave the generation alone
+    cluster.seed(BROKER_CLUSTERS, obj)
+
+
+def test_a_restart_annotation_changes_each_template_once_and_restarts_one_broker_at_a_time():
+    cluster = Cluster()
+    cluster.seed(BROKER_CLUSTERS, load_sample("04-cluster-2m-2s.yaml", uid="uid-bc"))
+    reconciler = cluster.broker_cluster_reconciler()
+    roll(cluster, reconciler, rounds=2)
+    before = {s: cluster.get(STATEFUL_SETS, NS, f"{NAME}-{s}")["spec"]["template"] for s in (0, 1)}
+    cluster.api.clear()
+    annotate_restart(cluster, "2026-12-01T10:00:00Z")
+    assert roll(cluster, reconciler, rounds=8) == [
+        ["mybrokercluster-0-1"], ["mybrokercluster-1-1"], ["mybrokercluster-0-0"], ["mybrokercluster-1-0"]]
+    for group in (0, 1):
+        name = f"{NAME}-{group}"
+        changed = [a.body["spec"]["template"] for a in cluster.api.writes_to(name)
+                   if a.resource == "statefulsets" and a.body["spec"]["template"] != before[group]]
+        assert changed and all(t == changed[0] for t in changed)  # one new template, written once, kept
+        assert changed[0]["metadata"]["annotations"][meta.ANNOTATION_RESTART] == "2026-12-01T10:00:00Z"
+    cluster.api.clear()
+    for _ in range(3):  # the same annotation again: converged, nothing to write
+        reconciler.sync(KEY)
+        cluster.catch_up()
+    assert cluster.api.heads() == []
+
+
+def test_a_paused_cluster_takes_a_restart_only_once_resumed():
+    cluster = Cluster()
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj["spec"]["groupReplica"] = 1
+    cluster.seed(BROKER_CLUSTERS, obj)
+    reconciler = cluster.broker_cluster_reconciler()
+    roll(cluster, reconciler, rounds=2)
+    paused = cluster.get(BROKER_CLUSTERS, NS, NAME)
+    paused["metadata"]["annotations"] = {PAUSE_ANNOTATION: "true"}
+    del paused["metadata"]["resourceVersion"]
+    cluster.seed(BROKER_CLUSTERS, paused)
+    annotate_restart(cluster, "2026-12-01T10:00:00Z")
+    assert roll(cluster, reconciler, rounds=3) == []
+    resumed = cluster.get(BROKER_CLUSTERS, NS, NAME)
+    del resumed["metadata"]["annotations"][PAUSE_ANNOTATION], resumed["metadata"]["resourceVersion"]
+    cluster.seed(BROKER_CLUSTERS, resumed)
+    assert roll(cluster, reconciler, rounds=4) == [["mybrokercluster-0-1"], ["mybrokercluster-0-0"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from rocketmq_operator.resources import brokers, meta, model
@@ -315,3 +317,24 @@ def test_host_path_and_claim_storage_get_an_init_container_that_chowns_only_the_
     assert [m["mountPath"] for m in init["volumeMounts"]] == ["/home/rocketmq/logs", "/home/rocketmq/store"]
     empty = replace(talk_model, storage=Storage(mode="EmptyDir"))
     assert "initContainers" not in brokers.broker_statefulset(empty, 0, config_hash="h")["spec"]["template"]["spec"]
+
+
+def test_the_restart_annotation_goes_into_the_pod_template_and_a_new_value_changes_it(cluster_2m_2s):
+    from rocketmq_operator.resources.diff import needs_update
+
+    def statefulset(restart):
+        obj = copy.deepcopy(cluster_2m_2s)
+        if restart is not None:
+            obj["metadata"]["annotations"] = {meta.ANNOTATION_RESTART: restart}
+        return brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[2]
+
+    plain, first, again, second = (statefulset(v) for v in (None, "2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z",
+                                                             "2026-12-01T11:00:00Z"))
+    assert meta.ANNOTATION_RESTART not in plain["spec"]["template"]["metadata"]["annotations"]
+    assert first["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_RESTART] == "2026-12-01T10:00:00Z"
+    assert needs_update(first, plain) and not needs_update(again, first) and needs_update(second, first)
+    # the same config hash: only the restart value differs
+    hashes = {s["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_CONFIG_HASH] for s in (plain, second)}
+    assert len(hashes) == 1
+    # removing the annotation asks for nothing: the live template (with the last value) still contains the desired
+    assert not needs_update(plain, second)
