@@ -7,7 +7,7 @@ exception tree in :mod:`.errors`.
 from __future__ import annotations
 
 from .client import KubeClient, ListResult, RequestCounter
-from .config import ClusterUnreachable, KubeConfigError, load_api_client
+from .config import ClusterUnreachable, KubeConfigError, default_namespace, load_api_client
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -48,9 +48,10 @@ from .transport import Transport, WatchStream
 
 
 def connect(kubeconfig: str | None, *, retry: RetryPolicy | None = None,
-            counter: RequestCounter | None = None, probe: bool = True) -> KubeClient:
+            counter: RequestCounter | None = None, probe: bool = True, context: str | None = None) -> KubeClient:
     """Load the configuration (see :func:`load_api_client`) and return a client over it."""
-    return KubeClient(Transport(load_api_client(kubeconfig, probe=probe)), retry=retry, counter=counter)
+    return KubeClient(Transport(load_api_client(kubeconfig, context=context, probe=probe)), retry=retry,
+                      counter=counter)
 
 
 __all__ = [
@@ -94,5 +95,6 @@ __all__ = [
     "Unauthorized",
     "WatchStream",
     "connect",
+    "default_namespace",
     "load_api_client",
 ]

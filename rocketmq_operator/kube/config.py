@@ -42,6 +42,26 @@ def load_api_client(kubeconfig: str | None, *, context: str | None = None,
     return api_client
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def default_namespace(kubeconfig: str | None, *, context: str | None = None) -> str:
+    """The namespace kubectl would use: the kubeconfig context's, else the pod's own (in a cluster), else
+    ``default``. A kubeconfig that cannot be read gives ``default`` (loading the client reports why)."""
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube" / "config")
+    if kubeconfig or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
+            contexts, active = kube_config.list_kube_config_contexts(config_file=path)
+        except (kube_config.ConfigException, OSError, ValueError, TypeError):
+            return "default"
+        chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+        return ((chosen or {}).get("context") or {}).get("namespace") or "default"
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+    except OSError:
+        return "default"
+
+
 def _load_configuration(kubeconfig: str | None, *, context: str | None) -> Configuration:
     configuration = Configuration()
     if kubeconfig:
