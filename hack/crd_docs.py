@@ -117,8 +117,8 @@ def render_crd(crd: Mapping[str, Any]) -> str:
     for version in crd["spec"]["versions"]:
         schema = version["schema"]["openAPIV3Schema"]
         short = ", ".join(f"`{n}`" for n in names.get("shortNames") or ()) or "none"
-        lines += [f"## {names['kind']}", "", f"`{group}/{version['name']}`, namespaced as `{names['plural']}`; "
-                  f"short names {short}.", "", _cell(schema.get("description", "")), ""]
+        served = f"`{group}/{version['name']}`, namespaced as `{names['plural']}`; short names {short}."
+        lines += [f"## {names['kind']}", "", served, "", _cell(schema.get("description", "")), ""]
         lines += _columns(version) + _rules(schema)
         lines += ["| Field | Type | Constraints | Description |", "|---|---|---|---|"]
         for field in walk(schema):

@@ -90,7 +90,7 @@ def topic_rows(admin: AdminClient, endpoints: Endpoints, *,
             errors.append(f"{name} ({addr}): {e}")
             continue
         for topic, config in configs.items():
-            if include_system or not (_system(topic) or topic in own):
+            if include_system or not (system_topic(topic) or topic in own):
                 seen.setdefault(topic, []).append((name, config.read_queue_nums, config.write_queue_nums, config.perm))
     if masters and len(errors) == len(masters):
         raise PluginError("no master of the cluster answered: " + "; ".join(errors))
@@ -107,5 +107,5 @@ def _perm(perm: int) -> str:
     return ("R" if perm & PERM_READ else "-") + ("W" if perm & PERM_WRITE else "-")
 
 
-def _system(topic: str) -> bool:
+def system_topic(topic: str) -> bool:
     return topic in SYSTEM_TOPICS or topic.lower().startswith(SYSTEM_PREFIX)

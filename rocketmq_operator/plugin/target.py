@@ -147,9 +147,14 @@ def model_of(client: KubeClient, found: Found) -> tuple[BrokerClusterModel, tupl
 def endpoints(client: KubeClient, found: Found) -> Endpoints:
     """Cluster name and name servers of the resource; PluginError when it has no name servers."""
     model, problems = model_of(client, found)
+    return endpoints_of(model, pods=ApiView(client, PODS), problems=problems, ref=found.ref)
+
+
+def endpoints_of(model: BrokerClusterModel, *, pods: Any, problems: tuple[str, ...] = (), ref: str = "") -> Endpoints:
+    """The endpoints of a model; ``pods`` is read (``get``) for the IP of each cluster DNS name."""
     configured = model.name_server_address
     if not configured:
         why = "; ".join(problems) or "spec.nameServers is empty and it follows no NameService"
-        raise PluginError(f"{found.ref} has no name servers: {why}")
-    dialable = dialable_list(name_server_list(configured), ApiView(client, PODS))
+        raise PluginError(f"{ref or model.name} has no name servers: {why}")
+    dialable = dialable_list(name_server_list(configured), pods)
     return Endpoints(cluster_name=model.cluster_name, configured=configured, name_servers=dialable)
