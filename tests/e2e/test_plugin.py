@@ -40,6 +40,16 @@ def test_a_cluster_the_operator_has_not_reconciled_has_no_status_yet(kubeconfig,
     assert done.returncode == 1
     assert done.stderr == (f"error: brokercluster.rocketmq.huanwei.io/bc has no status yet: the operator has not "
                            f"reconciled it (is the operator running and watching namespace '{namespace}'?)\n")
+    broker = {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker", "metadata": {"name": "bc"},
+              "spec": {"size": 1, "brokerImage": "apache/rocketmq:5.3.3", "nameServers": "127.0.0.1:9876"}}
+    create_cr(api_client, "Broker", namespace, broker)
+    both = kubectl_rocketmq(kubeconfig, "pause", "bc", "-n", namespace)
+    assert both.returncode == 1
+    assert both.stderr == (f"error: both a BrokerCluster and a Broker are named 'bc' in namespace '{namespace}': "
+                           f"say brokercluster/bc or broker/bc\n")
+    assert kubectl_rocketmq(kubeconfig, "pause", "broker/bc", "-n", namespace).returncode == 0
+    assert get_cr(api_client, "Broker", namespace, "bc")["metadata"]["annotations"][PAUSE] == "true"
+    assert PAUSE not in (get_cr(api_client, "BrokerCluster", namespace, "bc")["metadata"].get("annotations") or {})
 
 
 def test_status_shows_groups_members_roles_conditions_and_events(operator, kubeconfig, api_client, namespace):

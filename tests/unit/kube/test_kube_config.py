@@ -54,3 +54,23 @@ def test_the_default_kubeconfig_is_found_through_the_environment(kubeconfig, mon
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("KUBECONFIG", kubeconfig)
     assert load_api_client(None, probe=False).configuration.host == "http://127.0.0.1:1"
+
+
+def test_the_default_namespace_is_the_kubeconfig_contexts_like_kubectls(tmp_path, monkeypatch):
+    import yaml
+
+    from rocketmq_operator.kube import default_namespace
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    cluster = {"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "a", "clusters": [cluster],
+              "users": [{"name": "u", "user": {"token": "t"}}],
+              "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u", "namespace": "team-a"}},
+                           {"name": "b", "context": {"cluster": "c", "user": "u"}}]}
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    assert default_namespace(str(path)) == "team-a"
+    assert default_namespace(str(path), context="b") == "default"
+    assert default_namespace(str(tmp_path / "missing")) == "default"
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    assert default_namespace(None) == "team-a"
