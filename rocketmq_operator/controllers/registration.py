@@ -7,9 +7,9 @@ its ``status.brokers`` entry (:func:`broker_fields`).
 
 A member is *registered* when some name server that answered lists it: clients can find it, and
 ``Ready`` counts it. ``BrokersRegistered`` is True only once every name server that answered lists every
-member. Between the two — after name servers were added — the condition reads ``Propagating``: a broker
-re-reads its ``namesrvAddr`` about every two minutes (RocketMQ's own schedule, which the operator cannot
-hurry without a restart) and registers on the new name servers at its next heartbeat.
+member. Between the two — while a broker starts, or after name servers were added — the condition reads
+``Propagating``: a broker re-reads its pushed ``namesrvAddr`` every ``updateNameServerAddrPeriod`` (10 s
+as the operator writes broker.conf) and registers on each name server at its next heartbeat (30 s).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> Regi
     partial = [f"{n} on {by_pod[n].registered_on}" for n in names if not is_registered(by_pod[n], facts)]
     if partial:
         return Registration("False", "Propagating",
-                            f"{counted} but not yet on each: {', '.join(partial)} (brokers re-read namesrvAddr "
-                            "about every 2 minutes and register at their next heartbeat)", registered,
+                            f"{counted} but not yet on each: {', '.join(partial)} (a broker registers on each of its "
+                            "name servers at its next heartbeat, every 30 s)", registered,
                             serving=True)
     return Registration("True", "AllRegistered", counted, registered, serving=True)
 

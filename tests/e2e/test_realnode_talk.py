@@ -126,7 +126,10 @@ def _name_server_ips(api_client, ns: str) -> list[str]:
 
 
 def test_ready_with_every_broker_registered_as_rocketmq_reports(talk, api_client, kubeconfig):
-    bc = get_cr(api_client, "BrokerCluster", talk["ns"], CLUSTER)
+    # Ready needs each broker on some name server; BrokersRegistered, on every one (a heartbeat later).
+    bc = eventually(lambda: condition(b := get_cr(api_client, "BrokerCluster", talk["ns"], CLUSTER),
+                                      "BrokersRegistered").get("status") == "True" and b,
+                    timeout=60, interval=1, what="BrokersRegistered")
     status = bc["status"]
     diag = f"status={status}"
     assert condition(bc, "Ready").get("status") == "True", diag
