@@ -265,3 +265,19 @@ def test_name_server_resize_2_3_2_reaches_every_broker_without_a_restart(talk, a
     after = identity(pods())
     assert after == before, f"broker pods restarted or were replaced: before={before} after={after}"
     assert not not_ready, f"the BrokerCluster was not Ready during the resizes: {not_ready[:3]}"
+
+
+def test_kubectl_rocketmq_status_and_cluster_list_show_the_observed_cluster(talk, kubeconfig):
+    from tests.e2e.test_plugin import kubectl_rocketmq
+
+    status = kubectl_rocketmq(kubeconfig, "status", CLUSTER, "-n", talk["ns"])
+    print(f"\nkubectl rocketmq status {CLUSTER}\n{status.stdout}")
+    FIGURES["kubectl rocketmq status"] = "\n" + status.stdout
+    assert status.returncode == 0, status.stderr
+    assert "4/4 registered" in status.stdout, status.stdout
+    rows = [line.split() for line in status.stdout.splitlines() if line.startswith(("0 ", "1 "))]
+    assert {(r[2], r[3], r[4]) for r in rows} >= {("broker-0", "0", "MASTER"), ("broker-0", "1", "SLAVE"),
+                                                  ("broker-1", "0", "MASTER"), ("broker-1", "1", "SLAVE")}, rows
+    listed = kubectl_rocketmq(kubeconfig, "cluster-list", CLUSTER, "-n", talk["ns"])
+    assert listed.returncode == 0, listed.stderr
+    assert "broker-0" in listed.stdout and "broker-1" in listed.stdout, listed.stdout
