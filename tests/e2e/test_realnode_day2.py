@@ -35,8 +35,15 @@ FIGURES: dict[str, str] = {}
 BROKER_HEAP = [{"name": "HEAP_OPTS", "value": "-Xms256m -Xmx256m -Xmn128m -XX:MaxDirectMemorySize=256m"}]
 
 
-def _options(env: list[dict], memory: str) -> dict:
-    return {"imagePullPolicy": "IfNotPresent", "storageMode": "EmptyDir", "env": env,
+def _options(env: list[dict], memory: str, *, claims: bool = False) -> dict:
+    # Brokers keep their store on claims (the local cluster's default StorageClass, host directories): a
+    # restarted master must come back with its commit log. An EmptyDir master comes back empty, and what
+    # its consumers had not read is gone — a roll of EmptyDir brokers is not a safe roll.
+    storage = {"storageMode": "StorageClass", "volumeClaimTemplate": {
+        "metadata": {"name": "broker-storage"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}} if claims else {
+        "storageMode": "EmptyDir"}
+    return {"imagePullPolicy": "IfNotPresent", **storage, "env": env,
             "resources": {"requests": {"cpu": "50m", "memory": memory}}, **placement()}
 
 
@@ -53,7 +60,7 @@ def _cluster(name: str, *, cluster_name: str, groups: int, members: int, all_mas
             "spec": {"brokerImage": ROCKETMQ_IMAGE, "nameServiceRef": {"name": NAME_SERVICE},
                      "clusterName": cluster_name, "allMaster": all_master, "replicationMode": "SYNC",
                      "groupReplica": groups, "membersPerGroup": members, "allowGroupScaleDown": True,
-                     "drainTimeoutSeconds": 600, **_options(BROKER_HEAP, "512Mi")}}
+                     "drainTimeoutSeconds": 600, **_options(BROKER_HEAP, "512Mi", claims=True)}}
 
 
 def _diagnostics(kubeconfig: str, ns: str, op: OperatorProcess | None = None) -> str:
