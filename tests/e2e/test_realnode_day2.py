@@ -271,20 +271,23 @@ def test_a_group_with_unconsumed_messages_is_deleted_only_once_they_are_consumed
     wait_ready(api_client, "BrokerCluster", ns, CLUSTER, timeout=120)
 
 
-def test_scale_out_gives_the_new_group_the_topics_of_group_0(day2, api_client, kubeconfig):
+def test_scale_out_gives_a_new_group_the_topics_of_group_0(day2, api_client, kubeconfig):
     from rocketmq_operator.rocketmq import AdminClient
 
+    # Group 1 comes back on the claims the scale-in kept (its old store); group 2 is new, with empty claims:
+    # it has the topic only if the operator copied group 0's metadata to it.
     ns, core = day2["ns"], day2["core"]
     start = time.monotonic()
-    patch_cr(api_client, "BrokerCluster", ns, CLUSTER, {"spec": {"groupReplica": 2}})
+    patch_cr(api_client, "BrokerCluster", ns, CLUSTER, {"spec": {"groupReplica": 3}})
     try:
-        wait_ready(api_client, "BrokerCluster", ns, CLUSTER, timeout=300)
-        bc = eventually(lambda: 1 in ((b := get_cr(api_client, "BrokerCluster", ns, CLUSTER))["status"].get(
-            "scaleOut") or {}).get("copiedGroups", ()) and b, timeout=120, interval=1, what="group 1's metadata copied")
+        wait_ready(api_client, "BrokerCluster", ns, CLUSTER, timeout=420)
+        bc = eventually(lambda: {1, 2} <= set(((b := get_cr(api_client, "BrokerCluster", ns, CLUSTER))["status"].get(
+            "scaleOut") or {}).get("copiedGroups", ())) and b, timeout=120, interval=1,
+            what="groups 1 and 2 given group 0's metadata")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnostics(kubeconfig, ns, day2['op'])}") from None
-    FIGURES["scale-out: patch to new group Ready with metadata"] = f"{time.monotonic() - start:.1f}s"
-    master = next(b["address"] for b in bc["status"]["brokers"] if b["brokerName"] == "broker-1" and b["brokerId"] == 0)
+    FIGURES["scale-out 1→3: patch to new groups Ready with metadata"] = f"{time.monotonic() - start:.1f}s"
+    master = next(b["address"] for b in bc["status"]["brokers"] if b["brokerName"] == "broker-2" and b["brokerId"] == 0)
     with AdminClient(_namesrv(core, ns), connect_timeout=2, request_timeout=5) as admin:
         topics = admin.topic_configs(master)
     assert TOPIC in topics, sorted(topics)
