@@ -134,7 +134,9 @@ class BrokerClusterReconciler:
         """Asks the observer to look (it reads RocketMQ off this thread) and takes what it last saw."""
         assert self._observer is not None
         okey = self._observed_key(key)
-        target = observe_target(model, self._cluster_pods(obj, model), pod_lister=self._listers.pods)
+        # Every broker pod of the cluster, those of groups beyond the spec too: a group being drained is read
+        # (its master's consumer lag) until it is gone.
+        target = observe_target(model, self._cluster_objects(self._listers.pods, obj), pod_lister=self._listers.pods)
         self._observer.ensure(okey, target)
         facts = self._observer.fresh_facts(okey)
         report.observed(facts)

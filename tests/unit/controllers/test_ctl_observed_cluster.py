@@ -133,3 +133,16 @@ def test_a_name_server_change_updates_broker_conf_but_not_the_pod_template_and_i
     updated = [(a.resource, a.name) for a in cluster.api.actions if a.verb == "update" and a.subresource is None]
     assert updated == [("configmaps", f"{NAME}-0-config")]
     assert ("10.0.0.1:10911", "10.10.103.181:9876") in world.pushes
+
+
+def test_the_pods_of_a_group_beyond_the_spec_are_still_observed_so_its_drain_can_read_its_master():
+    from rocketmq_operator.resources import meta
+
+    cluster, obs = observed_cluster(World())
+    pod = copy.deepcopy(cluster.lister(PODS).get(NS, "mybrokercluster-0-0"))
+    pod["metadata"]["name"] = "mybrokercluster-1-0"
+    pod["metadata"]["labels"] = {**pod["metadata"]["labels"], meta.LABEL_GROUP: "1"}
+    cluster.seed(PODS, pod)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    members = {m.pod: m for m in obs.facts(("BrokerCluster", NS, NAME)).target.members}
+    assert members["mybrokercluster-1-0"].broker_name == "broker-1"
