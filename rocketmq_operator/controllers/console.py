@@ -11,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.common import is_paused
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.conditions import FALSE, TRUE
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
 from rocketmq_operator.controllers.doors import client_name_servers, name_service_key
+from rocketmq_operator.controllers.opening import open_parent, refuse
 from rocketmq_operator.controllers.runner import Key, Result
-from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources.console import console_objects
 
 READY = "Ready"
@@ -44,21 +42,14 @@ class ConsoleReconciler:
         self._clock = clock
 
     def sync(self, key: Key) -> Result | None:
-        try:
-            obj = self._lister.get(key.namespace, key.name)
-        except NotFound:
+        opened = open_parent(self._lister, key, clock=self._clock, status=self._status)
+        if opened is None:
             return None
-        old = obj.get("status") or {}
-        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
-        if conds.mark_paused(is_paused(obj)):
-            self._status.write(obj, {**old, "conditions": conds.items})
-            return None
+        obj, conds = opened.obj, opened.conds
         address, problem = name_server_address(obj, self._name_services)
         if problem:
-            if conds.message(READY) != problem:
-                self._recorder.event(obj, WARNING, "NameServersUnknown", problem)
-            conds.set(READY, FALSE, reason="NameServersUnknown", message=problem)
-            self._status.write(obj, {**old, "observedGeneration": conds.generation, "conditions": conds.items})
+            refuse(opened, reason="NameServersUnknown", message=problem, recorder=self._recorder,
+                   status=self._status)
             return None
         applied = apply_all(obj, console_objects(obj, name_server_address=address), self._controls,
                             self._recorder)

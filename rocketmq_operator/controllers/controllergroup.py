@@ -14,15 +14,15 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.addresses import dialable_list
-from rocketmq_operator.controllers.common import OVERRIDDEN, is_paused, note_overrides, pods_not_created
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.common import pods_not_created
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
 from rocketmq_operator.controllers.controllerfacts import ControllerFacts, ControllerTarget
 from rocketmq_operator.controllers.observer import Observer
+from rocketmq_operator.controllers.opening import mark_overridden, open_parent, refuse
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.controllers import ControllerModel, controller_objects, from_controller
 
@@ -44,30 +44,19 @@ class ControllerGroupReconciler:
         self._observer = observer
 
     def sync(self, key: Key) -> Result | None:
-        try:
-            obj = self._lister.get(key.namespace, key.name)
-        except NotFound:
+        def gone() -> None:
             if self._observer is not None:
                 self._observer.forget(("Controller", key.namespace, key.name))
+        opened = open_parent(self._lister, key, clock=self._clock, status=self._status, gone=gone)
+        if opened is None:
             return None
-        old = obj.get("status") or {}
-        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
-        if conds.mark_paused(is_paused(obj)):
-            self._status.write(obj, {**old, "conditions": conds.items})
-            return None
+        obj, old, conds = opened.obj, opened.old, opened.conds
         model = from_controller(obj)
         if model.problems:
-            message = "; ".join(str(p) for p in model.problems)
-            if conds.message(READY) != message:
-                self._recorder.event(obj, WARNING, "InvalidSpec", message)
-            conds.set(READY, FALSE, reason="InvalidSpec", message=message)
-            self._status.write(obj, {**old, "conditions": conds.items, "observedGeneration": conds.generation})
+            refuse(opened, reason="InvalidSpec", message="; ".join(str(p) for p in model.problems),
+                   recorder=self._recorder, status=self._status)
             return None
-        overridden = note_overrides(self._recorder, obj, model.notes)
-        if overridden:
-            conds.set(OVERRIDDEN, TRUE, reason="AppliedDifferently", message=overridden)
-        else:
-            conds.remove(OVERRIDDEN)
+        mark_overridden(opened, self._recorder, model.notes)
         applied = apply_all(obj, controller_objects(model), self._controls, self._recorder)
         sts = applied.first("StatefulSet")
         facts = self._observe(key, model)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.common import OVERRIDDEN, is_paused, note_overrides, pods_not_created
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.common import pods_not_created
+from rocketmq_operator.controllers.conditions import FALSE, TRUE
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
+from rocketmq_operator.controllers.opening import mark_overridden, open_parent, refuse
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources.model import from_name_service
 from rocketmq_operator.resources.nameservers import name_service_objects, name_service_status_addresses
 
@@ -37,28 +37,16 @@ class NameServiceReconciler:
         self._clock = clock
 
     def sync(self, key: Key) -> Result | None:
-        try:
-            obj = self._lister.get(key.namespace, key.name)
-        except NotFound:
+        opened = open_parent(self._lister, key, clock=self._clock, status=self._status)
+        if opened is None:
             return None
-        old = obj.get("status") or {}
-        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
-        if conds.mark_paused(is_paused(obj)):
-            self._status.write(obj, {**old, "conditions": conds.items})
-            return None
+        obj, conds = opened.obj, opened.conds
         model = from_name_service(obj)
         if model.problems:
-            message = "; ".join(str(p) for p in model.problems)
-            if conds.message(READY) != message:
-                self._recorder.event(obj, WARNING, "InvalidSpec", message)
-            conds.set(READY, FALSE, reason="InvalidSpec", message=message)
-            self._status.write(obj, {**old, "conditions": conds.items, "observedGeneration": conds.generation})
+            refuse(opened, reason="InvalidSpec", message="; ".join(str(p) for p in model.problems),
+                   recorder=self._recorder, status=self._status)
             return None
-        overridden = note_overrides(self._recorder, obj, model.notes)
-        if overridden:
-            conds.set(OVERRIDDEN, TRUE, reason="AppliedDifferently", message=overridden)
-        else:
-            conds.remove(OVERRIDDEN)
+        mark_overridden(opened, self._recorder, model.notes)
         applied = apply_all(obj, name_service_objects(model), self._controls, self._recorder)
         sts = applied.first("StatefulSet")
         sts_status = (sts or {}).get("status") or {}

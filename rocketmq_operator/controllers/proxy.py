@@ -11,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.common import OVERRIDDEN, is_paused, note_overrides
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.conditions import FALSE, TRUE
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
 from rocketmq_operator.controllers.doors import client_name_servers
+from rocketmq_operator.controllers.opening import mark_overridden, open_parent, refuse
 from rocketmq_operator.controllers.runner import Key, Result
-from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources.proxy import from_proxy, proxy_objects
 
 READY = "Ready"
@@ -35,31 +33,18 @@ class ProxyReconciler:
         self._clock = clock
 
     def sync(self, key: Key) -> Result | None:
-        try:
-            obj = self._lister.get(key.namespace, key.name)
-        except NotFound:
+        opened = open_parent(self._lister, key, clock=self._clock, status=self._status)
+        if opened is None:
             return None
-        old = obj.get("status") or {}
-        conds = ConditionSet(obj, now=rfc3339(self._clock.wall()))
-        if conds.mark_paused(is_paused(obj)):
-            self._status.write(obj, {**old, "conditions": conds.items})
-            return None
+        obj, conds = opened.obj, opened.conds
         address, unknown = client_name_servers(obj, self._name_services)
         model = from_proxy(obj, name_server_address=address)
         problems = [unknown] if unknown else [str(p) for p in model.problems]
         if problems:
-            reason = "NameServersUnknown" if unknown else "InvalidSpec"
-            message = "; ".join(problems)
-            if conds.message(READY) != message:
-                self._recorder.event(obj, WARNING, reason, message)
-            conds.set(READY, FALSE, reason=reason, message=message)
-            self._status.write(obj, {**old, "observedGeneration": conds.generation, "conditions": conds.items})
+            refuse(opened, reason="NameServersUnknown" if unknown else "InvalidSpec", message="; ".join(problems),
+                   recorder=self._recorder, status=self._status)
             return None
-        overridden = note_overrides(self._recorder, obj, model.notes)
-        if overridden:
-            conds.set(OVERRIDDEN, TRUE, reason="AppliedDifferently", message=overridden)
-        else:
-            conds.remove(OVERRIDDEN)
+        mark_overridden(opened, self._recorder, model.notes)
         applied = apply_all(obj, proxy_objects(model), self._controls, self._recorder)
         deployment = applied.first("Deployment")
         status = (deployment or {}).get("status") or {}

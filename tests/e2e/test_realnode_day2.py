@@ -174,11 +174,19 @@ class DownSampler:
         return self.samples
 
 
-def _rolled(api_client, ns: str) -> bool:
+def _revisions(api_client, ns: str) -> dict[int, str]:
+    apps = client.AppsV1Api(api_client)
+    return {g: apps.read_namespaced_stateful_set(f"{CLUSTER}-{g}", ns).status.update_revision for g in (0, 1)}
+
+
+def _rolled(api_client, ns: str, before: dict[int, str]) -> bool:
+    """Every group runs a revision newer than ``before``, all pods updated and Ready, no roll in status."""
     apps = client.AppsV1Api(api_client)
     for g in (0, 1):
         sts = apps.read_namespaced_stateful_set(f"{CLUSTER}-{g}", ns)
         st = sts.status
+        if st.update_revision == before[g]:  # the operator has not written the new template yet
+            return False
         if sts.metadata.generation != st.observed_generation or st.update_revision != st.current_revision:
             return False
         if (st.updated_replicas or 0) != 2 or (st.ready_replicas or 0) != 2:
@@ -192,11 +200,12 @@ def test_a_properties_change_rolls_one_broker_at_a_time_under_load_and_loses_not
     _create_topic(core, ns, TOPIC, "DefaultCluster")
     run = _load(core, ns, TOPIC)
     time.sleep(5)  # traffic flowing before the roll starts
+    before = _revisions(api_client, ns)
     sampler = DownSampler(core, ns, CLUSTER)
     start = time.monotonic()
     patch_cr(api_client, "BrokerCluster", ns, CLUSTER, {"spec": {"properties": {"maxMessageSize": "4194304"}}})
     try:
-        eventually(lambda: _rolled(api_client, ns), timeout=1200, interval=2, what="the whole cluster to roll")
+        eventually(lambda: _rolled(api_client, ns, before), timeout=1200, interval=2, what="the whole cluster to roll")
     except AssertionError as e:
         sampler.stop()
         run.stop()
