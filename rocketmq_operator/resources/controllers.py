@@ -15,15 +15,14 @@ The same keys run a controller inside each name server when a NameService sets
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rocketmq_operator.resources import jvm, meta, naming, pod
 from rocketmq_operator.resources.meta import ParentRef
 from rocketmq_operator.resources.modelparts import (
-    PodOptions,
     Problem,
-    Storage,
+    ServerModel,
     pod_options,
     pod_problems,
     retention_policy,
@@ -40,27 +39,7 @@ OPERATOR_ENV = (*naming.FIELD_ENV, ENV_GROUP, ENV_PEERS, ENV_STORE)
 
 
 @dataclass(frozen=True)
-class ControllerModel:
-    parent: ParentRef
-    image: str
-    size: int
-    image_pull_policy: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    pod: PodOptions = field(default_factory=PodOptions)
-    storage: Storage = field(default_factory=Storage)
-    generation: int = 0
-    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
-    problems: tuple[Problem, ...] = ()
-    notes: tuple[Problem, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.parent.name
-
-    @property
-    def namespace(self) -> str:
-        return self.parent.namespace
-
+class ControllerModel(ServerModel):
     @property
     def group(self) -> str:
         """``controllerDLegerGroup``: the resource's name."""

@@ -35,6 +35,7 @@ from rocketmq_operator.resources.meta import ANNOTATION_RESTART, ParentRef
 from rocketmq_operator.resources.modelparts import (
     PodOptions,
     Problem,
+    ServerModel,
     Storage,
     controller_address,
     pod_options,
@@ -138,29 +139,10 @@ class BrokerClusterModel:
 
 
 @dataclass(frozen=True)
-class NameServiceModel:
+class NameServiceModel(ServerModel):
     """Everything the builders need to know about one name service."""
 
-    parent: ParentRef
-    image: str
-    size: int
-    image_pull_policy: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    pod: PodOptions = field(default_factory=PodOptions)
-    storage: Storage = field(default_factory=Storage)
-    generation: int = 0
-    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
-    problems: tuple[Problem, ...] = ()
-    notes: tuple[Problem, ...] = ()
     embedded_controller: bool = False  # enableControllerInNamesrv: each name server also runs a controller
-
-    @property
-    def name(self) -> str:
-        return self.parent.name
-
-    @property
-    def namespace(self) -> str:
-        return self.parent.namespace
 
     @property
     def controller_address(self) -> str:

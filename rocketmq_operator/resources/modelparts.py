@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rocketmq_operator.resources import naming
+from rocketmq_operator.resources.meta import ParentRef
 
 STORAGE_MODES = ("EmptyDir", "HostPath", "StorageClass")
 DEFAULT_CLAIM_NAME = "broker-storage"
@@ -79,6 +80,31 @@ class Storage:
         if self.mode == "StorageClass" and self.claim_templates:
             return (self.claim_templates[0].get("metadata") or {}).get("name") or DEFAULT_CLAIM_NAME
         return DEFAULT_CLAIM_NAME
+
+
+@dataclass(frozen=True)
+class ServerModel:
+    """What the kinds that run one StatefulSet of servers (name servers, controllers) share."""
+
+    parent: ParentRef
+    image: str
+    size: int
+    image_pull_policy: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    pod: PodOptions = field(default_factory=PodOptions)
+    storage: Storage = field(default_factory=Storage)
+    generation: int = 0
+    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[Problem, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.parent.name
+
+    @property
+    def namespace(self) -> str:
+        return self.parent.namespace
 
 
 def pod_options(spec: Mapping[str, Any]) -> PodOptions:
