@@ -259,31 +259,19 @@ def _name_service_controller(*, client: KubeClient, factory: SharedInformerFacto
     return controller
 
 
-def _console_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
-                        workers: int) -> Controller:
-    informer = factory.informer(CONSOLES)
+def _name_service_client_controller(name: str, kind: str, parents: Any, children: tuple[Any, ...],
+                                    build: Callable[..., Any], *, client: KubeClient,
+                                    factory: SharedInformerFactory, recorder: Any, workers: int) -> Controller:
+    """A kind that runs clients of a NameService (Console, Proxy): requeued by its children and by changes of
+    the NameService it names."""
+    informer = factory.informer(parents)
     informer.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(console_name_service_key)})
-    reconciler = console_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
-    controller = _controller("console", reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(CONSOLES, NAME_SERVICES, *CONSOLE_CHILDREN))
+    reconciler = build(client=client, lister_for=factory.lister, recorder=recorder)
+    controller = _controller(name, reconciler, factory=factory, recorder=recorder, workers=workers,
+                             watched=(parents, NAME_SERVICES, *children))
     informer.add_handler(parent_handler(controller.enqueue))
-    for resource in CONSOLE_CHILDREN:
-        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Console")))
-    factory.informer(NAME_SERVICES).add_handler(mapped_handler(controller.enqueue,
-                                                               _users_of_name_service(informer.lister())))
-    return controller
-
-
-def _proxy_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
-                      workers: int) -> Controller:
-    informer = factory.informer(PROXIES)
-    informer.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(console_name_service_key)})
-    reconciler = proxy_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
-    controller = _controller("proxy", reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(PROXIES, NAME_SERVICES, *PROXY_CHILDREN))
-    informer.add_handler(parent_handler(controller.enqueue))
-    for resource in PROXY_CHILDREN:
-        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Proxy")))
+    for resource in children:
+        factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys(kind)))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(controller.enqueue,
                                                                _users_of_name_service(informer.lister())))
     return controller
@@ -338,8 +326,9 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         _name_service_controller(**common),
         _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, observer=observer, **common),
         _broker_controller("broker", BROKER_DOOR, observer=observer, **common),
-        _console_controller(**common),
+        _name_service_client_controller("console", "Console", CONSOLES, CONSOLE_CHILDREN, console_reconciler,
+                                        **common),
         _topic_transfer_controller(**common),
         _controller_group_controller(observer=observer, **common),
-        _proxy_controller(**common),
+        _name_service_client_controller("proxy", "Proxy", PROXIES, PROXY_CHILDREN, proxy_reconciler, **common),
     ]
