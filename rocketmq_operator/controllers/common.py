@@ -59,3 +59,11 @@ def note_overrides(recorder: Any, obj: dict[str, Any], notes: Any) -> str | None
     if message and old.get("message") != message:
         recorder.event(obj, "Warning", OVERRIDDEN, message)
     return message
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    """Ready and not being deleted."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or ())

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from rocketmq_operator.controllers.common import pod_ready
 from rocketmq_operator.controllers.observer import ClusterFacts
 from rocketmq_operator.controllers.registration import controller_view, facts_by_pod, is_registered, member_of
 from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPlan
@@ -57,7 +58,7 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
             seen = view.get(pod["metadata"]["name"], {})
             states.append(PodState(
                 pod["metadata"]["name"], group, member_of(pod)[1], updated=revision is not None
-                and _revision(pod) == revision, ready=_ready(pod),
+                and _revision(pod) == revision, ready=pod_ready(pod),
                 registered=is_registered(fact, facts) if facts is not None else None,
                 lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None,
                 master=seen.get("master"), broker_id=seen.get("brokerId"), in_sync=bool(seen.get("inSync"))))
@@ -119,8 +120,3 @@ def _revision(pod: dict[str, Any]) -> str | None:
     return (pod["metadata"].get("labels") or {}).get(REVISION_LABEL)
 
 
-def _ready(pod: dict[str, Any]) -> bool:
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or ())

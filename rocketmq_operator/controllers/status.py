@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.common import OVERRIDDEN
+from rocketmq_operator.controllers.common import OVERRIDDEN, pod_ready
 from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
 from rocketmq_operator.controllers.control import ApplyReport
 from rocketmq_operator.controllers.drain import DrainStep
@@ -36,11 +36,6 @@ ROLLING = "Rolling"
 STALE_MESSAGE = "waiting for the cache to catch up with objects just created"
 
 
-def _ready(pod: dict[str, Any]) -> bool:
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or ())
 
 
 class Report:
@@ -166,7 +161,7 @@ class Report:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
         total = model.groups * model.members_per_group
-        ready = sum(1 for p in pods if _ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         if len(pods) != total:  # members still coming or going
             self.progressing(f"{len(pods)}/{total} broker pods exist")
         brokers = [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)]
@@ -221,7 +216,7 @@ def _ready_groups(pods: list[dict[str, Any]], model: BrokerClusterModel) -> int:
     ready_by_group = [0] * model.groups
     for pod in pods:
         group = _pod_sort_key(pod)[0]
-        if group < model.groups and _ready(pod):
+        if group < model.groups and pod_ready(pod):
             ready_by_group[group] += 1
     return sum(1 for n in ready_by_group if n >= model.members_per_group)
 
@@ -243,7 +238,7 @@ def _broker_entry(pod: dict[str, Any], model: BrokerClusterModel) -> dict[str, A
         role = "SLAVE"
     broker_name = pod["metadata"]["name"] if model.all_master else naming.broker_name(group)
     entry = {"name": pod["metadata"]["name"], "group": group, "brokerName": broker_name,
-             "brokerId": 0 if model.all_master else member, "role": role, "ready": _ready(pod)}
+             "brokerId": 0 if model.all_master else member, "role": role, "ready": pod_ready(pod)}
     if model.controller_mode:
         del entry["brokerId"]  # the controller assigns it; the observed one is added
     return entry
