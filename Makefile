@@ -64,7 +64,8 @@ lint: install helm
 	$(VENV)/bin/lint-imports
 	"$$(bash hack/build-helm.sh 2>/dev/null | tail -1)" lint --strict charts/rocketmq-operator
 
-bench: install
+bench: install ## the benchmarks in bench/ (kopf and py-spy come with the bench extra)
+	$(VENV)/bin/pip install -q -e '.[bench]'
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 image: ## the operator image (needs Docker)

@@ -15,6 +15,9 @@ adds real nodes (``hack/realnodes.py``: kubelet, containerd, CoreDNS, kube-proxy
 labelled and tainted so that only pods that opt in run there. When they fail to come up the cluster runs
 with KWOK nodes only and says why in one line — except under ``CI=true``, where ``up`` fails.
 
+``LOCAL_CLUSTER_AUDIT=1`` makes the API server write an audit record of every write (metadata only) to
+``<dir>/logs/audit.log``: who wrote what, by user agent (the benchmarks count writes per client from it).
+
 Standard library only, so it runs before the project's virtualenv exists.
 """
 
@@ -166,6 +169,26 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
     raise ValueError(name)
 
 
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  verbs: ["create", "update", "patch", "delete", "deletecollection"]
+- level: None
+"""
+
+
+def audit_args(d: Path) -> list[str]:
+    """API-server flags for an audit log of writes (``LOCAL_CLUSTER_AUDIT=1``), else none."""
+    if os.environ.get("LOCAL_CLUSTER_AUDIT") != "1":
+        return []
+    policy = d / "audit-policy.yaml"
+    policy.write_text(AUDIT_POLICY)
+    return [f"--audit-policy-file={policy}", f"--audit-log-path={d / 'logs' / 'audit.log'}",
+            "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-maxsize=0"]
+
+
 def start(name: str, args: list[str], d: Path, env: dict | None = None) -> int:
     with open(d / "logs" / f"{name}.log", "ab") as logf:
         proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -293,6 +316,8 @@ def up() -> int:
     ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
     write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
     state = {"ports": ports, "pids": {}, "bin": str(bin_dir), "extra_args": {}}
+    if audit_args(d):
+        state["extra_args"]["kube-apiserver"] = audit_args(d)
     nodes = None if skipped else realnodes.RealNodes(d, start, wait_for, kubectl)
 
     def save_state():
@@ -304,7 +329,7 @@ def up() -> int:
         state["realnodes_failed"] = f"{phase}: {e}"
         realnodes.teardown(d, quiet=True)
         state.pop("realnodes", None)
-        state["extra_args"].pop("kube-apiserver", None)
+        state["extra_args"]["kube-apiserver"] = audit_args(d)
         save_state()
         nodes = None
         if os.environ.get("CI") == "true":
@@ -320,7 +345,7 @@ def up() -> int:
     else:
         try:
             nodes.prepare(state)
-            state["extra_args"]["kube-apiserver"] = realnodes.apiserver_args(d / "pki")
+            state["extra_args"]["kube-apiserver"] = audit_args(d) + realnodes.apiserver_args(d / "pki")
         except realnodes.RealNodeError as e:
             real_nodes_failed("prepare", e)
     save_state()

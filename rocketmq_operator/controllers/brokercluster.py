@@ -6,17 +6,19 @@
 2. paused (annotation ``rocketmq.apache.org/pause-reconcile: "true"``) → only a Paused condition;
 3. resolve what it refers to (NameService, properties ConfigMap) and build the model; problems the
    schema cannot catch → a condition and a Warning event, no change to any child;
-4. per broker group: ConfigMap, Service, StatefulSet, PodDisruptionBudget through the control objects
-   (create missing, revert drift, leave foreign objects alone);
+4. the cluster's headless Service and PodDisruptionBudget, and per broker group a ConfigMap and a
+   StatefulSet, through the control objects (create missing, revert drift, leave foreign objects
+   alone); groups created with a Service of their own keep it (see resources.brokers);
 5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
 6. report rollouts: a changed template (image, resources, the broker.conf hash) is rolled by each
    group's StatefulSet, highest ordinal first (slaves before the master), one Ready pod at a time;
-7. write status last, and only when it differs.
+7. write status last, and only when it differs; a change of only the progress figures (member counts,
+   the per-broker list) at most every few seconds (see statuspace).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
@@ -34,11 +36,12 @@ from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
 from rocketmq_operator.controllers.rolling import fence, handover, roll_inputs, set_partitions
 from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.statuspace import StatusPacer
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import meta, naming
-from rocketmq_operator.resources.brokers import broker_group_objects
+from rocketmq_operator.resources.brokers import broker_cluster_objects
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 ROLL_RECHECK = 5.0  # seconds between looks at a roll that waits for time to pass
@@ -60,8 +63,10 @@ class Listers:
 class BrokerClusterReconciler:
     def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
                  status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK,
-                 observer: Observer | None = None, metrics: ClusterMetrics | None = None) -> None:
+                 observer: Observer | None = None, metrics: ClusterMetrics | None = None,
+                 pacer: StatusPacer | None = None) -> None:
         self.door = door
+        self._pacer = pacer
         self._observer = observer
         self._metrics = metrics
         # The generation and update strategy of each StatefulSet as this reconciler last wrote it: a roll is
@@ -81,6 +86,8 @@ class BrokerClusterReconciler:
                 self._observer.forget(self._observed_key(key))
             if self._metrics is not None:
                 self._metrics.forget(self._observed_key(key))
+            if self._pacer is not None:
+                self._pacer.forget(self._observed_key(key))
             return None
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
@@ -89,6 +96,7 @@ class BrokerClusterReconciler:
         model = self._model(obj, report)
         if model is None:
             return self._finish(obj, report, None)
+        model = self._with_layout(obj, model)
         sets = self._apply_groups(obj, model, report)
         self._check_extra_groups(obj, model, report)
         self._progress(model, sets, report)
@@ -156,16 +164,36 @@ class BrokerClusterReconciler:
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
                       report: st.Report) -> list[dict[str, Any] | None]:
         hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
-        per_group = [broker_group_objects(model, group, hot_name_servers=hot) for group in range(model.groups)]
-        self._roll(obj, model, {g: _statefulset(objs) for g, objs in enumerate(per_group)}, report)
-        applied = apply_all(obj, [o for objs in per_group for o in objs], self._controls, self._recorder)
+        objects = broker_cluster_objects(model, hot_name_servers=hot)
+        desired_sets = {int(o["metadata"]["labels"][meta.LABEL_GROUP]): o for o in objects if o["kind"] == "StatefulSet"}
+        self._roll(obj, model, desired_sets, report)
+        applied = apply_all(obj, objects, self._controls, self._recorder)
         report.absorb(applied)
+        if applied.get("PodDisruptionBudget", naming.cluster_service_name(model.name)) is not None:
+            self._retire_group_budgets(obj, model)
         sets = [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
         for sts in sets:
             if sts is not None:
                 self._written[(sts["metadata"]["namespace"], sts["metadata"]["name"])] = (
                     int(sts["metadata"].get("generation") or 0), sts["spec"].get("updateStrategy") or {})
         return sets
+
+    def _with_layout(self, obj: dict[str, Any], model: BrokerClusterModel) -> BrokerClusterModel:
+        """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created before
+        one Service served the cluster): serviceName is immutable, so those keep theirs and nothing restarts."""
+        own = frozenset(g for g, sts in self._group_sets(obj).items()
+                        if sts["spec"].get("serviceName") == naming.group_name(model.name, g))
+        return replace(model, own_service_groups=own) if own else model
+
+    def _retire_group_budgets(self, obj: dict[str, Any], model: BrokerClusterModel) -> None:
+        """Deletes the per-group PodDisruptionBudgets of earlier versions once the cluster's budget exists, so
+        the brokers are never without one; no pod changes."""
+        control = self._controls["PodDisruptionBudget"]
+        namespace, uid = obj["metadata"]["namespace"], obj["metadata"]["uid"]
+        for group in sorted(set(range(model.groups)) | set(self._group_sets(obj))):
+            current = control.current(namespace, naming.group_name(model.name, group))
+            if current is not None and controller_uid(current) == uid:
+                control.delete(obj, current, reason="Replaced")
 
     def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
               report: st.Report) -> None:
@@ -284,21 +312,21 @@ class BrokerClusterReconciler:
         pods = self._cluster_pods(obj, model) if model is not None else []
         extra = self.door.extra_status(model, pods) if model is not None else None
         status = report.status(model, pods=pods, extra=extra)
-        self._status.write(obj, status)
+        okey = self._observed_key(_key(obj))
+        held = self._pacer.hold(okey, obj.get("status") or {}, status) if self._pacer is not None else None
+        if held is None and self._status.write(obj, status) and self._pacer is not None:
+            self._pacer.wrote(okey)
         if self._metrics is not None:
-            okey = self._observed_key(_key(obj))
             facts = self._observer.fresh_facts(okey) if self._observer is not None else None
             self._metrics.publish(okey, status, facts, observed=self._observer is not None)
         waits = [r.requeue_after for r in (report.result(),) if r is not None and r.requeue_after is not None]
+        if held is not None:
+            waits.append(held)  # progress figures only: written once the pacer's interval has passed
         if model is not None and (report.roll_waiting or report.roll_error):
             waits.append(ROLL_RECHECK)  # a drain or a fence retry ends by time, not by an event
         if model is not None and self._observer is not None:
             waits.append(self._observer.interval)  # look at RocketMQ again on the observer's schedule
         return Result(requeue_after=min(waits)) if waits else None
-
-
-def _statefulset(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(o for o in objects if o["kind"] == "StatefulSet")
 
 
 def _key(obj: dict[str, Any]) -> Key:

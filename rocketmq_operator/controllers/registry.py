@@ -40,6 +40,7 @@ from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.proxy import ProxyReconciler
 from rocketmq_operator.controllers.runner import Controller, Key
+from rocketmq_operator.controllers.statuspace import StatusPacer
 from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
 from rocketmq_operator.controllers.transferfacts import ClusterListers
 from rocketmq_operator.informers import Lister, SharedInformerFactory
@@ -92,7 +93,7 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
                       controllers=lister_for(CONTROLLERS))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
-        observer=observer, metrics=metrics,
+        observer=observer, metrics=metrics, pacer=StatusPacer(clock=clock),
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 

@@ -7,7 +7,7 @@ exception tree in :mod:`.errors`.
 from __future__ import annotations
 
 from .client import KubeClient, ListResult, RequestCounter
-from .config import ClusterUnreachable, KubeConfigError, default_namespace, load_api_client
+from .config import USER_AGENT, ClusterUnreachable, KubeConfigError, default_namespace, load_api_client
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -48,10 +48,11 @@ from .transport import Transport, WatchStream
 
 
 def connect(kubeconfig: str | None, *, retry: RetryPolicy | None = None,
-            counter: RequestCounter | None = None, probe: bool = True, context: str | None = None) -> KubeClient:
+            counter: RequestCounter | None = None, probe: bool = True, context: str | None = None,
+            user_agent: str = USER_AGENT) -> KubeClient:
     """Load the configuration (see :func:`load_api_client`) and return a client over it."""
-    return KubeClient(Transport(load_api_client(kubeconfig, context=context, probe=probe)), retry=retry,
-                      counter=counter)
+    api_client = load_api_client(kubeconfig, context=context, probe=probe, user_agent=user_agent)
+    return KubeClient(Transport(api_client), retry=retry, counter=counter)
 
 
 __all__ = [

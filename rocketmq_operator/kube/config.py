@@ -16,7 +16,10 @@ import urllib3
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 
+from rocketmq_operator import __version__
+
 _PROBE_TIMEOUT = (5.0, 10.0)
+USER_AGENT = f"rocketmq-operator/{__version__}"
 
 
 class KubeConfigError(Exception):
@@ -28,15 +31,17 @@ class ClusterUnreachable(KubeConfigError):
 
 
 def load_api_client(kubeconfig: str | None, *, context: str | None = None,
-                    pool_maxsize: int = 64, probe: bool = True) -> ApiClient:
+                    pool_maxsize: int = 64, probe: bool = True, user_agent: str = USER_AGENT) -> ApiClient:
     """Return an ApiClient for ``kubeconfig``, the in-cluster config or the default kubeconfig.
 
-    ``pool_maxsize`` bounds kept-alive connections (each open watch holds one).
+    ``pool_maxsize`` bounds kept-alive connections (each open watch holds one). ``user_agent`` names the
+    caller in the API server's audit log and request metrics.
     """
     configuration = _load_configuration(kubeconfig, context=context)
     configuration.retries = False
     configuration.connection_pool_maxsize = pool_maxsize
     api_client = ApiClient(configuration)
+    api_client.user_agent = user_agent
     if probe:
         _probe(api_client)
     return api_client

@@ -94,6 +94,14 @@ def _identity(model: BrokerClusterModel, *, group: int, member: int) -> list[str
     return [f"brokerClusterName={model.cluster_name}", f"brokerName={name}", f"brokerId={broker_id}"]
 
 
+def group_service(model: BrokerClusterModel, group: int) -> str:
+    """The headless Service giving the pods of ``group`` their DNS names: the cluster's, or the group's own
+    for a group created before one Service served the whole cluster."""
+    if group in model.own_service_groups:
+        return naming.group_name(model.name, group)
+    return naming.cluster_service_name(model.name)
+
+
 def _role(model: BrokerClusterModel, member: int) -> str | None:
     if model.controller_mode:
         return "SLAVE"  # every broker starts as a slave and takes the role the controller elects
@@ -108,6 +116,7 @@ def _dledger(model: BrokerClusterModel, *, group: int, member: int) -> list[str]
         group,
         members=model.members_per_group,
         namespace=model.namespace,
+        service=group_service(model, group),
         cluster_domain=model.cluster_domain,
     )
     return [

@@ -1,10 +1,19 @@
-"""Desired Kubernetes objects of a broker cluster, one set per broker group.
+"""Desired Kubernetes objects of a broker cluster: two for the cluster, two or three per broker group.
 
-For broker group ``g`` of cluster ``c`` (see :mod:`naming`):
+For cluster ``c`` (see :mod:`naming`):
+
+- headless Service ``c-brokers`` selecting every broker pod of the cluster: each pod's stable DNS name
+  (``publishNotReadyAddresses``: DLedger peers must find each other before any of them is ready);
+- PodDisruptionBudget ``c-brokers`` allowing one broker of the cluster down at a time (a voluntary
+  eviction never takes two brokers at once, whatever their groups).
+
+For broker group ``g``:
 
 - ConfigMap ``c-g-config``: ``broker-<m>.conf`` for each member and the start script;
-- headless Service ``c-g`` (``publishNotReadyAddresses``: DLedger peers must find each other before
-  any of them is ready);
+- headless Service ``c-g``, only for a group whose StatefulSet was created by a version that gave each
+  group a Service of its own (``serviceName`` cannot change, and the pods keep their names); the
+  reconciler names those groups in ``model.own_service_groups``. Their PodDisruptionBudget ``c-g`` is
+  replaced by the cluster's (see controllers.brokercluster), which changes no pod;
 - StatefulSet ``c-g`` with ``membersPerGroup`` pods and a **RollingUpdate** strategy: the StatefulSet
   controller replaces pods from the highest ordinal down, one at a time, each only after the one
   before is Ready again — slaves first, the master (ordinal 0) last — and ``kubectl rollout status``
@@ -12,8 +21,10 @@ For broker group ``g`` of cluster ``c`` (see :mod:`naming`):
   existing pod on its old revision. The pod template carries a hash of the ConfigMap's content, so a
   change of broker.conf changes the template and rolls the group, and the value of the custom resource's
   restart annotation (``rocketmq.apache.org/restartedAt``), so a new value rolls it too (removing the
-  annotation rolls nothing: the live template keeps the last value);
-- PodDisruptionBudget ``c-g`` allowing one member of the group down at a time.
+  annotation rolls nothing: the live template keeps the last value).
+
+One Service and one PodDisruptionBudget per cluster instead of one per group: two API writes fewer per
+new cluster of two groups, and the same protection.
 
 All functions are pure: model in, plain dicts out.
 """
@@ -25,7 +36,7 @@ from importlib import resources as package_files
 from typing import Any
 
 from rocketmq_operator.resources import jvm, meta, naming, pod
-from rocketmq_operator.resources.brokerconf import group_confs
+from rocketmq_operator.resources.brokerconf import group_confs, group_service
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 COMPONENT = "broker"
@@ -85,8 +96,18 @@ def group_labels(model: BrokerClusterModel, group: int) -> dict[str, str]:
     return {**meta.standard_labels(model.name, component=COMPONENT), **group_selector(model, group)}
 
 
+def cluster_selector(model: BrokerClusterModel) -> dict[str, str]:
+    """Labels selecting every broker pod of the cluster."""
+    return {meta.LABEL_APP: meta.BROKER_APP, meta.LABEL_CLUSTER: model.name}
+
+
 def _meta(model: BrokerClusterModel, name: str, group: int) -> dict[str, Any]:
     return meta.object_meta(name, model.parent, labels=group_labels(model, group), extra_labels=model.labels)
+
+
+def _cluster_meta(model: BrokerClusterModel, name: str) -> dict[str, Any]:
+    labels = {**meta.standard_labels(model.name, component=COMPONENT), **cluster_selector(model)}
+    return meta.object_meta(name, model.parent, labels=labels, extra_labels=model.labels)
 
 
 def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
@@ -110,19 +131,24 @@ def _service_ports(model: BrokerClusterModel) -> list[dict[str, Any]]:
     return [{"name": name, "port": port, "targetPort": port, "protocol": "TCP"} for name, port in ports]
 
 
-def broker_service(model: BrokerClusterModel, group: int) -> dict[str, Any]:
-    """The headless Service giving each member of the group a stable DNS name."""
+def _headless(metadata: dict[str, Any], selector: dict[str, str], model: BrokerClusterModel) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(model, naming.group_name(model.name, group), group),
-        "spec": {
-            "clusterIP": "None",
-            "publishNotReadyAddresses": True,
-            "selector": group_selector(model, group),
-            "ports": _service_ports(model),
-        },
+        "metadata": metadata,
+        "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": selector,
+                 "ports": _service_ports(model)},
     }
+
+
+def cluster_service(model: BrokerClusterModel) -> dict[str, Any]:
+    """The headless Service giving every broker pod of the cluster a stable DNS name."""
+    return _headless(_cluster_meta(model, naming.cluster_service_name(model.name)), cluster_selector(model), model)
+
+
+def broker_service(model: BrokerClusterModel, group: int) -> dict[str, Any]:
+    """The headless Service of a group created with a Service of its own (see the module docstring)."""
+    return _headless(_meta(model, naming.group_name(model.name, group), group), group_selector(model, group), model)
 
 
 def _container(model: BrokerClusterModel) -> dict[str, Any]:
@@ -177,7 +203,7 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
         annotations[meta.ANNOTATION_RESTART] = model.restart
     spec: dict[str, Any] = {
         "replicas": model.members_per_group,
-        "serviceName": naming.group_name(model.name, group),
+        "serviceName": group_service(model, group),
         "podManagementPolicy": "Parallel",
         "selector": {"matchLabels": selector},
         "updateStrategy": update_strategy(model),
@@ -216,13 +242,13 @@ def update_strategy(model: BrokerClusterModel) -> dict[str, Any]:
     return {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
 
 
-def broker_pdb(model: BrokerClusterModel, group: int) -> dict[str, Any]:
-    """A PodDisruptionBudget letting at most one member of the group be evicted at a time."""
+def cluster_pdb(model: BrokerClusterModel) -> dict[str, Any]:
+    """A PodDisruptionBudget letting at most one broker of the cluster be evicted at a time."""
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(model, naming.group_name(model.name, group), group),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": group_selector(model, group)}},
+        "metadata": _cluster_meta(model, naming.cluster_service_name(model.name)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": cluster_selector(model)}},
     }
 
 
@@ -245,16 +271,18 @@ def _without_namesrv(text: str) -> str:
 
 def broker_group_objects(model: BrokerClusterModel, group: int, *,
                          hot_name_servers: bool = False) -> list[dict[str, Any]]:
-    """ConfigMap, Service, StatefulSet and PodDisruptionBudget of one broker group, in create order."""
+    """ConfigMap, (own Service,) StatefulSet of one broker group, in create order."""
     config_map = broker_config_map(model, group)
+    own_service = [broker_service(model, group)] if group in model.own_service_groups else []
     return [
         config_map,
-        broker_service(model, group),
+        *own_service,
         broker_statefulset(model, group, config_hash=config_hash(config_map, hot_name_servers=hot_name_servers)),
-        broker_pdb(model, group),
     ]
 
 
-def broker_cluster_objects(model: BrokerClusterModel) -> list[dict[str, Any]]:
-    """The objects of every broker group of the cluster, group by group."""
-    return [obj for group in range(model.groups) for obj in broker_group_objects(model, group)]
+def broker_cluster_objects(model: BrokerClusterModel, *, hot_name_servers: bool = False) -> list[dict[str, Any]]:
+    """Every object of the cluster in create order: its Service, each group's objects, its PodDisruptionBudget."""
+    groups = [obj for group in range(model.groups)
+              for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers)]
+    return [cluster_service(model), *groups, cluster_pdb(model)]

@@ -107,6 +107,9 @@ class BrokerClusterModel:
     notes: tuple[Problem, ...] = ()
     cluster_mode: str = "STATIC"  # STATIC | CONTROLLER (RocketMQ 5 controllers elect the masters)
     controller_address: str = ""  # controllerAddr in CONTROLLER mode
+    # Groups whose StatefulSet was created with a headless Service of its own (before one Service served the
+    # whole cluster); serviceName is immutable, so they keep it (see resources.brokers).
+    own_service_groups: frozenset[int] = frozenset()
 
     @property
     def name(self) -> str:

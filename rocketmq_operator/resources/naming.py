@@ -49,6 +49,11 @@ def group_name(cluster: str, group: int) -> str:
     return f"{cluster}-{group}"
 
 
+def cluster_service_name(cluster: str) -> str:
+    """The headless Service of every broker group of ``cluster``, and its PodDisruptionBudget's name."""
+    return f"{cluster}-brokers"
+
+
 def config_map_name(cluster: str, group: int) -> str:
     """Name of the ConfigMap that holds the broker.conf files of broker group ``group``."""
     return f"{group_name(cluster, group)}-config"
@@ -80,13 +85,14 @@ def pod_fqdn(pod: str, service: str, namespace: str, *, cluster_domain: str = DE
 
 
 def dledger_peers(
-    cluster: str, group: int, *, members: int, namespace: str, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+    cluster: str, group: int, *, members: int, namespace: str, service: str,
+    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
 ) -> str:
     """``dLegerPeers`` of a group: ``n0-<pod 0 fqdn>:40911;n1-<pod 1 fqdn>:40911;...``.
 
-    Stable DNS names, not pod IPs, so that a restarted pod keeps its peers' configuration.
+    Stable DNS names behind the group's headless Service ``service``, not pod IPs, so that a restarted pod
+    keeps its peers' configuration.
     """
-    service = group_name(cluster, group)
     return ";".join(
         f"{dledger_self_id(m)}-"
         f"{pod_fqdn(pod_name(cluster, group, m), service, namespace, cluster_domain=cluster_domain)}"

@@ -4,6 +4,7 @@ status conflicts, pause, a missing NameService, group scale-down, and a parent t
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 from ctl_fakes import Cluster, load_sample
@@ -15,7 +16,9 @@ from rocketmq_operator.kube import (
     CONFIG_MAPS,
     FAILED_CREATE_EVENTS,
     NAME_SERVICES,
+    POD_DISRUPTION_BUDGETS,
     PODS,
+    SERVICES,
     STATEFUL_SETS,
     AlreadyExists,
     Conflict,
@@ -23,6 +26,8 @@ from rocketmq_operator.kube import (
     NotFound,
 )
 from rocketmq_operator.resources import meta
+from rocketmq_operator.resources.brokers import broker_cluster_objects, cluster_pdb, group_selector
+from rocketmq_operator.resources.model import from_broker_cluster
 
 NS, NAME, UID = "rocketmq-operator", "mybrokercluster", "uid-bc"
 KEY = Key(NS, NAME)
@@ -30,9 +35,13 @@ KEY = Key(NS, NAME)
 
 def group_heads(verb: str, group: int) -> list[tuple]:
     return [(verb, "configmaps", None, NS, f"{NAME}-{group}-config"),
-            (verb, "services", None, NS, f"{NAME}-{group}"),
-            (verb, "statefulsets", None, NS, f"{NAME}-{group}"),
-            (verb, "poddisruptionbudgets", None, NS, f"{NAME}-{group}")]
+            (verb, "statefulsets", None, NS, f"{NAME}-{group}")]
+
+
+def cluster_heads(verb: str) -> list[tuple]:
+    """The writes of a new cluster of two groups: its Service, each group's objects, its budget."""
+    return [(verb, "services", None, NS, f"{NAME}-brokers"), *group_heads(verb, 0), *group_heads(verb, 1),
+            (verb, "poddisruptionbudgets", None, NS, f"{NAME}-brokers")]
 
 
 STATUS = ("update", "brokerclusters", "status", NS, NAME)
@@ -78,11 +87,11 @@ def synced(cluster: Cluster, obj: dict[str, Any]) -> None:
 
 # -- create and steady state ---------------------------------------------------------------------------------
 
-def test_a_new_cluster_gets_configmap_service_statefulset_and_pdb_per_group_then_status(cluster):
+def test_a_new_cluster_gets_a_service_configmap_and_statefulset_per_group_a_budget_then_status(cluster):
     cluster.seed(BROKER_CLUSTERS, sample())
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result is None
-    assert cluster.api.heads() == [*group_heads("create", 0), *group_heads("create", 1), STATUS]
+    assert cluster.api.heads() == [*cluster_heads("create"), STATUS]
 
 
 def test_children_are_created_with_a_controlling_owner_reference_to_the_cluster(cluster):
@@ -167,7 +176,7 @@ def test_a_create_that_finds_the_name_taken_is_quiet_and_the_sync_runs_again_soo
     cluster.api.fail("create", CONFIG_MAPS, AlreadyExists("exists", reason="AlreadyExists"))
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=STALE_CACHE_RECHECK)
-    assert cluster.api.heads() == [*group_heads("create", 0), *group_heads("create", 1), STATUS]
+    assert cluster.api.heads() == [*cluster_heads("create"), STATUS]
     assert cluster.recorder.reasons("Warning") == []
     assert ready_condition(cluster.api.actions[-1].body["status"])["reason"] == "Progressing"
 
@@ -215,7 +224,7 @@ def test_a_foreign_configmap_with_the_same_name_is_left_alone_and_reported_as_a_
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=CONFLICT_RECHECK)
     assert cluster.api.writes_to(f"{NAME}-1-config") == []
-    assert cluster.api.heads() == [*group_heads("create", 0), *group_heads("create", 1)[1:], STATUS]
+    assert cluster.api.heads() == [h for h in cluster_heads("create") if h[4] != f"{NAME}-1-config"] + [STATUS]
     warnings = [e for e in cluster.recorder.events if e.type == "Warning"]
     assert [(w.reason, f"{NAME}-1-config" in w.message) for w in warnings] == [("ResourceConflict", True)]
     condition = ready_condition(cluster.api.actions[-1].body["status"])
@@ -306,7 +315,7 @@ def test_unpausing_removes_the_paused_condition_and_creates_the_children(cluster
     unpaused["metadata"]["annotations"] = {}
     cluster.seed(BROKER_CLUSTERS, unpaused)
     cluster.broker_cluster_reconciler().sync(KEY)
-    assert cluster.api.heads() == [*group_heads("create", 0), *group_heads("create", 1), STATUS]
+    assert cluster.api.heads() == [*cluster_heads("create"), STATUS]
     assert ready_condition(cluster.api.actions[-1].body["status"], "Paused") is None
 
 
@@ -345,7 +354,7 @@ def test_the_name_service_ref_becomes_the_brokers_name_server_address(cluster):
     assert cluster.api.actions[-1].body["status"]["nameServers"] == (
         f"rocketmq-nameserver-0.rocketmq-nameserver.{NS}.svc.cluster.local:9876;"
         f"rocketmq-nameserver-1.rocketmq-nameserver.{NS}.svc.cluster.local:9876")
-    config = cluster.api.actions[0].body["data"]
+    config = cluster.api.actions[1].body["data"]  # after the Service: group 0's ConfigMap
     assert any("rocketmq-nameserver-1.rocketmq-nameserver" in text for text in config.values())
 
 
@@ -388,16 +397,14 @@ def test_removing_a_group_with_allow_group_scale_down_deletes_that_groups_object
     scaled_to_one_group(cluster, allowGroupScaleDown=True)
     cluster.broker_cluster_reconciler().sync(KEY)
     assert cluster.api.heads() == [
-        ("delete", "poddisruptionbudgets", None, NS, f"{NAME}-1"),
         ("delete", "statefulsets", None, NS, f"{NAME}-1"),
-        ("delete", "services", None, NS, f"{NAME}-1"),
         ("delete", "configmaps", None, NS, f"{NAME}-1-config"),
-        STATUS]
-    sts_delete = cluster.api.actions[1].body
+        STATUS]  # the cluster's Service and budget stay: group 0 still uses them
+    sts_delete = cluster.api.actions[0].body
     assert sts_delete == {"propagationPolicy": "Background",
                           "preconditions": {"uid": f"uid-statefulsets-{NAME}-1"}}
     assert ready_condition(cluster.api.actions[-1].body["status"], "ScaleDownRefused") is None
-    assert cluster.recorder.reasons() == ["ScaledDown"] * 4
+    assert cluster.recorder.reasons() == ["ScaledDown"] * 2
 
 
 def test_a_group_object_already_gone_when_deleted_does_not_stop_the_scale_down(cluster):
@@ -405,9 +412,8 @@ def test_a_group_object_already_gone_when_deleted_does_not_stop_the_scale_down(c
     scaled_to_one_group(cluster, allowGroupScaleDown=True)
     cluster.api.fail("delete", STATEFUL_SETS, NotFound("gone"))
     cluster.broker_cluster_reconciler().sync(KEY)
-    assert [a.resource for a in cluster.api.actions] == [
-        "poddisruptionbudgets", "statefulsets", "services", "configmaps", "brokerclusters"]
-    assert cluster.recorder.reasons() == ["ScaledDown"] * 3
+    assert [a.resource for a in cluster.api.actions] == ["statefulsets", "configmaps", "brokerclusters"]
+    assert cluster.recorder.reasons() == ["ScaledDown"]
 
 
 def test_scale_down_leaves_objects_of_the_removed_group_that_another_owner_controls(cluster):
@@ -477,3 +483,60 @@ def test_an_old_failed_create_is_ignored_once_the_pods_exist(cluster):
     ready(cluster)
     cluster.broker_cluster_reconciler().sync(KEY)
     assert ready_condition(cluster.api.actions[-1].body["status"])["reason"] == "AllBrokersReady"
+
+
+# -- clusters left by earlier versions: a Service and a budget per group ---------------------------------------
+
+def legacy_cluster(cluster: Cluster) -> dict[str, Any]:
+    """Seeds a cluster as an earlier version left it: each group with a headless Service and a
+    PodDisruptionBudget of its own, its StatefulSets governed by those Services, every pod Ready."""
+    obj = sample()
+    cluster.seed(BROKER_CLUSTERS, obj)
+    legacy = replace(from_broker_cluster(obj), own_service_groups=frozenset({0, 1}))
+    kinds = {"ConfigMap": CONFIG_MAPS, "Service": SERVICES, "StatefulSet": STATEFUL_SETS}
+    for child in broker_cluster_objects(legacy):
+        if child["kind"] in kinds and not child["metadata"]["name"].endswith("-brokers"):
+            child["metadata"]["generation"] = 1
+            cluster.seed(kinds[child["kind"]], child)
+    for group in (0, 1):
+        budget = copy.deepcopy(cluster_pdb(legacy))
+        budget["metadata"]["name"] = f"{NAME}-{group}"
+        budget["spec"]["selector"]["matchLabels"] = group_selector(legacy, group)
+        cluster.seed(POD_DISRUPTION_BUDGETS, budget)
+    ready(cluster)
+    return obj
+
+
+def test_a_cluster_from_an_earlier_version_keeps_its_pods_and_trades_its_group_budgets_for_one(cluster):
+    legacy_cluster(cluster)
+    sets_before = {s["metadata"]["name"]: copy.deepcopy(s) for s in cluster.lister(STATEFUL_SETS).list(NS)}
+    reconciler = cluster.broker_cluster_reconciler()
+    reconciler.sync(KEY)
+    # The cluster's Service (for groups to come) and budget, then the groups' budgets go: the brokers are
+    # never without one. No StatefulSet, ConfigMap or group Service is written, so no pod restarts and the
+    # pods keep their DNS names.
+    assert cluster.api.heads() == [
+        ("create", "services", None, NS, f"{NAME}-brokers"),
+        ("create", "poddisruptionbudgets", None, NS, f"{NAME}-brokers"),
+        ("delete", "poddisruptionbudgets", None, NS, f"{NAME}-0"),
+        ("delete", "poddisruptionbudgets", None, NS, f"{NAME}-1"),
+        STATUS]
+    assert {s["metadata"]["name"]: s for s in cluster.lister(STATEFUL_SETS).list(NS)} == sets_before
+    assert ready_condition(cluster.api.actions[-1].body["status"])["status"] == "True"
+    cluster.catch_up()
+    cluster.api.clear()
+    reconciler.sync(KEY)
+    assert cluster.api.actions == []  # migrated: the next sync writes nothing
+
+
+def test_a_group_added_to_a_cluster_from_an_earlier_version_uses_the_clusters_service(cluster):
+    obj = legacy_cluster(cluster)
+    obj = copy.deepcopy(cluster.get(BROKER_CLUSTERS, NS, NAME))
+    obj["spec"]["groupReplica"] = 3
+    obj["metadata"]["generation"] = 2
+    cluster.seed(BROKER_CLUSTERS, obj)
+    cluster.broker_cluster_reconciler().sync(KEY)
+    created = {(a.resource, a.name) for a in cluster.api.actions if a.verb == "create"}
+    assert ("services", f"{NAME}-2") not in created
+    assert cluster.get(STATEFUL_SETS, NS, f"{NAME}-2")["spec"]["serviceName"] == f"{NAME}-brokers"
+    assert cluster.get(STATEFUL_SETS, NS, f"{NAME}-0")["spec"]["serviceName"] == f"{NAME}-0"

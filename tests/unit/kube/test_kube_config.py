@@ -30,6 +30,7 @@ def test_an_explicit_kubeconfig_is_loaded_with_urllib3_retries_off(kubeconfig):
     assert api.configuration.host == "http://127.0.0.1:1"
     assert api.configuration.retries is False
     assert api.configuration.auth_settings()["BearerToken"]["value"] == "Bearer secret-token"
+    assert api.user_agent.startswith("rocketmq-operator/")  # how audit logs and benchmarks tell it apart
 
 
 def test_an_unreachable_server_raises_cluster_unreachable(kubeconfig):

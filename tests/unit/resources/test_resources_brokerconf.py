@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rocketmq_operator.resources import brokerconf, model
@@ -130,13 +132,20 @@ def test_identity_keys_in_properties_are_not_written(cluster_2m_2s, with_spec):
 def test_dledger_groups_get_peers_by_stable_dns_names_and_no_broker_role(sample):
     m = model.from_broker(sample("rocketmq-cluster-dledger.yaml"))
     lines = _lines(brokerconf.broker_conf(m, group=1, member=2))
-    svc = "rocketmq-dledger-1.rocketmq.svc.cluster.local"
+    svc = "rocketmq-dledger-brokers.rocketmq.svc.cluster.local"
     peers = ";".join(f"n{i}-rocketmq-dledger-1-{i}.{svc}:40911" for i in range(3))
     assert "enableDLegerCommitLog=true" in lines
     assert "dLegerGroup=broker-1" in lines
     assert f"dLegerPeers={peers}" in lines
     assert "dLegerSelfId=n2" in lines
     assert not [line for line in lines if line.startswith("brokerRole=")]
+
+
+def test_a_dledger_group_with_its_own_service_keeps_its_peers_names(sample):
+    m = replace(model.from_broker(sample("rocketmq-cluster-dledger.yaml")), own_service_groups=frozenset({1}))
+    lines = _lines(brokerconf.broker_conf(m, group=1, member=0))
+    svc = "rocketmq-dledger-1.rocketmq.svc.cluster.local"
+    assert f"dLegerPeers={';'.join(f'n{i}-rocketmq-dledger-1-{i}.{svc}:40911' for i in range(3))}" in lines
 
 
 def test_every_member_of_a_dledger_group_shares_the_peers_but_not_the_self_id(sample):

@@ -1,8 +1,10 @@
-"""Covers the broker builders: per-group ConfigMap, headless Service, StatefulSet and PodDisruptionBudget."""
+"""Covers the broker builders: the cluster's headless Service and PodDisruptionBudget, per-group ConfigMap and
+StatefulSet, and the own Service of a group created before one Service served the cluster."""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 
@@ -31,19 +33,27 @@ def _container(sts):
     return sts["spec"]["template"]["spec"]["containers"][0]
 
 
-def test_each_group_gets_a_config_map_service_statefulset_and_pdb(talk_model):
+def test_the_cluster_gets_one_service_and_budget_and_each_group_a_config_map_and_statefulset(talk_model):
     objs = brokers.broker_cluster_objects(talk_model)
-    assert [o["kind"] for o in objs] == ["ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"] * 2
+    assert [o["kind"] for o in objs] == ["Service", *["ConfigMap", "StatefulSet"] * 2, "PodDisruptionBudget"]
     assert _by_kind(objs) == {
+        ("Service", "mybrokercluster-brokers"),
         ("ConfigMap", "mybrokercluster-0-config"),
-        ("Service", "mybrokercluster-0"),
         ("StatefulSet", "mybrokercluster-0"),
-        ("PodDisruptionBudget", "mybrokercluster-0"),
         ("ConfigMap", "mybrokercluster-1-config"),
-        ("Service", "mybrokercluster-1"),
         ("StatefulSet", "mybrokercluster-1"),
-        ("PodDisruptionBudget", "mybrokercluster-1"),
+        ("PodDisruptionBudget", "mybrokercluster-brokers"),
     }
+
+
+def test_a_group_created_with_its_own_service_keeps_it_and_its_pods_dns_names(talk_model):
+    legacy = replace(talk_model, own_service_groups=frozenset({0}))
+    objs = brokers.broker_cluster_objects(legacy)
+    assert ("Service", "mybrokercluster-0") in _by_kind(objs) and ("Service", "mybrokercluster-1") not in _by_kind(objs)
+    sets = {o["metadata"]["name"]: o["spec"]["serviceName"] for o in objs if o["kind"] == "StatefulSet"}
+    assert sets == {"mybrokercluster-0": "mybrokercluster-0", "mybrokercluster-1": "mybrokercluster-brokers"}
+    own = brokers.broker_service(legacy, 0)
+    assert own["spec"]["selector"]["rocketmq.apache.org/group"] == "0"
 
 
 def test_every_object_is_owned_by_the_cluster_and_carries_the_standard_labels(talk_model):
@@ -66,7 +76,7 @@ def test_the_cluster_resources_own_labels_are_copied_but_never_override_ours(clu
 def test_the_statefulset_runs_the_group_members_behind_its_headless_service(talk_model):
     sts = brokers.broker_statefulset(talk_model, 1, config_hash="h")
     spec = sts["spec"]
-    assert (spec["replicas"], spec["serviceName"]) == (2, "mybrokercluster-1")
+    assert (spec["replicas"], spec["serviceName"]) == (2, "mybrokercluster-brokers")
     assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
     assert spec["selector"]["matchLabels"] == {
         "app": "rocketmq-broker",
@@ -136,7 +146,7 @@ def test_the_config_map_holds_each_members_conf_the_start_script_and_the_readine
 
 def test_a_config_change_changes_the_pod_template_hash(cluster_2m_2s, with_spec):
     def template_hash(obj):
-        sts = brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[2]
+        sts = brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[-1]
         return sts["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_CONFIG_HASH]
 
     before = template_hash(cluster_2m_2s)
@@ -145,7 +155,9 @@ def test_a_config_change_changes_the_pod_template_hash(cluster_2m_2s, with_spec)
 
 
 def test_the_headless_service_publishes_not_ready_members(talk_model):
-    svc = brokers.broker_service(talk_model, 0)
+    svc = brokers.cluster_service(talk_model)
+    assert svc["spec"]["selector"] == brokers.cluster_selector(talk_model)
+    assert "rocketmq.apache.org/group" not in svc["spec"]["selector"]
     assert svc["spec"]["clusterIP"] == "None"
     assert svc["spec"]["publishNotReadyAddresses"] is True
     assert [p["port"] for p in svc["spec"]["ports"]] == [10911, 10909, 10912]
@@ -157,11 +169,12 @@ def test_dledger_groups_also_expose_the_dledger_port(sample):
     assert brokers.broker_statefulset(m, 0, config_hash="h")["spec"]["replicas"] == 3
 
 
-def test_the_pdb_lets_one_member_of_a_group_go_at_a_time(talk_model):
-    pdb = brokers.broker_pdb(talk_model, 1)
+def test_the_pdb_lets_one_broker_of_the_cluster_go_at_a_time(talk_model):
+    pdb = brokers.cluster_pdb(talk_model)
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["maxUnavailable"] == 1
-    assert pdb["spec"]["selector"]["matchLabels"]["rocketmq.apache.org/group"] == "1"
+    assert pdb["spec"]["selector"]["matchLabels"] == brokers.cluster_selector(talk_model)
+    assert "rocketmq.apache.org/group" not in pdb["spec"]["selector"]["matchLabels"]
 
 
 def test_storage_class_mode_adds_claim_templates_and_the_retention_policy(apache_broker, with_spec):
@@ -326,7 +339,7 @@ def test_the_restart_annotation_goes_into_the_pod_template_and_a_new_value_chang
         obj = copy.deepcopy(cluster_2m_2s)
         if restart is not None:
             obj["metadata"]["annotations"] = {meta.ANNOTATION_RESTART: restart}
-        return brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[2]
+        return brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[-1]
 
     plain, first, again, second = (statefulset(v) for v in (None, "2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z",
                                                              "2026-12-01T11:00:00Z"))

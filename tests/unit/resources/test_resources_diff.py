@@ -11,7 +11,7 @@ from rocketmq_operator.resources import brokers, diff, model
 
 @pytest.fixture
 def desired_sts(apache_broker):
-    return brokers.broker_group_objects(model.from_broker(apache_broker), 0)[2]
+    return brokers.broker_group_objects(model.from_broker(apache_broker), 0)[-1]
 
 
 def _as_served(desired: dict) -> dict:

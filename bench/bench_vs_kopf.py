@@ -1,0 +1,410 @@
+"""rocketmq-operator against a plain kopf operator (``bench/kopf_baseline.py``), like for like.
+
+Usage: ``python bench/bench_vs_kopf.py [--clusters 1000] [--only operator|kopf] [--profile]``.
+
+Each contender gets a control plane of its own (``hack/localcluster.py up`` with KWOK nodes only and the
+API server's audit log of writes on), started fresh, so neither inherits the other's etcd or caches. Then:
+
+1. CRDs applied, pod capacity raised, the namespaces (50 clusters each) created; the contender started as
+   a process of its own (the operator: ``rocketmq-operator run``; kopf: ``kopf run --standalone``) and
+   given 10 s to start;
+2. N BrokerClusters of 2 groups x 2 members (``manifests/samples/04-cluster-2m-2s.yaml``, name servers on
+   loopback) created on 8 client threads;
+3. sampled once a second: StatefulSets with readyReplicas == 2 and, for the operator, CRs with Ready=True
+   for their generation, until all are there;
+4. 30 s of idle: writes made by the contender once converged.
+
+The contender's writes are read from the API server's audit log, by the contender's user agent (the
+operator ``rocketmq-operator/…``; kopf ``kopf/…`` and its handlers' client ``kopf-baseline/…``), by verb
+and resource; its CPU time and peak RSS from /proc. ``--profile`` samples the operator with py-spy while it
+converges and prints where its CPU went.
+
+The operator runs with RocketMQ observation off (``--rocketmq-observe-interval 0``): KWOK pods run no
+broker, and neither does kopf talk to RocketMQ. Ready then means every broker pod is Ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rocketmq_operator.kube import (
+    BROKER_CLUSTERS,
+    NAMESPACES,
+    NODES,
+    STATEFUL_SETS,
+    AlreadyExists,
+    NotFound,
+    Resource,
+    connect,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "manifests" / "samples" / "04-cluster-2m-2s.yaml"
+PER_NAMESPACE = 50
+GROUPS, MEMBERS = 2, 2
+IDLE_WINDOW = 30.0
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+CONTENDERS = {
+    "operator": ("rocketmq-operator/",),
+    "kopf": ("kopf/", "kopf-baseline/"),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def status_field(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cluster_body(namespace: str, name: str) -> dict[str, Any]:
+    body = yaml.safe_load(SAMPLE.read_text())
+    body["metadata"] = {"name": name, "namespace": namespace}
+    body["spec"]["nameServers"] = "127.0.0.1:9876"  # nothing outside this machine, even if something dials
+    assert body["spec"]["groupReplica"] == GROUPS and body["spec"]["membersPerGroup"] == MEMBERS
+    return body
+
+
+def is_ready(bc: dict[str, Any]) -> bool:
+    status = bc.get("status") or {}
+    if status.get("observedGeneration") != bc["metadata"].get("generation"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
+
+
+class ControlPlane:
+    """A fresh local control plane with the audit log of writes on, in a directory of its own."""
+
+    def __init__(self, name: str) -> None:
+        self.dir = Path(f"/tmp/rocketmq-bench-{name}")
+        self.env = dict(os.environ, LOCAL_CLUSTER_DIR=str(self.dir), LOCAL_CLUSTER_AUDIT="1", REAL_NODES="0")
+        self.kubeconfig = str(self.dir / "kubeconfig")
+
+    def _run(self, cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "hack" / "localcluster.py"), cmd], env=self.env,
+                              capture_output=True, text=True, check=False)
+
+    def up(self) -> None:
+        self._run("down")
+        started = time.monotonic()
+        proc = self._run("up")
+        if proc.returncode != 0:
+            raise SystemExit(f"the local control plane did not start:\n{proc.stderr[-4000:]}")
+        log(f"control plane up in {time.monotonic() - started:.0f}s ({self.dir})")
+        for args in (("apply", "-f", str(ROOT / "manifests" / "crds")),
+                     ("wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
+                      "app.kubernetes.io/name=rocketmq-operator")):
+            subprocess.run(["kubectl", f"--kubeconfig={self.kubeconfig}", *args], check=True, capture_output=True,
+                           timeout=120)
+
+    def pids(self) -> dict[str, int]:
+        return json.loads((self.dir / "state.json").read_text())["pids"]
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        out = []
+        with open(self.dir / "logs" / "audit.log") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+        return out
+
+    def down(self) -> None:
+        self._run("down")
+
+
+class Run:
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
+        self.name = name
+        self.args = args
+        self.n = args.clusters
+        self.plane = ControlPlane(name)
+        self.proc: subprocess.Popen | None = None
+        self.results: dict[str, Any] = {"contender": name}
+        self.timeline: list[str] = []
+
+    # -- set-up ------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        self.plane.up()
+        self.client = connect(self.plane.kubeconfig, user_agent="rocketmq-bench/1")
+        needed = GROUPS * MEMBERS * self.n + 50
+        nodes = self.client.list(NODES).items
+        per_node = str(-(-needed // len(nodes)))
+        for node in nodes:
+            self.client.patch(NODES, node["metadata"]["name"],
+                              {"status": {"capacity": {"pods": per_node}, "allocatable": {"pods": per_node}}},
+                              subresource="status")
+        self.namespaces = [f"bench-{i}" for i in range(-(-self.n // PER_NAMESPACE))]
+        for ns in self.namespaces:
+            try:
+                self.client.create(NAMESPACES, {"metadata": {"name": ns}})
+            except AlreadyExists:
+                pass
+        for ns in self.namespaces:  # pods need the namespace's default ServiceAccount
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    self.client.get(SERVICE_ACCOUNTS, "default", namespace=ns)
+                    break
+                except NotFound:
+                    time.sleep(0.2)
+
+    def start(self) -> None:
+        env = dict(os.environ, KUBECONFIG=self.plane.kubeconfig)
+        bindir = Path(sys.executable).parent
+        if self.name == "operator":
+            cmd = [str(bindir / "rocketmq-operator"), "run", "--kubeconfig", self.plane.kubeconfig,
+                   "--rocketmq-observe-interval", "0", "--metrics-bind-address", "127.0.0.1:0",
+                   "--log-format", "json", "--log-level", "warning"]
+        else:
+            cmd = [str(bindir / "kopf"), "run", "--standalone", "--all-namespaces", "--quiet",
+                   str(ROOT / "bench" / "kopf_baseline.py")]
+        self.log_path = self.plane.dir / "logs" / f"contender-{self.name}.log"
+        self.proc = subprocess.Popen(cmd, env=env, stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                                     cwd=ROOT, start_new_session=True)
+        time.sleep(10)
+        if self.proc.poll() is not None:
+            raise SystemExit(f"{self.name} exited at start:\n{self.log_path.read_text()[-3000:]}")
+        self.results["rss_started"] = status_field(self.proc.pid, "VmRSS")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    def create(self, i: int) -> None:
+        ns = self.namespaces[i // PER_NAMESPACE]
+        self.client.create(BROKER_CLUSTERS, cluster_body(ns, f"bc-{i:04d}"), namespace=ns)
+
+    def converge(self) -> None:
+        assert self.proc is not None
+        pid, n = self.proc.pid, self.n
+        profiler = self._start_profiler() if self.args.profile and self.name == "operator" else None
+        cpu0 = cpu_of(pid)
+        plane0 = {k: cpu_of(v) for k, v in self.plane.pids().items()}
+        self.t0_wall = time.time()
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(self.create, range(n)))
+        self.results["create_s"] = time.monotonic() - t0
+        log(f"{self.name}: {n} BrokerClusters created in {self.results['create_s']:.1f}s")
+        want_crs = self.name == "operator"
+        sts_at = cr_at = None
+        last = 0.0
+        while time.monotonic() - t0 < self.args.timeout:
+            time.sleep(1.0)
+            elapsed = time.monotonic() - t0
+            sets = self.client.list(STATEFUL_SETS).items
+            ready_sets = sum(1 for s in sets if (s.get("status") or {}).get("readyReplicas", 0) == MEMBERS)
+            ready_crs = sum(1 for o in self.client.list(BROKER_CLUSTERS).items if is_ready(o)) if want_crs else 0
+            if sts_at is None and ready_sets >= GROUPS * n:
+                sts_at = elapsed
+                self.results["cpu_at_sts"] = cpu_of(pid) - cpu0
+            if want_crs and cr_at is None and ready_crs >= n:
+                cr_at = elapsed
+            if elapsed - last >= 10:
+                line = (f"{self.name} t={elapsed:6.1f}s StatefulSets ready {ready_sets:5d}/{GROUPS * n}"
+                        + (f"  CRs Ready {ready_crs:5d}/{n}" if want_crs else "")
+                        + f"  cpu {cpu_of(pid) - cpu0:6.1f}s  rss {status_field(pid, 'VmRSS') / 2**20:6.1f} MiB")
+                self.timeline.append(line)
+                log(line)
+                last = elapsed
+            if sts_at is not None and (cr_at is not None or not want_crs):
+                break
+        done = time.monotonic()
+        self.results.update({"sts_ready_s": sts_at, "cr_ready_s": cr_at, "cpu_converged": cpu_of(pid) - cpu0,
+                             "plane_cpu": {k: cpu_of(v) - plane0[k] for k, v in self.plane.pids().items()}})
+        if profiler is not None:
+            self._stop_profiler(profiler)
+        # Writes made while converging end once the contender has nothing queued; give its tail 10 s,
+        # then watch 30 s of idle.
+        time.sleep(10)
+        self.idle_from = time.time()
+        cpu_idle0 = cpu_of(pid)
+        time.sleep(IDLE_WINDOW)
+        self.idle_to = time.time()
+        self.results["cpu_idle"] = cpu_of(pid) - cpu_idle0
+        self.results["cpu_total"] = cpu_of(pid) - cpu0
+        self.results["hwm"] = status_field(pid, "VmHWM")
+        self.results["rss_end"] = status_field(pid, "VmRSS")
+        self.results["wall_to_idle_s"] = done - t0
+
+    def _start_profiler(self) -> subprocess.Popen | None:
+        spy = Path(sys.executable).parent / "py-spy"
+        if not spy.exists():
+            log("py-spy not installed (pip install py-spy); no profile")
+            return None
+        self.profile_path = self.plane.dir / "profile.txt"
+        return subprocess.Popen([str(spy), "record", "--pid", str(self.proc.pid), "--rate", "100", "--format",
+                                 "raw", "--output", str(self.profile_path), "--nonblocking", "--gil"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _stop_profiler(self, profiler: subprocess.Popen) -> None:
+        profiler.send_signal(signal.SIGINT)
+        try:
+            profiler.wait(60)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+        self.results["profile"] = summarize_profile(self.profile_path)
+
+    def count_writes(self) -> None:
+        time.sleep(3)  # the audit backend writes in batches of at most 1 s
+        prefixes = CONTENDERS[self.name]
+        converge: Counter = Counter()
+        idle: Counter = Counter()
+        others: Counter = Counter()
+        for rec in self.plane.audit_records():
+            if rec.get("stage") != "ResponseComplete" or rec.get("verb") not in WRITE_VERBS:
+                continue
+            at = _epoch(rec.get("requestReceivedTimestamp", ""))
+            if at < self.t0_wall:
+                continue
+            ref = rec.get("objectRef") or {}
+            what = (rec["verb"], ref.get("resource", "?") + ("/" + ref["subresource"] if ref.get("subresource") else ""))
+            agent = rec.get("userAgent", "")
+            if agent.startswith(prefixes):
+                (idle if self.idle_from <= at < self.idle_to else converge if at < self.idle_from else Counter())[what] += 1
+            elif not agent.startswith("rocketmq-bench/"):
+                others[agent.split("/")[0] or "?"] += 1
+        self.results.update({"writes": converge, "idle_writes": idle, "other_writes": others})
+
+    def execute(self) -> dict[str, Any]:
+        try:
+            self.prepare()
+            self.start()
+            self.converge()
+            self.count_writes()
+        finally:
+            self.stop()
+            self.plane.down()
+        return self.results
+
+
+def _epoch(timestamp: str) -> float:
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(timestamp).timestamp()  # 3.11 reads the Z suffix
+    except ValueError:
+        return 0.0
+
+
+def summarize_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
+    """py-spy's raw (collapsed) stacks → the share of samples in which each of our functions is on the stack
+    (inclusive), busy samples only."""
+    inclusive: Counter = Counter()
+    total = 0
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        stack, _, count_text = line.rpartition(" ")
+        try:
+            count = int(count_text)
+        except ValueError:
+            continue
+        total += count
+        seen = set()
+        for frame in stack.split(";"):
+            name = frame.split(" (")[0]
+            where = frame[frame.find("(") + 1:frame.rfind(")")] if "(" in frame else ""
+            label = f"{name} ({where.rsplit('/', 1)[-1].split(':')[0]})"
+            if label not in seen:
+                seen.add(label)
+                inclusive[label] += count
+    return [(label, 100.0 * c / total) for label, c in inclusive.most_common(top)] if total else []
+
+
+def report(runs: dict[str, dict[str, Any]], n: int) -> None:
+    print(f"\n== {n} BrokerClusters of {GROUPS} groups x {MEMBERS} members, one fresh local control plane each, "
+          f"{os.cpu_count()} cpus")
+    rows = [
+        ("create calls returned", lambda r: f"{r['create_s']:.1f} s"),
+        ("all StatefulSets ready", lambda r: _s(r["sts_ready_s"])),
+        ("every CR Ready", lambda r: _s(r["cr_ready_s"]) if r["contender"] == "operator" else "(writes none)"),
+        ("API writes while converging", lambda r: f"{sum(r['writes'].values())}"),
+        ("API writes per cluster", lambda r: f"{sum(r['writes'].values()) / n:.2f}"),
+        ("writes in 30 s once converged", lambda r: f"{sum(r['idle_writes'].values())}"),
+        ("CPU until its StatefulSets were ready", lambda r: f"{r.get('cpu_at_sts', float('nan')):.1f} s"),
+        ("CPU until converged", lambda r: f"{r['cpu_converged']:.1f} s"),
+        ("CPU per cluster (until converged)", lambda r: f"{1000 * r['cpu_converged'] / n:.1f} ms"),
+        ("CPU in 30 s once converged", lambda r: f"{r['cpu_idle']:.2f} s"),
+        ("RSS after start / peak (VmHWM)", lambda r: f"{r['rss_started'] / 2**20:.0f} / {r['hwm'] / 2**20:.0f} MiB"),
+    ]
+    names = list(runs)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'':<{width}}  " + "".join(f"{name:>22}" for name in names))
+    for label, fmt in rows:
+        print(f"{label:<{width}}  " + "".join(f"{fmt(runs[name]):>22}" for name in names))
+    if set(names) == {"operator", "kopf"}:
+        o, k = runs["operator"], runs["kopf"]
+        if o["cr_ready_s"] and k["sts_ready_s"]:
+            print(f"ratio: operator every CR Ready / kopf StatefulSets ready = {o['cr_ready_s'] / k['sts_ready_s']:.2f}")
+        print(f"ratio: writes per cluster operator / kopf = "
+              f"{sum(o['writes'].values()) / max(1, sum(k['writes'].values())):.2f}")
+        print(f"ratio: CPU per cluster operator / kopf = {o['cpu_converged'] / max(1e-9, k['cpu_converged']):.2f}")
+    for name, r in runs.items():
+        print(f"\n{name}: writes while converging, by verb and resource")
+        for (verb, res), count in sorted(r["writes"].items(), key=lambda kv: -kv[1]):
+            print(f"  {verb:<7} {res:<40} {count:6d}  ({count / n:.2f}/cluster)")
+        if r["idle_writes"]:
+            print(f"{name}: writes once converged: {dict(r['idle_writes'])}")
+        print(f"{name}: other clients' writes meanwhile: {dict(r['other_writes'].most_common())}")
+        print(f"{name}: control-plane CPU while converging: "
+              + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(r["plane_cpu"].items(), key=lambda kv: -kv[1])))
+        if r.get("profile"):
+            print(f"{name}: py-spy, share of samples with the function on the stack (inclusive):")
+            for label, share in r["profile"]:
+                print(f"  {share:5.1f}%  {label}")
+
+
+def _s(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:.1f} s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clusters", type=int, default=1000)
+    parser.add_argument("--only", choices=tuple(CONTENDERS), default=None)
+    parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy while it converges")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    args = parser.parse_args()
+    runs = {}
+    for name in ([args.only] if args.only else ["kopf", "operator"]):
+        log(f"== {name}")
+        runs[name] = Run(name, args).execute()
+    report(runs, args.clusters)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
