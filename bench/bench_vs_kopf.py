@@ -10,8 +10,8 @@ API server's audit log of writes on), started fresh, so neither inherits the oth
    given 10 s to start;
 2. N BrokerClusters of 2 groups x 2 members (``manifests/samples/04-cluster-2m-2s.yaml``, name servers on
    loopback) created on 8 client threads;
-3. sampled once a second: StatefulSets with readyReplicas == 2 and, for the operator, CRs with Ready=True
-   for their generation, until all are there;
+3. sampled once a second (``kubectl get``'s table from the watch cache): StatefulSets READY 2/2 and, for
+   the operator, CRs whose Ready condition says AllBrokersReady, until all are there;
 4. 30 s of idle: writes made by the contender once converged.
 
 The contender's writes are read from the API server's audit log, by the contender's user agent (the
@@ -58,7 +58,7 @@ IDLE_WINDOW = 30.0
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 CONTENDERS = {
-    "operator": ("rocketmq-operator/",),
+    "operator": ("rocketmq-operator/", "OpenAPI-Generator/"),  # the second: versions before the operator named itself
     "kopf": ("kopf/", "kopf-baseline/"),
 }
 
@@ -85,13 +85,6 @@ def cluster_body(namespace: str, name: str) -> dict[str, Any]:
     body["spec"]["nameServers"] = "127.0.0.1:9876"  # nothing outside this machine, even if something dials
     assert body["spec"]["groupReplica"] == GROUPS and body["spec"]["membersPerGroup"] == MEMBERS
     return body
-
-
-def is_ready(bc: dict[str, Any]) -> bool:
-    status = bc.get("status") or {}
-    if status.get("observedGeneration") != bc["metadata"].get("generation"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
 
 
 class ControlPlane:
@@ -175,6 +168,8 @@ class Run:
 
     def start(self) -> None:
         env = dict(os.environ, KUBECONFIG=self.plane.kubeconfig)
+        if self.args.operator_src and self.name == "operator":  # another checkout's operator, e.g. a "before"
+            env["PYTHONPATH"] = self.args.operator_src
         bindir = Path(sys.executable).parent
         if self.name == "operator":
             cmd = [str(bindir / "rocketmq-operator"), "run", "--kubeconfig", self.plane.kubeconfig,
@@ -205,6 +200,17 @@ class Run:
         ns = self.namespaces[i // PER_NAMESPACE]
         self.client.create(BROKER_CLUSTERS, cluster_body(ns, f"bc-{i:04d}"), namespace=ns)
 
+    def table(self, resource: Resource) -> list[dict[str, Any]]:
+        """The rows ``kubectl get`` prints, served from the API server's watch cache: a sample costs the
+        server (and this process) a fraction of a full list, so polling does not slow the contender."""
+        api = self.client._transport._api
+        method, url, headers, _, _ = api.param_serialize(
+            "GET", resource.path(namespace=None), query_params=[("resourceVersion", "0")],
+            header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}, auth_settings=["BearerToken"])
+        data = json.loads(api.call_api(method, url, headers, None, _request_timeout=60).response.read())
+        names = [c["name"] for c in data["columnDefinitions"]]
+        return [dict(zip(names, row["cells"], strict=False)) for row in data.get("rows") or ()]
+
     def converge(self) -> None:
         assert self.proc is not None
         pid, n = self.proc.pid, self.n
@@ -223,9 +229,9 @@ class Run:
         while time.monotonic() - t0 < self.args.timeout:
             time.sleep(1.0)
             elapsed = time.monotonic() - t0
-            sets = self.client.list(STATEFUL_SETS).items
-            ready_sets = sum(1 for s in sets if (s.get("status") or {}).get("readyReplicas", 0) == MEMBERS)
-            ready_crs = sum(1 for o in self.client.list(BROKER_CLUSTERS).items if is_ready(o)) if want_crs else 0
+            ready_sets = sum(1 for row in self.table(STATEFUL_SETS) if row.get("Ready") == f"{MEMBERS}/{MEMBERS}")
+            ready_crs = sum(1 for row in self.table(BROKER_CLUSTERS) if row.get("Status") == "AllBrokersReady") \
+                if want_crs else 0
             if sts_at is None and ready_sets >= GROUPS * n:
                 sts_at = elapsed
                 self.results["cpu_at_sts"] = cpu_of(pid) - cpu0
@@ -263,7 +269,7 @@ class Run:
         if not spy.exists():
             log("py-spy not installed (pip install py-spy); no profile")
             return None
-        self.profile_path = self.plane.dir / "profile.txt"
+        self.profile_path = Path(f"/tmp/rocketmq-bench-profile-{self.name}.txt")  # kept after the plane goes
         return subprocess.Popen([str(spy), "record", "--pid", str(self.proc.pid), "--rate", "100", "--format",
                                  "raw", "--output", str(self.profile_path), "--nonblocking", "--gil"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -282,6 +288,8 @@ class Run:
         converge: Counter = Counter()
         idle: Counter = Counter()
         others: Counter = Counter()
+        codes: Counter = Counter()
+        status_writes: Counter = Counter()  # per CR
         for rec in self.plane.audit_records():
             if rec.get("stage") != "ResponseComplete" or rec.get("verb") not in WRITE_VERBS:
                 continue
@@ -292,10 +300,16 @@ class Run:
             what = (rec["verb"], ref.get("resource", "?") + ("/" + ref["subresource"] if ref.get("subresource") else ""))
             agent = rec.get("userAgent", "")
             if agent.startswith(prefixes):
+                code = (rec.get("responseStatus") or {}).get("code", 0)
+                if code >= 300:
+                    codes[(*what, code)] += 1
+                if what[1].endswith("/status"):
+                    status_writes[(ref.get("namespace"), ref.get("name"))] += 1
                 (idle if self.idle_from <= at < self.idle_to else converge if at < self.idle_from else Counter())[what] += 1
             elif not agent.startswith("rocketmq-bench/"):
                 others[agent.split("/")[0] or "?"] += 1
-        self.results.update({"writes": converge, "idle_writes": idle, "other_writes": others})
+        self.results.update({"writes": converge, "idle_writes": idle, "other_writes": others, "failed_writes": codes,
+                             "status_writes_per_cr": Counter(status_writes.values())})
 
     def execute(self) -> dict[str, Any]:
         try:
@@ -318,9 +332,10 @@ def _epoch(timestamp: str) -> float:
 
 
 def summarize_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
-    """py-spy's raw (collapsed) stacks → the share of samples in which each of our functions is on the stack
-    (inclusive), busy samples only."""
+    """py-spy's raw (collapsed) stacks (GIL-holding samples only: CPU) → the share of samples in which each
+    function is on the stack (inclusive), then the share in which it is the innermost frame (self)."""
     inclusive: Counter = Counter()
+    leaf: Counter = Counter()
     total = 0
     try:
         lines = path.read_text().splitlines()
@@ -334,6 +349,7 @@ def summarize_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
             continue
         total += count
         seen = set()
+        label = ""
         for frame in stack.split(";"):
             name = frame.split(" (")[0]
             where = frame[frame.find("(") + 1:frame.rfind(")")] if "(" in frame else ""
@@ -341,7 +357,10 @@ def summarize_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
             if label not in seen:
                 seen.add(label)
                 inclusive[label] += count
-    return [(label, 100.0 * c / total) for label, c in inclusive.most_common(top)] if total else []
+        leaf["self: " + label] += count
+    if not total:
+        return []
+    return [(label, 100.0 * c / total) for label, c in (*inclusive.most_common(top), *leaf.most_common(top))]
 
 
 def report(runs: dict[str, dict[str, Any]], n: int) -> None:
@@ -376,13 +395,19 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
         print(f"\n{name}: writes while converging, by verb and resource")
         for (verb, res), count in sorted(r["writes"].items(), key=lambda kv: -kv[1]):
             print(f"  {verb:<7} {res:<40} {count:6d}  ({count / n:.2f}/cluster)")
+        if r["failed_writes"]:
+            print(f"{name}: writes the API server refused (counted above): "
+                  + ", ".join(f"{verb} {res} {code}: {count}" for (verb, res, code), count in r["failed_writes"].items()))
+        print(f"{name}: CRs by number of status writes: "
+              + ", ".join(f"{k} write(s): {v}" for k, v in sorted(r["status_writes_per_cr"].items())))
         if r["idle_writes"]:
             print(f"{name}: writes once converged: {dict(r['idle_writes'])}")
         print(f"{name}: other clients' writes meanwhile: {dict(r['other_writes'].most_common())}")
         print(f"{name}: control-plane CPU while converging: "
               + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(r["plane_cpu"].items(), key=lambda kv: -kv[1])))
         if r.get("profile"):
-            print(f"{name}: py-spy, share of samples with the function on the stack (inclusive):")
+            print(f"{name}: py-spy, share of CPU samples with the function on the stack (inclusive), then as the "
+                  f"innermost frame (self):")
             for label, share in r["profile"]:
                 print(f"  {share:5.1f}%  {label}")
 
@@ -397,6 +422,8 @@ def main() -> int:
     parser.add_argument("--only", choices=tuple(CONTENDERS), default=None)
     parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy while it converges")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--operator-src", default=None,
+                        help="run the operator from this checkout (PYTHONPATH), e.g. an older commit for a before/after")
     args = parser.parse_args()
     runs = {}
     for name in ([args.only] if args.only else ["kopf", "operator"]):

@@ -88,6 +88,7 @@ class BrokerClusterReconciler:
                 self._metrics.forget(self._observed_key(key))
             if self._pacer is not None:
                 self._pacer.forget(self._observed_key(key))
+            self._status.forget(key.namespace, key.name)
             return None
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):

@@ -224,19 +224,36 @@ class StatusWriter:
     The write carries the cached resourceVersion. A conflict means the cache is behind: the watch event
     that brings the newer object queues another sync, which writes the status again. NotFound means the
     object was deleted meanwhile. Both are quiet.
+
+    After a write the writer remembers the resourceVersion it replaced: a sync that still reads that
+    version from the cache (its own write has not come back through the watch yet) does not write, since
+    the write would only meet a conflict; the watch event of the write queues the next sync.
     """
 
     def __init__(self, client: KubeClient, resource: Resource) -> None:
         self._client = client
         self.resource = resource
+        self._replaced: dict[tuple[str, str], str] = {}
 
     def write(self, obj: dict[str, Any], status: dict[str, Any]) -> bool:
         """True when a write was made and accepted."""
         if status == (obj.get("status") or {}):
             return False
+        meta = obj["metadata"]
+        key, version = (meta["namespace"], meta["name"]), meta.get("resourceVersion")
+        if version is not None and self._replaced.get(key) == version:
+            return False  # the cache is behind this writer's own last write
         try:
-            self._client.update_status(self.resource, {**obj, "status": status},
-                                       namespace=obj["metadata"]["namespace"])
-        except (Conflict, NotFound):
+            self._client.update_status(self.resource, {**obj, "status": status}, namespace=meta["namespace"])
+        except NotFound:
+            self._replaced.pop(key, None)
             return False
+        except Conflict:
+            return False
+        if version is not None:
+            self._replaced[key] = version
         return True
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drops what is remembered of a deleted object."""
+        self._replaced.pop((namespace, name), None)

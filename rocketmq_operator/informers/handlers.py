@@ -9,8 +9,8 @@ logged and keeps receiving later notifications.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,12 +64,16 @@ _STOP: Notification = ("stop", None, None)
 
 
 class Listener:
-    """Delivers notifications to one handler from its own thread, in order."""
+    """Delivers notifications to one handler from its own thread, in order.
+
+    The hand-over is a ``queue.SimpleQueue`` (C code, no Python-level lock or condition per
+    notification): every watch event is pushed to each handler of its informer, so this is on the
+    operator's hottest path.
+    """
 
     def __init__(self, handler: EventHandler, *, name: str) -> None:
         self.handler = handler
-        self._queue: deque[Notification] = deque()
-        self._cond = threading.Condition()
+        self._queue: queue.SimpleQueue[Notification] = queue.SimpleQueue()
         self._synced = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -77,41 +81,28 @@ class Listener:
         self._thread.start()
 
     def push(self, kind: str, first: Any, second: Any = None) -> None:
-        with self._cond:
-            self._queue.append((kind, first, second))
-            self._cond.notify()
+        self._queue.put((kind, first, second))
 
     def mark_synced(self) -> None:
         """Queue a marker: the listener counts as synced once everything before it was handled."""
-        with self._cond:
-            self._queue.append(_SYNCED)
-            self._cond.notify()
+        self._queue.put(_SYNCED)
 
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
     def stop(self) -> None:
-        with self._cond:
-            self._queue.append(_STOP)
-            self._cond.notify()
+        self._queue.put(_STOP)
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     def pending(self) -> int:
-        with self._cond:
-            return len(self._queue)
-
-    def _next(self) -> Notification:
-        with self._cond:
-            while not self._queue:
-                self._cond.wait()
-            return self._queue.popleft()
+        return self._queue.qsize()
 
     def _run(self) -> None:
         while True:
-            kind, first, second = self._next()
+            kind, first, second = self._queue.get()
             if kind == "stop":
                 return
             if kind == "synced":

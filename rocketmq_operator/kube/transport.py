@@ -3,17 +3,18 @@
 This is where the generated client's ``ApiClient`` is used, and only its request layer: the URL and
 auth headers come from ``param_serialize`` (``auth_settings=['BearerToken']``), the request goes through
 ``call_api`` with ``_preload_content`` semantics (the urllib3 response is read by us), and bodies are
-decoded with ``json.loads`` — no generated model objects. Non-2xx answers and socket failures become
+decoded with ``orjson.loads`` (several times faster than the standard library on the watch streams,
+which carry most of what the operator reads) — no generated model objects. Non-2xx answers and socket failures become
 :mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+import orjson
 import urllib3
 from kubernetes.client import ApiClient
 
@@ -63,7 +64,7 @@ class Transport:
 def read_json(response: RawResponse) -> Any:
     """Read and decode a whole response body."""
     try:
-        return json.loads(response.read())
+        return orjson.loads(response.read())
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise error_from_transport(exc) from exc
 
@@ -93,7 +94,7 @@ class WatchStream:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
             for line in self._lines():
-                event = json.loads(line)
+                event = orjson.loads(line)
                 if event.get("type") == "ERROR":
                     raise error_from_status_object(event.get("object") or {})
                 yield event

@@ -43,7 +43,7 @@ def test_a_removed_rule_gives_a_forbidden_condition_an_event_and_a_log_line(
         eventually(lambda: op.get("/readyz")[0] == 200, timeout=60, what="the operator to be ready")
         create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1))
         c = wait_condition(api_client, "BrokerCluster", namespace, "bc", "Ready", "False", reason="Forbidden")
-        assert "PodDisruptionBudget bc-0" in c["message"] and "RBAC" in c["message"]
+        assert "PodDisruptionBudget bc-brokers" in c["message"] and "RBAC" in c["message"]
         wait_event(api_client, namespace, "bc", reason="Forbidden", type_="Warning")
         assert "permission denied" in op.log()
         assert op.proc.poll() is None and op.get("/healthz")[0] == 200
