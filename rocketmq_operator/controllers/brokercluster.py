@@ -6,9 +6,9 @@
 2. paused (annotation ``rocketmq.apache.org/pause-reconcile: "true"``) → only a Paused condition;
 3. resolve what it refers to (NameService, properties ConfigMap) and build the model; problems the
    schema cannot catch → a condition and a Warning event, no change to any child;
-4. the cluster's headless Service and PodDisruptionBudget, and per broker group a ConfigMap and a
+4. the cluster's headless Service, ConfigMap and PodDisruptionBudget, and per broker group a
    StatefulSet, through the control objects (create missing, revert drift, leave foreign objects
-   alone); groups created with a Service of their own keep it (see resources.brokers);
+   alone); groups created with a Service and ConfigMap of their own keep them (see resources.brokers);
 5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
 6. report rollouts: a changed template (image, resources, the broker.conf hash) is rolled by each
    group's StatefulSet, highest ordinal first (slaves before the master), one Ready pod at a time;
@@ -165,7 +165,8 @@ class BrokerClusterReconciler:
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
                       report: st.Report) -> list[dict[str, Any] | None]:
         hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
-        objects = broker_cluster_objects(model, hot_name_servers=hot)
+        draining = tuple(sorted(g for g in self._group_sets(obj) if g >= model.groups))
+        objects = broker_cluster_objects(model, hot_name_servers=hot, draining=draining)
         desired_sets = {int(o["metadata"]["labels"][meta.LABEL_GROUP]): o for o in objects if o["kind"] == "StatefulSet"}
         self._roll(obj, model, desired_sets, report)
         applied = apply_all(obj, objects, self._controls, self._recorder)
@@ -180,11 +181,12 @@ class BrokerClusterReconciler:
         return sets
 
     def _with_layout(self, obj: dict[str, Any], model: BrokerClusterModel) -> BrokerClusterModel:
-        """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created before
-        one Service served the cluster): serviceName is immutable, so those keep theirs and nothing restarts."""
+        """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created, with a
+        ConfigMap of its own, before one of each served the cluster): serviceName is immutable and a new volume
+        would restart the pods, so those keep theirs and nothing restarts."""
         own = frozenset(g for g, sts in self._group_sets(obj).items()
                         if sts["spec"].get("serviceName") == naming.group_name(model.name, g))
-        return replace(model, own_service_groups=own) if own else model
+        return replace(model, legacy_groups=own) if own else model
 
     def _retire_group_budgets(self, obj: dict[str, Any], model: BrokerClusterModel) -> None:
         """Deletes the per-group PodDisruptionBudgets of earlier versions once the cluster's budget exists, so

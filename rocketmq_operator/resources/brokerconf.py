@@ -48,8 +48,13 @@ CONTROLLER_MODE_DEFAULTS = {"allAckInSyncStateSet": "true"}
 
 
 def conf_file_name(member: int) -> str:
-    """Key of member ``member``'s file in the group ConfigMap."""
+    """Name of member ``member``'s file in the pod (and its key in a group's own ConfigMap)."""
     return f"broker-{member}.conf"
+
+
+def cluster_conf_key(group: int, member: int) -> str:
+    """Key of member ``member`` of group ``group`` in the cluster's ConfigMap."""
+    return f"group-{group}-broker-{member}.conf"
 
 
 def group_confs(model: BrokerClusterModel, group: int) -> dict[str, str]:
@@ -96,8 +101,8 @@ def _identity(model: BrokerClusterModel, *, group: int, member: int) -> list[str
 
 def group_service(model: BrokerClusterModel, group: int) -> str:
     """The headless Service giving the pods of ``group`` their DNS names: the cluster's, or the group's own
-    for a group created before one Service served the whole cluster."""
-    if group in model.own_service_groups:
+    for a group created before one Service served the whole cluster (``model.legacy_groups``)."""
+    if group in model.legacy_groups:
         return naming.group_name(model.name, group)
     return naming.cluster_service_name(model.name)
 

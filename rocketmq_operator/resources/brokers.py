@@ -1,19 +1,21 @@
-"""Desired Kubernetes objects of a broker cluster: two for the cluster, two or three per broker group.
+"""Desired Kubernetes objects of a broker cluster: three for the cluster, a StatefulSet per broker group.
 
 For cluster ``c`` (see :mod:`naming`):
 
 - headless Service ``c-brokers`` selecting every broker pod of the cluster: each pod's stable DNS name
   (``publishNotReadyAddresses``: DLedger peers must find each other before any of them is ready);
+- ConfigMap ``c-brokers``: ``group-<g>-broker-<m>.conf`` for each member of each group and the scripts;
+  each group's pods mount their own members' files as ``broker-<m>.conf``;
 - PodDisruptionBudget ``c-brokers`` allowing one broker of the cluster down at a time (a voluntary
   eviction never takes two brokers at once, whatever their groups).
 
 For broker group ``g``:
 
-- ConfigMap ``c-g-config``: ``broker-<m>.conf`` for each member and the start script;
-- headless Service ``c-g``, only for a group whose StatefulSet was created by a version that gave each
-  group a Service of its own (``serviceName`` cannot change, and the pods keep their names); the
-  reconciler names those groups in ``model.own_service_groups``. Their PodDisruptionBudget ``c-g`` is
-  replaced by the cluster's (see controllers.brokercluster), which changes no pod;
+- ConfigMap ``c-g-config`` (``broker-<m>.conf`` per member, the scripts) and headless Service ``c-g``,
+  only for a group whose StatefulSet was created by a version that gave each group its own
+  (``serviceName`` cannot change, and a new volume would restart the pods); the reconciler names those
+  groups in ``model.legacy_groups``. Their PodDisruptionBudget ``c-g`` is replaced by the cluster's
+  (see controllers.brokercluster), which changes no pod;
 - StatefulSet ``c-g`` with ``membersPerGroup`` pods and a **RollingUpdate** strategy: the StatefulSet
   controller replaces pods from the highest ordinal down, one at a time, each only after the one
   before is Ready again — slaves first, the master (ordinal 0) last — and ``kubectl rollout status``
@@ -23,8 +25,8 @@ For broker group ``g``:
   restart annotation (``rocketmq.apache.org/restartedAt``), so a new value rolls it too (removing the
   annotation rolls nothing: the live template keeps the last value).
 
-One Service and one PodDisruptionBudget per cluster instead of one per group: two API writes fewer per
-new cluster of two groups, and the same protection.
+One Service, ConfigMap and PodDisruptionBudget per cluster instead of one each per group: three API
+writes fewer for a new cluster of two groups, with the same files, names and protection.
 
 All functions are pure: model in, plain dicts out.
 """
@@ -36,7 +38,12 @@ from importlib import resources as package_files
 from typing import Any
 
 from rocketmq_operator.resources import jvm, meta, naming, pod
-from rocketmq_operator.resources.brokerconf import group_confs, group_service
+from rocketmq_operator.resources.brokerconf import (
+    cluster_conf_key,
+    conf_file_name,
+    group_confs,
+    group_service,
+)
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 COMPONENT = "broker"
@@ -110,14 +117,29 @@ def _cluster_meta(model: BrokerClusterModel, name: str) -> dict[str, Any]:
     return meta.object_meta(name, model.parent, labels=labels, extra_labels=model.labels)
 
 
+def group_files(model: BrokerClusterModel, group: int) -> dict[str, str]:
+    """The files a pod of ``group`` finds in its configuration directory: each member's broker.conf and the
+    scripts (their content hash is stamped on the group's pod template)."""
+    return {**group_confs(model, group), START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
+
+
 def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
-    """The ConfigMap holding each member's broker.conf and the start script."""
+    """The ConfigMap of a group created with one of its own (see the module docstring)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(model, naming.config_map_name(model.name, group), group),
-        "data": {**group_confs(model, group), START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)},
+        "data": group_files(model, group),
     }
+
+
+def cluster_config_map(model: BrokerClusterModel, groups: list[int]) -> dict[str, Any]:
+    """The ConfigMap of every group in ``groups``: ``group-<g>-broker-<m>.conf`` per member, the scripts once."""
+    data = {START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
+    for group in groups:
+        data.update({cluster_conf_key(group, m): text for m, text in enumerate(group_confs(model, group).values())})
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _cluster_meta(model, naming.cluster_service_name(model.name)), "data": data}
 
 
 def _service_ports(model: BrokerClusterModel) -> list[dict[str, Any]]:
@@ -183,7 +205,12 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
 
 
 def _volumes(model: BrokerClusterModel, group: int) -> list[dict[str, Any]]:
-    config = {"name": naming.config_map_name(model.name, group), "defaultMode": 0o555}
+    if group in model.legacy_groups:
+        config: dict[str, Any] = {"name": naming.config_map_name(model.name, group), "defaultMode": 0o555}
+    else:  # the group's files out of the cluster's ConfigMap, under the names the start script reads
+        items = [{"key": cluster_conf_key(group, m), "path": conf_file_name(m)} for m in range(model.members_per_group)]
+        items += [{"key": name, "path": name} for name in (START_SCRIPT, PROBE_SCRIPT)]
+        config = {"name": naming.cluster_service_name(model.name), "items": items, "defaultMode": 0o555}
     return [
         {"name": CONFIG_VOLUME, "configMap": config},
         {"name": RUN_VOLUME, "emptyDir": {}},
@@ -253,7 +280,8 @@ def cluster_pdb(model: BrokerClusterModel) -> dict[str, Any]:
 
 
 def config_hash(config_map: dict[str, Any], *, hot_name_servers: bool = False) -> str:
-    """Content hash of a ConfigMap's data, stamped on the pod template it configures.
+    """Content hash of a group's files (``{"data": group_files(...)}``, what a group's own ConfigMap holds),
+    stamped on the pod template they configure.
 
     With ``hot_name_servers`` the ``namesrvAddr`` lines are left out: running brokers get a new
     name-server list pushed to them (UPDATE_BROKER_CONFIG) instead of a restart, and new pods read it
@@ -271,18 +299,22 @@ def _without_namesrv(text: str) -> str:
 
 def broker_group_objects(model: BrokerClusterModel, group: int, *,
                          hot_name_servers: bool = False) -> list[dict[str, Any]]:
-    """ConfigMap, (own Service,) StatefulSet of one broker group, in create order."""
-    config_map = broker_config_map(model, group)
-    own_service = [broker_service(model, group)] if group in model.own_service_groups else []
-    return [
-        config_map,
-        *own_service,
-        broker_statefulset(model, group, config_hash=config_hash(config_map, hot_name_servers=hot_name_servers)),
-    ]
+    """The objects of one broker group in create order: its StatefulSet, after its own ConfigMap and Service
+    for a group created with those."""
+    files = config_hash({"data": group_files(model, group)}, hot_name_servers=hot_name_servers)
+    sts = broker_statefulset(model, group, config_hash=files)
+    if group in model.legacy_groups:
+        return [broker_config_map(model, group), broker_service(model, group), sts]
+    return [sts]
 
 
-def broker_cluster_objects(model: BrokerClusterModel, *, hot_name_servers: bool = False) -> list[dict[str, Any]]:
-    """Every object of the cluster in create order: its Service, each group's objects, its PodDisruptionBudget."""
+def broker_cluster_objects(model: BrokerClusterModel, *, hot_name_servers: bool = False,
+                           draining: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """Every object of the cluster in create order: its Service and ConfigMap, each group's objects, its
+    PodDisruptionBudget. ``draining`` names groups beyond the spec that still run: their files stay in the
+    cluster's ConfigMap until they are gone."""
+    shared = [g for g in (*range(model.groups), *draining) if g not in model.legacy_groups]
+    config = [cluster_config_map(model, shared)] if shared else []
     groups = [obj for group in range(model.groups)
               for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers)]
-    return [cluster_service(model), *groups, cluster_pdb(model)]
+    return [cluster_service(model), *config, *groups, cluster_pdb(model)]

@@ -107,9 +107,10 @@ class BrokerClusterModel:
     notes: tuple[Problem, ...] = ()
     cluster_mode: str = "STATIC"  # STATIC | CONTROLLER (RocketMQ 5 controllers elect the masters)
     controller_address: str = ""  # controllerAddr in CONTROLLER mode
-    # Groups whose StatefulSet was created with a headless Service of its own (before one Service served the
-    # whole cluster); serviceName is immutable, so they keep it (see resources.brokers).
-    own_service_groups: frozenset[int] = frozenset()
+    # Groups whose StatefulSet was created with a headless Service and a ConfigMap of its own (before one of
+    # each served the whole cluster); serviceName is immutable and a new volume would restart the pods, so
+    # they keep theirs (see resources.brokers).
+    legacy_groups: frozenset[int] = frozenset()
 
     @property
     def name(self) -> str:

@@ -50,12 +50,13 @@ def group_name(cluster: str, group: int) -> str:
 
 
 def cluster_service_name(cluster: str) -> str:
-    """The headless Service of every broker group of ``cluster``, and its PodDisruptionBudget's name."""
+    """The headless Service of every broker group of ``cluster``; also the name of its PodDisruptionBudget
+    and of the ConfigMap of every group's broker.conf files."""
     return f"{cluster}-brokers"
 
 
 def config_map_name(cluster: str, group: int) -> str:
-    """Name of the ConfigMap that holds the broker.conf files of broker group ``group``."""
+    """Name of the ConfigMap of broker group ``group``, for a group created with one of its own."""
     return f"{group_name(cluster, group)}-config"
 
 

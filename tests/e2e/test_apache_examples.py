@@ -47,8 +47,9 @@ def test_the_broker_example_gets_its_pods_and_converges(operator, api_client, ku
     assert "broker-config" in [v.name for v in pod.spec.volumes]  # the user's volume is still there
     env = container_env(pod, "broker")
     assert env["HEAP_OPTS"] == "$(BROKER_MEM)"  # the Apache image's knob, for the official image's launcher
-    conf = client.CoreV1Api(api_client).read_namespaced_config_map("broker-0-config", namespace).data
-    assert "fileReservedTime=48" in conf["broker-1.conf"] and "brokerRole=SLAVE" in conf["broker-1.conf"]
+    conf = client.CoreV1Api(api_client).read_namespaced_config_map("broker-brokers", namespace).data
+    member_1 = conf["group-0-broker-1.conf"]
+    assert "fileReservedTime=48" in member_1 and "brokerRole=SLAVE" in member_1
 
 
 def test_editing_broker_common_conf_rolls_the_brokers(operator, api_client, kubeconfig, namespace):
@@ -66,7 +67,7 @@ def test_editing_broker_common_conf_rolls_the_brokers(operator, api_client, kube
         sts = apps.read_namespaced_stateful_set("broker-0", namespace)
         return sts if sts.spec.template.metadata.annotations != before else None
     eventually(rolled, timeout=30, what="the broker template to change with broker-common.conf")
-    conf = core.read_namespaced_config_map("broker-0-config", namespace).data["broker-0.conf"]
+    conf = core.read_namespaced_config_map("broker-brokers", namespace).data["group-0-broker-0.conf"]
     assert "fileReservedTime=72" in conf
 
 
@@ -152,5 +153,5 @@ def test_a_broker_on_the_namespaces_name_service_follows_its_resize_at_once(oper
             "-p", '{"spec": {"size": 2}}')
     second = f"name-service-1.name-service.{namespace}.svc.cluster.local:9876"
     core = client.CoreV1Api(api_client)
-    eventually(lambda: second in core.read_namespaced_config_map("broker-0-config", namespace).data["broker-0.conf"],
+    eventually(lambda: second in core.read_namespaced_config_map("broker-brokers", namespace).data["group-0-broker-0.conf"],
                timeout=20, what="the broker's namesrvAddr to follow the NameService resize")

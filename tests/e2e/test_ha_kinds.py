@@ -26,9 +26,11 @@ def name_service(namespace: str, **spec) -> dict:
     return obj
 
 
-def conf_of(api_client, namespace: str, config_map: str, member: int = 0) -> dict[str, str]:
-    data = client.CoreV1Api(api_client).read_namespaced_config_map(config_map, namespace).data
-    return dict(line.split("=", 1) for line in data[f"broker-{member}.conf"].splitlines() if "=" in line)
+def conf_of(api_client, namespace: str, cluster: str, group: int, member: int = 0) -> dict[str, str]:
+    """Member ``member``'s broker.conf in the cluster's ConfigMap, as properties."""
+    data = client.CoreV1Api(api_client).read_namespaced_config_map(f"{cluster}-brokers", namespace).data
+    text = data[f"group-{group}-broker-{member}.conf"]
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def controller_addr(name: str, namespace: str, size: int) -> str:
@@ -43,11 +45,11 @@ def test_a_controller_mode_broker_takes_the_controllers_and_follows_their_resize
     found = wait_ready(api_client, "Controller", namespace, "rocketmq-controller", timeout=120)
     assert found["status"]["controllerAddr"] == controller_addr("rocketmq-controller", namespace, 3)
     wait_ready(api_client, "Broker", namespace, "rocketmq-ha", timeout=180)
-    conf = conf_of(api_client, namespace, "rocketmq-ha-1-config", member=2)
+    conf = conf_of(api_client, namespace, "rocketmq-ha", 1, member=2)
     assert (conf["enableControllerMode"], conf["brokerId"], conf["brokerRole"]) == ("true", "-1", "SLAVE")
     assert conf["controllerAddr"] == controller_addr("rocketmq-controller", namespace, 3)
     patch_cr(api_client, "Controller", namespace, "rocketmq-controller", {"spec": {"size": 5}})
-    eventually(lambda: conf_of(api_client, namespace, "rocketmq-ha-0-config")["controllerAddr"]
+    eventually(lambda: conf_of(api_client, namespace, "rocketmq-ha", 0)["controllerAddr"]
                == controller_addr("rocketmq-controller", namespace, 5), timeout=30,
                what="the brokers' controllerAddr to follow the Controller resize")
 
@@ -79,7 +81,7 @@ def test_name_servers_that_embed_the_controller_serve_a_controller_mode_broker(o
     service = client.CoreV1Api(api_client).read_namespaced_service("rocketmq-nameserver", namespace)
     assert [p.port for p in service.spec.ports] == [9876, 9878]
     wait_ready(api_client, "Broker", namespace, "rocketmq-ha", timeout=180)
-    assert conf_of(api_client, namespace, "rocketmq-ha-0-config")["controllerAddr"] == embedded
+    assert conf_of(api_client, namespace, "rocketmq-ha", 0)["controllerAddr"] == embedded
 
 
 def test_a_proxy_runs_behind_its_service_and_rolls_one_pod_at_a_time_to_follow_its_name_service(

@@ -45,8 +45,8 @@ def seed_text(name: str) -> str:
 
 
 def brokers_conf(api_client, namespace: str, name: str, group: int, member: int = 0) -> str:
-    cm = client.CoreV1Api(api_client).read_namespaced_config_map(f"{name}-{group}-config", namespace)
-    return cm.data[f"broker-{member}.conf"]
+    cm = client.CoreV1Api(api_client).read_namespaced_config_map(f"{name}-brokers", namespace)
+    return cm.data[f"group-{group}-broker-{member}.conf"]
 
 
 def test_kubectl_lists_the_rocketmq_crds(kubeconfig, crds):

@@ -59,7 +59,7 @@ def condition(status_: dict[str, Any], type_: str) -> dict[str, Any] | None:
 def test_the_example_broker_takes_broker_common_conf_from_the_config_map_of_its_first_volume(cluster):
     seeded(cluster)
     cluster.broker_reconciler().sync(KEY)
-    conf = created(cluster, "broker-0-config")["data"]["broker-0.conf"]
+    conf = created(cluster, "broker-brokers")["data"]["group-0-broker-0.conf"]
     assert "deleteWhen=04" in conf and "fileReservedTime=48" in conf and "flushDiskType=ASYNC_FLUSH" in conf
     assert "brokerRole=ASYNC_MASTER" in conf  # it restates what the operator writes for member 0
 
@@ -68,7 +68,7 @@ def test_editing_broker_common_conf_changes_the_group_config_and_so_the_pod_temp
     seeded(cluster)
     cluster.broker_reconciler().sync(KEY)
     cluster.catch_up()
-    before = cluster.get(CONFIG_MAPS, NS, "broker-0-config")["data"]["broker-0.conf"]
+    before = cluster.get(CONFIG_MAPS, NS, "broker-brokers")["data"]["group-0-broker-0.conf"]
     edited = cluster.get(CONFIG_MAPS, NS, "broker-config")
     edited["data"]["broker-common.conf"] += "fileReservedTime=72\n"
     edited["data"]["broker-common.conf"] = edited["data"]["broker-common.conf"].replace("fileReservedTime=48\n", "")
@@ -77,8 +77,8 @@ def test_editing_broker_common_conf_changes_the_group_config_and_so_the_pod_temp
     cluster.api.clear()
     cluster.broker_reconciler().sync(KEY)
     updated = [a.name for a in cluster.api.actions if a.verb == "update" and a.subresource is None]
-    assert updated == ["broker-0-config", "broker-0"]
-    after = cluster.get(CONFIG_MAPS, NS, "broker-0-config")["data"]["broker-0.conf"]
+    assert updated == ["broker-brokers", "broker-0"]  # the cluster's ConfigMap, then the StatefulSet (template hash)
+    after = cluster.get(CONFIG_MAPS, NS, "broker-brokers")["data"]["group-0-broker-0.conf"]
     assert "fileReservedTime=48" in before and "fileReservedTime=72" in after
 
 
@@ -98,7 +98,7 @@ def test_an_operator_owned_key_in_broker_common_conf_is_dropped_with_one_warning
     cluster.seed(NAME_SERVICES, name_service())
     cluster.seed(BROKERS, broker)
     cluster.broker_reconciler().sync(KEY)
-    conf = created(cluster, "broker-0-config")["data"]["broker-0.conf"]
+    conf = created(cluster, "broker-brokers")["data"]["group-0-broker-0.conf"]
     assert "listenPort" not in conf
     assert cluster.recorder.reasons("Warning") == ["Overridden"]
     assert "listenPort" in cluster.recorder.events[0].message
@@ -119,7 +119,7 @@ def test_the_seed_dledger_manifest_with_a_broker_role_is_accepted_and_the_role_i
     cluster.broker_reconciler().sync(KEY)
     sts = created(cluster, "broker-0", "statefulsets")
     assert sts["spec"]["replicas"] == 3
-    assert "brokerRole" not in created(cluster, "broker-0-config")["data"]["broker-0.conf"]
+    assert "brokerRole" not in created(cluster, "broker-brokers")["data"]["group-0-broker-0.conf"]
     assert "brokerRole" in condition(status(cluster), "Overridden")["message"]
 
 
@@ -127,7 +127,7 @@ def test_an_empty_name_servers_uses_the_namespaces_only_name_service_and_reports
     seeded(cluster)
     cluster.broker_reconciler().sync(KEY)
     address = "name-service-0.name-service.default.svc.cluster.local:9876"
-    assert f"namesrvAddr={address}" in created(cluster, "broker-0-config")["data"]["broker-0.conf"]
+    assert f"namesrvAddr={address}" in created(cluster, "broker-brokers")["data"]["group-0-broker-0.conf"]
     status_ = status(cluster)
     assert status_["nameServers"] == address
     assert status_["size"] == 1 and status_["nodes"] == []

@@ -131,7 +131,7 @@ def test_a_name_server_change_updates_broker_conf_but_not_the_pod_template_and_i
     cluster.seed(BROKER_CLUSTERS, changed)
     cluster.broker_cluster_reconciler(obs).sync(KEY)
     updated = [(a.resource, a.name) for a in cluster.api.actions if a.verb == "update" and a.subresource is None]
-    assert updated == [("configmaps", f"{NAME}-0-config")]
+    assert updated == [("configmaps", f"{NAME}-brokers")]  # one ConfigMap holds every group's files
     assert ("10.0.0.1:10911", "10.10.103.181:9876") in world.pushes
 
 

@@ -142,7 +142,7 @@ def test_dledger_groups_get_peers_by_stable_dns_names_and_no_broker_role(sample)
 
 
 def test_a_dledger_group_with_its_own_service_keeps_its_peers_names(sample):
-    m = replace(model.from_broker(sample("rocketmq-cluster-dledger.yaml")), own_service_groups=frozenset({1}))
+    m = replace(model.from_broker(sample("rocketmq-cluster-dledger.yaml")), legacy_groups=frozenset({1}))
     lines = _lines(brokerconf.broker_conf(m, group=1, member=0))
     svc = "rocketmq-dledger-1.rocketmq.svc.cluster.local"
     assert f"dLegerPeers={';'.join(f'n{i}-rocketmq-dledger-1-{i}.{svc}:40911' for i in range(3))}" in lines

@@ -33,27 +33,61 @@ def _container(sts):
     return sts["spec"]["template"]["spec"]["containers"][0]
 
 
-def test_the_cluster_gets_one_service_and_budget_and_each_group_a_config_map_and_statefulset(talk_model):
+def test_the_cluster_gets_one_service_config_map_and_budget_and_each_group_a_statefulset(talk_model):
     objs = brokers.broker_cluster_objects(talk_model)
-    assert [o["kind"] for o in objs] == ["Service", *["ConfigMap", "StatefulSet"] * 2, "PodDisruptionBudget"]
+    assert [o["kind"] for o in objs] == ["Service", "ConfigMap", "StatefulSet", "StatefulSet", "PodDisruptionBudget"]
     assert _by_kind(objs) == {
         ("Service", "mybrokercluster-brokers"),
-        ("ConfigMap", "mybrokercluster-0-config"),
+        ("ConfigMap", "mybrokercluster-brokers"),
         ("StatefulSet", "mybrokercluster-0"),
-        ("ConfigMap", "mybrokercluster-1-config"),
         ("StatefulSet", "mybrokercluster-1"),
         ("PodDisruptionBudget", "mybrokercluster-brokers"),
     }
 
 
+def test_each_group_mounts_its_own_members_files_from_the_clusters_config_map(talk_model):
+    cm = brokers.cluster_config_map(talk_model, [0, 1])
+    assert sorted(cm["data"]) == ["broker-probe.sh", "group-0-broker-0.conf", "group-0-broker-1.conf",
+                                  "group-1-broker-0.conf", "group-1-broker-1.conf", "start-broker.sh"]
+    assert "brokerName=broker-1" in cm["data"]["group-1-broker-0.conf"]
+    sts = brokers.broker_group_objects(talk_model, 1)[-1]
+    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "rocketmq-operator-config")
+    assert volume["configMap"]["name"] == "mybrokercluster-brokers"
+    assert {i["key"]: i["path"] for i in volume["configMap"]["items"]} == {
+        "group-1-broker-0.conf": "broker-0.conf", "group-1-broker-1.conf": "broker-1.conf",
+        "start-broker.sh": "start-broker.sh", "broker-probe.sh": "broker-probe.sh"}
+
+
+def test_a_draining_group_keeps_its_files_in_the_clusters_config_map(talk_model):
+    one_group = replace(talk_model, groups=1)
+    data = next(o for o in brokers.broker_cluster_objects(one_group, draining=(1,)) if o["kind"] == "ConfigMap")["data"]
+    assert "group-1-broker-0.conf" in data
+
+
+def test_the_template_hash_is_the_same_whichever_config_map_carries_the_files(talk_model):
+    def template_hash(m):
+        sts = brokers.broker_group_objects(m, 0)[-1]
+        return sts["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_CONFIG_HASH]
+
+    assert template_hash(talk_model) == template_hash(replace(talk_model, legacy_groups=frozenset({0})))
+    assert template_hash(talk_model) == brokers.config_hash(brokers.broker_config_map(talk_model, 0))
+
+
 def test_a_group_created_with_its_own_service_keeps_it_and_its_pods_dns_names(talk_model):
-    legacy = replace(talk_model, own_service_groups=frozenset({0}))
+    legacy = replace(talk_model, legacy_groups=frozenset({0}))
     objs = brokers.broker_cluster_objects(legacy)
-    assert ("Service", "mybrokercluster-0") in _by_kind(objs) and ("Service", "mybrokercluster-1") not in _by_kind(objs)
+    kinds = _by_kind(objs)
+    assert {("Service", "mybrokercluster-0"), ("ConfigMap", "mybrokercluster-0-config")} <= kinds
+    assert ("Service", "mybrokercluster-1") not in kinds and ("ConfigMap", "mybrokercluster-1-config") not in kinds
     sets = {o["metadata"]["name"]: o["spec"]["serviceName"] for o in objs if o["kind"] == "StatefulSet"}
     assert sets == {"mybrokercluster-0": "mybrokercluster-0", "mybrokercluster-1": "mybrokercluster-brokers"}
     own = brokers.broker_service(legacy, 0)
     assert own["spec"]["selector"]["rocketmq.apache.org/group"] == "0"
+    legacy_volume = next(v for v in objs[-3]["spec"]["template"]["spec"]["volumes"]
+                         if v["name"] == "rocketmq-operator-config")
+    assert legacy_volume["configMap"] == {"name": "mybrokercluster-0-config", "defaultMode": 0o555}
+    shared = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mybrokercluster-brokers")
+    assert not [k for k in shared["data"] if k.startswith("group-0-")]
 
 
 def test_every_object_is_owned_by_the_cluster_and_carries_the_standard_labels(talk_model):
