@@ -53,12 +53,25 @@ class Transport:
             method, path, query_params=list(query) or None, header_params=headers,
             auth_settings=["BearerToken"])
         try:
-            response = self._api.call_api(method, url, headers, body, _request_timeout=timeout).response
+            if body is None:
+                response = self._api.call_api(method, url, headers, None, _request_timeout=timeout).response
+            else:  # encoded here with orjson (the generated client would use the slower standard library)
+                response = self._api.rest_client.pool_manager.request(
+                    method, url, body=orjson.dumps(body), headers=headers, timeout=_urllib3_timeout(timeout),
+                    preload_content=False)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise error_from_transport(exc) from exc
         if not 200 <= response.status <= 299:
             raise _error_of(response)
         return response
+
+
+def _urllib3_timeout(timeout: Timeout) -> urllib3.Timeout | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, tuple):
+        return urllib3.Timeout(connect=timeout[0], read=timeout[1])
+    return urllib3.Timeout(total=timeout)
 
 
 def read_json(response: RawResponse) -> Any:
