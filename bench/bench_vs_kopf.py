@@ -29,9 +29,11 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -172,8 +174,9 @@ class Run:
             env["PYTHONPATH"] = self.args.operator_src
         bindir = Path(sys.executable).parent
         if self.name == "operator":
+            self.metrics_port = free_port()
             cmd = [str(bindir / "rocketmq-operator"), "run", "--kubeconfig", self.plane.kubeconfig,
-                   "--rocketmq-observe-interval", "0", "--metrics-bind-address", "127.0.0.1:0",
+                   "--rocketmq-observe-interval", "0", "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
                    "--log-format", "json", "--log-level", "warning"]
         else:
             cmd = [str(bindir / "kopf"), "run", "--standalone", "--all-namespaces", "--quiet",
@@ -263,6 +266,8 @@ class Run:
         self.results["hwm"] = status_field(pid, "VmHWM")
         self.results["rss_end"] = status_field(pid, "VmRSS")
         self.results["wall_to_idle_s"] = done - t0
+        if self.name == "operator":
+            self.results["reconciles"] = operator_reconciles(self.metrics_port)
 
     def _start_profiler(self) -> subprocess.Popen | None:
         spy = Path(sys.executable).parent / "py-spy"
@@ -321,6 +326,22 @@ class Run:
             self.stop()
             self.plane.down()
         return self.results
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def operator_reconciles(port: int) -> float | None:
+    """BrokerCluster syncs the operator ran, from its own /metrics."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    except OSError:
+        return None
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("rocketmq_brokercluster_reconcile_total{"))
 
 
 def _epoch(timestamp: str) -> float:
@@ -384,6 +405,9 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
     print(f"{'':<{width}}  " + "".join(f"{name:>22}" for name in names))
     for label, fmt in rows:
         print(f"{label:<{width}}  " + "".join(f"{fmt(runs[name]):>22}" for name in names))
+    if runs.get("operator", {}).get("reconciles") is not None:
+        print(f"operator: BrokerCluster syncs while converging {runs['operator']['reconciles']:.0f} "
+              f"({runs['operator']['reconciles'] / n:.1f} per cluster)")
     if set(names) == {"operator", "kopf"}:
         o, k = runs["operator"], runs["kopf"]
         if o["cr_ready_s"] and k["sts_ready_s"]:

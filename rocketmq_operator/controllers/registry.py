@@ -206,11 +206,14 @@ def _pod_owner(stateful_sets: Lister, kind: str):
 
 # -- controllers ---------------------------------------------------------------------------------------------
 
+CHILD_DELAY = 1.0  # seconds a change on an owned object waits, to be synced with the changes that follow it
+
+
 def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, watched: Iterable[Resource],
                 recorder: Any, workers: int) -> Controller:
     informers = [factory.informer(r) for r in watched]
     return Controller(name, reconciler, queue=RateLimitingQueue(name=name), recorder=recorder, workers=workers,
-                      has_synced=[i.has_synced for i in informers])
+                      has_synced=[i.has_synced for i in informers], child_delay=CHILD_DELAY)
 
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,

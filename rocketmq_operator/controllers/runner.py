@@ -30,7 +30,7 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from rocketmq_operator.logs import get_logger
-from rocketmq_operator.workqueue import PRIORITY_NORMAL, RateLimitingQueue
+from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_NORMAL, RateLimitingQueue
 
 log = get_logger(__name__)
 
@@ -103,8 +103,9 @@ class Controller:
 
     def __init__(self, kind: str, reconciler: Reconciler, *, queue: RateLimitingQueue,
                  has_synced: list[Callable[[], bool]], recorder: Recorder | None = None, workers: int = 2,
-                 registry: CollectorRegistry = REGISTRY) -> None:
+                 registry: CollectorRegistry = REGISTRY, child_delay: float = 0.0) -> None:
         self.kind = kind
+        self.child_delay = child_delay
         self.reconciler = reconciler
         self.queue = queue
         self._has_synced = has_synced
@@ -115,7 +116,13 @@ class Controller:
         self._log = log.bind(controller=kind)
 
     def enqueue(self, key: Key, *, priority: int = PRIORITY_NORMAL) -> None:
-        self.queue.add(key, priority=priority)
+        """Queues ``key``. A change seen on an owned object (``PRIORITY_CHILD``: pods turning Ready, status
+        churn) waits up to ``child_delay`` seconds, so that the burst of changes a new or rolling cluster
+        makes is one sync, not one per change; a key already due is not delayed."""
+        if priority == PRIORITY_CHILD and self.child_delay > 0:
+            self.queue.add_after(key, self.child_delay, priority=priority)
+        else:
+            self.queue.add(key, priority=priority)
 
     def start(self, stop: threading.Event, *, sync_timeout: float | None = None) -> bool:
         """Waits for the caches (False when ``stop`` is set first or the timeout passes), then starts workers."""

@@ -58,40 +58,30 @@ class FuncHandler:
             self.delete(obj)
 
 
-Notification = tuple[str, Any, Any]
-_SYNCED: Notification = ("synced", None, None)
-_STOP: Notification = ("stop", None, None)
+class Dispatcher:
+    """Delivers an informer's notifications to its handlers from one thread of its own, in order.
 
-
-class Listener:
-    """Delivers notifications to one handler from its own thread, in order.
-
-    The hand-over is a ``queue.SimpleQueue`` (C code, no Python-level lock or condition per
-    notification): every watch event is pushed to each handler of its informer, so this is on the
-    operator's hottest path.
+    One hand-over per event (a ``queue.SimpleQueue``: C code, no Python-level lock), not one per handler:
+    every watch event reaches every handler of its informer, so this is on the operator's hottest path.
+    Handlers only map objects to keys and queue them; a handler that raises does not stop the others.
     """
 
-    def __init__(self, handler: EventHandler, *, name: str) -> None:
-        self.handler = handler
-        self._queue: queue.SimpleQueue[Notification] = queue.SimpleQueue()
-        self._synced = threading.Event()
+    def __init__(self, *, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[tuple[Listener, ...], str, Any, Any]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._started = False
 
     def start(self) -> None:
-        self._thread.start()
+        if not self._started:
+            self._started = True
+            self._thread.start()
 
-    def push(self, kind: str, first: Any, second: Any = None) -> None:
-        self._queue.put((kind, first, second))
-
-    def mark_synced(self) -> None:
-        """Queue a marker: the listener counts as synced once everything before it was handled."""
-        self._queue.put(_SYNCED)
-
-    def has_synced(self) -> bool:
-        return self._synced.is_set()
+    def push(self, targets: tuple[Listener, ...], kind: str, first: Any, second: Any = None) -> None:
+        if targets:
+            self._queue.put((targets, kind, first, second))
 
     def stop(self) -> None:
-        self._queue.put(_STOP)
+        self._queue.put(((), "stop", None, None))
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive():
@@ -102,13 +92,25 @@ class Listener:
 
     def _run(self) -> None:
         while True:
-            kind, first, second = self._queue.get()
+            targets, kind, first, second = self._queue.get()
             if kind == "stop":
                 return
-            if kind == "synced":
-                self._synced.set()
-                continue
-            self.deliver(kind, first, second)
+            for listener in targets:
+                if kind == "synced":
+                    listener.synced.set()
+                else:
+                    listener.deliver(kind, first, second)
+
+
+class Listener:
+    """One handler of an informer and whether it has seen the initial list (delivered by a Dispatcher)."""
+
+    def __init__(self, handler: EventHandler) -> None:
+        self.handler = handler
+        self.synced = threading.Event()
+
+    def has_synced(self) -> bool:
+        return self.synced.is_set()
 
     def deliver(self, kind: str, first: Any, second: Any) -> None:
         try:

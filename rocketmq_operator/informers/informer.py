@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 from ..clock import REAL_CLOCK, Clock
 from ..kube.resources import Resource
-from .handlers import DeletedFinalStateUnknown, EventHandler, HandlerRegistration, Listener
+from .handlers import DeletedFinalStateUnknown, Dispatcher, EventHandler, HandlerRegistration, Listener
 from .lister import Lister
 from .reflector import ListWatchSource, Reflector
 from .store import NAMESPACE_INDEX, IndexFunc, Obj, Store, object_key
@@ -46,7 +46,8 @@ class SharedInformer:
         self._resync_period = resync_period
         self._clock = clock
         self._lock = threading.RLock()
-        self._listeners: list[Listener] = []
+        self._listeners: tuple[Listener, ...] = ()
+        self._dispatcher = Dispatcher(name=f"informer-{resource.plural}-handlers")
         scopes: list[str | None] = [None] if namespaces is None or not resource.namespaced else [*namespaces]
         self._reflectors = [
             Reflector(source, resource, self, namespace=ns, clock=clock, idle_timeout=idle_timeout,
@@ -66,15 +67,13 @@ class SharedInformer:
 
     def add_handler(self, handler: EventHandler) -> HandlerRegistration:
         """Register a handler; objects already cached are replayed to it as initial-list adds."""
-        listener = Listener(handler, name=f"informer-{self.resource.plural}-handler")
+        listener = Listener(handler)
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners = (*self._listeners, listener)
             for obj in self.store.list():
-                listener.push("add", obj, True)
+                self._dispatcher.push((listener,), "add", obj, True)
             if self._synced.is_set():
-                listener.mark_synced()
-            if self._started:
-                listener.start()
+                self._dispatcher.push((listener,), "synced", None)
         return HandlerRegistration(listener)
 
     def start(self) -> None:
@@ -83,8 +82,7 @@ class SharedInformer:
             if self._started:
                 return
             self._started = True
-            for listener in self._listeners:
-                listener.start()
+            self._dispatcher.start()
         for reflector in self._reflectors:
             self._spawn(reflector.run, "reflector")
         if self._resync_period:
@@ -94,11 +92,10 @@ class SharedInformer:
         self._stop.set()
         for reflector in self._reflectors:
             reflector.stop()
-        with self._lock:
-            for listener in self._listeners:
-                listener.stop()
+        self._dispatcher.stop()
         for thread in self._threads:
             thread.join(timeout)
+        self._dispatcher.join(timeout)
 
     def has_synced(self) -> bool:
         """True once every reflector's first list is in the store."""
@@ -154,12 +151,10 @@ class SharedInformer:
         self._listed_scopes.add(namespace)
         if len(self._listed_scopes) == len(self._reflectors) and not self._synced.is_set():
             self._synced.set()
-            for listener in self._listeners:
-                listener.mark_synced()
+            self._dispatcher.push(self._listeners, "synced", None)
 
     def _notify(self, kind: str, first: object, second: object = None) -> None:
-        for listener in self._listeners:
-            listener.push(kind, first, second)
+        self._dispatcher.push(self._listeners, kind, first, second)
 
     def _resync_loop(self) -> None:
         assert self._resync_period

@@ -204,3 +204,29 @@ def test_every_result_series_exists_at_zero_before_the_first_reconcile(rig):
     r = rig()
     assert {result: r.total(result) for result in RESULTS} == {result: 0.0 for result in RESULTS}
     assert r.registry.get_sample_value(f"rocketmq_{r.kind}_reconcile_errors_total") == 0.0
+
+
+def test_changes_on_owned_objects_wait_the_child_delay_and_come_as_one(rig):
+    from rocketmq_operator.workqueue import PRIORITY_CHILD
+
+    r = rig()
+    r.controller.child_delay = 1.0
+    for _ in range(5):  # a burst: pods appearing, turning Ready
+        r.controller.enqueue(KEY, priority=PRIORITY_CHILD)
+        r.step(0.1)
+    assert len(r.queue) == 0
+    r.step(0.5)
+    assert r.queue.try_get() == KEY and len(r.queue) == 0
+
+
+def test_a_change_to_the_parent_itself_is_not_delayed_and_takes_a_waiting_child_change_along(rig):
+    from rocketmq_operator.workqueue import PRIORITY_CHILD
+
+    r = rig()
+    r.controller.child_delay = 1.0
+    r.controller.enqueue(KEY, priority=PRIORITY_CHILD)
+    r.controller.enqueue(KEY)
+    assert r.queue.try_get() == KEY
+    r.queue.done(KEY)
+    r.step(2.0)
+    assert len(r.queue) == 0  # the waiting child change was taken by that sync
