@@ -19,6 +19,13 @@ One observation, per cluster:
 
 Facts are kept per cluster with the monotonic time they were read; the reconciler acts only on facts
 younger than a bound. Nothing here touches the Kubernetes API.
+
+Dead endpoints do not hold up healthy clusters. An endpoint that let a call run into its timeout is
+remembered (see silence): observations skip it, and a probe on a second, small pool asks it again after a
+backoff, so a dead broker costs one timeout when it goes quiet, not one per observation. And the pool is
+elastic (see elastic): an observation still running after ``SLOW_AFTER`` is waiting on the network and no
+longer counts against ``workers``, so the timeouts met when many brokers go quiet at once are waited out
+side by side instead of in front of everyone else.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from rocketmq_operator.controllers.controllerfacts import (
     ControllerTarget,
     observe_controllers,
 )
+from rocketmq_operator.controllers.elastic import ElasticPool
+from rocketmq_operator.controllers.silence import BROKER, NAME_SERVER, Silence
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.rocketmq import AdminClient, RemotingError
 
@@ -42,6 +51,9 @@ log = get_logger(__name__)
 DEFAULT_INTERVAL = 30.0
 CONNECT_TIMEOUT = 2.0
 REQUEST_TIMEOUT = 3.0
+MAX_BACKOFF_INTERVALS = 4  # a silent endpoint is probed at least every four intervals
+SLOW_AFTER = 0.25  # an observation running this long is waiting on the network (a healthy one takes ms)
+MAX_WORKERS = 64  # threads the pool may grow to while observations wait
 
 
 @dataclass(frozen=True)
@@ -115,18 +127,24 @@ def default_admin(addrs: tuple[str, ...]) -> AdminClient:
 
 
 class Observer:
-    """Observations of many clusters on a bounded pool of threads; shared by the broker controllers."""
+    """Observations of many clusters on a bounded pool of threads (``workers`` at work, up to
+    ``max_workers`` while some wait on the network); shared by the broker controllers."""
 
-    def __init__(self, *, interval: float = DEFAULT_INTERVAL, workers: int = 4, clock: Clock = REAL_CLOCK,
+    def __init__(self, *, interval: float = DEFAULT_INTERVAL, workers: int = 4, max_workers: int = MAX_WORKERS,
+                 probe_workers: int = 4, clock: Clock = REAL_CLOCK,
                  admin_factory: Callable[[tuple[str, ...]], Any] = default_admin) -> None:
         self.interval = interval
         self.clock = clock
         self.admin_factory = admin_factory
-        self._workers = workers
+        # Endpoints that ran into a timeout (None: nothing is remembered, every observation asks everyone).
+        self.silence: Silence | None = Silence(clock=clock, first_backoff=interval,
+                                               max_backoff=MAX_BACKOFF_INTERVALS * interval, probe=self._submit_probe)
+        self._workers, self._max_workers, self._probe_workers = workers, max_workers, probe_workers
         self._states: dict[Hashable, _State] = {}
         self._callbacks: list[Callable[[Hashable], None]] = []
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ElasticPool | None = None
+        self._probes: ThreadPoolExecutor | None = None
 
     def on_done(self, callback: Callable[[Hashable], None]) -> None:
         self._callbacks.append(callback)
@@ -163,21 +181,24 @@ class Observer:
             self._states.pop(key, None)
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._probes):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     # -- inside -------------------------------------------------------------------------------------
 
     def _submit(self, key: Hashable, target: ObserveTarget) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="rocketmq-observer")
+            self._pool = ElasticPool(workers=self._workers, max_workers=self._max_workers, slow_after=SLOW_AFTER,
+                                     name="rocketmq-observer", clock=self.clock)
         self._pool.submit(self._run, key, target)
 
     def _run(self, key: Hashable, target: ObserveTarget) -> None:
         try:
             observe_one = getattr(target, "observe", None)  # a target of another shape observes itself
             facts = (observe_one(admin_factory=self.admin_factory, now=self.clock.now) if observe_one
-                     else observe(target, admin_factory=self.admin_factory, now=self.clock.now))
+                     else observe(target, admin_factory=self.admin_factory, now=self.clock.now,
+                                  silence=self.silence))
         except Exception:  # an observation must never kill the pool thread
             log.exception("observation failed", key=str(key))
             facts = None
@@ -193,15 +214,38 @@ class Observer:
         if again and state.target is not None:
             self.ensure(key, state.target)
 
+    def _submit_probe(self, addr: str, kind: str) -> None:
+        if self._probes is None:
+            self._probes = ThreadPoolExecutor(max_workers=self._probe_workers, thread_name_prefix="rocketmq-probe")
+        self._probes.submit(self._probe, addr, kind)
+
+    def _probe(self, addr: str, kind: str) -> None:
+        """One bounded call to a silent endpoint; its outcome goes back to the silence table."""
+        assert self.silence is not None  # only the silence table starts probes
+        admin = self.admin_factory((addr,) if kind == NAME_SERVER else ())
+        try:
+            admin.cluster_info() if kind == NAME_SERVER else admin.broker_runtime_info(addr)
+        except RemotingError as e:
+            self.silence.failed(addr, kind, e)
+            return
+        except Exception:  # a probe must never leave the endpoint marked as probing
+            log.exception("probe failed", addr=addr)
+        else:
+            log.info("silent endpoint answers again", addr=addr, kind=kind)
+        finally:
+            admin.close()
+        self.silence.answered(addr)
+
 
 def observe(target: ObserveTarget, *, admin_factory: Callable[[tuple[str, ...]], Any],
-            now: Callable[[], float]) -> ClusterFacts:
-    """One observation (see the module docstring); every call is bounded by the admin client's timeouts."""
-    registrations, errors = _registrations(target, admin_factory)
+            now: Callable[[], float], silence: Silence | None = None) -> ClusterFacts:
+    """One observation (see the module docstring); every call is bounded by the admin client's timeouts.
+    With ``silence``, endpoints it remembers are not asked, and those that time out are remembered."""
+    registrations, errors = _registrations(target, admin_factory, silence)
     admin = admin_factory(target.name_servers)
     try:
         by_addr = {m.addr: m for m in target.members if m.addr}
-        brokers = [_broker_facts(admin, target, member, addr, registrations)
+        brokers = [_broker_facts(admin, target, member, addr, registrations, silence)
                    for addr, member in sorted(by_addr.items(), key=lambda kv: kv[1].pod)]
     finally:
         admin.close()
@@ -216,19 +260,25 @@ def observe(target: ObserveTarget, *, admin_factory: Callable[[tuple[str, ...]],
                         brokers=tuple(brokers), controller=controller)
 
 
-def _registrations(target: ObserveTarget, admin_factory) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
+def _registrations(target: ObserveTarget, admin_factory,
+                   silence: Silence | None) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
     """``addr → [(brokerName, brokerId) per name server that lists it]`` and one error per dead name server."""
     found: dict[str, list[tuple[str, int]]] = {}
     errors: list[str] = []
     for ns in target.name_servers:
+        if silence is not None and (reason := silence.skip(ns, NAME_SERVER)):
+            errors.append(f"name server {ns}: {reason}")
+            continue
         admin = admin_factory((ns,))
         try:
             info = admin.cluster_info()
         except RemotingError as e:
+            _heard(silence, ns, NAME_SERVER, e)
             errors.append(f"name server {ns}: {e}")
             continue
         finally:
             admin.close()
+        _heard(silence, ns, NAME_SERVER, None)
         for data in info.brokers_in(target.cluster_name):
             for broker_id, addr in data.addrs.items():
                 found.setdefault(addr, []).append((data.name, broker_id))
@@ -236,20 +286,33 @@ def _registrations(target: ObserveTarget, admin_factory) -> tuple[dict[str, list
 
 
 def _broker_facts(admin: Any, target: ObserveTarget, member: Member, addr: str,
-                  registrations: Mapping[str, list[tuple[str, int]]]) -> BrokerFacts:
+                  registrations: Mapping[str, list[tuple[str, int]]], silence: Silence | None) -> BrokerFacts:
     seen = registrations.get(addr, [])
     name, broker_id = seen[0] if seen else ("", None)
     base = BrokerFacts(pod=member.pod, addr=addr, broker_name=name, broker_id=broker_id,
                        role=("MASTER" if broker_id == 0 else "SLAVE") if seen else "", registered_on=len(seen))
+    if silence is not None and (reason := silence.skip(addr, BROKER)):
+        return replace(base, error=f"broker {addr}: {reason}")
     try:
         info = admin.broker_runtime_info(addr)
         synced = _sync_namesrv(admin, addr, target.namesrv_addr)
     except RemotingError as e:
+        _heard(silence, addr, BROKER, e)
         return replace(base, error=f"broker {addr}: {e}")
+    _heard(silence, addr, BROKER, None)
     return replace(base, version=info.version_desc, max_offset=info.commit_log_max_offset, namesrv_synced=synced,
                    put_tps=_first_number(info.table.get("putTps", "")),
                    get_tps=_first_number(info.table.get("getTransferredTps")  # 5.x; 4.x spelled it getTransferedTps
                                          or info.table.get("getTransferedTps", "")))
+
+
+def _heard(silence: Silence | None, addr: str, kind: str, error: RemotingError | None) -> None:
+    if silence is None:
+        return
+    if error is None:
+        silence.answered(addr)
+    else:
+        silence.failed(addr, kind, error)
 
 
 def _first_number(text: str) -> float | None:

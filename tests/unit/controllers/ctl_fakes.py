@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
-from rocketmq_operator.rocketmq import ConnectError, WritePermResult
+from rocketmq_operator.rocketmq import ConnectError, RemotingTimeout, WritePermResult
 from rocketmq_operator.rocketmq.types import BrokerData, BrokerRuntimeInfo, ClusterInfo
 from tests.fakeclock import FakeClock
 
@@ -295,7 +296,8 @@ class Cluster:
 # -- RocketMQ as the observer sees it ---------------------------------------------------------------------
 
 class ScriptedAdmin:
-    """Answers like name servers and brokers that are up (or, for addresses in ``dead``, refuse)."""
+    """Answers like name servers and brokers that are up (or, for addresses in ``dead``, refuse; for those
+    in ``silent``, time out)."""
 
     def __init__(self, addrs: tuple[str, ...], world: World) -> None:
         self.addrs, self.world = addrs, world
@@ -304,6 +306,9 @@ class ScriptedAdmin:
         pass
 
     def cluster_info(self) -> ClusterInfo:
+        self.world.asked[self.addrs[0]] += 1
+        if self.addrs[0] in self.world.silent:
+            raise RemotingTimeout("no response within the request timeout", addr=self.addrs[0])
         if self.addrs[0] in self.world.dead:
             raise ConnectError(f"connect {self.addrs[0]}: refused")
         registered = {0: "10.0.0.1:10911", 1: "10.0.0.2:10911"}
@@ -313,6 +318,9 @@ class ScriptedAdmin:
         return ClusterInfo(brokers={"broker-0": data}, clusters={"DefaultCluster": frozenset({"broker-0"})})
 
     def broker_runtime_info(self, addr: str) -> BrokerRuntimeInfo:
+        self.world.asked[addr] += 1
+        if addr in self.world.silent:
+            raise RemotingTimeout("no response within the request timeout", addr=addr)
         offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}[addr]
         return BrokerRuntimeInfo(version_desc="V5_3_3", version=1, active=True, commit_log_min_offset=0,
                                  commit_log_max_offset=offset, dispatch_behind_bytes=0,
@@ -337,6 +345,8 @@ class ScriptedAdmin:
 class World:
     def __init__(self) -> None:
         self.dead: set[str] = set()
+        self.silent: set[str] = set()  # accept, never answer: every call runs into its timeout
+        self.asked: Counter[str] = Counter()  # calls that reached each address
         self.without_slave: set[str] = set()
         self.configs: dict[str, str] = {}
         self.runtime_tables: dict[str, dict[str, str]] = {}  # broker addr → its runtime info's table

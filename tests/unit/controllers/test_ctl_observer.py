@@ -149,3 +149,52 @@ def test_an_observation_runs_on_the_observers_own_threads_and_reports_when_done(
         assert obs.facts("c").registered == 2
     finally:
         obs.shutdown()
+
+
+def silent_observer(world: World, clock: FakeClock) -> Observer:
+    obs = observer(world, clock)
+    obs._probes = InlinePool()
+    return obs
+
+
+def test_a_broker_that_times_out_costs_one_wait_then_is_skipped_and_named_while_the_others_are_read():
+    world, clock = World(), FakeClock()
+    world.silent.add("10.0.0.2:10911")
+    obs = silent_observer(world, clock)
+    obs.ensure("c", TARGET)
+    assert "no response within the request timeout" in obs.facts("c").brokers[1].error
+    clock.step(10)
+    obs.ensure("c", replace(TARGET, namesrv_addr="ns-0:9876"))
+    master, slave = obs.facts("c").brokers
+    assert world.asked["10.0.0.2:10911"] == 1 and world.asked["10.0.0.1:10911"] == 2
+    assert slave.error == "broker 10.0.0.2:10911: not answering for 10s, not asked until a probe answers"
+    assert (slave.registered_on, master.error, master.max_offset) == (2, "", 5000)
+
+
+def test_after_the_backoff_a_probe_asks_the_silent_broker_and_once_it_answers_observations_read_it_again():
+    world, clock = World(), FakeClock()
+    world.silent.add("10.0.0.2:10911")
+    obs = silent_observer(world, clock)
+    obs.ensure("c", TARGET)
+    clock.step(30)
+    obs.ensure("c", TARGET)  # the probe (inline here, on its own pool in production) times out again
+    assert world.asked["10.0.0.2:10911"] == 2 and obs.facts("c").brokers[1].error
+    world.silent.clear()
+    clock.step(60)
+    obs.ensure("c", TARGET)  # this observation still skips it; its probe gets an answer
+    assert world.asked["10.0.0.2:10911"] == 3 and obs.silence.silent() == {}
+    clock.step(30)
+    obs.ensure("c", TARGET)
+    assert world.asked["10.0.0.2:10911"] == 4 and obs.facts("c").brokers[1].error == ""
+
+
+def test_a_silent_name_server_is_skipped_and_counted_down():
+    world, clock = World(), FakeClock()
+    world.silent.add("ns-b:9876")
+    obs = silent_observer(world, clock)
+    obs.ensure("c", TARGET)
+    clock.step(30)
+    obs.ensure("c", TARGET)
+    facts = obs.facts("c")
+    assert world.asked["ns-b:9876"] == 2  # the first observation and one probe, never the second observation
+    assert facts.name_servers_up == 1 and "ns-b:9876: not answering for 30s" in facts.name_server_errors[0]
