@@ -177,7 +177,8 @@ class Run:
             self.metrics_port = free_port()
             cmd = [str(bindir / "rocketmq-operator"), "run", "--kubeconfig", self.plane.kubeconfig,
                    "--rocketmq-observe-interval", "0", "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
-                   "--log-format", "json", "--log-level", "warning"]
+                   "--log-format", "json", "--log-level", "warning",
+                   *(["--workers", str(self.args.operator_workers)] if self.args.operator_workers else [])]
         else:
             cmd = [str(bindir / "kopf"), "run", "--standalone", "--all-namespaces", "--quiet",
                    str(ROOT / "bench" / "kopf_baseline.py")]
@@ -446,6 +447,7 @@ def main() -> int:
     parser.add_argument("--only", choices=tuple(CONTENDERS), default=None)
     parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy while it converges")
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--operator-workers", type=int, default=None, help="the operator's --workers (default: its own)")
     parser.add_argument("--operator-src", default=None,
                         help="run the operator from this checkout (PYTHONPATH), e.g. an older commit for a before/after")
     args = parser.parse_args()

@@ -47,8 +47,9 @@ def _add_run_parser(subparsers) -> None:
                      help="kubeconfig file (env KUBECONFIG); default: in-cluster, else ~/.kube/config")
     run.add_argument("--namespace", default=env("WATCH_NAMESPACE", ""),
                      help="comma-separated namespaces to watch, empty = all (env WATCH_NAMESPACE)")
-    run.add_argument("--workers", type=_positive_int, default=int(env("WORKERS", "4")),
-                     help="worker threads per controller (env WORKERS, default 4)")
+    run.add_argument("--workers", type=_positive_int, default=int(env("WORKERS", "8")),
+                     help="worker threads per controller (env WORKERS, default 8; a sync mostly waits on the API "
+                          "server, so threads, not CPU, bound how many clusters are created at once)")
     run.add_argument("--metrics-bind-address", type=_bind_address, default=env("METRICS_BIND_ADDRESS", ":8383"),
                      help="address of /metrics (env METRICS_BIND_ADDRESS, default :8383)")
     run.add_argument("--health-probe-bind-address", type=_bind_address,

@@ -18,7 +18,7 @@ from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 
-DEFAULT_INTERVAL = 5.0
+DEFAULT_INTERVAL = 10.0
 FIGURES = frozenset({"members", "readyMembers", "readyGroups", "registeredMembers", "brokers"})
 _FALSE_PROGRESSING = ("False", "Progressing")
 

@@ -147,7 +147,7 @@ def test_install_upgrade_and_uninstall_with_the_operator_under_the_charts_rbac(k
           "120s", "--set", "rocketmqObserveInterval=0")
     deployment = _deployment(api_client, release_ns, fullname)
     assert deployment["status"].get("availableReplicas") == 1
-    assert (_env(deployment)["WATCH_NAMESPACE"], _env(deployment)["WORKERS"]) == ("", "4")
+    assert (_env(deployment)["WATCH_NAMESPACE"], _env(deployment)["WORKERS"]) == ("", "8")
     assert _names(kubeconfig, "clusterrole", selector=instance) == [f"clusterrole.rbac.authorization.k8s.io/{fullname}"]
     text = _run_cluster(api_client, deployment, release_namespace=release_ns, namespace=namespace, name="first",
                         tmp_path=tmp_path, identity="helm-install-0")
