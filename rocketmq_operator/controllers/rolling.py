@@ -45,8 +45,12 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
                                                        current["spec"].get("template"))
         status = (current or {}).get("status") or {}
         revision = None if new_template else status.get("updateRevision")
+        # A StatefulSet the StatefulSet controller has not reported on yet (no update revision) is new: its
+        # pods are on its one revision, nothing to roll (not "waiting for every pod to restart").
+        unreported = not new_template and revision is None
         group_pods = [p for p in pods if member_of(p)[0] == group]
-        pending = current is not None and (new_template or any(_revision(p) != revision for p in group_pods))
+        pending = current is not None and (new_template or (not unreported
+                                                            and any(_revision(p) != revision for p in group_pods)))
         settled = current is not None and status.get("observedGeneration", 0) >= current["metadata"].get(
             "generation", 0)
         strategy = ((current or {}).get("spec") or {}).get("updateStrategy") or {}
@@ -57,8 +61,8 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
             fact = by_pod.get(pod["metadata"]["name"])
             seen = view.get(pod["metadata"]["name"], {})
             states.append(PodState(
-                pod["metadata"]["name"], group, member_of(pod)[1], updated=revision is not None
-                and _revision(pod) == revision, ready=pod_ready(pod),
+                pod["metadata"]["name"], group, member_of(pod)[1],
+                updated=unreported or (revision is not None and _revision(pod) == revision), ready=pod_ready(pod),
                 registered=is_registered(fact, facts) if facts is not None else None,
                 lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None,
                 master=seen.get("master"), broker_id=seen.get("brokerId"), in_sync=bool(seen.get("inSync"))))

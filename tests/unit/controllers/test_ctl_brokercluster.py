@@ -548,3 +548,22 @@ def test_a_group_added_to_a_cluster_from_an_earlier_version_uses_the_clusters_se
     assert ("services", f"{NAME}-2") not in created
     assert cluster.get(STATEFUL_SETS, NS, f"{NAME}-2")["spec"]["serviceName"] == f"{NAME}-brokers"
     assert cluster.get(STATEFUL_SETS, NS, f"{NAME}-0")["spec"]["serviceName"] == f"{NAME}-0"
+
+
+def test_pods_that_appear_before_the_statefulset_reports_its_revision_are_not_a_roll(cluster):
+    """A new StatefulSet's pods (revision label set) come before the StatefulSet controller writes the update
+    revision into its status: they are on its only revision, so nothing rolls and no Rolling condition
+    flickers into status (two status writes for a new cluster: Progressing, then Ready)."""
+    synced(cluster, sample())
+    for sts in cluster.lister(STATEFUL_SETS).list(NS):
+        sts = copy.deepcopy(sts)
+        sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "replicas": 0}
+        cluster.seed(STATEFUL_SETS, sts)
+        for member in range(2):
+            labels = {**sts["spec"]["template"]["metadata"]["labels"], "controller-revision-hash": "rev-1"}
+            cluster.seed(PODS, {"metadata": {"name": f"{sts['metadata']['name']}-{member}", "namespace": NS,
+                                             "labels": labels}, "status": {}})
+    cluster.broker_cluster_reconciler().sync(KEY)
+    statuses = [a.body["status"] for a in cluster.api.actions if a.subresource == "status"]
+    assert all(ready_condition(s, "Rolling") is None for s in statuses)
+    assert [a for a in cluster.api.actions if a.resource == "statefulsets"] == []
