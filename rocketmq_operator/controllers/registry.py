@@ -206,7 +206,7 @@ def _pod_owner(stateful_sets: Lister, kind: str):
 
 # -- controllers ---------------------------------------------------------------------------------------------
 
-CHILD_DELAY = 1.0  # seconds a change on an owned object waits, to be synced with the changes that follow it
+CHILD_DELAY = 2.0  # seconds a change on an owned object waits, to be synced with the changes that follow it
 
 
 def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, watched: Iterable[Resource],
