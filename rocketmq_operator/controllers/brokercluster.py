@@ -26,7 +26,13 @@ from rocketmq_operator.controllers import rollplan
 from rocketmq_operator.controllers import status as st
 from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
 from rocketmq_operator.controllers.clustermetrics import ClusterMetrics
-from rocketmq_operator.controllers.common import CLUSTER_INDEX, is_paused, note_overrides, pods_not_created
+from rocketmq_operator.controllers.common import (
+    CLUSTER_INDEX,
+    STALE_CACHE_RECHECK,
+    is_paused,
+    note_overrides,
+    pods_not_created,
+)
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
@@ -77,6 +83,10 @@ class BrokerClusterReconciler:
         self._status = status
         self._recorder = recorder
         self._clock = clock
+
+    @property
+    def status_writer(self) -> StatusWriter:
+        return self._status
 
     def sync(self, key: Key) -> Result | None:
         try:
@@ -317,7 +327,9 @@ class BrokerClusterReconciler:
         status = report.status(model, pods=pods, extra=extra)
         okey = self._observed_key(_key(obj))
         held = self._pacer.hold(okey, obj.get("status") or {}, status) if self._pacer is not None else None
-        if held is None and self._status.write(obj, status) and self._pacer is not None:
+        if held is None and self._status.cache_behind(obj):
+            held = STALE_CACHE_RECHECK  # its own last write is still on its way to the cache: look again then
+        elif held is None and self._status.write(obj, status) and self._pacer is not None:
             self._pacer.wrote(okey)
         if self._metrics is not None:
             facts = self._observer.fresh_facts(okey) if self._observer is not None else None

@@ -225,35 +225,56 @@ class StatusWriter:
     that brings the newer object queues another sync, which writes the status again. NotFound means the
     object was deleted meanwhile. Both are quiet.
 
-    After a write the writer remembers the resourceVersion it replaced: a sync that still reads that
-    version from the cache (its own write has not come back through the watch yet) does not write, since
-    the write would only meet a conflict; the watch event of the write queues the next sync.
+    After a write the writer remembers the resourceVersion it replaced and the one it made: a sync that
+    still reads the replaced version from the cache (its own write has not come back through the watch yet)
+    does not write, since the write would only meet a conflict (:meth:`cache_behind`: the caller looks
+    again soon), and the watch event that brings the version it made is its own echo (:meth:`is_echo`),
+    which needs no sync.
     """
 
     def __init__(self, client: KubeClient, resource: Resource) -> None:
         self._client = client
         self.resource = resource
         self._replaced: dict[tuple[str, str], str] = {}
+        self._made: dict[tuple[str, str], str] = {}
 
     def write(self, obj: dict[str, Any], status: dict[str, Any]) -> bool:
         """True when a write was made and accepted."""
         if status == (obj.get("status") or {}):
             return False
         meta = obj["metadata"]
-        key, version = (meta["namespace"], meta["name"]), meta.get("resourceVersion")
-        if version is not None and self._replaced.get(key) == version:
+        key = (meta["namespace"], meta["name"])
+        version = meta.get("resourceVersion")
+        if self.cache_behind(obj):
             return False  # the cache is behind this writer's own last write
         try:
-            self._client.update_status(self.resource, {**obj, "status": status}, namespace=meta["namespace"])
+            written = self._client.update_status(self.resource, {**obj, "status": status},
+                                                 namespace=meta["namespace"])
         except NotFound:
-            self._replaced.pop(key, None)
+            self.forget(*key)
             return False
         except Conflict:
             return False
         if version is not None:
             self._replaced[key] = version
+        made = ((written or {}).get("metadata") or {}).get("resourceVersion")
+        if made:
+            self._made[key] = made
         return True
+
+    def cache_behind(self, obj: dict[str, Any]) -> bool:
+        """True when the cached ``obj`` is the version this writer's last write replaced."""
+        meta = obj["metadata"]
+        version = meta.get("resourceVersion")
+        return version is not None and self._replaced.get((meta["namespace"], meta["name"])) == version
+
+    def is_echo(self, obj: dict[str, Any]) -> bool:
+        """True when ``obj`` is the version this writer's last status write made (its watch event)."""
+        meta = obj.get("metadata") or {}
+        version = meta.get("resourceVersion")
+        return version is not None and self._made.get((meta.get("namespace", ""), meta.get("name", ""))) == version
 
     def forget(self, namespace: str, name: str) -> None:
         """Drops what is remembered of a deleted object."""
         self._replaced.pop((namespace, name), None)
+        self._made.pop((namespace, name), None)

@@ -47,8 +47,9 @@ def _only_status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(o.get(k) == n.get(k) for k in ("generation", "labels", "annotations", "deletionTimestamp"))
 
 
-def parent_handler(enqueue: Enqueue) -> FuncHandler:
-    """Handler for the parent kind itself."""
+def parent_handler(enqueue: Enqueue, *, is_echo: Callable[[dict[str, Any]], bool] | None = None) -> FuncHandler:
+    """Handler for the parent kind itself. ``is_echo`` tells the controller's own status writes coming back
+    through the watch: a change of status only, made by the last sync, needs no sync of its own."""
 
     def add(obj: dict[str, Any], is_initial_list: bool) -> None:
         enqueue(key_of(obj), priority=PRIORITY_LOW if is_initial_list else PRIORITY_NORMAL)
@@ -57,7 +58,9 @@ def parent_handler(enqueue: Enqueue) -> FuncHandler:
         if _rv(old) == _rv(new):
             priority = PRIORITY_LOW  # a resync
         elif _only_status_changed(old, new):
-            priority = PRIORITY_CHILD  # mostly the operator's own status writes
+            if is_echo is not None and is_echo(new):
+                return
+            priority = PRIORITY_CHILD  # status written by someone else (or before a restart)
         else:
             priority = PRIORITY_NORMAL
         enqueue(key_of(new), priority=priority)

@@ -227,7 +227,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                              watched=(door.resource, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
                                       *BROKER_CHILDREN))
     enqueue = controller.enqueue
-    parent.add_handler(parent_handler(enqueue))
+    parent.add_handler(parent_handler(enqueue, is_echo=reconciler.status_writer.is_echo))
     for resource in BROKER_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(enqueue, owner_keys(door.resource.kind)))
     factory.informer(PODS).add_handler(mapped_handler(enqueue, _pod_owner(factory.lister(STATEFUL_SETS),

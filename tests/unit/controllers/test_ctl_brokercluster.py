@@ -567,3 +567,18 @@ def test_pods_that_appear_before_the_statefulset_reports_its_revision_are_not_a_
     statuses = [a.body["status"] for a in cluster.api.actions if a.subresource == "status"]
     assert all(ready_condition(s, "Rolling") is None for s in statuses)
     assert [a for a in cluster.api.actions if a.resource == "statefulsets"] == []
+
+
+def test_the_status_writer_knows_its_own_echo_and_a_cache_still_behind_it(cluster):
+    cluster.seed(BROKER_CLUSTERS, sample())
+    reconciler = cluster.broker_cluster_reconciler()
+    before = cluster.lister(BROKER_CLUSTERS).get(NS, NAME)
+    reconciler.sync(KEY)
+    writer = reconciler.status_writer
+    assert writer.cache_behind(before)  # the cache still holds the version the write replaced
+    cluster.api.clear()
+    assert reconciler.sync(KEY) == Result(requeue_after=STALE_CACHE_RECHECK)
+    assert [a for a in cluster.api.actions if a.subresource == "status"] == []  # no write bound to conflict
+    cluster.catch_up()
+    after = cluster.lister(BROKER_CLUSTERS).get(NS, NAME)
+    assert writer.is_echo(after) and not writer.cache_behind(after)

@@ -61,6 +61,15 @@ def test_a_spec_change_goes_in_at_normal_priority():
     assert enqueue.calls == [(Key("ns", "a"), PRIORITY_NORMAL)]
 
 
+def test_the_echo_of_the_controllers_own_status_write_is_not_queued_but_others_status_writes_are():
+    enqueue = Recorded()
+    handler = parent_handler(enqueue, is_echo=lambda o: o["metadata"]["resourceVersion"] == "8")
+    handler.on_update(obj("a", "7"), obj("a", "8"))  # the version our last write made
+    assert enqueue.calls == []
+    handler.on_update(obj("a", "8"), obj("a", "9"))  # someone else's status write
+    assert enqueue.calls == [(Key("ns", "a"), PRIORITY_CHILD)]
+
+
 def test_a_deleted_parent_is_queued_by_its_key():
     enqueue = Recorded()
     parent_handler(enqueue).on_delete(obj("a"))
