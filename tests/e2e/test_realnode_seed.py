@@ -275,5 +275,9 @@ def test_a_frozen_broker_is_restarted_by_its_liveness_probe_and_ready_only_once_
     # After the restart began (first unready sample), Ready never showed before the broker was listed.
     after = samples[samples.index(unready[0]):]
     assert all(listed for _, ready, listed in after if ready), after
-    broker = get_cr(seed.api_client, "Broker", NS, BROKER)
+    # The operator reports Ready once it has itself seen the broker registered again (its next observation,
+    # then a sync): shortly after the pod, not at the same instant.
+    broker = eventually(lambda: (b := get_cr(seed.api_client, "Broker", NS, BROKER))
+                        and condition(b, "Ready").get("status") == "True" and b, timeout=60, interval=1,
+                        what="the Broker to report Ready again")
     assert condition(broker, "Ready").get("status") == "True", broker["status"]
