@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchkit import wait_for_default_service_accounts  # bench/ runs as scripts
 from prometheus_client import REGISTRY
 
 from rocketmq_operator import logs
@@ -60,7 +61,6 @@ from rocketmq_operator.kube import (
     KubeClient,
     NotFound,
     RequestCounter,
-    Resource,
     connect,
 )
 from rocketmq_operator.manager import Operator
@@ -74,7 +74,6 @@ PER_NAMESPACE = 50
 GROUPS, MEMBERS = 2, 2
 KIND_RESOURCES = {"ConfigMap": CONFIG_MAPS, "Service": SERVICES, "StatefulSet": STATEFUL_SETS,
                   "PodDisruptionBudget": POD_DISRUPTION_BUDGETS}
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -208,15 +207,7 @@ class Bench:
                 self.client.create(NAMESPACES, {"metadata": {"name": ns, "labels": {"bench": "brokerclusters"}}})
             except AlreadyExists:
                 pass
-        # The default ServiceAccount must exist before pods can be created in a namespace.
-        deadline = time.monotonic() + 60
-        for ns in self.namespaces:
-            while time.monotonic() < deadline:
-                try:
-                    self.client.get(SERVICE_ACCOUNTS, "default", namespace=ns)
-                    break
-                except NotFound:
-                    time.sleep(0.2)
+        wait_for_default_service_accounts(self.client, self.namespaces)
 
     def delete_namespaces(self) -> float:
         started = time.monotonic()

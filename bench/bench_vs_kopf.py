@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchkit import wait_for_default_service_accounts  # bench/ runs as scripts
 
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
@@ -47,7 +48,6 @@ from rocketmq_operator.kube import (
     NODES,
     STATEFUL_SETS,
     AlreadyExists,
-    NotFound,
     Resource,
     connect,
 )
@@ -57,7 +57,6 @@ SAMPLE = ROOT / "manifests" / "samples" / "04-cluster-2m-2s.yaml"
 PER_NAMESPACE = 50
 GROUPS, MEMBERS = 2, 2
 IDLE_WINDOW = 30.0
-SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 CONTENDERS = {
     "operator": ("rocketmq-operator/", "OpenAPI-Generator/"),  # the second: versions before the operator named itself
@@ -159,14 +158,7 @@ class Run:
                 self.client.create(NAMESPACES, {"metadata": {"name": ns}})
             except AlreadyExists:
                 pass
-        for ns in self.namespaces:  # pods need the namespace's default ServiceAccount
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    self.client.get(SERVICE_ACCOUNTS, "default", namespace=ns)
-                    break
-                except NotFound:
-                    time.sleep(0.2)
+        wait_for_default_service_accounts(self.client, self.namespaces)
 
     def start(self) -> None:
         env = dict(os.environ, KUBECONFIG=self.plane.kubeconfig)
