@@ -10,14 +10,16 @@ API server's audit log of writes on), started fresh, so neither inherits the oth
    given 10 s to start;
 2. N BrokerClusters of 2 groups x 2 members (``manifests/samples/04-cluster-2m-2s.yaml``, name servers on
    loopback) created on 8 client threads;
-3. sampled once a second (``kubectl get``'s table from the watch cache): StatefulSets READY 2/2 and, for
-   the operator, CRs whose Ready condition says AllBrokersReady, until all are there;
+3. followed by a watch each (the StatefulSets, and the BrokerClusters; one event per change costs the API server
+   far less than a table of 1,000 rows every second): StatefulSets with 2/2 ready replicas and, for the
+   operator, CRs whose Ready condition says AllBrokersReady, sampled once a second until all are there;
 4. 30 s of idle: writes made by the contender once converged.
 
 The contender's writes are read from the API server's audit log, by the contender's user agent (the
 operator ``rocketmq-operator/…``; kopf ``kopf/…`` and its handlers' client ``kopf-baseline/…``), by verb
 and resource; its CPU time and peak RSS from /proc. ``--profile`` samples the operator with py-spy while it
-converges and prints where its CPU went.
+converges and prints where its CPU went; with py-spy installed, the contender's CPU time is also read per
+thread from /proc at the end (thread names from ``py-spy dump``).
 
 The operator runs with RocketMQ observation off (``--rocketmq-observe-interval 0``): KWOK pods run no
 broker, and neither does kopf talk to RocketMQ. Ready then means every broker pod is Ready.
@@ -28,10 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -48,6 +52,8 @@ from rocketmq_operator.kube import (
     NODES,
     STATEFUL_SETS,
     AlreadyExists,
+    ApiError,
+    KubeClient,
     Resource,
     connect,
 )
@@ -78,6 +84,85 @@ def status_field(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+class Tally:
+    """How many objects of a resource satisfy ``test``, kept by list then watch (reopened when it ends)."""
+
+    def __init__(self, client: KubeClient, resource: Resource, test: Any) -> None:
+        self._client, self._resource, self._test = client, resource, test
+        self._ok: dict[tuple[str, str], bool] = {}
+        self._stop = threading.Event()
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def count(self) -> int:
+        return sum(self._ok.values())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._stream is not None:
+            self._stream.close()
+
+    def _note(self, obj: dict[str, Any], gone: bool = False) -> None:
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if gone:
+            self._ok.pop(key, None)
+        else:
+            self._ok[key] = bool(self._test(obj))
+
+    def _run(self) -> None:
+        rv = ""
+        while not self._stop.is_set():
+            try:
+                if not rv:
+                    listed = self._client.list(self._resource)
+                    self._ok.clear()
+                    for obj in listed.items:
+                        self._note(obj)
+                    rv = listed.resource_version
+                self._stream = self._client.watch(self._resource, resource_version=rv, timeout_seconds=300)
+                for event in self._stream:
+                    obj = event["object"]
+                    rv = obj["metadata"].get("resourceVersion", rv)
+                    if event["type"] != "BOOKMARK":
+                        self._note(obj, gone=event["type"] == "DELETED")
+            except ApiError:
+                rv = ""  # expired or dropped: list again
+                self._stop.wait(0.5)
+
+
+def sts_ready(sts: dict[str, Any]) -> bool:
+    return (sts.get("status") or {}).get("readyReplicas") == MEMBERS
+
+
+def cr_ready(cr: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("reason") == "AllBrokersReady"
+               for c in (cr.get("status") or {}).get("conditions") or ())
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of the process's live threads, by thread name with worker numbers folded together."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        return {}
+    dump = subprocess.run([str(spy), "dump", "--pid", str(pid), "--nonblocking"], capture_output=True, text=True,
+                          timeout=60, check=False).stdout
+    names = {int(tid): name for tid, name in re.findall(r'^Thread (\d+) \([^)]*\): "([^"]*)"', dump, re.MULTILINE)}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: Counter = Counter()
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    out["(system time, all threads)"] = int(fields[12]) / tick
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = re.sub(r"[-_]\d+$", "-N", names.get(int(task.name), "(not Python)"))
+        out[name] += (int(fields[11]) + int(fields[12])) / tick
+    return dict(out)
 
 
 def cluster_body(namespace: str, name: str) -> dict[str, Any]:
@@ -196,17 +281,6 @@ class Run:
         ns = self.namespaces[i // PER_NAMESPACE]
         self.client.create(BROKER_CLUSTERS, cluster_body(ns, f"bc-{i:04d}"), namespace=ns)
 
-    def table(self, resource: Resource) -> list[dict[str, Any]]:
-        """The rows ``kubectl get`` prints, served from the API server's watch cache: a sample costs the
-        server (and this process) a fraction of a full list, so polling does not slow the contender."""
-        api = self.client._transport._api
-        method, url, headers, _, _ = api.param_serialize(
-            "GET", resource.path(namespace=None), query_params=[("resourceVersion", "0")],
-            header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}, auth_settings=["BearerToken"])
-        data = json.loads(api.call_api(method, url, headers, None, _request_timeout=60).response.read())
-        names = [c["name"] for c in data["columnDefinitions"]]
-        return [dict(zip(names, row["cells"], strict=False)) for row in data.get("rows") or ()]
-
     def converge(self) -> None:
         assert self.proc is not None
         pid, n = self.proc.pid, self.n
@@ -220,14 +294,15 @@ class Run:
         self.results["create_s"] = time.monotonic() - t0
         log(f"{self.name}: {n} BrokerClusters created in {self.results['create_s']:.1f}s")
         want_crs = self.name == "operator"
+        sets = Tally(self.client, STATEFUL_SETS, sts_ready)
+        crs = Tally(self.client, BROKER_CLUSTERS, cr_ready) if want_crs else None
         sts_at = cr_at = None
         last = 0.0
         while time.monotonic() - t0 < self.args.timeout:
             time.sleep(1.0)
             elapsed = time.monotonic() - t0
-            ready_sets = sum(1 for row in self.table(STATEFUL_SETS) if row.get("Ready") == f"{MEMBERS}/{MEMBERS}")
-            ready_crs = sum(1 for row in self.table(BROKER_CLUSTERS) if row.get("Status") == "AllBrokersReady") \
-                if want_crs else 0
+            ready_sets = sets.count()
+            ready_crs = crs.count() if crs is not None else 0
             if sts_at is None and ready_sets >= GROUPS * n:
                 sts_at = elapsed
                 self.results["cpu_at_sts"] = cpu_of(pid) - cpu0
@@ -242,6 +317,9 @@ class Run:
                 last = elapsed
             if sts_at is not None and (cr_at is not None or not want_crs):
                 break
+        sets.stop()
+        if crs is not None:
+            crs.stop()
         done = time.monotonic()
         self.results.update({"sts_ready_s": sts_at, "cr_ready_s": cr_at, "cpu_converged": cpu_of(pid) - cpu0,
                              "plane_cpu": {k: cpu_of(v) - plane0[k] for k, v in self.plane.pids().items()}})
@@ -259,6 +337,7 @@ class Run:
         self.results["hwm"] = status_field(pid, "VmHWM")
         self.results["rss_end"] = status_field(pid, "VmRSS")
         self.results["wall_to_idle_s"] = done - t0
+        self.results["threads"] = thread_cpu(pid)
         if self.name == "operator":
             self.results["reconciles"] = operator_reconciles(self.metrics_port)
 
@@ -422,6 +501,10 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
         print(f"{name}: other clients' writes meanwhile: {dict(r['other_writes'].most_common())}")
         print(f"{name}: control-plane CPU while converging: "
               + ", ".join(f"{k} {v:.0f} s" for k, v in sorted(r["plane_cpu"].items(), key=lambda kv: -kv[1])))
+        if r.get("threads"):
+            print(f"{name}: CPU by thread (from /proc, whole run): "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["threads"].items(), key=lambda kv: -kv[1])
+                              if v >= 0.05))
         if r.get("profile"):
             print(f"{name}: py-spy, share of CPU samples with the function on the stack (inclusive), then as the "
                   f"innermost frame (self):")
