@@ -41,6 +41,16 @@ def _rv(obj: dict[str, Any]) -> str | None:
     return obj.get("metadata", {}).get("resourceVersion")
 
 
+def same_but_version(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Equal apart from ``metadata.resourceVersion``: as the cache keeps them (see the informers' transforms),
+    nothing a sync reads has changed."""
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    if old.keys() != new.keys() or om.keys() != nm.keys():
+        return False
+    return (all(old[k] == new[k] for k in old if k != "metadata")
+            and all(om[k] == nm[k] for k in om if k != "resourceVersion"))
+
+
 def _only_status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Same generation (spec), labels, annotations and deletion state: the change is in status."""
     o, n = old.get("metadata", {}), new.get("metadata", {})
@@ -84,6 +94,8 @@ def mapped_handler(enqueue: Enqueue, to_keys: Callable[[dict[str, Any]], Iterabl
     def update(old: dict[str, Any], new: dict[str, Any]) -> None:
         if _rv(old) == _rv(new):
             return  # a resync of a child: the parent's own resync covers it
+        if same_but_version(old, new):
+            return  # changed only in what the cache leaves out (e.g. a budget's status): nothing to look at
         emit(new, PRIORITY_CHILD)
         if controller_ref(old) != controller_ref(new):
             emit(old, PRIORITY_CHILD)

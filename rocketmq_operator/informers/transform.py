@@ -1,10 +1,10 @@
 """What happens to an object between the wire and the cache.
 
 ``metadata.managedFields`` is dropped (often half an object's size, never read by the operator), then
-an optional caller-supplied transform runs, then the object is compacted: dictionary keys and short
-string values are interned so the thousands of copies of ``"metadata"``, ``"app.kubernetes.io/name"``
-or a namespace name share one string instead of one each. The JSON decoder shares keys only within a
-single document, and each watch event is its own document.
+an optional caller-supplied transform runs, then the object is compacted: short string values are
+interned so the thousands of copies of ``"rocketmq"``, an image name or a namespace name share one string
+instead of one each (each watch event is a document of its own). Keys need nothing: the decoder keeps
+one copy of each short key for every document.
 """
 
 from __future__ import annotations
@@ -28,23 +28,34 @@ def strip_managed_fields(obj: Obj) -> Obj:
 
 
 def compact(value: Any) -> Any:
-    """A copy of a decoded JSON value with interned keys and short strings (see module docstring).
+    """``value`` with its short string values replaced by interned ones, in place (see module docstring).
 
-    Leaves are handled inline rather than by recursion: this runs on every cached object.
+    Keys are left as they are: the decoder (orjson) already shares each short key across documents. Leaves
+    are handled inline rather than by recursion, and containers are changed in place rather than rebuilt:
+    this runs on every cached object.
     """
     if type(value) is dict:
-        return {_intern(key): (compact(item) if type(item) in _CONTAINERS else
-                               _intern(item) if type(item) is str and len(item) <= _INTERN_MAX_LEN else item)
-                for key, item in value.items()}
-    if type(value) is list:
-        return [compact(item) if type(item) in _CONTAINERS else
-                _intern(item) if type(item) is str and len(item) <= _INTERN_MAX_LEN else item
-                for item in value]
-    return _intern(value) if type(value) is str and len(value) <= _INTERN_MAX_LEN else value
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str:
+                if len(item) <= _INTERN_MAX_LEN:
+                    value[key] = _intern(item)  # replacing a value while iterating is allowed; keys stay
+            elif kind is dict or kind is list:
+                compact(item)
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            kind = type(item)
+            if kind is str:
+                if len(item) <= _INTERN_MAX_LEN:
+                    value[index] = _intern(item)
+            elif kind is dict or kind is list:
+                compact(item)
+    elif type(value) is str and len(value) <= _INTERN_MAX_LEN:
+        return _intern(value)
+    return value
 
 
 _intern = sys.intern
-_CONTAINERS = (dict, list)
 
 
 def cache_transform(user: Transform | None = None, *, intern: bool = True) -> Transform:

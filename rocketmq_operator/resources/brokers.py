@@ -117,10 +117,12 @@ def _cluster_meta(model: BrokerClusterModel, name: str) -> dict[str, Any]:
     return meta.object_meta(name, model.parent, labels=labels, extra_labels=model.labels)
 
 
-def group_files(model: BrokerClusterModel, group: int) -> dict[str, str]:
-    """The files a pod of ``group`` finds in its configuration directory: each member's broker.conf and the
-    scripts (their content hash is stamped on the group's pod template)."""
-    return {**group_confs(model, group), START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
+def group_files(model: BrokerClusterModel, group: int, confs: dict[str, str] | None = None) -> dict[str, str]:
+    """The files a pod of ``group`` finds in its configuration directory: each member's broker.conf (``confs``
+    when the caller has them already) and the scripts (their content hash is stamped on the group's pod
+    template)."""
+    confs = group_confs(model, group) if confs is None else confs
+    return {**confs, START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
 
 
 def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
@@ -133,11 +135,14 @@ def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
     }
 
 
-def cluster_config_map(model: BrokerClusterModel, groups: list[int]) -> dict[str, Any]:
-    """The ConfigMap of every group in ``groups``: ``group-<g>-broker-<m>.conf`` per member, the scripts once."""
+def cluster_config_map(model: BrokerClusterModel, groups: list[int],
+                       confs: dict[int, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The ConfigMap of every group in ``groups``: ``group-<g>-broker-<m>.conf`` per member, the scripts once.
+    ``confs`` holds the groups' broker.conf texts when the caller has them already."""
     data = {START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
     for group in groups:
-        data.update({cluster_conf_key(group, m): text for m, text in enumerate(group_confs(model, group).values())})
+        texts = confs[group] if confs is not None and group in confs else group_confs(model, group)
+        data.update({cluster_conf_key(group, m): text for m, text in enumerate(texts.values())})
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": _cluster_meta(model, naming.cluster_service_name(model.name)), "data": data}
 
@@ -297,11 +302,11 @@ def _without_namesrv(text: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("namesrvAddr="))
 
 
-def broker_group_objects(model: BrokerClusterModel, group: int, *,
-                         hot_name_servers: bool = False) -> list[dict[str, Any]]:
+def broker_group_objects(model: BrokerClusterModel, group: int, *, hot_name_servers: bool = False,
+                         confs: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The objects of one broker group in create order: its StatefulSet, after its own ConfigMap and Service
-    for a group created with those."""
-    files = config_hash({"data": group_files(model, group)}, hot_name_servers=hot_name_servers)
+    for a group created with those. ``confs``: the group's broker.conf texts, when the caller has them."""
+    files = config_hash({"data": group_files(model, group, confs)}, hot_name_servers=hot_name_servers)
     sts = broker_statefulset(model, group, config_hash=files)
     if group in model.legacy_groups:
         return [broker_config_map(model, group), broker_service(model, group), sts]
@@ -314,7 +319,8 @@ def broker_cluster_objects(model: BrokerClusterModel, *, hot_name_servers: bool 
     PodDisruptionBudget. ``draining`` names groups beyond the spec that still run: their files stay in the
     cluster's ConfigMap until they are gone."""
     shared = [g for g in (*range(model.groups), *draining) if g not in model.legacy_groups]
-    config = [cluster_config_map(model, shared)] if shared else []
+    confs = {g: group_confs(model, g) for g in {*range(model.groups), *shared}}  # each text rendered once
+    config = [cluster_config_map(model, shared, confs)] if shared else []
     groups = [obj for group in range(model.groups)
-              for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers)]
+              for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers, confs=confs[group])]
     return [cluster_service(model), *config, *groups, cluster_pdb(model)]

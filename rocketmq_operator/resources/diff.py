@@ -23,13 +23,14 @@ added are dropped and defaulted again, which keeps one-of fields valid (switchin
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 from kubernetes.utils.quantity import parse_quantity
+
+from rocketmq_operator.resources.jsoncopy import json_copy
 
 IGNORED_TOP_LEVEL = frozenset({"apiVersion", "kind", "status"})
 QUANTITY_MAPS = frozenset({"requests", "limits", "capacity"})
@@ -108,12 +109,12 @@ def _quantity(value: Any) -> Decimal:
 
 def merged(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """The object to PUT so that ``current`` comes to contain ``desired`` (see module docstring)."""
-    result = {key: copy.deepcopy(value) for key, value in current.items() if key != "status"}
+    result = {key: json_copy(value) for key, value in current.items() if key != "status"}
     for key, value in desired.items():
         if key == "metadata":
             result[key] = _merged_metadata(value, current.get("metadata") or {})
         elif key in IGNORED_TOP_LEVEL:
-            result.setdefault(key, copy.deepcopy(value))
+            result.setdefault(key, json_copy(value))
         else:
             result[key] = _merged_value(value, current.get(key), path=(key,))
     if desired.get("kind") == "Service":
@@ -123,31 +124,31 @@ def merged(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, 
 
 def _merged_value(desired: Any, current: Any, *, path: tuple[str, ...]) -> Any:
     if contains(desired, current, path=path) and current is not None:
-        return copy.deepcopy(current)
+        return json_copy(current)
     if isinstance(desired, Mapping) and isinstance(current, Mapping):
         return {
             key: _merged_value(value, current.get(key), path=(*path, key)) for key, value in desired.items()
         }
-    return copy.deepcopy(desired)
+    return json_copy(desired)
 
 
 def _merged_metadata(desired: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    result = copy.deepcopy(dict(current))
+    result = json_copy(dict(current))
     for key, value in desired.items():
         if key in UNION_METADATA:
             result[key] = {**(current.get(key) or {}), **value}
         elif key == "ownerReferences":
             result[key] = _merged_owners(value, current.get(key) or [])
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = json_copy(value)
     return result
 
 
 def _merged_owners(desired: list[Mapping[str, Any]], current: list[Mapping[str, Any]]) -> list[Any]:
     """Desired references first, then current references to other owners (kept as they are)."""
     uids = {ref.get("uid") for ref in desired}
-    others = [copy.deepcopy(ref) for ref in current if ref.get("uid") not in uids]
-    return [*copy.deepcopy(desired), *others]
+    others = [json_copy(ref) for ref in current if ref.get("uid") not in uids]
+    return [*json_copy(desired), *others]
 
 
 def _keep_allocated(result: dict[str, Any], current: Mapping[str, Any]) -> None:
@@ -155,4 +156,4 @@ def _keep_allocated(result: dict[str, Any], current: Mapping[str, Any]) -> None:
     current_spec = current.get("spec") or {}
     for key in KEPT_SERVICE_FIELDS:
         if key not in spec and key in current_spec:
-            spec[key] = copy.deepcopy(current_spec[key])
+            spec[key] = json_copy(current_spec[key])

@@ -8,11 +8,11 @@ from the StatefulSet's claim template of the same name.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rocketmq_operator.resources import jvm
+from rocketmq_operator.resources.jsoncopy import json_copy
 from rocketmq_operator.resources.jvm import HeapProfile
 from rocketmq_operator.resources.modelparts import PodOptions, Storage
 from rocketmq_operator.resources.naming import ROCKETMQ_HOME_DIR
@@ -102,7 +102,7 @@ def claim_templates(storage: Storage, *, labels: Mapping[str, str]) -> list[dict
     """The StatefulSet's ``volumeClaimTemplates`` (StorageClass mode only), labelled like pods."""
     templates = []
     for claim in storage.claim_templates:
-        template = copy.deepcopy(dict(claim))
+        template = json_copy(dict(claim))
         meta = template.setdefault("metadata", {})
         meta["labels"] = {**(meta.get("labels") or {}), **labels}
         template.setdefault("apiVersion", "v1")
@@ -143,7 +143,7 @@ def spread_over_zones(labels: Mapping[str, str]) -> list[dict[str, Any]]:
 def pod_security_context(options: PodOptions, *, image: str) -> dict[str, Any]:
     """The user's pod securityContext, else the image user's (see :data:`DEFAULT_SECURITY_CONTEXT`)."""
     if options.security_context:
-        return copy.deepcopy(dict(options.security_context))
+        return json_copy(dict(options.security_context))
     repository = image.removeprefix("docker.io/")
     if repository.startswith(ROOT_IMAGE_REPOSITORIES):
         return dict(ROOT_IMAGE_SECURITY_CONTEXT)
@@ -158,17 +158,17 @@ def container_options(
     Env is the operator's ``env`` first, then the user's, then ``HEAP_OPTS`` (see :mod:`.jvm`),
     which may refer to the user's ``BROKER_MEM`` as ``$(BROKER_MEM)``.
     """
-    user_env = copy.deepcopy(list(options.env))
+    user_env = json_copy(list(options.env))
     container: dict[str, Any] = {
         "env": [
-            *copy.deepcopy(list(env)),
+            *json_copy(list(env)),
             *user_env,
             *jvm.heap_env(user_env, resources=options.resources, profile=heap),
         ],
-        "resources": copy.deepcopy(dict(options.resources)),
+        "resources": json_copy(dict(options.resources)),
     }
     given = options.container_security_context or DEFAULT_CONTAINER_SECURITY_CONTEXT
-    container["securityContext"] = copy.deepcopy(dict(given))
+    container["securityContext"] = json_copy(dict(given))
     return container
 
 
@@ -224,19 +224,19 @@ def pod_spec(
     """
     spec: dict[str, Any] = {
         "containers": [dict(c) for c in containers],
-        "volumes": [*volumes, *copy.deepcopy(list(options.volumes))],
+        "volumes": [*volumes, *json_copy(list(options.volumes))],
     }
     if init_containers:
         spec["initContainers"] = [dict(c) for c in init_containers]
     affinity = options.affinity or spread_over_nodes(selector)
     spread = options.topology_spread or (() if options.affinity else spread_over_zones(selector))
     optional = {
-        "affinity": copy.deepcopy(dict(affinity)),
-        "topologySpreadConstraints": copy.deepcopy(list(spread)) or None,
+        "affinity": json_copy(dict(affinity)),
+        "topologySpreadConstraints": json_copy(list(spread)) or None,
         "nodeSelector": dict(options.node_selector) or None,
-        "tolerations": copy.deepcopy(list(options.tolerations)) or None,
+        "tolerations": json_copy(list(options.tolerations)) or None,
         "securityContext": pod_security_context(options, image=image),
-        "imagePullSecrets": copy.deepcopy(list(options.image_pull_secrets)) or None,
+        "imagePullSecrets": json_copy(list(options.image_pull_secrets)) or None,
         "priorityClassName": options.priority_class_name,
         "serviceAccountName": options.service_account_name,
         "dnsPolicy": options.dns_policy or ("ClusterFirstWithHostNet" if options.host_network else None),

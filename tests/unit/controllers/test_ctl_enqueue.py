@@ -156,9 +156,35 @@ def test_a_child_resync_with_the_same_resource_version_is_skipped():
 def test_a_changed_child_queues_its_parent_below_changes_to_parents():
     enqueue = Recorded()
     owners = [ref("BrokerCluster", "bc")]
-    child_handler(enqueue).on_update(obj("c", "5", owners=owners), obj("c", "6", owners=owners))
+    child_handler(enqueue).on_update(obj("c", "5", owners=owners), {**obj("c", "6", owners=owners), "status": {"a": 1}})
     assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)]
     assert PRIORITY_LOW < PRIORITY_CHILD < PRIORITY_NORMAL
+
+
+def test_a_child_changed_only_in_what_the_cache_leaves_out_queues_nothing():
+    """A budget's status is not cached: its rewrites arrive as a new resourceVersion and nothing else."""
+    enqueue = Recorded()
+    owners = [ref("BrokerCluster", "bc")]
+    child_handler(enqueue).on_update({**obj("c", "5", owners=owners), "spec": {"maxUnavailable": 1}},
+                                     {**obj("c", "6", owners=owners), "spec": {"maxUnavailable": 1}})
+    assert enqueue.calls == []
+
+
+def test_a_child_whose_labels_or_annotations_changed_queues_its_parent():
+    owners = [ref("BrokerCluster", "bc")]
+    for field in ("labels", "annotations"):
+        enqueue = Recorded()
+        new = obj("c", "6", owners=owners)
+        new["metadata"][field] = {"k": "v"}
+        child_handler(enqueue).on_update(obj("c", "5", owners=owners), new)
+        assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)], field
+
+
+def test_a_child_that_gained_a_top_level_field_queues_its_parent():
+    enqueue = Recorded()
+    owners = [ref("BrokerCluster", "bc")]
+    child_handler(enqueue).on_update(obj("c", "5", owners=owners), {**obj("c", "6", owners=owners), "data": {}})
+    assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)]
 
 
 def test_a_child_that_changed_controller_queues_both_the_new_and_the_old_parent():

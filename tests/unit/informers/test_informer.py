@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 
-from rocketmq_operator.informers import DeletedFinalStateUnknown, FuncHandler, SharedInformer
+from rocketmq_operator.informers import DeletedFinalStateUnknown, FuncHandler, SharedInformer, compact
 from rocketmq_operator.kube import CONFIG_MAPS, NotFound
 from rocketmq_operator.kube.client import ListResult
 
@@ -86,6 +89,26 @@ def test_a_relist_of_one_namespace_leaves_the_other_namespaces_alone(informer):
     assert inf.has_synced()
     inf.replace([], namespace="x", initial=False)
     assert inf.store.keys() == ["y/b"]
+
+
+def test_compact_interns_short_string_values_in_place_and_leaves_the_rest_equal():
+    first = orjson.loads(b'{"metadata": {"labels": {"app": "rocketmq-broker-x"}}, "spec": {"args": ["run-x", 7]},'
+                         b' "data": {"long": "' + b"y" * 100 + b'"}}')
+    second = orjson.loads(b'{"metadata": {"labels": {"app": "rocketmq-broker-x"}}, "spec": {"args": ["run-x"]}}')
+    before = copy.deepcopy(first)
+    out = compact(first)
+    compact(second)
+    assert out is first and out == before  # same object, same content
+    assert first["metadata"]["labels"]["app"] is second["metadata"]["labels"]["app"]  # one string for both
+    assert first["spec"]["args"][0] is second["spec"]["args"][0]  # list items too
+    assert compact("short") is sys.intern("short")
+
+
+def test_the_decoder_shares_short_keys_between_documents_so_compact_need_not_intern_them():
+    """compact relies on it: if the decoder stopped sharing keys, every cached object would own its keys."""
+    a, b = orjson.loads(b'{"metadata": {"ownerReferences": []}}'), orjson.loads(b'{"metadata": {"ownerReferences": 1}}')
+    assert next(iter(a)) is next(iter(b))
+    assert next(iter(a["metadata"])) is next(iter(b["metadata"]))
 
 
 def test_cached_objects_lose_managed_fields_gain_kind_and_pass_the_transform():

@@ -1,0 +1,42 @@
+"""What the operator keeps of the objects it caches in most numbers (manager's informer transforms)."""
+
+from __future__ import annotations
+
+from rocketmq_operator.manager import slim_budget, slim_pod
+
+
+def test_a_budget_is_cached_without_its_status():
+    pdb = {"metadata": {"name": "b", "resourceVersion": "7"}, "spec": {"maxUnavailable": 1},
+           "status": {"currentHealthy": 3, "disruptionsAllowed": 1}}
+    assert slim_budget(pdb) == {"metadata": {"name": "b", "resourceVersion": "7"}, "spec": {"maxUnavailable": 1}}
+
+
+def test_a_pod_keeps_identity_labels_owner_and_readiness_only():
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"a": "b"}, "resourceVersion": "3",
+                        "ownerReferences": [{"uid": "o"}], "generateName": "x-"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "broker", "image": "i", "env": [{"name": "E"}]}],
+                    "volumes": [{"name": "v"}]},
+           "status": {"phase": "Running", "podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}],
+                      "containerStatuses": [{"restartCount": 2}], "startTime": "t"}}
+    slim = slim_pod(pod)
+    assert slim["metadata"] == {"name": "p", "namespace": "ns", "uid": "u", "labels": {"a": "b"}, "resourceVersion": "3",
+                                "ownerReferences": [{"uid": "o"}]}
+    assert slim["spec"] == {"nodeName": "n1", "containers": [{"name": "broker", "image": "i"}]}
+    assert slim["status"] == {"phase": "Running", "podIP": "10.0.0.1",
+                              "conditions": [{"type": "Ready", "status": "True"}]}
+
+
+def test_the_operator_process_freezes_its_start_up_objects_and_collects_young_objects_less_often():
+    import gc
+
+    from rocketmq_operator.manager import GC_YOUNG_THRESHOLD, tune_garbage_collector
+
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collector()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD > before[0]
+        assert gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
