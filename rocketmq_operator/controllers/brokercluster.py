@@ -107,9 +107,10 @@ class BrokerClusterReconciler:
         model = self._model(obj, report)
         if model is None:
             return self._finish(obj, report, None)
-        model = self._with_layout(obj, model)
-        sets = self._apply_groups(obj, model, report)
-        self._check_extra_groups(obj, model, report)
+        current = self._group_sets(obj)  # read once: every step below plans on the same view of the cache
+        model = self._with_layout(model, current)
+        sets = self._apply_groups(obj, model, current, report)
+        self._check_extra_groups(obj, model, current, report)
         self._progress(model, sets, report)
         self._warn_failed_create(obj, report)
         if self._observer is not None:
@@ -172,17 +173,17 @@ class BrokerClusterReconciler:
             if not old or message not in old.get("message", ""):
                 self._recorder.event(obj, WARNING, "FailedCreate", message)
 
-    def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
+    def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
                       report: st.Report) -> list[dict[str, Any] | None]:
         hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
-        draining = tuple(sorted(g for g in self._group_sets(obj) if g >= model.groups))
+        draining = tuple(sorted(g for g in current if g >= model.groups))
         objects = broker_cluster_objects(model, hot_name_servers=hot, draining=draining)
         desired_sets = {int(o["metadata"]["labels"][meta.LABEL_GROUP]): o for o in objects if o["kind"] == "StatefulSet"}
-        self._roll(obj, model, desired_sets, report)
+        self._roll(obj, model, desired_sets, current, report)
         applied = apply_all(obj, objects, self._controls, self._recorder)
         report.absorb(applied)
         if applied.get("PodDisruptionBudget", naming.cluster_service_name(model.name)) is not None:
-            self._retire_group_budgets(obj, model)
+            self._retire_group_budgets(obj, model, current)
         sets = [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
         for sts in sets:
             if sts is not None:
@@ -190,29 +191,30 @@ class BrokerClusterReconciler:
                     int(sts["metadata"].get("generation") or 0), sts["spec"].get("updateStrategy") or {})
         return sets
 
-    def _with_layout(self, obj: dict[str, Any], model: BrokerClusterModel) -> BrokerClusterModel:
+    @staticmethod
+    def _with_layout(model: BrokerClusterModel, current: dict[int, dict[str, Any]]) -> BrokerClusterModel:
         """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created, with a
         ConfigMap of its own, before one of each served the cluster): serviceName is immutable and a new volume
         would restart the pods, so those keep theirs and nothing restarts."""
-        own = frozenset(g for g, sts in self._group_sets(obj).items()
+        own = frozenset(g for g, sts in current.items()
                         if sts["spec"].get("serviceName") == naming.group_name(model.name, g))
         return replace(model, legacy_groups=own) if own else model
 
-    def _retire_group_budgets(self, obj: dict[str, Any], model: BrokerClusterModel) -> None:
+    def _retire_group_budgets(self, obj: dict[str, Any], model: BrokerClusterModel,
+                              current: dict[int, dict[str, Any]]) -> None:
         """Deletes the per-group PodDisruptionBudgets of earlier versions once the cluster's budget exists, so
         the brokers are never without one; no pod changes."""
         control = self._controls["PodDisruptionBudget"]
         namespace, uid = obj["metadata"]["namespace"], obj["metadata"]["uid"]
-        for group in sorted(set(range(model.groups)) | set(self._group_sets(obj))):
+        for group in sorted(set(range(model.groups)) | set(current)):
             current = control.current(namespace, naming.group_name(model.name, group))
             if current is not None and controller_uid(current) == uid:
                 control.delete(obj, current, reason="Replaced")
 
     def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
-              report: st.Report) -> None:
+              current: dict[int, dict[str, Any]], report: st.Report) -> None:
         """Plans the next step of a template roll (see rollplan), sets the partitions it allows into the desired
         StatefulSets and fences or restores a master's writes when the plan says so."""
-        current = self._group_sets(obj)
         behind = self._cache_behind(current)
         if behind is not None:  # keep the partitions last written; plan once the cache shows them
             for group, sts in desired_sets.items():
@@ -244,8 +246,9 @@ class BrokerClusterReconciler:
                 out[int(sts["metadata"]["labels"][meta.LABEL_GROUP])] = sts
         return out
 
-    def _check_extra_groups(self, obj: dict[str, Any], model: BrokerClusterModel, report: st.Report) -> None:
-        extra = sorted(g for g in self._group_sets(obj) if g >= model.groups)
+    def _check_extra_groups(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
+                            report: st.Report) -> None:
+        extra = sorted(g for g in current if g >= model.groups)
         if not extra:
             return
         if not model.allow_group_scale_down:
