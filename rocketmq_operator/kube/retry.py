@@ -49,9 +49,16 @@ class RetryPolicy:
     def run(self, call: Callable[[], T], *, idempotent: bool) -> T:
         """Run ``call``, retrying transient :class:`ApiError` s as the call's idempotency allows."""
         should_retry = is_transient if idempotent else surely_not_applied
+        try:
+            return call()  # nearly every call succeeds at once: no retry machinery for those
+        except ApiError as error:
+            if self.attempts <= 1 or not should_retry(error):
+                raise
+            first = error
+        self.sleep(self.delay(1, first))
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=self._wait,
+            stop=tenacity.stop_after_attempt(self.attempts - 1),  # the first attempt is made above
+            wait=lambda state: self._wait(state, before=1),
             retry=tenacity.retry_if_exception(lambda e: isinstance(e, ApiError) and should_retry(e)),
             sleep=self.sleep,
             reraise=True,
@@ -65,8 +72,9 @@ class RetryPolicy:
         retry_after = getattr(error, "retry_after", None)
         return max(wait, retry_after) if retry_after is not None else wait
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
+    def _wait(self, state: tenacity.RetryCallState, *, before: int = 0) -> float:
+        """The wait after tenacity's attempt ``state.attempt_number``, which follows ``before`` attempts of ours."""
         error = state.outcome.exception() if state.outcome is not None else None
-        return self.delay(state.attempt_number, error)
+        return self.delay(state.attempt_number + before, error)
 
 
