@@ -81,8 +81,23 @@ def parent_handler(enqueue: Enqueue, *, is_echo: Callable[[dict[str, Any]], bool
     return FuncHandler(add=add, update=update, delete=delete)
 
 
-def mapped_handler(enqueue: Enqueue, to_keys: Callable[[dict[str, Any]], Iterable[Key]]) -> FuncHandler:
-    """Handler for related objects: ``to_keys`` maps an object to the parents it concerns."""
+def settled(sts: dict[str, Any]) -> bool:
+    """A StatefulSet whose controller has seen its spec and has every replica updated and ready."""
+    status, replicas = sts.get("status") or {}, (sts.get("spec") or {}).get("replicas", 1)
+    return (status.get("observedGeneration", 0) >= (sts.get("metadata") or {}).get("generation", 0)
+            and status.get("readyReplicas", 0) == replicas and status.get("updatedReplicas", 0) == replicas)
+
+
+def became_settled(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """The update that completes a StatefulSet's rollout: the one that may make its parent Ready."""
+    return settled(new) and not settled(old)
+
+
+def mapped_handler(enqueue: Enqueue, to_keys: Callable[[dict[str, Any]], Iterable[Key]], *,
+                   completes: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> FuncHandler:
+    """Handler for related objects: ``to_keys`` maps an object to the parents it concerns. An update that
+    ``completes`` says may finish the parent's work (a StatefulSet settling) goes in at normal priority, so
+    the parent reports Ready without waiting out the delay of other changes on owned objects."""
 
     def emit(obj: dict[str, Any], priority: int) -> None:
         for key in to_keys(obj):
@@ -96,7 +111,7 @@ def mapped_handler(enqueue: Enqueue, to_keys: Callable[[dict[str, Any]], Iterabl
             return  # a resync of a child: the parent's own resync covers it
         if same_but_version(old, new):
             return  # changed only in what the cache leaves out (e.g. a budget's status): nothing to look at
-        emit(new, PRIORITY_CHILD)
+        emit(new, PRIORITY_NORMAL if completes is not None and completes(old, new) else PRIORITY_CHILD)
         if controller_ref(old) != controller_ref(new):
             emit(old, PRIORITY_CHILD)
 

@@ -35,7 +35,13 @@ from rocketmq_operator.controllers.doors import (
     FrontDoor,
     name_service_users_index,
 )
-from rocketmq_operator.controllers.enqueue import controller_ref, mapped_handler, owner_keys, parent_handler
+from rocketmq_operator.controllers.enqueue import (
+    became_settled,
+    controller_ref,
+    mapped_handler,
+    owner_keys,
+    parent_handler,
+)
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.proxy import ProxyReconciler
@@ -229,7 +235,8 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue, is_echo=reconciler.status_writer.is_echo))
     for resource in BROKER_CHILDREN:
-        factory.informer(resource).add_handler(mapped_handler(enqueue, owner_keys(door.resource.kind)))
+        factory.informer(resource).add_handler(mapped_handler(
+            enqueue, owner_keys(door.resource.kind), completes=became_settled if resource is STATEFUL_SETS else None))
     factory.informer(PODS).add_handler(mapped_handler(enqueue, _pod_owner(factory.lister(STATEFUL_SETS),
                                                                          door.resource.kind)))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.enqueue import mapped_handler, owner_keys, parent_handler
+from rocketmq_operator.controllers.enqueue import became_settled, mapped_handler, owner_keys, parent_handler
 from rocketmq_operator.controllers.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown
 from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_LOW, PRIORITY_NORMAL, RateLimitingQueue
@@ -229,3 +229,35 @@ def test_a_status_only_update_of_a_parent_goes_in_below_spec_changes():
     annotated["metadata"].update(generation=3, annotations={"rocketmq.apache.org/pause-reconcile": "true"})
     parent_handler(enqueue).on_update(new, annotated)
     assert enqueue.calls == [(Key("ns", "a"), PRIORITY_CHILD), (Key("ns", "a"), PRIORITY_NORMAL)]
+
+
+def sts(rv: str, *, ready: int, updated: int, observed: int = 1, replicas: int = 2) -> dict[str, Any]:
+    out = obj("g", rv, owners=[ref("BrokerCluster", "bc")])
+    out["metadata"]["generation"] = 1
+    out["spec"] = {"replicas": replicas}
+    out["status"] = {"observedGeneration": observed, "readyReplicas": ready, "updatedReplicas": updated}
+    return out
+
+
+def test_the_update_that_settles_a_statefulset_queues_its_parent_at_once_others_wait_as_child_changes():
+    enqueue = Recorded()
+    handler = mapped_handler(enqueue, owner_keys("BrokerCluster"), completes=became_settled)
+    handler.on_update(sts("1", ready=0, updated=2), sts("2", ready=1, updated=2))  # progress: waits
+    handler.on_update(sts("2", ready=1, updated=2), sts("3", ready=2, updated=2))  # settles: at once
+    handler.on_update(sts("3", ready=2, updated=2), {**sts("4", ready=2, updated=2), "x": 1})  # settled already
+    handler.on_update(sts("4", ready=1, updated=1), sts("5", ready=2, updated=2, observed=0))  # spec not seen yet
+    assert [p for _, p in enqueue.calls] == [PRIORITY_CHILD, PRIORITY_NORMAL, PRIORITY_CHILD, PRIORITY_CHILD]
+
+
+def test_a_controller_delays_child_changes_but_not_the_settling_update():
+    from rocketmq_operator.controllers.runner import Controller
+
+    clock = FakeClock()
+    queue = RateLimitingQueue(clock=clock)
+    controller = Controller("x", reconciler=None, queue=queue, has_synced=[], recorder=None, workers=1,
+                            child_delay=2.0)
+    handler = mapped_handler(controller.enqueue, owner_keys("BrokerCluster"), completes=became_settled)
+    handler.on_update(sts("1", ready=0, updated=2), sts("2", ready=1, updated=2))
+    assert len(queue) == 0  # held for the child delay
+    handler.on_update(sts("2", ready=1, updated=2), sts("3", ready=2, updated=2))
+    assert len(queue) == 1
