@@ -129,6 +129,10 @@ class WatchStream:
             pass  # already finished or closed
 
     def _lines(self) -> Iterator[bytes]:
+        fp = _chunked_body(self._response)
+        if fp is not None:
+            yield from _dechunked_lines(fp, self._chunk_size, self._closed)
+            return
         parts: list[bytes] = []
         for chunk in self._response.stream(self._chunk_size, decode_content=True):
             if self._closed.is_set():
@@ -141,6 +145,55 @@ class WatchStream:
             yield from _non_empty([b"".join(parts), *middle])
             parts = [tail]
         yield from _non_empty([b"".join(parts)])
+
+
+def _chunked_body(response: RawResponse) -> Any:
+    """The buffered socket reader under a chunked, unencoded urllib3 response; None for anything else (test
+    fakes, a compressed body), which is then read through urllib3's own chunk reader."""
+    inner = getattr(response, "_fp", None)  # http.client's response
+    fp = getattr(inner, "fp", None)
+    if fp is None or not hasattr(fp, "read1") or not getattr(inner, "chunked", False):
+        return None
+    if (response.headers.get("Content-Encoding") or "identity") != "identity":
+        return None
+    return fp
+
+
+def _dechunked_lines(fp: Any, size: int, closed: threading.Event) -> Iterator[bytes]:
+    """The newline-separated events of a chunked body, read ``size`` bytes at a time with at most one socket
+    read each (``read1``), however many events they hold.
+
+    urllib3 reads a chunked body one chunk (one watch event) at a time with three calls into the socket
+    reader each; a busy watch has many events waiting in the socket, and this takes them in one read.
+    """
+    data = b""
+    pos = 0
+    line: list[bytes] = []  # the start of an event split across chunks
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end >= 0:
+            length = int(data[pos:end].split(b";", 1)[0], 16)
+            if length == 0:
+                return  # the last chunk: the server ended the watch
+            start = end + 2
+            if len(data) >= start + length + 2:
+                payload = data[start:start + length]
+                pos = start + length + 2  # past the chunk's closing CRLF
+                *events, rest = payload.split(b"\n")
+                if events:
+                    events[0] = b"".join((*line, events[0]))
+                    line = []
+                    yield from (event for event in events if event.strip())
+                if rest:
+                    line.append(rest)
+                continue
+        more = fp.read1(size)
+        if closed.is_set():
+            return
+        if not more:
+            raise urllib3.exceptions.ProtocolError("Response ended prematurely")
+        data = data[pos:] + more
+        pos = 0
 
 
 def _non_empty(lines: list[bytes]) -> Iterator[bytes]:
