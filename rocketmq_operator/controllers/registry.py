@@ -26,7 +26,7 @@ from rocketmq_operator.controllers.common import (
     involved_uid_index,
 )
 from rocketmq_operator.controllers.console import ConsoleReconciler, console_name_service_key
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, controller_uid
 from rocketmq_operator.controllers.controllergroup import ControllerGroupReconciler
 from rocketmq_operator.controllers.doors import (
     BROKER_CLUSTER_DOOR,
@@ -41,6 +41,7 @@ from rocketmq_operator.controllers.enqueue import (
     mapped_handler,
     owner_keys,
     parent_handler,
+    settled,
 )
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
@@ -235,8 +236,9 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue, is_echo=reconciler.status_writer.is_echo))
     for resource in BROKER_CHILDREN:
-        factory.informer(resource).add_handler(mapped_handler(
-            enqueue, owner_keys(door.resource.kind), completes=became_settled if resource is STATEFUL_SETS else None))
+        completes = _settles_cluster(factory.lister(STATEFUL_SETS)) if resource is STATEFUL_SETS else None
+        factory.informer(resource).add_handler(mapped_handler(enqueue, owner_keys(door.resource.kind),
+                                                              completes=completes))
     factory.informer(PODS).add_handler(mapped_handler(enqueue, _pod_owner(factory.lister(STATEFUL_SETS),
                                                                          door.resource.kind)))
     factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))
@@ -247,6 +249,21 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     if observer is not None:
         observer.on_done(_observed(door.resource.kind, enqueue))
     return controller
+
+
+def _settles_cluster(sets: Lister) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
+    """The StatefulSet update that settles the last of its parent's StatefulSets not yet settled: the change that
+    may make the parent Ready, synced without the delay of other changes on owned objects. Settling one group
+    of several is progress like any other and waits with the rest."""
+
+    def completes(old: dict[str, Any], new: dict[str, Any]) -> bool:
+        if not became_settled(old, new):
+            return False
+        owner = controller_uid(new)
+        return all(settled(sts) for key in cluster_index(new) for sts in sets.by_index(CLUSTER_INDEX, key)
+                   if controller_uid(sts) == owner)  # the cache holds ``new`` already
+
+    return completes
 
 
 def _observed(kind: str, enqueue):

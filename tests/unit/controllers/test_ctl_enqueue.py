@@ -261,3 +261,23 @@ def test_a_controller_delays_child_changes_but_not_the_settling_update():
     assert len(queue) == 0  # held for the child delay
     handler.on_update(sts("2", ready=1, updated=2), sts("3", ready=2, updated=2))
     assert len(queue) == 1
+
+
+def test_only_the_statefulset_that_settles_the_last_group_of_a_cluster_completes_it():
+    from rocketmq_operator.controllers.common import CLUSTER_INDEX, cluster_index
+    from rocketmq_operator.controllers.registry import _settles_cluster
+    from rocketmq_operator.informers import Lister, Store
+    from rocketmq_operator.kube import STATEFUL_SETS
+
+    def group(name: str, rv: str, ready: int) -> dict[str, Any]:
+        out = sts(rv, ready=ready, updated=2)
+        out["metadata"].update(name=name, labels={"rocketmq.apache.org/cluster": "bc"})
+        return out
+
+    store = Store({CLUSTER_INDEX: cluster_index})
+    completes = _settles_cluster(Lister(store, STATEFUL_SETS))
+    store.put(group("bc-1", "1", ready=1))
+    store.put(new := group("bc-0", "3", ready=2))
+    assert not completes(group("bc-0", "2", ready=1), new)  # group 1 is still coming up
+    store.put(new := group("bc-1", "4", ready=2))
+    assert completes(group("bc-1", "1", ready=1), new)
