@@ -348,7 +348,7 @@ class Run:
             return None
         self.profile_path = Path(f"/tmp/rocketmq-bench-profile-{self.name}.txt")  # kept after the plane goes
         return subprocess.Popen([str(spy), "record", "--pid", str(self.proc.pid), "--rate", "100", "--format",
-                                 "raw", "--output", str(self.profile_path), "--nonblocking", "--gil"],
+                                 "raw", "--output", str(self.profile_path), "--nonblocking"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _stop_profiler(self, profiler: subprocess.Popen) -> None:
@@ -425,8 +425,8 @@ def _epoch(timestamp: str) -> float:
 
 
 def summarize_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
-    """py-spy's raw (collapsed) stacks (GIL-holding samples only: CPU) → the share of samples in which each
-    function is on the stack (inclusive), then the share in which it is the innermost frame (self)."""
+    """py-spy's raw (collapsed) stacks (samples of every thread on the CPU, GIL or not) → the share of samples in
+    which each function is on the stack (inclusive), then the share in which it is the innermost frame (self)."""
     inclusive: Counter = Counter()
     leaf: Counter = Counter()
     total = 0
