@@ -207,9 +207,9 @@ class BrokerClusterReconciler:
         control = self._controls["PodDisruptionBudget"]
         namespace, uid = obj["metadata"]["namespace"], obj["metadata"]["uid"]
         for group in sorted(set(range(model.groups)) | set(current)):
-            current = control.current(namespace, naming.group_name(model.name, group))
-            if current is not None and controller_uid(current) == uid:
-                control.delete(obj, current, reason="Replaced")
+            budget = control.current(namespace, naming.group_name(model.name, group))
+            if budget is not None and controller_uid(budget) == uid:
+                control.delete(obj, budget, reason="Replaced")
 
     def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
               current: dict[int, dict[str, Any]], report: st.Report) -> None:

@@ -183,7 +183,7 @@ def _dechunked_lines(fp: Any, size: int, closed: threading.Event) -> Iterator[by
                 if events:
                     events[0] = b"".join((*line, events[0]))
                     line = []
-                    yield from (event for event in events if event.strip())
+                    yield from _non_empty(events)
                 if rest:
                     line.append(rest)
                 continue
