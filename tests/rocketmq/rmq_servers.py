@@ -116,13 +116,21 @@ class JavaProcess:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.output = home / "stdout.log"
-        command = ["java", *heap, *_COMMON_FLAGS, f"-Duser.home={home}", "-cp", jars.classpath, main, *args]
-        env = {**os.environ, "ROCKETMQ_HOME": str(home)}
+        self._command = ["java", *heap, *_COMMON_FLAGS, f"-Duser.home={home}", "-cp", jars.classpath, main, *args]
+        self._spawn()
+
+    def _spawn(self) -> None:
+        env = {**os.environ, "ROCKETMQ_HOME": str(self.home)}
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home, start_new_session=True
+                self._command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.home, start_new_session=True
             )
         self.started_at = time.monotonic()
+
+    def restart(self) -> None:
+        """Stop the JVM and start it again on the same home, configuration and ports (a pod restarting)."""
+        self.stop()
+        self._spawn()
 
     def wait_booted(self, *, timeout: float = BOOT_TIMEOUT) -> float:
         """Seconds from start to the boot line ("boot success" unless told); JvmStartError if it exits or times out."""
