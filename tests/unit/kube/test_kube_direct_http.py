@@ -1,0 +1,168 @@
+"""Requests on the direct road (kept-alive http.client connections) against a real loopback HTTP server: one
+connection carries many requests, a connection the server closed is replaced before the next request, the
+token is read on each request, queries are encoded, and failures map to the same errors as the urllib3 road."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes.client import ApiClient, Configuration
+
+from rocketmq_operator.kube import CONFIG_MAPS, KubeClient, NotFound, Transport, TransportError
+from rocketmq_operator.kube.errors import TooManyRequests
+from rocketmq_operator.kube.retry import RetryPolicy
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with what it saw: the peer port (one per connection), path, headers and body."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[dict[str, Any]] = []
+    close_after: bool = False
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = {"port": self.client_address[1], "method": self.command, "path": self.path,
+                  "authorization": self.headers.get("authorization"), "content_type": self.headers.get("Content-Type"),
+                  "user_agent": self.headers.get("User-Agent"), "body": body.decode()}
+        self.seen.append(record)
+        if self.path.startswith("/missing"):
+            payload = json.dumps({"kind": "Status", "reason": "NotFound", "message": "gone", "code": 404}).encode()
+            self.send_response(404)
+        elif self.path.startswith("/busy"):
+            payload = json.dumps({"kind": "Status", "reason": "TooManyRequests", "code": 429}).encode()
+            self.send_response(429)
+            self.send_header("Retry-After", "3")
+        else:
+            payload = json.dumps(record).encode()
+            self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+        if self.close_after:
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(close_after: bool = False) -> tuple[http.server.ThreadingHTTPServer, list[dict[str, Any]]]:
+    seen: list[dict[str, Any]] = []
+    handler = type("Handler", (Recorder,), {"seen": seen, "close_after": close_after})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+def _client(port: int, *, token: str = "Bearer t0ken") -> tuple[KubeClient, Configuration]:
+    configuration = Configuration(host=f"http://127.0.0.1:{port}")
+    configuration.api_key = {"authorization": token}
+    configuration.retries = False
+    api = ApiClient(configuration)
+    api.user_agent = "rocketmq-operator/test"
+    transport = Transport(api)
+    assert transport._direct is not None  # the road under test
+    return KubeClient(transport, retry=RetryPolicy(attempts=1)), configuration
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[KubeClient, Configuration, list[dict[str, Any]]]]:
+    server, seen = _serve()
+    client, configuration = _client(server.server_address[1])
+    yield client, configuration, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_connection_carries_many_requests_with_headers_query_and_body(served):
+    client, _, seen = served
+    client.get(CONFIG_MAPS, "a", namespace="ns")
+    client.list(CONFIG_MAPS, namespace="ns", label_selector="app in (broker,name server)")
+    created = client.create(CONFIG_MAPS, {"metadata": {"name": "b", "namespace": "ns"}, "data": {"k": "v"}})
+    assert len({r["port"] for r in seen}) == 1
+    assert seen[0]["path"] == "/api/v1/namespaces/ns/configmaps/a"
+    assert seen[1]["path"] == "/api/v1/namespaces/ns/configmaps?labelSelector=app%20in%20%28broker%2Cname%20server%29&limit=500"
+    assert {r["authorization"] for r in seen} == {"Bearer t0ken"}
+    assert {r["user_agent"] for r in seen} == {"rocketmq-operator/test"}
+    assert created["method"] == "POST" and created["content_type"] == "application/json"
+    assert json.loads(created["body"]) == {"metadata": {"name": "b", "namespace": "ns"}, "data": {"k": "v"}}
+
+
+def test_the_token_is_read_on_each_request(served):
+    client, configuration, seen = served
+    client.get(CONFIG_MAPS, "a", namespace="ns")
+    configuration.api_key = {"authorization": "Bearer rotated"}
+    client.get(CONFIG_MAPS, "a", namespace="ns")
+    assert [r["authorization"] for r in seen] == ["Bearer t0ken", "Bearer rotated"]
+
+
+def test_a_connection_the_server_closed_is_replaced_before_the_next_request():
+    server, seen = _serve(close_after=True)
+    try:
+        client, _ = _client(server.server_address[1])
+        for _ in range(3):
+            client.get(CONFIG_MAPS, "a", namespace="ns")
+        assert len(seen) == 3 and len({r["port"] for r in seen}) == 3
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_each_thread_has_its_own_connection(served):
+    client, _, seen = served
+    threads = [threading.Thread(target=lambda: [client.get(CONFIG_MAPS, "a", namespace="ns") for _ in range(3)])
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(seen) == 6 and len({r["port"] for r in seen}) == 2
+
+
+def test_error_answers_become_the_same_api_errors(served):
+    client, _, _ = served
+    transport = client._transport
+    with pytest.raises(NotFound, match="gone"):
+        transport.exchange("GET", "/missing")
+    with pytest.raises(TooManyRequests) as busy:
+        transport.exchange("GET", "/busy")
+    assert busy.value.retry_after == 3
+    assert transport.exchange("GET", "/after")["path"] == "/after"  # the connection survives error answers
+
+
+def test_a_refused_connection_is_a_transport_error_that_was_not_sent():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client, _ = _client(port)
+    with pytest.raises(TransportError) as failed:
+        client._transport.exchange("GET", "/version", timeout=(1.0, 1.0))
+    assert failed.value.not_sent
+
+
+def test_a_server_that_answers_nothing_is_a_read_timeout_that_may_have_been_sent():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client, _ = _client(listener.getsockname()[1])
+        with pytest.raises(TransportError, match="(?i)timed? ?out") as failed:
+            client._transport.exchange("POST", "/api/v1/namespaces/ns/configmaps", body={}, timeout=(1.0, 0.2))
+    assert not failed.value.not_sent
+
+
+def test_a_proxy_keeps_the_urllib3_road():
+    configuration = Configuration(host="https://127.0.0.1:6443")
+    configuration.proxy = "http://127.0.0.1:3128"
+    assert Transport(ApiClient(configuration))._direct is None
