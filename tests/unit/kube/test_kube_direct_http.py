@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from kubernetes.client import ApiClient, Configuration
@@ -23,8 +23,8 @@ class Recorder(http.server.BaseHTTPRequestHandler):
     """Answers every request with what it saw: the peer port (one per connection), path, headers and body."""
 
     protocol_version = "HTTP/1.1"
-    seen: list[dict[str, Any]] = []
-    close_after: bool = False
+    seen: ClassVar[list[dict[str, Any]]] = []
+    close_after: ClassVar[bool] = False
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -58,7 +58,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(close_after: bool = False) -> tuple[http.server.ThreadingHTTPServer, list[dict[str, Any]]]:
-    seen: list[dict[str, Any]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
     handler = type("Handler", (Recorder,), {"seen": seen, "close_after": close_after})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
