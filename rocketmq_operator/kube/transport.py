@@ -39,6 +39,11 @@ from .errors import (
 Timeout = float | tuple[float, float] | None
 Query = Sequence[tuple[str, str]]
 
+# Methods that read only: safe to send again when a reused connection was closed before any answer.
+_REPLAYABLE = frozenset({"GET", "HEAD"})
+# How a server's close of an idle kept-alive connection shows when a request is written to it anyway.
+_CLOSED_BEFORE_ANSWER = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)  # RemoteDisconnected too
+
 
 class RawResponse(Protocol):
     """The part of a urllib3 response we use (also what test fakes implement)."""
@@ -133,16 +138,26 @@ class DirectHttp:
             headers["Content-Type"] = content_type
         target = f"{path}?{urlencode(list(query), quote_via=quote)}" if query else path
         connect, read = _split_timeout(timeout)
-        conn = self._connection(connect)
-        try:
-            if conn.sock is not None:
-                conn.sock.settimeout(read)
-            conn.request(method, target, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            self._drop(conn)
-            raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=False) from exc
+        while True:
+            kept = getattr(self._local, "conn", None)
+            conn = self._connection(connect)
+            try:
+                return self._once(conn, method, target, body, headers, read)
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(conn)
+                # A server may close an idle kept-alive connection just as a request goes out (after the idle
+                # check): a read is then sent once more on a fresh connection, as HTTP clients do for a
+                # replayable request. Anything else (or a fresh connection failing) is the caller's to retry.
+                if conn is not kept or method not in _REPLAYABLE or not isinstance(exc, _CLOSED_BEFORE_ANSWER):
+                    raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=False) from exc
+
+    def _once(self, conn: http.client.HTTPConnection, method: str, target: str, body: bytes | None,
+              headers: Mapping[str, str], read: float | None) -> tuple[int, Mapping[str, str], bytes]:
+        if conn.sock is not None:
+            conn.sock.settimeout(read)
+        conn.request(method, target, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
         if response.will_close:
             self._drop(conn)
         return response.status, response.headers, data

@@ -120,6 +120,64 @@ def test_a_connection_the_server_closed_is_replaced_before_the_next_request():
         server.server_close()
 
 
+def _closing_on_second_request() -> tuple[socket.socket, list[tuple[int, str]]]:
+    """A raw server that answers the first request on each connection and closes the connection without an
+    answer when the second arrives: the server-side idle close racing a request, made certain."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    answered: list[tuple[int, str]] = []
+
+    def serve(conn: socket.socket, port: int) -> None:
+        with conn, conn.makefile("rb") as stream:
+            for n in (1, 2):
+                request = stream.readline().decode()
+                length = 0
+                while (line := stream.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                stream.read(length)
+                if n == 2 or not request:
+                    return
+                answered.append((port, request.split()[0]))
+                payload = json.dumps({"port": port}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, peer = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn, peer[1]), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, answered
+
+
+def test_a_read_the_server_closed_under_is_sent_once_more_on_a_fresh_connection():
+    listener, answered = _closing_on_second_request()
+    with listener:
+        client, _ = _client(listener.getsockname()[1])
+        first = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
+        second = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
+    assert first["port"] != second["port"]
+    assert answered == [(first["port"], "GET"), (second["port"], "GET")]
+
+
+def test_a_write_the_server_closed_under_is_not_sent_again():
+    listener, answered = _closing_on_second_request()
+    with listener:
+        client, _ = _client(listener.getsockname()[1])
+        first = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
+        with pytest.raises(TransportError) as failed:
+            client._transport.exchange("POST", "/api/v1/namespaces/ns/configmaps", body={})
+        after = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
+    assert not failed.value.not_sent  # the server may have acted on it: a create is not retried blindly
+    assert answered == [(first["port"], "GET"), (after["port"], "GET")] and after["port"] != first["port"]
+
+
 def test_each_thread_has_its_own_connection(served):
     client, _, seen = served
     threads = [threading.Thread(target=lambda: [client.get(CONFIG_MAPS, "a", namespace="ns") for _ in range(3)])
