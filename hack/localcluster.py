@@ -160,6 +160,9 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1", f"--secure-port={ports['scheduler']}", "--leader-elect=false",
                 f"--cert-dir={d / 'data' / 'scheduler'}",
+                # A pod found unschedulable (a claim not bound yet) waits for an event that says it may fit
+                # now; when that requeue is missed it sat out the default 5 minutes before another try.
+                "--pod-max-in-unschedulable-pods-duration=20s",
                 "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
     if name == "kwok":
         return [str(bin_dir / "kwok"), f"--kubeconfig={kc}",
