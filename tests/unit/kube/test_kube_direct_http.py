@@ -17,6 +17,7 @@ from kubernetes.client import ApiClient, Configuration
 from rocketmq_operator.kube import CONFIG_MAPS, KubeClient, NotFound, Transport, TransportError
 from rocketmq_operator.kube.errors import TooManyRequests
 from rocketmq_operator.kube.retry import RetryPolicy
+from tests.rocketmq.rmq_fakes import FakeServer
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -120,15 +121,13 @@ def test_a_connection_the_server_closed_is_replaced_before_the_next_request():
         server.server_close()
 
 
-def _closing_on_second_request() -> tuple[socket.socket, list[tuple[int, str]]]:
+def _closing_on_second_request() -> tuple[FakeServer, list[tuple[int, str]]]:
     """A raw server that answers the first request on each connection and closes the connection without an
     answer when the second arrives: the server-side idle close racing a request, made certain."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
     answered: list[tuple[int, str]] = []
 
-    def serve(conn: socket.socket, port: int) -> None:
+    def serve(conn: socket.socket) -> None:
+        port = conn.getpeername()[1]
         with conn, conn.makefile("rb") as stream:
             for n in (1, 2):
                 request = stream.readline().decode()
@@ -144,22 +143,13 @@ def _closing_on_second_request() -> tuple[socket.socket, list[tuple[int, str]]]:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                              + str(len(payload)).encode() + b"\r\n\r\n" + payload)
 
-    def accept() -> None:
-        while True:
-            try:
-                conn, peer = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn, peer[1]), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return listener, answered
+    return FakeServer(serve), answered
 
 
 def test_a_read_the_server_closed_under_is_sent_once_more_on_a_fresh_connection():
-    listener, answered = _closing_on_second_request()
-    with listener:
-        client, _ = _client(listener.getsockname()[1])
+    server, answered = _closing_on_second_request()
+    with server:
+        client, _ = _client(int(server.addr.rsplit(":", 1)[1]))
         first = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
         second = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
     assert first["port"] != second["port"]
@@ -167,9 +157,9 @@ def test_a_read_the_server_closed_under_is_sent_once_more_on_a_fresh_connection(
 
 
 def test_a_write_the_server_closed_under_is_not_sent_again():
-    listener, answered = _closing_on_second_request()
-    with listener:
-        client, _ = _client(listener.getsockname()[1])
+    server, answered = _closing_on_second_request()
+    with server:
+        client, _ = _client(int(server.addr.rsplit(":", 1)[1]))
         first = client._transport.exchange("GET", "/api/v1/namespaces/ns/configmaps/a")
         with pytest.raises(TransportError) as failed:
             client._transport.exchange("POST", "/api/v1/namespaces/ns/configmaps", body={})
