@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rocketmq_operator.controllers.common import pod_ready
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
 
@@ -40,6 +41,24 @@ def dialable(addr: str, pods: Lister) -> str:
 
 def dialable_list(addrs: Iterable[str], pods: Lister) -> tuple[str, ...]:
     return tuple(dialable(a, pods) for a in addrs if a.strip())
+
+
+def coming_up(addrs: Iterable[str], pods: Lister) -> tuple[str, ...]:
+    """The addresses of ``addrs`` that name a cluster pod which does not exist yet or is not Ready: a name
+    server still coming up (created with the broker cluster, or restarting), not one that is down."""
+    out = []
+    for addr in addrs:
+        found = pod_of_dns_name(split_host_port(addr)[0])
+        if found is None:
+            continue
+        try:
+            pod: dict[str, Any] = pods.get(*found)
+        except NotFound:
+            out.append(addr.strip())
+            continue
+        if not pod_ready(pod):
+            out.append(addr.strip())
+    return tuple(out)
 
 
 def name_server_list(address: str) -> list[str]:

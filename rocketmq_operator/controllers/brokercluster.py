@@ -24,7 +24,7 @@ from typing import Any
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import rollplan
 from rocketmq_operator.controllers import status as st
-from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
+from rocketmq_operator.controllers.addresses import coming_up, dialable_list, name_server_list
 from rocketmq_operator.controllers.clustermetrics import ClusterMetrics
 from rocketmq_operator.controllers.common import (
     CLUSTER_INDEX,
@@ -39,7 +39,11 @@ from rocketmq_operator.controllers.doors import FrontDoor, Refs
 from rocketmq_operator.controllers.drain import DEFAULT_DRAIN_TIMEOUT, drain_step
 from rocketmq_operator.controllers.metadata import copy_metadata
 from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.registration import BROKERS_REGISTERED, observe_target
+from rocketmq_operator.controllers.registration import (
+    BROKERS_REGISTERED,
+    observe_target,
+    waits_for_name_servers,
+)
 from rocketmq_operator.controllers.rolling import fence, handover, roll_inputs, set_partitions
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.controllers.statuspace import StatusPacer
@@ -159,10 +163,11 @@ class BrokerClusterReconciler:
         target = observe_target(model, self._cluster_objects(self._listers.pods, obj), pod_lister=self._listers.pods)
         self._observer.ensure(okey, target)
         facts = self._observer.fresh_facts(okey)
-        report.observed(facts)
+        starting = coming_up(name_server_list(model.name_server_address), self._listers.pods)
+        report.observed(facts, starting)
         copied = tuple(((obj.get("status") or {}).get("scaleOut") or {}).get("copiedGroups") or ())
         report.metadata(copy_metadata(model, facts, copied, admin_factory=self._observer.admin_factory))
-        if facts is not None and facts.unreachable:
+        if facts is not None and facts.unreachable and not waits_for_name_servers(facts, starting):
             old = get_condition(obj, BROKERS_REGISTERED)
             if not old or old.get("reason") != "NameServersUnreachable":
                 self._recorder.event(obj, WARNING, "NameServersUnreachable", "; ".join(facts.name_server_errors))

@@ -73,10 +73,21 @@ def is_listed(broker: BrokerFacts | None) -> bool:
     return broker is not None and broker.registered_on > 0
 
 
-def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> Registration:
-    """The BrokersRegistered condition for ``pods`` given what the observer last read (None: not yet)."""
+def waits_for_name_servers(facts: ClusterFacts | None, starting: tuple[str, ...]) -> bool:
+    """No name server answered, and each configured one is a pod still coming up."""
+    return facts is not None and facts.unreachable and bool(starting) and len(starting) >= len(facts.target.name_servers)
+
+
+def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]], *,
+                 starting: tuple[str, ...] = ()) -> Registration:
+    """The BrokersRegistered condition for ``pods`` given what the observer last read (None: not yet).
+    ``starting``: the configured name servers whose pods do not exist or are not Ready yet; when none answered
+    and each is one of those, the cluster waits for them rather than reporting them unreachable."""
     if facts is None:
         return Registration("Unknown", "Observing", "waiting for the first look at the name servers", 0)
+    if waits_for_name_servers(facts, starting):
+        return Registration("Unknown", "WaitingForNameServers",
+                            f"waiting for the name server pods to be ready: {', '.join(starting)}", 0)
     if facts.unreachable:
         errors = "; ".join(facts.name_server_errors) or "no name servers are configured"
         return Registration("False", "NameServersUnreachable", f"cannot reach any name server: {errors}", 0,

@@ -62,6 +62,7 @@ class Report:
         self.roll_waiting: str | None = None
         self.roll_error: str | None = None
         self.facts: ClusterFacts | None = None
+        self.starting: tuple[str, ...] = ()  # name servers whose pods are not up yet
         self.applied: ApplyReport | None = None
 
     def paused(self) -> None:
@@ -103,9 +104,10 @@ class Report:
         if copy.error or copy.waiting:
             self.progressing(copy.error or copy.waiting or "")
 
-    def observed(self, facts: ClusterFacts | None) -> None:
-        """What the observer last read of this cluster (None: nothing yet); its facts go into status."""
-        self.observing, self.facts = True, facts
+    def observed(self, facts: ClusterFacts | None, starting: tuple[str, ...] = ()) -> None:
+        """What the observer last read of this cluster (None: nothing yet); its facts go into status.
+        ``starting``: configured name servers whose pods do not exist or are not Ready yet."""
+        self.observing, self.facts, self.starting = True, facts, starting
 
     def pods_not_created(self, message: str) -> None:
         self.not_created.append(message)
@@ -190,7 +192,7 @@ class Report:
                       status: dict[str, Any]) -> list[dict[str, Any]]:
         """RocketMQ's view: the BrokersRegistered and NameServersSynced conditions, registeredMembers, and
         each member's facts; Ready waits for every member to be registered."""
-        reg = registration(self.facts, pods)
+        reg = registration(self.facts, pods, starting=self.starting)
         self.conditions.set(BROKERS_REGISTERED, reg.status, reason=reg.reason, message=reg.message)
         behind = unsynced(self.facts)
         self._optional_false(NAME_SERVERS_SYNCED, behind, "PushFailed",

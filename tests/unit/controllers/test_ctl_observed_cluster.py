@@ -146,3 +146,64 @@ def test_the_pods_of_a_group_beyond_the_spec_are_still_observed_so_its_drain_can
     cluster.broker_cluster_reconciler(obs).sync(KEY)
     members = {m.pod: m for m in obs.facts(("BrokerCluster", NS, NAME)).target.members}
     assert members["mybrokercluster-1-0"].broker_name == "broker-1"
+
+
+NS_PODS = ("ns-0", "ns-1")
+NS_ADDRS = ";".join(f"{p}.ns.{NS}.svc.cluster.local:9876" for p in NS_PODS)
+
+
+def with_pod_name_servers(world: World) -> tuple[Cluster, Observer]:
+    """A cluster whose name servers are pods of the same namespace (as a NameService's are), not yet created."""
+    cluster = Cluster()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
+    obs._pool = InlinePool()
+    obj = one_group()
+    obj["spec"]["nameServers"] = NS_ADDRS
+    cluster.seed(BROKER_CLUSTERS, obj)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    running(cluster)
+    return cluster, obs
+
+
+def name_server_pods(cluster: Cluster, *, ready: bool) -> None:
+    for i, name in enumerate(NS_PODS):
+        cluster.seed(PODS, {"metadata": {"name": name, "namespace": NS, "labels": {"app": "name-service"}},
+                            "status": {"podIP": f"10.0.1.{i + 1}",
+                                       "conditions": [{"type": "Ready", "status": str(ready)}]}})
+
+
+def test_name_servers_still_coming_up_are_waited_for_without_a_warning():
+    world = World()
+    world.dead.update(f"{p}.ns.{NS}.svc.cluster.local:9876" for p in NS_PODS)
+    world.dead.update({"10.0.1.1:9876", "10.0.1.2:9876"})
+    cluster, obs = with_pod_name_servers(world)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    registered = conditions(last_status(cluster))["BrokersRegistered"]
+    assert (registered["status"], registered["reason"]) == ("Unknown", "WaitingForNameServers")
+    assert conditions(last_status(cluster))["Ready"]["reason"] == "Progressing"
+    assert cluster.recorder.reasons("Warning") == []
+
+    name_server_pods(cluster, ready=False)  # created, JVMs starting: still waiting
+    cluster.catch_up()
+    cluster.clock.step(31)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    assert conditions(last_status(cluster))["BrokersRegistered"]["reason"] == "WaitingForNameServers"
+    assert cluster.recorder.reasons("Warning") == []
+
+    name_server_pods(cluster, ready=True)  # Ready, yet nothing answers: that is worth a Warning
+    cluster.catch_up()
+    cluster.clock.step(31)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    assert conditions(last_status(cluster))["Ready"]["reason"] == "RocketMQUnreachable"
+    assert cluster.recorder.reasons("Warning") == ["NameServersUnreachable"]
+
+
+def test_name_servers_that_came_up_are_read_through_their_pod_ips():
+    world = World()
+    cluster, obs = with_pod_name_servers(world)
+    name_server_pods(cluster, ready=True)
+    cluster.catch_up()
+    cluster.clock.step(31)
+    cluster.broker_cluster_reconciler(obs).sync(KEY)
+    assert conditions(last_status(cluster))["BrokersRegistered"]["reason"] == "AllRegistered"
+    assert conditions(last_status(cluster))["Ready"]["status"] == "True"
