@@ -57,17 +57,18 @@ POD_FIELDS_KEPT = ("name", "namespace", "uid", "resourceVersion", "generation", 
 
 
 def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
-    """Pods are the most numerous objects the operator caches and it reads few of their fields: keep
-    identity, ownership, labels, the node and the readiness facts (roughly a third of a full pod)."""
+    """Pods are the most numerous objects the operator caches and it reads few of their fields: identity,
+    ownership, labels, the IP and whether the pod is Ready (the Ready condition's type and status). An
+    update that changes nothing else (a binding to a node, a container's start time, another condition's
+    probe time) then reaches the cache as a new resourceVersion only, and no sync."""
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
-    spec = pod.get("spec") or {}
-    return {
-        "metadata": {k: meta[k] for k in POD_FIELDS_KEPT if k in meta},
-        "spec": {"nodeName": spec.get("nodeName"),
-                 "containers": [{"name": c.get("name"), "image": c.get("image")} for c in spec.get("containers") or ()]},
-        "status": {k: status[k] for k in ("phase", "podIP", "conditions") if k in status},
-    }
+    slim: dict[str, Any] = {"podIP": status["podIP"]} if status.get("podIP") else {}
+    ready = [{"type": "Ready", "status": c.get("status")} for c in status.get("conditions") or ()
+             if c.get("type") == "Ready"]
+    if ready:
+        slim["conditions"] = ready
+    return {"metadata": {k: meta[k] for k in POD_FIELDS_KEPT if k in meta}, "status": slim}
 
 
 def slim_budget(pdb: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from .handlers import DeletedFinalStateUnknown, Dispatcher, EventHandler, Handle
 from .lister import Lister
 from .reflector import ListWatchSource, Reflector
 from .store import NAMESPACE_INDEX, IndexFunc, Obj, Store, object_key
-from .transform import Transform, cache_transform
+from .transform import Transform, cache_transform, compact_against
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SharedInformer:
         scopes: list[str | None] = [None] if namespaces is None or not resource.namespaced else [*namespaces]
         self._reflectors = [
             Reflector(source, resource, self, namespace=ns, clock=clock, idle_timeout=idle_timeout,
-                      transform=cache_transform(transform))
+                      transform=cache_transform(transform, intern=False))
             for ns in scopes]
         self._listed_scopes: set[str | None] = set()
         self._synced = threading.Event()
@@ -118,8 +118,8 @@ class SharedInformer:
         fresh = {object_key(obj): obj for obj in objects}
         with self._lock:
             self._drop_missing(fresh, namespace)
-            for obj in fresh.values():
-                old = self.store.put(obj)
+            for key, obj in fresh.items():
+                old = self.store.put(compact_against(obj, self.store.get(key)))
                 if old is None:
                     self._notify("add", obj, initial)
                 elif _resource_version(old) != _resource_version(obj):
@@ -133,7 +133,7 @@ class SharedInformer:
                 self.store.delete(object_key(obj))
                 self._notify("delete", obj)
                 return
-            old = self.store.put(obj)
+            old = self.store.put(compact_against(obj, self.store.get(object_key(obj))))
             if old is None:
                 self._notify("add", obj, False)
             else:

@@ -58,8 +58,44 @@ def compact(value: Any) -> Any:
 _intern = sys.intern
 
 
+def compact_against(new: Obj, old: Obj | None) -> Obj:
+    """``new`` compacted in place, each of its sections (a top-level field, or a field of its metadata) that
+    equals the section of ``old`` (the version cached before it) replaced by that one, already compacted.
+
+    Most updates change a status and a resourceVersion: the spec, labels and owners of the version before are
+    then shared rather than compacted again (comparing is several times cheaper than compacting). ``old`` is
+    read-only, as every cached object: sharing parts of it changes nothing for its readers.
+    """
+    if old is None:
+        return compact(new)
+    for key, value in new.items():
+        prev = old.get(key)
+        kind = type(value)
+        if key == "metadata" and kind is dict and type(prev) is dict:
+            _share_fields(value, prev)
+        elif (kind is dict or kind is list) and prev == value:
+            new[key] = prev
+        else:
+            new[key] = compact(value)
+    return new
+
+
+def _share_fields(new: dict[str, Any], old: dict[str, Any]) -> None:
+    for key, value in new.items():
+        kind = type(value)
+        if kind is dict or kind is list:
+            prev = old.get(key)
+            if prev == value:
+                new[key] = prev
+            else:
+                compact(value)
+        elif kind is str and len(value) <= _INTERN_MAX_LEN:
+            new[key] = _intern(value)
+
+
 def cache_transform(user: Transform | None = None, *, intern: bool = True) -> Transform:
-    """The full wire-to-cache transform: strip managed fields, apply ``user``, compact."""
+    """The full wire-to-cache transform: strip managed fields, apply ``user``, compact (without ``intern``, the
+    informer compacts each object against the version it replaces: :func:`compact_against`)."""
 
     def transform(obj: Obj) -> Obj:
         obj = strip_managed_fields(obj)

@@ -184,3 +184,27 @@ def _eventually(check: Any, timeout: float = 5.0) -> bool:
             return True
         done.wait(0.01)
     return bool(check())
+
+
+def test_an_update_shares_the_unchanged_sections_of_the_version_it_replaces_and_compacts_the_rest():
+    def sts(rv: str, ready: int, image: str) -> dict[str, Any]:
+        return orjson.loads(orjson.dumps({
+            "metadata": {"name": "s", "namespace": "ns", "resourceVersion": rv, "labels": {"app": "broker-x"}},
+            "spec": {"template": {"spec": {"containers": [{"image": image}]}}},
+            "status": {"readyReplicas": ready, "phase": "Rolling-x"}}))
+
+    inf = SharedInformer(FakeSource(), CONFIG_MAPS)
+    inf.apply("ADDED", sts("1", 0, "rocketmq:5.3.3"))
+    first = inf.store.get("ns/s")
+    inf.apply("MODIFIED", sts("2", 1, "rocketmq:5.3.3"))
+    second = inf.store.get("ns/s")
+    assert second["spec"] is first["spec"] and second["metadata"]["labels"] is first["metadata"]["labels"]
+    assert second["status"] == {"readyReplicas": 1, "phase": "Rolling-x"} and second["status"] is not first["status"]
+    assert second["status"]["phase"] is first["status"]["phase"]  # the changed section is compacted
+    assert second["metadata"]["resourceVersion"] == "2"
+    inf.apply("MODIFIED", sts("3", 1, "rocketmq:5.3.4"))
+    third = inf.store.get("ns/s")
+    assert third["spec"] is not second["spec"]
+    assert third["spec"]["template"]["spec"]["containers"][0]["image"] == "rocketmq:5.3.4"
+    assert third["status"] is second["status"]
+    assert first["spec"]["template"]["spec"]["containers"][0]["image"] == "rocketmq:5.3.3"  # old versions intact
