@@ -8,16 +8,19 @@ which carry most of what the operator reads) — no generated model objects. Non
 :mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
 
 Requests that are answered in one body (everything but watches) take a shorter road when the configuration
-allows it: one kept-alive ``http.client`` connection per thread, headers built once, the token read from the
-configuration on each request (so a refreshed token is used). Measured on the local control plane, a GET
-costs about half the CPU this way (190 against 380 µs); most of the rest was urllib3's and the generated
-client's layers. A proxy or a non-HTTP(S) host keeps the urllib3 road.
+allows it: one kept-alive connection per thread speaking plain HTTP/1.1 (a request written in one piece from
+lines built once, the answer read off a buffered reader: status line, headers, a Content-Length or chunked
+body), the token read from the configuration on each request (so a refreshed token is used). Measured on
+the local control plane, a GET costs about half the CPU this way (190 against 380 µs); most of the rest was
+urllib3's and the generated client's layers, and then ``http.client``'s header parsing (about 60 µs of a
+request, against 5 here). A proxy or a non-HTTP(S) host keeps the urllib3 road.
 """
 
 from __future__ import annotations
 
 import http.client
 import select
+import socket
 import ssl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +46,9 @@ Query = Sequence[tuple[str, str]]
 _REPLAYABLE = frozenset({"GET", "HEAD"})
 # How a server's close of an idle kept-alive connection shows when a request is written to it anyway.
 _CLOSED_BEFORE_ANSWER = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)  # RemoteDisconnected too
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length even when empty
+_MAX_LINE = 65536  # the longest status or header line read
+_MAX_HEADERS = 100
 
 
 class RawResponse(Protocol):
@@ -102,13 +108,17 @@ class Transport:
 
 
 class DirectHttp:
-    """Request/response exchanges on kept-alive ``http.client`` connections, one per calling thread."""
+    """Request/response exchanges on kept-alive HTTP/1.1 connections, one per calling thread."""
 
     def __init__(self, *, scheme: str, host: str, port: int, context: ssl.SSLContext | None,
                  server_hostname: str | None, headers: Mapping[str, str], auth: Any) -> None:
         self._scheme, self._host, self._port = scheme, host, port
         self._context, self._server_hostname = context, server_hostname
-        self._headers = dict(headers)
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal is bracketed
+        host_header = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+        # The lines every request carries, built once.
+        self._head = "".join(f"{k}: {v}\r\n" for k, v in
+                             {"Host": host_header, "Accept-Encoding": "identity", **headers}.items())
         self._auth = auth  # () -> {"BearerToken": {"key": ..., "value": ...}} (the configuration's auth_settings)
         self._local = threading.local()
 
@@ -129,20 +139,25 @@ class DirectHttp:
 
     def exchange(self, method: str, path: str, *, query: Query = (), body: bytes | None = None,
                  content_type: str | None = None, timeout: Timeout = None) -> tuple[int, Mapping[str, str], bytes]:
-        """Status, headers and whole body of one exchange; socket and protocol failures raise TransportError."""
-        headers = dict(self._headers)
+        """Status, headers (lower-case names) and whole body of one exchange; socket and protocol failures
+        raise TransportError."""
+        target = f"{path}?{urlencode(list(query), quote_via=quote)}" if query else path
+        head = [f"{method} {target} HTTP/1.1\r\n{self._head}"]
         token = self._auth().get("BearerToken")
         if token and token.get("value"):
-            headers[token["key"]] = token["value"]
+            head.append(f"{token['key']}: {token['value']}\r\n")
         if content_type:
-            headers["Content-Type"] = content_type
-        target = f"{path}?{urlencode(list(query), quote_via=quote)}" if query else path
+            head.append(f"Content-Type: {content_type}\r\n")
+        if body is not None or method in _WITH_BODY:
+            head.append(f"Content-Length: {len(body or b'')}\r\n")
+        head.append("\r\n")
+        request = "".join(head).encode("latin-1") + (body or b"")
         connect, read = _split_timeout(timeout)
         while True:
             kept = getattr(self._local, "conn", None)
             conn = self._connection(connect)
             try:
-                return self._once(conn, method, target, body, headers, read)
+                return self._once(conn, method, request, read)
             except (OSError, http.client.HTTPException) as exc:
                 self._drop(conn)
                 # A server may close an idle kept-alive connection just as a request goes out (after the idle
@@ -151,55 +166,111 @@ class DirectHttp:
                 if conn is not kept or method not in _REPLAYABLE or not isinstance(exc, _CLOSED_BEFORE_ANSWER):
                     raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=False) from exc
 
-    def _once(self, conn: http.client.HTTPConnection, method: str, target: str, body: bytes | None,
-              headers: Mapping[str, str], read: float | None) -> tuple[int, Mapping[str, str], bytes]:
-        if conn.sock is not None:
-            conn.sock.settimeout(read)
-        conn.request(method, target, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        if response.will_close:
+    def _once(self, conn: _Connection, method: str, request: bytes,
+              read: float | None) -> tuple[int, Mapping[str, str], bytes]:
+        conn.sock.settimeout(read)
+        conn.sock.sendall(request)
+        status, headers, data, will_close = _read_response(conn.rfile, method)
+        if will_close:
             self._drop(conn)
-        return response.status, response.headers, data
+        return status, headers, data
 
-    def _connection(self, connect_timeout: float | None) -> http.client.HTTPConnection:
+    def _connection(self, connect_timeout: float | None) -> _Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is not None and (conn.sock is None or _dropped(conn.sock)):
+        if conn is not None and _dropped(conn.sock):
             self._drop(conn)
             conn = None
         if conn is not None:
             return conn
-        if self._scheme == "https":
-            conn = _TlsConnection(self._host, self._port, timeout=connect_timeout, context=self._context,
-                                  server_hostname=self._server_hostname)
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=connect_timeout)
         try:
-            conn.connect()
-        except OSError as exc:  # refused, unreachable, connect timeout, TLS handshake: nothing was sent
-            conn.close()
+            sock = socket.create_connection((self._host, self._port), timeout=connect_timeout)
+        except OSError as exc:  # refused, unreachable, connect timeout: nothing was sent
             raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=True) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._context is not None:
+                sock = self._context.wrap_socket(sock, server_hostname=self._server_hostname)
+        except OSError as exc:  # the TLS handshake failed: nothing was sent
+            sock.close()
+            raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=True) from exc
+        conn = _Connection(sock)
         self._local.conn = conn
         return conn
 
-    def _drop(self, conn: http.client.HTTPConnection) -> None:
+    def _drop(self, conn: _Connection) -> None:
         conn.close()
         if getattr(self._local, "conn", None) is conn:
             self._local.conn = None
 
 
-class _TlsConnection(http.client.HTTPSConnection):
-    """An HTTPS connection whose certificate is checked against ``server_hostname`` (a kubeconfig's
-    ``tls-server-name``) rather than the address dialled."""
+class _Connection:
+    """A kept-alive connection: its socket, and a buffered reader on it for the answers."""
 
-    def __init__(self, host: str, port: int, *, timeout: float | None, context: ssl.SSLContext | None,
-                 server_hostname: str | None) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._server_hostname = server_hostname or host
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
 
-    def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
+    def close(self) -> None:
+        for part in (self.rfile, self.sock):
+            try:
+                part.close()
+            except OSError:
+                pass
+
+
+def _read_response(rfile: Any, method: str) -> tuple[int, dict[str, str], bytes, bool]:
+    """One HTTP/1.1 answer off ``rfile``: status, headers (lower-case names), body, and whether the server
+    closes the connection after it. Informational (1xx) answers are skipped."""
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if not line:
+            raise http.client.RemoteDisconnected("the server closed the connection without an answer")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            raise http.client.BadStatusLine(line.decode("latin-1", "replace").strip())
+        version, status = parts[0], int(parts[1])
+        headers: dict[str, str] = {}
+        while True:
+            field = rfile.readline(_MAX_LINE + 1)
+            if field in (b"\r\n", b"\n"):
+                break
+            if not field or len(field) > _MAX_LINE or len(headers) > _MAX_HEADERS:
+                raise http.client.IncompleteRead(field, None)
+            name, _, value = field.partition(b":")
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+        if not 100 <= status < 200:
+            break
+    connection = headers.get("connection", "").lower()
+    will_close = "close" in connection or (version == b"HTTP/1.0" and "keep-alive" not in connection)
+    if method == "HEAD" or status in (204, 304):
+        return status, headers, b"", will_close
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return status, headers, _read_chunked(rfile), will_close
+    length = headers.get("content-length")
+    if length is None:
+        return status, headers, rfile.read(), True  # the body ends with the connection
+    size = int(length)
+    data = rfile.read(size)
+    if len(data) < size:
+        raise http.client.IncompleteRead(data, size - len(data))
+    return status, headers, data, will_close
+
+
+def _read_chunked(rfile: Any) -> bytes:
+    parts = []
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if not line:
+            raise http.client.IncompleteRead(b"".join(parts), None)
+        size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n", b""):  # trailer fields
+                pass
+            return b"".join(parts)
+        chunk = rfile.read(size + 2)  # the chunk and its CRLF
+        if len(chunk) < size + 2:
+            raise http.client.IncompleteRead(chunk, size + 2 - len(chunk))
+        parts.append(chunk[:size])
 
 
 def _ssl_context(config: Any) -> ssl.SSLContext:

@@ -49,34 +49,48 @@ def needs_update(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool
 
 def contains(desired: Any, current: Any, *, path: tuple[str, ...] = ()) -> bool:
     """Is ``desired`` contained in ``current`` (see the module docstring for the rules)?"""
-    if type(desired) is type(current) and desired == current and _same_json(desired, current):
+    return _contains(desired, current, path[-1] if path else "", path[-2] if len(path) >= 2 else "")
+
+
+def _contains(desired: Any, current: Any, key: str, parent: str) -> bool:
+    """:func:`contains` for a value found under ``parent``/``key`` (the two names its rules look at); one call
+    per node of ``desired`` that differs from ``current``, on the hot path of every sync."""
+    kind = type(desired)
+    if kind is type(current) and desired == current and _same_json(desired, current):
         return True  # equal is contained: C-level comparisons instead of a walk of the subtree
     if current is None:
         return _is_empty(desired)
-    if isinstance(desired, Mapping):
-        return isinstance(current, Mapping) and all(
-            contains(value, current.get(key), path=(*path, key)) for key, value in desired.items()
-        )
-    if isinstance(desired, list):
-        return _list_contains(desired, current, path=path)
-    if len(path) >= 2 and path[-2] in QUANTITY_MAPS:
+    if kind is dict or (kind is not list and isinstance(desired, Mapping)):
+        if not isinstance(current, Mapping):
+            return False
+        for name, value in desired.items():
+            if not _contains(value, current.get(name), name, key):
+                return False
+        return True
+    if kind is list:
+        return _list_contains(desired, current, key, parent)
+    if parent in QUANTITY_MAPS:
         return _same_quantity(desired, current)
     return _same_scalar(desired, current)
 
 
-def _list_contains(desired: list[Any], current: Any, *, path: tuple[str, ...]) -> bool:
-    if not isinstance(current, list):
+def _list_contains(desired: list[Any], current: Any, key: str, parent: str) -> bool:
+    if type(current) is not list:
         return False
-    if path and path[-1] == "ownerReferences":
-        return all(any(contains(d, c, path=path) for c in current) for d in desired)
-    return len(desired) == len(current) and all(
-        contains(d, c, path=path) for d, c in zip(desired, current, strict=True)
-    )
+    if key == "ownerReferences":
+        return all(any(_contains(d, c, key, parent) for c in current) for d in desired)
+    if len(desired) != len(current):
+        return False
+    for d, c in zip(desired, current):  # lengths checked above
+        if not _contains(d, c, key, parent):
+            return False
+    return True
 
 
 def _same_json(desired: Any, current: Any) -> bool:
     """``==`` holds for ``True`` and ``1``; their JSON does not (booleans are not numbers)."""
-    if not isinstance(desired, (dict, list)):
+    kind = type(desired)
+    if kind is not dict and kind is not list:
         return True  # same type and equal
     try:
         return orjson.dumps(desired, option=orjson.OPT_SORT_KEYS) == orjson.dumps(current, option=orjson.OPT_SORT_KEYS)

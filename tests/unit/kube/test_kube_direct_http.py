@@ -214,3 +214,70 @@ def test_a_proxy_keeps_the_urllib3_road():
     configuration = Configuration(host="https://127.0.0.1:6443")
     configuration.proxy = "http://127.0.0.1:3128"
     assert Transport(ApiClient(configuration))._direct is None
+
+
+def _scripted(answers: list[bytes]) -> tuple[FakeServer, list[bytes]]:
+    """A raw server that reads one request per answer in ``answers`` on each connection and writes that answer
+    byte for byte (closing the connection after an answer that has no length, as HTTP/1.1 requires)."""
+    requests: list[bytes] = []
+
+    def serve(conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as stream:
+            for answer in answers:
+                head = b""
+                while (line := stream.readline()) not in (b"\r\n", b""):
+                    head += line
+                if not head:
+                    return
+                length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")), 0)
+                requests.append(head + b"\r\n" + stream.read(length))
+                conn.sendall(answer)
+                if b"content-length" not in answer.lower() and b"chunked" not in answer.lower() \
+                        and not answer.startswith(b"HTTP/1.1 204"):
+                    return
+
+    return FakeServer(serve), requests
+
+
+def test_answers_of_every_body_framing_are_read_whole_on_one_connection():
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+               b"6\r\n{\"a\": \r\n3;ext=1\r\n[1]\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n")
+    informational = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{\"b\": 2}"
+    no_content = b"HTTP/1.1 204 No Content\r\nAudit-Id: x\r\n\r\n"
+    until_close = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"c\": 3}"
+    server, requests = _scripted([chunked, informational, no_content, until_close])
+    with server:
+        client, _ = _client(int(server.addr.rsplit(":", 1)[1]))
+        direct = client._transport._direct
+        assert client._transport.exchange("GET", "/a") == {"a": [1]}
+        assert client._transport.exchange("PUT", "/b", body={"x": "é"}) == {"b": 2}
+        status, headers, data = direct.exchange("DELETE", "/c")
+        assert (status, headers["audit-id"], data) == (204, "x", b"")
+        assert client._transport.exchange("GET", "/d") == {"c": 3}
+        assert server.accepted == 1  # every framing left the connection reusable, the last one closed it
+        assert direct._local.conn is None
+    put = requests[1].decode()
+    assert put.startswith("PUT /b HTTP/1.1\r\n") and f"Host: 127.0.0.1:{server.addr.rsplit(':', 1)[1]}" in put
+    assert "Content-Length: 10\r\n" in put and put.endswith('{"x":"\u00e9"}')  # the length counts bytes
+    assert "Content-Length" not in requests[0].decode()  # a GET has no body
+
+
+def test_an_answer_that_says_connection_close_is_the_last_on_its_connection():
+    answer = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+    server, _ = _scripted([answer])
+    with server:
+        client, _ = _client(int(server.addr.rsplit(":", 1)[1]))
+        for _ in range(2):
+            assert client._transport.exchange("GET", "/a") == {}
+        assert server.accepted == 2
+
+
+def test_a_body_cut_short_or_a_garbled_status_line_is_a_transport_error():
+    for answer in (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", b"SPDY/3 what\r\n\r\n",
+                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"):
+        server, _ = _scripted([answer])
+        with server:
+            client, _ = _client(int(server.addr.rsplit(":", 1)[1]))
+            with pytest.raises(TransportError):
+                client._transport.exchange("POST", "/a", body={})
