@@ -52,6 +52,7 @@ from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import meta, naming
 from rocketmq_operator.resources.brokers import broker_cluster_objects
+from rocketmq_operator.resources.diff import ContainsMemo
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 ROLL_RECHECK = 5.0  # seconds between looks at a roll that waits for time to pass
@@ -76,6 +77,7 @@ class BrokerClusterReconciler:
                  observer: Observer | None = None, metrics: ClusterMetrics | None = None,
                  pacer: StatusPacer | None = None) -> None:
         self.door = door
+        self._templates = ContainsMemo()  # pod templates already compared, by StatefulSet version
         self._pacer = pacer
         self._observer = observer
         self._metrics = metrics
@@ -228,7 +230,8 @@ class BrokerClusterReconciler:
             report.progressing(st.STALE_MESSAGE)
             return
         facts = self._observer.fresh_facts(self._observed_key(_key(obj))) if self._observer else None
-        groups, pods = roll_inputs(model, desired_sets, current, self._cluster_pods(obj, model), facts)
+        groups, pods = roll_inputs(model, desired_sets, current, self._cluster_pods(obj, model), facts,
+                                   memo=self._templates)
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
         params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode)

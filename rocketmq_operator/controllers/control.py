@@ -19,7 +19,7 @@ from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource
 from rocketmq_operator.kube.errors import Invalid, namespace_terminating
 from rocketmq_operator.logs import get_logger
-from rocketmq_operator.resources.diff import merged, needs_update
+from rocketmq_operator.resources.diff import ContainsMemo, merged, needs_update
 
 log = get_logger(__name__)
 
@@ -52,6 +52,7 @@ class ObjectControl:
     """Create-or-update of one kind of child object, owned by a parent custom resource."""
 
     def __init__(self, client: KubeClient, lister: Lister, resource: Resource, recorder: Any) -> None:
+        self._memo = ContainsMemo()  # specs this control already compared, by object version
         self._client = client
         self._lister = lister
         self.resource = resource
@@ -70,7 +71,7 @@ class ObjectControl:
             return self._create(owner, desired)
         if controller_uid(current) != owner["metadata"]["uid"]:
             return Applied(Change.NOT_OWNED, None)
-        if not needs_update(desired, current):
+        if not needs_update(desired, current, memo=self._memo):
             return Applied(Change.UNCHANGED, current)
         updated = self._client.replace(self.resource, merged(desired, current),
                                        namespace=meta["namespace"])

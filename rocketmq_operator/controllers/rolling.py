@@ -24,7 +24,7 @@ from rocketmq_operator.controllers.registration import controller_view, facts_by
 from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPlan
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources import naming
-from rocketmq_operator.resources.diff import contains
+from rocketmq_operator.resources.diff import ContainsMemo, contains
 from rocketmq_operator.resources.model import BrokerClusterModel
 from rocketmq_operator.rocketmq import RemotingError
 from rocketmq_operator.rocketmq.controlleradmin import elect_master, find_leader
@@ -35,14 +35,18 @@ REVISION_LABEL = "controller-revision-hash"
 
 def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, Any]],
                 current_sets: Mapping[int, dict[str, Any]], pods: Sequence[dict[str, Any]],
-                facts: ClusterFacts | None) -> tuple[list[GroupState], list[PodState]]:
+                facts: ClusterFacts | None, *,
+                memo: ContainsMemo | None = None) -> tuple[list[GroupState], list[PodState]]:
+    """``memo``: template comparisons already made, by StatefulSet version (see :class:`ContainsMemo`)."""
     groups, states = [], []
     by_pod = facts_by_pod(facts)
     view = controller_view(facts, list(pods)) if model.controller_mode else {}
     for group in range(model.groups):
         current = current_sets.get(group)
-        new_template = current is None or not contains(desired_sets[group]["spec"]["template"],
-                                                       current["spec"].get("template"))
+        template = desired_sets[group]["spec"]["template"]
+        new_template = current is None or not (
+            memo.contains(template, current, ("spec", "template")) if memo is not None
+            else contains(template, current["spec"].get("template"), path=("spec", "template")))
         status = (current or {}).get("status") or {}
         revision = None if new_template else status.get("updateRevision")
         # A StatefulSet the StatefulSet controller has not reported on yet (no update revision) is new: its

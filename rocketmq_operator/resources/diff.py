@@ -23,11 +23,14 @@ added are dropped and defaulted again, which keeps one-of fields valid (switchin
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from kubernetes.utils.quantity import parse_quantity
 
 from rocketmq_operator.resources.jsoncopy import json_copy
@@ -38,13 +41,56 @@ KEPT_SERVICE_FIELDS = ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"
 UNION_METADATA = ("labels", "annotations")
 
 
-def needs_update(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    """True when a field the operator sets in ``desired`` is missing or different in ``current``."""
-    return any(
-        not contains(value, current.get(key), path=(key,))
-        for key, value in desired.items()
-        if key not in IGNORED_TOP_LEVEL
-    )
+def needs_update(desired: Mapping[str, Any], current: Mapping[str, Any], *,
+                 memo: ContainsMemo | None = None) -> bool:
+    """True when a field the operator sets in ``desired`` is missing or different in ``current``. With
+    ``memo``, the spec of an object that has a generation is compared once per version of it."""
+    for key, value in desired.items():
+        if key in IGNORED_TOP_LEVEL:
+            continue
+        if key == "spec" and memo is not None:
+            if not memo.contains(value, current, ("spec",)):
+                return True
+        elif not contains(value, current.get(key), path=(key,)):
+            return True
+    return False
+
+
+class ContainsMemo:
+    """Remembers what :func:`contains` found for a part of an object version that cannot change within it.
+
+    The API server bumps ``metadata.generation`` with every change to an object's spec, so ``(uid, generation)``
+    names one spec: whether it contains a desired value (named by a digest of its JSON) is then known after
+    the first comparison, and a sync that renders the same desired spec as the last one (most syncs: a pod
+    turned Ready) costs a digest instead of a walk. Objects without a generation are compared each time.
+    Thread-safe; bounded (least recently used entries go).
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self._seen: LRUCache[tuple[Any, ...], bool] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
+
+    def contains(self, desired: Any, current: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+        """Is ``desired`` contained in the part of ``current`` (a whole object) at ``path``?"""
+        meta = current.get("metadata") or {}
+        part: Any = current
+        for name in path:
+            part = part.get(name) if isinstance(part, Mapping) else None
+        generation, uid = meta.get("generation"), meta.get("uid")
+        if not generation or not uid:
+            return contains(desired, part, path=path)
+        try:
+            digest = hashlib.blake2b(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+        except TypeError:  # not JSON data: nothing to name it by
+            return contains(desired, part, path=path)
+        key = (uid, generation, path, digest)
+        with self._lock:
+            found = self._seen.get(key)
+        if found is None:
+            found = contains(desired, part, path=path)
+            with self._lock:
+                self._seen[key] = found
+        return found
 
 
 def contains(desired: Any, current: Any, *, path: tuple[str, ...] = ()) -> bool:

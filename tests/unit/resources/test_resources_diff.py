@@ -186,3 +186,44 @@ def test_merging_never_changes_its_inputs(desired_sts):
     body = diff.merged(desired_sts, current)
     body["spec"]["template"]["spec"]["containers"][0]["image"] = "changed"
     assert (desired_sts, current) == before
+
+
+def test_the_memo_compares_a_spec_once_per_object_version_and_answers_as_contains_does(monkeypatch):
+
+    walks = []
+    real = diff.contains
+    monkeypatch.setattr(diff, "contains", lambda d, c, path=(): walks.append(path) or real(d, c, path=path))
+    memo = diff.ContainsMemo()
+
+    def sts(generation: int, image: str, uid: str = "u1") -> dict:
+        return {"metadata": {"uid": uid, "generation": generation, "name": "s"},
+                "spec": {"replicas": 2, "template": {"spec": {"containers": [{"image": image, "imagePullPolicy": "IfNotPresent"}]}}}}
+
+    desired = {"replicas": 2, "template": {"spec": {"containers": [{"image": "rocketmq:5.3.3"}]}}}
+    assert memo.contains(desired, sts(1, "rocketmq:5.3.3"), ("spec",)) is True
+    assert memo.contains(desired, sts(1, "rocketmq:5.3.3"), ("spec",)) is True
+    assert len(walks) == 1  # the second look at generation 1 was remembered
+    assert memo.contains(desired, sts(2, "rocketmq:5.3.4"), ("spec",)) is False  # a new version is walked
+    assert memo.contains({**desired, "replicas": 3}, sts(1, "rocketmq:5.3.3"), ("spec",)) is False  # new desired
+    assert memo.contains(desired, sts(1, "rocketmq:5.3.4", uid="u2"), ("spec",)) is False  # another object
+    assert len(walks) == 4
+    template = desired["template"]
+    assert memo.contains(template, sts(2, "rocketmq:5.3.4"), ("spec", "template")) is False
+    assert memo.contains(template, sts(1, "rocketmq:5.3.3"), ("spec", "template")) is True
+    no_generation = {"metadata": {"uid": "u3"}, "spec": {"replicas": 2}}
+    memo.contains({"replicas": 2}, no_generation, ("spec",))
+    memo.contains({"replicas": 2}, no_generation, ("spec",))
+    assert len(walks) == 8  # without a generation nothing names the version: compared each time
+
+
+def test_needs_update_with_a_memo_agrees_with_needs_update_without():
+
+    memo = diff.ContainsMemo()
+    current = {"metadata": {"uid": "u", "generation": 3, "name": "s", "labels": {"a": "1"}},
+               "spec": {"replicas": 2, "serviceName": "x"}, "status": {"replicas": 2}}
+    for desired in ({"metadata": {"name": "s", "labels": {"a": "1"}}, "spec": {"replicas": 2}},
+                    {"metadata": {"name": "s", "labels": {"a": "2"}}, "spec": {"replicas": 2}},
+                    {"metadata": {"name": "s"}, "spec": {"replicas": 3}},
+                    {"metadata": {"name": "s"}, "spec": {"replicas": True}}):
+        for _ in range(2):
+            assert diff.needs_update(desired, current, memo=memo) == diff.needs_update(desired, current)
