@@ -18,7 +18,7 @@ API server's audit log of writes on), started fresh, so neither inherits the oth
 The contender's writes are read from the API server's audit log, by the contender's user agent (the
 operator ``rocketmq-operator/…``; kopf ``kopf/…`` and its handlers' client ``kopf-baseline/…``), by verb
 and resource; its CPU time and peak RSS from /proc. ``--profile`` samples the operator with py-spy while it
-converges and prints where its CPU went; with py-spy installed, the contender's CPU time is also read per
+converges (the thread holding the GIL) and prints where its Python CPU went; with py-spy installed, the contender's CPU time is also read per
 thread from /proc at the end (thread names from ``py-spy dump``).
 
 The operator runs with RocketMQ observation off (``--rocketmq-observe-interval 0``): KWOK pods run no
@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -340,6 +340,7 @@ class Run:
         self.results["threads"] = thread_cpu(pid)
         if self.name == "operator":
             self.results["reconciles"] = operator_reconciles(self.metrics_port)
+            self.results["informers"] = operator_informers(self.metrics_port)
 
     def _start_profiler(self) -> subprocess.Popen | None:
         spy = Path(sys.executable).parent / "py-spy"
@@ -348,7 +349,7 @@ class Run:
             return None
         self.profile_path = Path(f"/tmp/rocketmq-bench-profile-{self.name}.txt")  # kept after the plane goes
         return subprocess.Popen([str(spy), "record", "--pid", str(self.proc.pid), "--rate", "100", "--format",
-                                 "raw", "--output", str(self.profile_path), "--nonblocking"],
+                                 "raw", "--output", str(self.profile_path), "--nonblocking", "--gil"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _stop_profiler(self, profiler: subprocess.Popen) -> None:
@@ -406,14 +407,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def operator_metrics(port: int) -> list[str]:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode().splitlines()
+    except OSError:
+        return []
+
+
 def operator_reconciles(port: int) -> float | None:
     """BrokerCluster syncs the operator ran, from its own /metrics."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    except OSError:
+    lines = operator_metrics(port)
+    if not lines:
         return None
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines
                if line.startswith("rocketmq_brokercluster_reconcile_total{"))
+
+
+def operator_informers(port: int) -> dict[str, dict[str, float]]:
+    """``{resource: {"lists", "watches", "watch_events"}}`` from the operator's /metrics, whole run."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for line in operator_metrics(port):
+        m = re.match(r'rocketmq_operator_informer_(lists|watches|watch_events)_total\{resource="([^"]*)"\} (\S+)', line)
+        if m:
+            out[m.group(2)][m.group(1)] = float(m.group(3))
+    return dict(out)
 
 
 def _epoch(timestamp: str) -> float:
@@ -424,8 +441,8 @@ def _epoch(timestamp: str) -> float:
         return 0.0
 
 
-def summarize_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
-    """py-spy's raw (collapsed) stacks (samples of every thread on the CPU, GIL or not) → the share of samples in
+def summarize_profile(path: Path, top: int = 45) -> list[tuple[str, float]]:
+    """py-spy's raw (collapsed) stacks (samples of the thread holding the GIL: Python work, not waits) → the share of samples in
     which each function is on the stack (inclusive), then the share in which it is the innermost frame (self)."""
     inclusive: Counter = Counter()
     leaf: Counter = Counter()
@@ -480,6 +497,12 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
     if runs.get("operator", {}).get("reconciles") is not None:
         print(f"operator: BrokerCluster syncs while converging {runs['operator']['reconciles']:.0f} "
               f"({runs['operator']['reconciles'] / n:.1f} per cluster)")
+    if runs.get("operator", {}).get("informers"):
+        seen = sorted(runs["operator"]["informers"].items(), key=lambda kv: -kv[1].get("watch_events", 0))
+        print("operator: watch events decoded (whole run), lists and watches, by resource: " + ", ".join(
+            f"{res} {c.get('watch_events', 0):.0f} ({c.get('watch_events', 0) / n:.1f}/cluster, "
+            f"{c.get('lists', 0):.0f} list(s), {c.get('watches', 0):.0f} watch(es))"
+            for res, c in seen if c.get("watch_events") or c.get("lists", 0) > 1))
     if set(names) == {"operator", "kopf"}:
         o, k = runs["operator"], runs["kopf"]
         if o["cr_ready_s"] and k["sts_ready_s"]:

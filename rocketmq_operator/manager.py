@@ -20,7 +20,11 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from rocketmq_operator import __version__, logs
 from rocketmq_operator.controllers.observer import DEFAULT_INTERVAL as DEFAULT_OBSERVE_INTERVAL
@@ -43,12 +47,16 @@ from rocketmq_operator.kube import (
     ClusterUnreachable,
     KubeConfigError,
     NotFound,
+    Resource,
     connect,
 )
 from rocketmq_operator.leaderelection import LeaderElector, LeaseConfig
 
 log = logs.get_logger(__name__)
 DRAIN_TIMEOUT = 15.0
+# A caught-up watch waits this long (seconds) before its next read, so a steady stream of events (clusters
+# converging) is read a batch at a time rather than one wake-up per event; the caches lag by at most this.
+WATCH_GATHER = 0.25
 LEASE_NAME = "rocketmq-operator-lock"
 
 
@@ -107,7 +115,8 @@ class Operator:
         self.exit_code = 0
         self.stop_reason = ""
         self.factory = SharedInformerFactory(client, namespaces=namespaces or None, resync_period=resync_period,
-                                             transforms={PODS: slim_pod, POD_DISRUPTION_BUDGETS: slim_budget})
+                                             transforms={PODS: slim_pod, POD_DISRUPTION_BUDGETS: slim_budget},
+                                             watch_gather=WATCH_GATHER)
         self.recorder = EventRecorder(client, instance=identity)
         # RocketMQ is observed (registration, roles, lag, name-server pushes) unless the interval is 0.
         self.observer = Observer(interval=observe_interval) if observe_interval > 0 else None
@@ -140,6 +149,42 @@ class Operator:
         if self.observer is not None:
             self.observer.shutdown()
         self.recorder.stop(timeout=2.0)
+
+
+class InformerCollector:
+    """The informers' figures at scrape time, by resource: lists, watches opened and watch events applied since
+    start (how much of the API server's traffic the operator decodes), and objects cached now. The reflectors
+    keep plain counters; nothing is counted through a metric lock on the watch path."""
+
+    def __init__(self, factory: SharedInformerFactory) -> None:
+        self._factory = factory
+
+    def collect(self) -> Iterator[Metric]:
+        families = {
+            "lists": CounterMetricFamily("rocketmq_operator_informer_lists", "lists made by the informer of a resource",
+                                         labels=["resource"]),
+            "watches": CounterMetricFamily("rocketmq_operator_informer_watches",
+                                           "watches opened by the informer of a resource", labels=["resource"]),
+            "events": CounterMetricFamily("rocketmq_operator_informer_watch_events",
+                                          "watch events (bookmarks aside) the informer of a resource applied",
+                                          labels=["resource"]),
+            "objects": GaugeMetricFamily("rocketmq_operator_informer_objects",
+                                         "objects in the cache of the informer of a resource", labels=["resource"]),
+        }
+        for resource, stats in sorted(self._factory.stats().items(), key=lambda item: str(item[0])):
+            for name, family in families.items():
+                family.add_metric([_resource_label(resource)], stats[name])
+        yield from families.values()
+
+
+def _resource_label(resource: Resource) -> str:
+    """``pods``, ``statefulsets.apps``, ``events`` with its field selector when it has one."""
+    name = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    return f"{name}({resource.field_selector})" if resource.field_selector else name
+
+
+def register_informer_metrics(factory: SharedInformerFactory, registry: CollectorRegistry = REGISTRY) -> None:
+    registry.register(InformerCollector(factory))
 
 
 # Young objects collected once this many more are allocated than freed (the interpreter's default is 700).
@@ -178,6 +223,7 @@ def run_operator(args: argparse.Namespace) -> int:
     op = Operator(client, namespaces=_namespaces(args.namespace), workers=args.workers,
                   resync_period=args.resync_period, identity=identity,
                   observe_interval=args.rocketmq_observe_interval)
+    register_informer_metrics(op.factory)
     servers = _start_servers(args, op)
     if servers is None:
         return 1

@@ -23,7 +23,7 @@ from .transform import Transform
 class SharedInformerFactory:
     def __init__(self, source: ListWatchSource, *, namespaces: Sequence[str] | None = None,
                  resync_period: float | None = None, transforms: Mapping[Resource, Transform] | None = None,
-                 clock: Clock = REAL_CLOCK, idle_timeout: float = 150.0) -> None:
+                 clock: Clock = REAL_CLOCK, idle_timeout: float = 150.0, watch_gather: float = 0.0) -> None:
         """``namespaces=None`` watches all namespaces; otherwise one reflector per listed namespace."""
         self._source = source
         self._namespaces = None if namespaces is None else tuple(namespaces)
@@ -31,6 +31,7 @@ class SharedInformerFactory:
         self._transforms = dict(transforms or {})
         self._clock = clock
         self._idle_timeout = idle_timeout
+        self._watch_gather = watch_gather
         self._lock = threading.Lock()
         self._informers: dict[Resource, SharedInformer] = {}
 
@@ -41,7 +42,7 @@ class SharedInformerFactory:
                 informer = SharedInformer(
                     self._source, resource, namespaces=self._namespaces, resync_period=self._resync_period,
                     transform=self._transforms.get(resource), clock=self._clock,
-                    idle_timeout=self._idle_timeout)
+                    idle_timeout=self._idle_timeout, watch_gather=self._watch_gather)
                 self._informers[resource] = informer
             return informer
 
@@ -52,6 +53,10 @@ class SharedInformerFactory:
         """The resources informers have been requested for (each is listed and watched)."""
         with self._lock:
             return list(self._informers)
+
+    def stats(self) -> dict[Resource, dict[str, int]]:
+        """Each informer's :meth:`SharedInformer.stats`."""
+        return {informer.resource: informer.stats() for informer in self._snapshot()}
 
     def start(self) -> None:
         for informer in self._snapshot():

@@ -40,7 +40,9 @@ class SharedInformer:
     def __init__(self, source: ListWatchSource, resource: Resource, *,
                  namespaces: Sequence[str] | None = None, resync_period: float | None = None,
                  transform: Transform | None = None, clock: Clock = REAL_CLOCK,
-                 idle_timeout: float = 150.0) -> None:
+                 idle_timeout: float = 150.0, watch_gather: float = 0.0) -> None:
+        """``watch_gather``: how long a caught-up watch waits for more events before its next read (the cache
+        then lags by up to that much; see ``WatchStream``)."""
         self.resource = resource
         self.store = Store()
         self._resync_period = resync_period
@@ -51,7 +53,7 @@ class SharedInformer:
         scopes: list[str | None] = [None] if namespaces is None or not resource.namespaced else [*namespaces]
         self._reflectors = [
             Reflector(source, resource, self, namespace=ns, clock=clock, idle_timeout=idle_timeout,
-                      transform=cache_transform(transform, intern=False))
+                      transform=cache_transform(transform, intern=False), gather=watch_gather)
             for ns in scopes]
         self._listed_scopes: set[str | None] = set()
         self._synced = threading.Event()
@@ -96,6 +98,12 @@ class SharedInformer:
         for thread in self._threads:
             thread.join(timeout)
         self._dispatcher.join(timeout)
+
+    def stats(self) -> dict[str, int]:
+        """Lists made, watches opened and watch events applied (bookmarks aside) so far, over every reflector, and
+        the objects cached now."""
+        return {"lists": sum(r.lists for r in self._reflectors), "watches": sum(r.watches for r in self._reflectors),
+                "events": sum(r.events for r in self._reflectors), "objects": len(self.store)}
 
     def has_synced(self) -> bool:
         """True once every reflector's first list is in the store."""

@@ -40,7 +40,7 @@ class ListWatchSource(Protocol):
 
     def watch(self, resource: Resource, *, namespace: str | None = None, resource_version: str = "",
               timeout_seconds: int = 300, read_timeout: float = 150.0,
-              bookmarks: bool = True) -> WatchEvents: ...
+              bookmarks: bool = True, gather: float = 0.0) -> WatchEvents: ...
 
 
 class ReflectorSink(Protocol):
@@ -85,19 +85,23 @@ class Reflector:
                  namespace: str | None = None, clock: Clock = REAL_CLOCK, backoff: Backoff | None = None,
                  idle_timeout: float = 150.0, page_size: int = 500,
                  transform: Callable[[Obj], Obj] | None = None,
-                 rand: Callable[[], float] = random.random) -> None:
+                 rand: Callable[[], float] = random.random, gather: float = 0.0) -> None:
         self._source, self._resource, self._sink = source, resource, sink
         self._transform = transform or (lambda obj: obj)
         self._namespace = namespace
         self._clock = clock
         self._backoff = backoff or Backoff(clock=clock, rand=rand)
         self._idle_timeout, self._page_size, self._rand = idle_timeout, page_size, rand
+        self._gather = gather
         self._stop = threading.Event()
         self._stream: WatchEvents | None = None
         self.resource_version: str | None = None
         self.has_synced = False
-        self._lists = 0
         self._fresh_list = False
+        # Plain counters, read at scrape time (see ``stats``): written by this reflector's thread only.
+        self.lists = 0
+        self.watches = 0
+        self.events = 0
 
     def run(self) -> None:
         """List and watch until :meth:`stop`, backing off between failures."""
@@ -142,8 +146,8 @@ class Reflector:
         for page in self._source.list_pages(self._resource, namespace=self._namespace,
                                             limit=self._page_size):
             objects.extend(self._transform_item(item) for item in page.get("items") or ())
-        self._sink.replace(objects, namespace=self._namespace, initial=self._lists == 0)
-        self._lists += 1
+        self._sink.replace(objects, namespace=self._namespace, initial=self.lists == 0)
+        self.lists += 1
         self.resource_version = (page.get("metadata") or {}).get("resourceVersion", "")
         self.has_synced = True
         self._fresh_list = True
@@ -155,6 +159,7 @@ class Reflector:
         except TransportError as err:
             raise _OpenFailed(str(err), not_sent=err.not_sent) from err
         self._stream = stream
+        self.watches += 1
         try:
             self._consume(stream)
         finally:
@@ -165,7 +170,7 @@ class Reflector:
         return self._source.watch(
             self._resource, namespace=self._namespace, resource_version=self.resource_version or "",
             timeout_seconds=int(300 + 300 * self._rand()), read_timeout=self._idle_timeout,
-            bookmarks=True)
+            bookmarks=True, gather=self._gather)
 
     def _consume(self, events: Iterable[dict[str, Any]]) -> None:
         for event in events:
@@ -175,6 +180,7 @@ class Reflector:
             obj = event.get("object") or {}
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if event["type"] != "BOOKMARK":
+                self.events += 1
                 self._sink.apply(event["type"], self._transform(obj))
             if rv:
                 self.resource_version = rv

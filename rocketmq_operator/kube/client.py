@@ -115,8 +115,9 @@ class KubeClient:
 
     def watch(self, resource: Resource, *, namespace: str | None = None, resource_version: str = "",
               timeout_seconds: int = 300, read_timeout: float = 150.0, bookmarks: bool = True,
-              label_selector: str | None = None) -> WatchStream:
-        """Open a watch; a stream silent for ``read_timeout`` seconds raises ``TransportError``.
+              label_selector: str | None = None, gather: float = 0.0) -> WatchStream:
+        """Open a watch; a stream silent for ``read_timeout`` seconds raises ``TransportError``. ``gather``: see
+        :class:`WatchStream`.
 
         Not retried here: whoever watches owns the reconnect loop (see the informers' reflector).
         """
@@ -128,7 +129,7 @@ class KubeClient:
         connect_timeout = self._timeout[0] if isinstance(self._timeout, tuple) else 10.0
         response = self._transport.send("GET", resource.path(namespace=namespace), query=query,
                                         timeout=(connect_timeout, read_timeout))
-        return WatchStream(response)
+        return WatchStream(response, gather=gather)
 
     def create(self, resource: Resource, body: Mapping[str, Any], *,
                namespace: str | None = None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rocketmq_operator.informers import SharedInformerFactory
 from rocketmq_operator.kube import CONFIG_MAPS, NODES, PODS
 from rocketmq_operator.kube.client import ListResult
@@ -50,3 +52,18 @@ def test_wait_for_cache_sync_gives_up_after_its_timeout():
     factory = SharedInformerFactory(NeverLists())
     factory.informer(PODS)
     assert factory.wait_for_cache_sync(0.05) is False
+
+
+def test_the_factorys_watch_gather_reaches_every_watch_it_opens():
+    source = FakeSource([ListResult([cm("a")], "1")])
+    factory = SharedInformerFactory(source, watch_gather=0.25)
+    factory.informer(CONFIG_MAPS)
+    factory.start()
+    try:
+        assert factory.wait_for_cache_sync(5)
+        deadline = time.monotonic() + 5
+        while not source.watch_calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert source.watch_calls and source.watch_calls[0]["gather"] == 0.25
+    finally:
+        factory.stop()

@@ -10,6 +10,7 @@ import pytest
 from kubernetes.client import ApiClient, Configuration
 
 from rocketmq_operator.kube import CONFIG_MAPS, KubeClient, Transport, TransportError
+from rocketmq_operator.kube.transport import _readable_now
 
 
 class SilentWatch(http.server.BaseHTTPRequestHandler):
@@ -126,6 +127,17 @@ def test_a_body_cut_off_before_the_last_chunk_raises_a_transport_error():
             for event in client.watch(CONFIG_MAPS, namespace="ns", read_timeout=5.0):
                 names.append(event["object"]["metadata"]["name"])
         assert names == ["a", "b", "c", "d"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_gathering_watch_reaches_its_socket_and_reads_every_event():
+    client, server = _chunky_client(finish=True)
+    try:
+        stream = client.watch(CONFIG_MAPS, namespace="ns", read_timeout=5.0, gather=0.01)
+        assert _readable_now(stream._response) is not None  # the wait applies to a real response
+        assert [e["object"]["metadata"]["name"] for e in stream] == ["a", "b", "c", "d"]
     finally:
         server.shutdown()
         server.server_close()
