@@ -339,8 +339,9 @@ class Run:
         self.results["wall_to_idle_s"] = done - t0
         self.results["threads"] = thread_cpu(pid)
         if self.name == "operator":
-            self.results["reconciles"] = operator_reconciles(self.metrics_port)
-            self.results["informers"] = operator_informers(self.metrics_port)
+            metrics = operator_metrics(self.metrics_port)
+            self.results["reconciles"] = operator_reconciles(metrics)
+            self.results["informers"] = operator_informers(metrics)
 
     def _start_profiler(self) -> subprocess.Popen | None:
         spy = Path(sys.executable).parent / "py-spy"
@@ -414,19 +415,18 @@ def operator_metrics(port: int) -> list[str]:
         return []
 
 
-def operator_reconciles(port: int) -> float | None:
-    """BrokerCluster syncs the operator ran, from its own /metrics."""
-    lines = operator_metrics(port)
+def operator_reconciles(lines: list[str]) -> float | None:
+    """BrokerCluster syncs the operator ran, from its own /metrics (``operator_metrics``)."""
     if not lines:
         return None
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines
                if line.startswith("rocketmq_brokercluster_reconcile_total{"))
 
 
-def operator_informers(port: int) -> dict[str, dict[str, float]]:
+def operator_informers(lines: list[str]) -> dict[str, dict[str, float]]:
     """``{resource: {"lists", "watches", "watch_events"}}`` from the operator's /metrics, whole run."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    for line in operator_metrics(port):
+    for line in lines:
         m = re.match(r'rocketmq_operator_informer_(lists|watches|watch_events)_total\{resource="([^"]*)"\} (\S+)', line)
         if m:
             out[m.group(2)][m.group(1)] = float(m.group(3))

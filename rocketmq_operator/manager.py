@@ -179,8 +179,7 @@ class InformerCollector:
 
 def _resource_label(resource: Resource) -> str:
     """``pods``, ``statefulsets.apps``, ``events`` with its field selector when it has one."""
-    name = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-    return f"{name}({resource.field_selector})" if resource.field_selector else name
+    return f"{resource}({resource.field_selector})" if resource.field_selector else str(resource)
 
 
 def register_informer_metrics(factory: SharedInformerFactory, registry: CollectorRegistry = REGISTRY) -> None:
