@@ -50,7 +50,7 @@ from rocketmq_operator.controllers.statuspace import StatusPacer
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
-from rocketmq_operator.resources import meta, naming
+from rocketmq_operator.resources import identity, meta, naming
 from rocketmq_operator.resources.brokers import broker_cluster_objects
 from rocketmq_operator.resources.diff import ContainsMemo
 from rocketmq_operator.resources.model import BrokerClusterModel
@@ -69,6 +69,9 @@ class Listers:
     pods: Lister
     failed_creates: Lister  # FailedCreate events, indexed by the uid of their object
     controllers: Lister | None = None  # Controller resources (CONTROLLER-mode clusters)
+    # (kind, lister) of every kind of broker cluster, this one's included: the clusters a new one's broker
+    # names must not clash with (see resources.identity)
+    peers: tuple[tuple[str, Lister], ...] = ()
 
 
 class BrokerClusterReconciler:
@@ -114,7 +117,9 @@ class BrokerClusterReconciler:
         if model is None:
             return self._finish(obj, report, None)
         current = self._group_sets(obj)  # read once: every step below plans on the same view of the cache
-        model = self._with_layout(model, current)
+        model = self._names(obj, self._with_layout(model, current), current, report)
+        if model is None:
+            return self._finish(obj, report, None)
         sets = self._apply_groups(obj, model, current, report)
         self._check_extra_groups(obj, model, current, report)
         self._progress(model, sets, report)
@@ -138,6 +143,49 @@ class BrokerClusterReconciler:
             self._warn_once(obj, report)
             return None
         return model
+
+    def _names(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
+               report: st.Report) -> BrokerClusterModel | None:
+        """The model with the broker-name prefix its groups run with (see resources.identity): the one recorded
+        on the running groups; for a new cluster the one it asks for, unless another cluster on the same name
+        servers holds those names — then a BrokerCluster that asked for nothing takes its own name, and any
+        other is refused (a condition naming the other cluster, and a Warning) before its pods start."""
+        recorded = identity.recorded_prefix(current.values()) or (obj.get("status") or {}).get("brokerNamePrefix")
+        if recorded:
+            return replace(model, broker_name_prefix=recorded) if recorded != model.broker_name_prefix else model
+        others = self._name_peers(obj)
+        if identity.clashes(identity.cluster_brokers(model.layout), others) and self._may_rename(obj):
+            model = replace(model, broker_name_prefix=obj["metadata"]["name"])
+        clash = identity.clashes(identity.cluster_brokers(model.layout), others)
+        if not clash:
+            return model
+        kind, name, shared = clash[0]
+        report.invalid(f"broker names {', '.join(shared[:4])}{' ...' if len(shared) > 4 else ''} are already used "
+                       f"on the same name servers by {kind} {name} (a name server keys its routes by broker name): "
+                       f"set spec.brokerNamePrefix to a prefix no other cluster there uses", reason="BrokerNameClash")
+        self._warn_once(obj, report)
+        return None
+
+    def _may_rename(self, obj: dict[str, Any]) -> bool:
+        """A new BrokerCluster that did not ask for a prefix may take its own name instead of the talk's."""
+        return self.door.resource.kind == "BrokerCluster" and not (obj.get("spec") or {}).get("brokerNamePrefix")
+
+    def _name_peers(self, obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The other clusters of the namespace on the same name servers that hold their broker names before this
+        one: those that run (a prefix in status) and those created earlier."""
+        tokens = identity.name_server_tokens(obj)
+        me = (self.door.resource.kind, obj["metadata"]["name"])
+        mine = _age(obj)
+        out = []
+        for kind, lister in self._listers.peers:
+            for other in lister.list(obj["metadata"]["namespace"]):
+                if (kind, other["metadata"]["name"]) == me:
+                    continue
+                if not identity.share_name_servers(tokens, identity.name_server_tokens(other)):
+                    continue
+                if (other.get("status") or {}).get("brokerNamePrefix") or _age(other) < mine:
+                    out.append((kind, other))
+        return out
 
     def _warn_once(self, obj: dict[str, Any], report: st.Report) -> None:
         message = "; ".join(report.problems)
@@ -167,8 +215,10 @@ class BrokerClusterReconciler:
         facts = self._observer.fresh_facts(okey)
         starting = coming_up(name_server_list(model.name_server_address), self._listers.pods)
         report.observed(facts, starting)
-        copied = tuple(((obj.get("status") or {}).get("scaleOut") or {}).get("copiedGroups") or ())
-        report.metadata(copy_metadata(model, facts, copied, admin_factory=self._observer.admin_factory))
+        scale_out = (obj.get("status") or {}).get("scaleOut") or {}
+        report.metadata(copy_metadata(model, facts, tuple(scale_out.get("copiedGroups") or ()),
+                                      copied_brokers=tuple(scale_out.get("copiedBrokers") or ()),
+                                      admin_factory=self._observer.admin_factory))
         if facts is not None and facts.unreachable and not waits_for_name_servers(facts, starting):
             old = get_condition(obj, BROKERS_REGISTERED)
             if not old or old.get("reason") != "NameServersUnreachable":
@@ -234,7 +284,8 @@ class BrokerClusterReconciler:
                                    memo=self._templates)
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
-        params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode)
+        params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode,
+                                     all_master=model.all_master)
         step = rollplan.plan(groups, pods, old, now=now, params=params)
         set_partitions(desired_sets, step, allow_restart=model.allow_restart)
         roll, error = step.roll, None
@@ -353,6 +404,11 @@ class BrokerClusterReconciler:
         if model is not None and self._observer is not None:
             waits.append(self._observer.interval)  # look at RocketMQ again on the observer's schedule
         return Result(requeue_after=min(waits)) if waits else None
+
+
+def _age(obj: dict[str, Any]) -> tuple[str, str]:
+    """Orders clusters by creation (the API server's timestamps, to the second; then by name)."""
+    return (str(obj["metadata"].get("creationTimestamp") or ""), obj["metadata"]["name"])
 
 
 def _key(obj: dict[str, Any]) -> Key:

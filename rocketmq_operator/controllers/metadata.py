@@ -4,9 +4,11 @@ A producer only sends to a broker group that serves the topic, and a consumer gr
 broker group that knows it; so a group added to a running cluster would sit idle. Before the new group is
 reported Ready, the operator reads the topic configs and subscription groups of the source group's master
 (the group ``scalePodName`` names — the Apache operator's ``<name>-<group>-master-0`` — or group 0) and
-creates the same on the new group's master, through the admin API, then reads them back. The groups done
-are recorded in ``status.scaleOut.copiedGroups`` so the copy happens once per group, also across operator
-restarts; a copy that fails is retried on the next sync and reported meanwhile.
+creates the same on the new group's master, through the admin API, then reads them back. In allMaster mode
+every member is a master of its own, so each one other than the source gets the copy, a member added to a
+group too. The groups done are recorded in ``status.scaleOut.copiedGroups`` (and, in allMaster mode, the
+brokers in ``copiedBrokers``) so the copy happens once, also across operator restarts; a copy that fails is
+retried on the next sync and reported meanwhile. Broker names come from :mod:`resources.identity`.
 
 RocketMQ's system topics and the topics every broker creates for itself (named after its cluster or broker
 name) are not copied.
@@ -20,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rocketmq_operator.controllers.observer import ClusterFacts
-from rocketmq_operator.resources import naming
+from rocketmq_operator.resources import identity
 from rocketmq_operator.resources.model import BrokerClusterModel
 from rocketmq_operator.rocketmq import RemotingError
 
 MAX_WRITES_PER_SYNC = 64  # bounds one sync's admin calls; the rest goes on the next
+MAX_TARGETS_PER_SYNC = 8  # brokers one sync copies to (each read back); the rest goes on the next
 # RocketMQ's own topics: each broker makes those it needs, and brokers refuse them from a client.
 SYSTEM_TOPICS = frozenset({"TBW102", "SCHEDULE_TOPIC_XXXX", "BenchmarkTest", "RMQ_SYS_TRANS_HALF_TOPIC",
                            "RMQ_SYS_TRACE_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC",
@@ -37,6 +40,7 @@ class CopyResult:
     copied: tuple[int, ...]  # groups done (status.scaleOut.copiedGroups)
     waiting: str | None = None
     error: str | None = None
+    brokers: tuple[str, ...] = ()  # brokers done (status.scaleOut.copiedBrokers)
 
 
 def source_group(model: BrokerClusterModel) -> int:
@@ -52,31 +56,62 @@ def masters(facts: ClusterFacts) -> dict[str, str]:
 
 
 def copy_metadata(model: BrokerClusterModel, facts: ClusterFacts | None, copied: tuple[int, ...], *,
-                  admin_factory: Callable[[tuple[str, ...]], Any]) -> CopyResult:
-    """Copies to the next group that needs it (at most one group, and a bounded number of writes, per call)."""
-    source = source_group(model)
-    todo = [g for g in range(model.groups) if g != source and g not in copied]
+                  admin_factory: Callable[[tuple[str, ...]], Any],
+                  copied_brokers: tuple[str, ...] = ()) -> CopyResult:
+    """Copies to the brokers that need it (a bounded number of brokers and of writes per call). The
+    source is the master of the source group's member 0; every other master of the cluster is a target (one
+    per group, or each member in allMaster mode). A group in ``copied`` counts as done for the broker name its
+    members share."""
+    layout = model.layout
+    source = identity.member(layout, source_group(model), 0).broker_name
+    done_groups = set(copied)
+    done = set(copied_brokers)
+    todo = [(g, b) for g in range(model.groups) for b in identity.group_brokers(layout, g)
+            if b != source and b not in done and not (g in done_groups and not model.all_master)]
     if not todo:
-        return CopyResult(copied=copied)
+        return _done(model, copied, done)
     if facts is None:
-        return CopyResult(copied=copied, waiting="waiting for RocketMQ to be observed to copy topics")
+        return CopyResult(copied=copied, brokers=_kept(model, done),
+                          waiting="waiting for RocketMQ to be observed to copy topics")
     addrs = masters(facts)
-    source_addr = addrs.get(naming.broker_name(source))
-    target = todo[0]
-    target_addr = addrs.get(naming.broker_name(target))
-    if not source_addr or not target_addr:
-        return CopyResult(copied=copied, waiting=f"waiting for the masters of broker groups {source} and "
-                                                 f"{target} to register before copying topics")
-    admin = admin_factory(())
+    admin = None
     try:
-        done = _copy(admin, source_addr, target_addr, skip=_own_topics(model))
-    except RemotingError as e:
-        return CopyResult(copied=copied, error=f"copying topics from broker group {source} to {target}: {e}")
+        for group, target in todo[:MAX_TARGETS_PER_SYNC]:
+            source_addr, target_addr = addrs.get(source), addrs.get(target)
+            if not source_addr or not target_addr:
+                missing = " and ".join(b for b, a in ((source, source_addr), (target, target_addr)) if not a)
+                return CopyResult(copied=_done(model, copied, done).copied, brokers=_kept(model, done),
+                                  waiting=f"waiting for the master of {missing} to register before copying "
+                                          f"topics from {source} to {target}")
+            admin = admin or admin_factory(())
+            try:
+                complete = _copy(admin, source_addr, target_addr, skip=identity.own_topics(layout))
+            except RemotingError as e:
+                return CopyResult(copied=_done(model, copied, done).copied, brokers=_kept(model, done),
+                                  error=f"copying topics from {source} to {target} (broker group {group}): {e}")
+            if not complete:
+                return CopyResult(copied=_done(model, copied, done).copied, brokers=_kept(model, done),
+                                  waiting=f"copying topics and subscription groups to {target}")
+            done.add(target)
     finally:
-        admin.close()
-    if not done:
-        return CopyResult(copied=copied, waiting=f"copying topics and subscription groups to broker group {target}")
-    return CopyResult(copied=tuple(sorted({*copied, target})))
+        if admin is not None:
+            admin.close()
+    return _done(model, copied, done, more=len(todo) > MAX_TARGETS_PER_SYNC)
+
+
+def _kept(model: BrokerClusterModel, done: set[str]) -> tuple[str, ...]:
+    """The brokers done, as status keeps them (allMaster only: elsewhere a group has one broker)."""
+    return tuple(sorted(done)) if model.all_master else ()
+
+
+def _done(model: BrokerClusterModel, copied: tuple[int, ...], done: set[str], *, more: bool = False) -> CopyResult:
+    """The groups every broker of which has its copy (the source group counts once its other members do)."""
+    layout = model.layout
+    source = identity.member(layout, source_group(model), 0).broker_name
+    groups = set(copied) | {g for g in range(model.groups) if g != source_group(model)
+                            and all(b in done or b == source for b in identity.group_brokers(layout, g))}
+    waiting = "copying topics and subscription groups to the next brokers" if more else None
+    return CopyResult(copied=tuple(sorted(groups)), brokers=_kept(model, done), waiting=waiting)
 
 
 def _copy(admin: Any, source: str, target: str, *, skip: set[str]) -> bool:
@@ -101,11 +136,6 @@ def _copy(admin: Any, source: str, target: str, *, skip: set[str]) -> bool:
 
 def _system(topic: str) -> bool:
     return topic in SYSTEM_TOPICS or topic.lower().startswith(SYSTEM_PREFIX)
-
-
-def _own_topics(model: BrokerClusterModel) -> set[str]:
-    """Topics each broker makes for itself: its cluster's and its broker group's names."""
-    return {model.cluster_name, *(naming.broker_name(g) for g in range(model.groups))}
 
 
 def _plain(config: Mapping[str, Any]) -> dict[str, Any]:

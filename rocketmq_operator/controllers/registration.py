@@ -21,7 +21,7 @@ from typing import Any
 from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
 from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, Member, ObserveTarget
 from rocketmq_operator.informers import Lister
-from rocketmq_operator.resources import meta, naming
+from rocketmq_operator.resources import identity, meta, naming
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 BROKERS_REGISTERED = "BrokersRegistered"
@@ -41,17 +41,16 @@ class Registration:
 def observe_target(model: BrokerClusterModel, pods: list[dict[str, Any]], *, pod_lister: Lister) -> ObserveTarget:
     members = []
     for pod in pods:
-        group, member = member_of(pod)
-        name = pod["metadata"]["name"] if model.all_master else naming.broker_name(group)
+        me = identity.member(model.layout, *member_of(pod))
         ip = (pod.get("status") or {}).get("podIP") or ""
         members.append(Member(pod=pod["metadata"]["name"], addr=f"{ip}:{naming.BROKER_PORT}" if ip else "",
-                              broker_name=name, broker_id=0 if model.all_master else member))
+                              broker_name=me.broker_name, broker_id=max(me.broker_id, 0)))
     controllers = dialable_list(name_server_list(model.controller_address), pod_lister) if model.controller_mode else ()
     return ObserveTarget(cluster_name=model.cluster_name,
                          name_servers=dialable_list(name_server_list(model.name_server_address), pod_lister),
                          namesrv_addr=model.name_server_address, members=tuple(sorted(members, key=lambda m: m.pod)),
                          controllers=controllers,
-                         broker_names=tuple(naming.broker_name(g) for g in range(model.groups)) if controllers else ())
+                         broker_names=identity.cluster_brokers(model.layout) if controllers else ())
 
 
 def member_of(pod: dict[str, Any]) -> tuple[int, int]:
@@ -125,14 +124,15 @@ def broker_fields(entry: Mapping[str, Any], broker: BrokerFacts | None, facts: C
     return out
 
 
-def controller_view(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def controller_view(model: BrokerClusterModel, facts: ClusterFacts | None,
+                    pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """CONTROLLER mode: ``{pod: {"master", "brokerId", "inSync"}}`` as the controller's leader reports it (pods
     matched by address; empty when the controllers were not read)."""
     view: dict[str, dict[str, Any]] = {}
     groups = facts.controller.groups if facts is not None and facts.controller is not None else {}
     for pod in pods:
         ip = (pod.get("status") or {}).get("podIP")
-        group = groups.get(naming.broker_name(member_of(pod)[0]))
+        group = groups.get(identity.member(model.layout, *member_of(pod)).broker_name)
         replica = next((r for r in group.replicas if r.addr == f"{ip}:{naming.BROKER_PORT}"), None) if group else None
         if group is not None and ip:
             view[pod["metadata"]["name"]] = {
@@ -142,10 +142,11 @@ def controller_view(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> d
     return view
 
 
-def controller_masters(facts: ClusterFacts | None, pods: list[dict[str, Any]]) -> dict[str, str]:
+def controller_masters(model: BrokerClusterModel, facts: ClusterFacts | None,
+                       pods: list[dict[str, Any]]) -> dict[str, str]:
     """CONTROLLER mode: ``{brokerName: master pod}`` of each group the controller has elected a master for."""
-    view = controller_view(facts, pods)
-    return {naming.broker_name(member_of(p)[0]): p["metadata"]["name"] for p in pods
+    view = controller_view(model, facts, pods)
+    return {identity.member(model.layout, *member_of(p)).broker_name: p["metadata"]["name"] for p in pods
             if view.get(p["metadata"]["name"], {}).get("master")}
 
 

@@ -97,7 +97,8 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
                       pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
-                      controllers=lister_for(CONTROLLERS))
+                      controllers=lister_for(CONTROLLERS),
+                      peers=(("BrokerCluster", lister_for(BROKER_CLUSTERS)), ("Broker", lister_for(BROKERS))))
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
         observer=observer, metrics=metrics, pacer=StatusPacer(clock=clock),
@@ -231,7 +232,7 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
                                    observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY))
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(door.resource, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
+                             watched=(BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
                                       *BROKER_CHILDREN))
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue, is_echo=reconciler.status_writer.is_echo))

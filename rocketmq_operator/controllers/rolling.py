@@ -23,7 +23,7 @@ from rocketmq_operator.controllers.observer import ClusterFacts
 from rocketmq_operator.controllers.registration import controller_view, facts_by_pod, is_registered, member_of
 from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPlan
 from rocketmq_operator.logs import get_logger
-from rocketmq_operator.resources import naming
+from rocketmq_operator.resources import identity
 from rocketmq_operator.resources.diff import ContainsMemo, contains
 from rocketmq_operator.resources.model import BrokerClusterModel
 from rocketmq_operator.rocketmq import RemotingError
@@ -40,7 +40,8 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
     """``memo``: template comparisons already made, by StatefulSet version (see :class:`ContainsMemo`)."""
     groups, states = [], []
     by_pod = facts_by_pod(facts)
-    view = controller_view(facts, list(pods)) if model.controller_mode else {}
+    view = controller_view(model, facts, list(pods)) if model.controller_mode else {}
+    layout = model.layout
     for group in range(model.groups):
         current = current_sets.get(group)
         template = desired_sets[group]["spec"]["template"]
@@ -58,14 +59,16 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
         settled = current is not None and status.get("observedGeneration", 0) >= current["metadata"].get(
             "generation", 0)
         strategy = ((current or {}).get("spec") or {}).get("updateStrategy") or {}
-        groups.append(GroupState(group, naming.broker_name(group), model.members_per_group, pending=pending,
-                                 settled=settled or current is None, new_template=new_template,
-                                 partition=int((strategy.get("rollingUpdate") or {}).get("partition") or 0)))
+        groups.append(GroupState(group, identity.group_broker_name(layout, group), model.members_per_group,
+                                 pending=pending, settled=settled or current is None, new_template=new_template,
+                                 partition=int((strategy.get("rollingUpdate") or {}).get("partition") or 0),
+                                 brokers=identity.group_brokers(layout, group)))
         for pod in group_pods:
             fact = by_pod.get(pod["metadata"]["name"])
             seen = view.get(pod["metadata"]["name"], {})
+            ordinal = member_of(pod)[1]
             states.append(PodState(
-                pod["metadata"]["name"], group, member_of(pod)[1],
+                pod["metadata"]["name"], group, ordinal, broker_name=identity.member(layout, group, ordinal).broker_name,
                 updated=unreported or (revision is not None and _revision(pod) == revision), ready=pod_ready(pod),
                 registered=is_registered(fact, facts) if facts is not None else None,
                 lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None,

@@ -14,6 +14,9 @@ keeps working). Before the next pod is released:
 - after the master is back, registered and Ready, its write permission is restored, then the fence is
   cleared from status.
 
+In allMaster mode every pod is a master of its own broker name with no slave: each is fenced and drained of
+producers as above (there is no lag to wait for) before it restarts, one at a time.
+
 In CONTROLLER mode (RocketMQ 5 controllers elect the masters) the master is the pod RocketMQ names, not
 member 0, and no write permission is wiped: the slaves restart first; before the master restarts, the plan
 asks the controller to elect an updated, Ready, in-sync slave (``elect``: an admin-designated election, which
@@ -49,6 +52,7 @@ class PodState:
     master: bool | None = None  # CONTROLLER mode: RocketMQ's controller names it master (None: not known)
     broker_id: int | None = None  # CONTROLLER mode: the id the controller gave it
     in_sync: bool = False  # CONTROLLER mode: in its group's sync-state set and alive
+    broker_name: str = ""  # its RocketMQ brokerName (resources.identity): what a fence wipes
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class GroupState:
     settled: bool  # the StatefulSet controller has seen the latest spec
     partition: int = 0  # the partition the StatefulSet has now
     new_template: bool = False  # this sync writes a new template (no pod runs it yet)
+    brokers: tuple[str, ...] = ()  # its broker names (allMaster: one per member); () means (broker_name,)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class RollParams:
     drain_seconds: float = DEFAULT_DRAIN_SECONDS
     observed: bool = True  # RocketMQ facts are available (registration, lag, fencing)
     controller_mode: bool = False  # masters are elected by RocketMQ controllers (hand over instead of fencing)
+    all_master: bool = False  # every pod is a master of its own broker name (no slaves to wait for)
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
     partitions = {g.group: _held(g, by_group[g.group]) for g in groups}
     if not all(g.settled for g in groups):
         return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet controller")
-    if fenced and _master_back(fenced, groups, by_group, params):
+    if fenced and _master_back(fenced, groups, pods, params):
         return RollPlan(partitions=partitions, roll=dict(roll), restore=fenced,
                         waiting=f"restoring write permission of {fenced}")
     moving = _in_flight(groups, by_group)
@@ -111,6 +117,10 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
     group = next(g for g in groups if g.group == candidate.group)
     if params.controller_mode and group.replicas > 1 and params.observed:
         gate = _handover_gate(candidate, group, by_group[group.group], roll)
+        if gate is not None:
+            return replace(gate, partitions=partitions)
+    elif params.all_master and params.observed:
+        gate = _fence_gate(candidate, roll, now=now, params=params)
         if gate is not None:
             return replace(gate, partitions=partitions)
     elif candidate.ordinal == 0 and group.replicas > 1 and params.observed:
@@ -162,7 +172,7 @@ def _unhealthy(pods: Sequence[PodState], groups: Sequence[GroupState], params: R
 def _is_master(pod: PodState, params: RollParams) -> bool:
     if params.controller_mode and pod.master is not None:
         return pod.master
-    return pod.ordinal == 0
+    return pod.ordinal == 0 or params.all_master
 
 
 def _next(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]], params: RollParams) -> PodState | None:
@@ -204,27 +214,36 @@ def _master_gate(master: PodState, group: GroupState, pods: list[PodState], roll
         return RollPlan(partitions={}, roll=dict(roll),
                         waiting=f"waiting for {', '.join(behind)} to catch up with {master.name} "
                                 f"(lag over {params.max_lag_bytes} bytes) before the master restarts")
-    if roll.get("fenced") != group.broker_name:  # recorded before it is done: a restart resumes it
-        fence = {**roll, "fenced": group.broker_name}
-        return RollPlan(partitions={}, roll=fence, waiting=f"wiping write permission of {group.broker_name}")
+    return _fence_gate(master, roll, now=now, params=params)
+
+
+def _fence_gate(master: PodState, roll: Mapping[str, Any], *, now: float, params: RollParams) -> RollPlan | None:
+    """None once ``master``'s broker name is fenced and its producers have left; else the step towards it. An
+    allMaster pod has no slaves, so this is its whole gate."""
+    broker = master.broker_name
+    if roll.get("fenced") != broker:  # recorded before it is done: a restart resumes it
+        fence = {**roll, "fenced": broker}
+        return RollPlan(partitions={}, roll=fence, waiting=f"wiping write permission of {broker}")
     if "wipedAt" not in roll:  # the executor records wipedAt once the name servers confirm
-        return RollPlan(partitions={}, roll=dict(roll), wipe=group.broker_name,
-                        waiting=f"wiping write permission of {group.broker_name}")
+        return RollPlan(partitions={}, roll=dict(roll), wipe=broker, waiting=f"wiping write permission of {broker}")
     waited = now - float(roll["wipedAt"])
     quiet = master.put_tps is not None and master.put_tps < QUIET_TPS
     if not quiet and waited < params.drain_seconds:
-        return RollPlan(partitions={}, roll=dict(roll), wipe=group.broker_name,
-                        waiting=f"waiting for producers to leave {group.broker_name} "
+        return RollPlan(partitions={}, roll=dict(roll), wipe=broker,
+                        waiting=f"waiting for producers to leave {broker} "
                                 f"({waited:.0f}/{params.drain_seconds:.0f} s)")
     return None
 
 
-def _master_back(broker_name: str, groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]],
+def _master_back(broker_name: str, groups: Sequence[GroupState], pods: Sequence[PodState],
                  params: RollParams) -> bool:
-    group = next((g for g in groups if g.broker_name == broker_name), None)
+    """The fenced broker's master is updated, Ready and registered again (or its group is gone: nothing left
+    to fence)."""
+    group = next((g for g in groups if broker_name in (g.brokers or (g.broker_name,))), None)
     if group is None:
-        return True  # the group is gone: nothing left to fence
-    master = next((p for p in by_group[group.group] if p.ordinal == 0), None)
+        return True
+    master = next((p for p in pods if p.group == group.group and p.broker_name == broker_name
+                   and _is_master(p, params)), None)
     return bool(master and master.updated and master.ready and (master.registered or not params.observed))
 
 

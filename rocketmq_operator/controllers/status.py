@@ -26,7 +26,7 @@ from rocketmq_operator.controllers.registration import (
     unsynced,
 )
 from rocketmq_operator.controllers.runner import Result
-from rocketmq_operator.resources import meta, naming
+from rocketmq_operator.resources import identity, meta
 from rocketmq_operator.resources.model import BrokerClusterModel
 
 READY = "Ready"
@@ -57,6 +57,7 @@ class Report:
         self.unreachable: list[str] = []
         self.observing = False
         self.copied: list[int] | None = None
+        self.copied_brokers: list[str] = []
         self.drain: dict[str, Any] = {}
         self.roll: dict[str, Any] | None = None
         self.roll_waiting: str | None = None
@@ -100,7 +101,7 @@ class Report:
 
     def metadata(self, copy: CopyResult) -> None:
         """Topics and subscription groups copied to new broker groups; Ready waits for the copy."""
-        self.copied = list(copy.copied)
+        self.copied, self.copied_brokers = list(copy.copied), list(copy.brokers)
         if copy.error or copy.waiting:
             self.progressing(copy.error or copy.waiting or "")
 
@@ -168,8 +169,9 @@ class Report:
             self.progressing(f"{len(pods)}/{total} broker pods exist")
         brokers = [_broker_entry(p, model) for p in sorted(pods, key=_pod_sort_key)]
         status: dict[str, Any] = {"roll": self.roll} if self.roll else {}
-        if self.copied:
-            status["scaleOut"] = {"copiedGroups": self.copied}
+        if self.copied or self.copied_brokers:
+            status["scaleOut"] = {"copiedGroups": self.copied,
+                                  **({"copiedBrokers": self.copied_brokers} if self.copied_brokers else {})}
         if self.drain:
             status["drain"] = self.drain
         if self.observing:
@@ -182,6 +184,7 @@ class Report:
             "members": len(pods),
             "readyMembers": ready,
             **status,
+            "brokerNamePrefix": model.broker_name_prefix,
             "nameServers": model.name_server_address,
             "brokers": brokers,
             "conditions": self.conditions.items,
@@ -203,7 +206,7 @@ class Report:
             self.progressing(reg.message)
         status["registeredMembers"] = reg.registered
         if model.controller_mode and self.facts is not None and self.facts.controller is not None:
-            status["controllerMasters"] = controller_masters(self.facts, pods)
+            status["controllerMasters"] = controller_masters(model, self.facts, pods)
         by_pod = facts_by_pod(self.facts)
         return [broker_fields(b, by_pod.get(b["name"]), self.facts, dledger=model.dledger) for b in brokers]
 
@@ -229,18 +232,15 @@ def _pod_sort_key(pod: dict[str, Any]) -> tuple[int, int]:
 
 
 def _broker_entry(pod: dict[str, Any], model: BrokerClusterModel) -> dict[str, Any]:
-    group, member = _pod_sort_key(pod)
+    me = identity.member(model.layout, *_pod_sort_key(pod))
     if model.dledger:
         role = "DLEDGER"
     elif model.controller_mode:
         role = "ELECTED"  # the controllers decide; the observed role (MASTER/SLAVE) replaces this
-    elif model.all_master or member == 0:
-        role = model.master_role or "ASYNC_MASTER"
     else:
-        role = "SLAVE"
-    broker_name = pod["metadata"]["name"] if model.all_master else naming.broker_name(group)
-    entry = {"name": pod["metadata"]["name"], "group": group, "brokerName": broker_name,
-             "brokerId": 0 if model.all_master else member, "role": role, "ready": pod_ready(pod)}
+        role = me.role or "ASYNC_MASTER"
+    entry = {"name": pod["metadata"]["name"], "group": me.group, "brokerName": me.broker_name,
+             "brokerId": me.broker_id, "role": role, "ready": pod_ready(pod)}
     if model.controller_mode:
         del entry["brokerId"]  # the controller assigns it; the observed one is added
     return entry

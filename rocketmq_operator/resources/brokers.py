@@ -37,7 +37,7 @@ import functools
 from importlib import resources as package_files
 from typing import Any
 
-from rocketmq_operator.resources import jvm, meta, naming, pod
+from rocketmq_operator.resources import identity, jvm, meta, naming, pod
 from rocketmq_operator.resources.brokerconf import (
     cluster_conf_key,
     conf_file_name,
@@ -260,12 +260,10 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
     templates = pod.claim_templates(model.storage, labels=selector)
     if templates:
         spec["volumeClaimTemplates"] = templates
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": _meta(model, naming.group_name(model.name, group), group),
-        "spec": spec,
-    }
+    metadata = _meta(model, naming.group_name(model.name, group), group)
+    # What the group's broker names start with, kept where the group lives (see resources.identity).
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), identity.ANNOTATION_PREFIX: model.broker_name_prefix}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": metadata, "spec": spec}
 
 
 def update_strategy(model: BrokerClusterModel) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rocketmq_operator.resources import naming, properties
+from rocketmq_operator.resources import identity, naming, properties
 from rocketmq_operator.resources.meta import ANNOTATION_RESTART, ParentRef
 from rocketmq_operator.resources.modelparts import (
     PodOptions,
@@ -111,6 +111,17 @@ class BrokerClusterModel:
     # each served the whole cluster); serviceName is immutable and a new volume would restart the pods, so
     # they keep theirs (see resources.brokers).
     legacy_groups: frozenset[int] = frozenset()
+    # What the groups' broker names start with (see resources.identity): the kind's default until the
+    # reconciler settles it against the running groups and the other clusters on the same name servers.
+    broker_name_prefix: str = identity.LEGACY_PREFIX
+
+    @property
+    def layout(self) -> identity.Layout:
+        """What names this cluster's brokers (see resources.identity)."""
+        return identity.Layout(name=self.name, cluster_name=self.cluster_name, prefix=self.broker_name_prefix,
+                               groups=self.groups, members=self.members_per_group, all_master=self.all_master,
+                               controller_mode=self.controller_mode, dledger=self.dledger,
+                               master_role=self.master_role)
 
     @property
     def name(self) -> str:
@@ -190,6 +201,7 @@ def from_broker_cluster(
         members_per_group=int(spec.get("membersPerGroup", 1)),
         replication_mode=spec.get("replicationMode") or "ASYNC",
         all_master=bool(spec.get("allMaster", False)),
+        broker_name_prefix=identity.requested_prefix("BrokerCluster", obj),
         allow_group_scale_down=bool(spec.get("allowGroupScaleDown", False)),
         name_server_address=_broker_cluster_address(spec, parent, name_service, problems, cluster_domain),
         cluster_domain=cluster_domain,
@@ -238,6 +250,7 @@ def from_broker(
         groups=int(spec.get("size", 1)),
         members_per_group=replicas if mode == "DLEDGER" else replicas + 1,
         replication_mode=mode,
+        broker_name_prefix=identity.requested_prefix("Broker", obj),
         allow_group_scale_down=bool(spec.get("allowGroupScaleDown", False)),
         allow_restart=bool(spec.get("allowRestart", True)),
         metadata_source_pod=spec.get("scalePodName") or None,

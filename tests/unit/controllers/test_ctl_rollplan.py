@@ -24,7 +24,7 @@ def pods(updated: set[str] = frozenset(), **overrides: dict) -> list[PodState]:
     for g in (0, 1):
         for m in (0, 1):
             name = f"c-{g}-{m}"
-            fields = {"updated": name in updated, "ready": True, "registered": True,
+            fields = {"updated": name in updated, "ready": True, "registered": True, "broker_name": f"broker-{g}",
                       "lag_bytes": 0 if m else None, "put_tps": 50.0 if m == 0 else 0.0}
             fields.update(overrides.get(name.replace("-", "_"), {}))
             out.append(PodState(name, g, m, **fields))

@@ -135,7 +135,7 @@ def test_dledger_groups_get_peers_by_stable_dns_names_and_no_broker_role(sample)
     svc = "rocketmq-dledger-brokers.rocketmq.svc.cluster.local"
     peers = ";".join(f"n{i}-rocketmq-dledger-1-{i}.{svc}:40911" for i in range(3))
     assert "enableDLegerCommitLog=true" in lines
-    assert "dLegerGroup=broker-1" in lines
+    assert "dLegerGroup=rocketmq-dledger-1" in lines
     assert f"dLegerPeers={peers}" in lines
     assert "dLegerSelfId=n2" in lines
     assert not [line for line in lines if line.startswith("brokerRole=")]

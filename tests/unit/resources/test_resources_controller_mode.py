@@ -19,7 +19,7 @@ def test_every_member_starts_as_a_slave_with_id_minus_one_and_the_controller_key
     confs = [parse_properties_text(broker_conf(model, group=1, member=m)) for m in range(3)]
     assert confs[0] == confs[1] == confs[2]
     conf = confs[0]
-    assert (conf["brokerName"], conf["brokerId"], conf["brokerRole"]) == ("broker-1", "-1", "SLAVE")
+    assert (conf["brokerName"], conf["brokerId"], conf["brokerRole"]) == ("rocketmq-ha-1", "-1", "SLAVE")
     assert (conf["enableControllerMode"], conf["controllerAddr"]) == ("true", CONTROLLERS)
     assert conf["allAckInSyncStateSet"] == "true"
     assert "enableDLegerCommitLog" not in conf

@@ -21,7 +21,8 @@ def _as_served(desired: dict) -> dict:
     current["metadata"].update(
         resourceVersion="42", uid="sts-uid", generation=1, creationTimestamp="2025-01-01T00:00:00Z"
     )
-    current["metadata"]["annotations"] = {"deprecated.daemonset.template.generation": "1"}
+    current["metadata"]["annotations"] = {**(current["metadata"].get("annotations") or {}),
+                                          "deprecated.daemonset.template.generation": "1"}
     spec = current["spec"]
     spec["revisionHistoryLimit"] = 10
     spec["minReadySeconds"] = 0
@@ -151,7 +152,8 @@ def test_merging_metadata_keeps_foreign_labels_annotations_and_owners(desired_st
     body = diff.merged(desired_sts, current)
     assert body["metadata"]["labels"]["team"] == "x"
     assert body["metadata"]["labels"]["app"] == "rocketmq-broker"
-    assert body["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "1"}
+    assert body["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "1",
+                                               "rocketmq.apache.org/broker-name-prefix": "rocketmq-cluster"}
     assert [ref["uid"] for ref in body["metadata"]["ownerReferences"]] == ["uid-1234", "u"]
 
 
