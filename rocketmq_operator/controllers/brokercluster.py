@@ -331,6 +331,7 @@ class BrokerClusterReconciler:
         step = drain_step(extra, (obj.get("status") or {}).get("drain") or {},
                           self._observer.fresh_facts(self._observed_key(_key(obj))), now=self._clock.wall(),
                           timeout=float(spec.get("drainTimeoutSeconds", DEFAULT_DRAIN_TIMEOUT)),
+                          brokers=lambda g: identity.group_brokers(model.layout, g),
                           admin_factory=self._observer.admin_factory,
                           name_servers=dialable_list(name_server_list(model.name_server_address), self._listers.pods))
         report.draining(step)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rocketmq_operator.controllers.observer import ClusterFacts
-from rocketmq_operator.resources import naming
 from rocketmq_operator.rocketmq import RemotingError
 
 DEFAULT_DRAIN_TIMEOUT = 600.0
@@ -39,7 +38,8 @@ class DrainStep:
 
 
 def drain_step(extra: list[int], drain: Mapping[str, Any], facts: ClusterFacts | None, *, now: float,
-               timeout: float, admin_factory: Callable[[tuple[str, ...]], Any],
+               timeout: float, brokers: Callable[[int], tuple[str, ...]],
+               admin_factory: Callable[[tuple[str, ...]], Any],
                name_servers: tuple[str, ...]) -> DrainStep:
     if not extra:
         return DrainStep(drain={})
@@ -47,7 +47,7 @@ def drain_step(extra: list[int], drain: Mapping[str, Any], facts: ClusterFacts |
     if drain.get("group") != group:  # recorded first; acted on from the next sync
         return DrainStep(drain={"group": group, "startedAt": now},
                          waiting=f"draining broker group {group} before removing it")
-    broker = naming.broker_name(group)
+    broker = brokers(group)[0]
     master = _master(facts, broker)
     if master is None:
         return DrainStep(drain=drain, waiting=f"waiting for the master of {broker} to be registered to drain it")

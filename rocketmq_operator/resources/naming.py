@@ -5,7 +5,7 @@ broker.conf rendering and controllers agree on them:
 
 - broker group ``g`` of cluster ``c``: StatefulSet and headless Service ``c-g``, ConfigMap
   ``c-g-config``, PodDisruptionBudget ``c-g``, pods ``c-g-m`` (``m`` = member ordinal, 0 = master);
-- RocketMQ names: ``brokerName=broker-g`` (as in the 2018 talk), DLedger self id ``n<m>``;
+- RocketMQ names: DLedger self id ``n<m>`` (broker names are resources.identity's);
 - inside the pods: the RocketMQ home, the broker's store directory, the volumes and env the
   operator adds;
 - name service ``n``: StatefulSet and headless Service ``n``, pods ``n-i`` reachable at
@@ -63,11 +63,6 @@ def config_map_name(cluster: str, group: int) -> str:
 def pod_name(cluster: str, group: int, member: int) -> str:
     """Name of member ``member`` of broker group ``group`` (the StatefulSet's pod ``member``)."""
     return f"{group_name(cluster, group)}-{member}"
-
-
-def broker_name(group: int) -> str:
-    """RocketMQ ``brokerName`` shared by the master and the slaves of broker group ``group``."""
-    return f"broker-{group}"
 
 
 def dledger_self_id(member: int) -> str:

@@ -34,7 +34,8 @@ class Admin:
 
 
 def step(admin: Admin, drain: dict[str, Any], *, now: float = 100.0):
-    return drain_step([1], drain, FACTS, now=now, timeout=600, admin_factory=lambda addrs: admin,
+    return drain_step([1], drain, FACTS, now=now, timeout=600, brokers=lambda g: (f"broker-{g}",),
+                      admin_factory=lambda addrs: admin,
                       name_servers=("ns:9876",))
 
 
