@@ -112,6 +112,7 @@ class BrokerClusterReconciler:
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
             report.paused()
+            self._lift_fence(obj, report)
             return self._finish(obj, report, None)
         model = self._model(obj, report)
         if model is None:
@@ -143,6 +144,19 @@ class BrokerClusterReconciler:
             self._warn_once(obj, report)
             return None
         return model
+
+    def _lift_fence(self, obj: dict[str, Any], report: st.Report) -> None:
+        """A paused cluster restarts nothing, so a master whose writes a roll wiped gets them back (through the
+        name servers its status names); until that succeeds the fence stays in status.roll with the error."""
+        roll = (obj.get("status") or {}).get("roll") or {}
+        if self._observer is None or not roll.get("fenced"):
+            return
+        name_servers = dialable_list(name_server_list(str((obj.get("status") or {}).get("nameServers") or "")),
+                                     self._listers.pods)
+        plan = rollplan.RollPlan(partitions={}, roll=roll, restore=roll["fenced"])
+        kept, error = fence(plan, admin_factory=self._observer.admin_factory, name_servers=name_servers,
+                            now=self._clock.wall())
+        report.rolling(kept, waiting=None, error=error and f"paused with {roll['fenced']} fenced: {error}")
 
     def _names(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
                report: st.Report) -> BrokerClusterModel | None:
@@ -288,8 +302,10 @@ class BrokerClusterReconciler:
                                      all_master=model.all_master)
         step = rollplan.plan(groups, pods, old, now=now, params=params)
         set_partitions(desired_sets, step, allow_restart=model.allow_restart)
+        if not model.allow_restart:  # nothing restarts: a master fenced for its restart gets its writes back
+            step = replace(step, wipe=None, elect=None, restore=old.get("fenced") or None)
         roll, error = step.roll, None
-        if self._observer is not None and model.allow_restart:
+        if self._observer is not None and (model.allow_restart or step.restore):
             name_servers = dialable_list(name_server_list(model.name_server_address), self._listers.pods)
             roll, error = fence(step, admin_factory=self._observer.admin_factory, name_servers=name_servers, now=now)
             controllers = dialable_list(name_server_list(model.controller_address), self._listers.pods)

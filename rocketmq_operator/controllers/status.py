@@ -155,6 +155,9 @@ class Report:
         old = dict(self.obj.get("status") or {})
         self._optional(PAUSED, PAUSED_MESSAGE if self.is_paused else None, "PauseAnnotation")
         if self.is_paused:
+            if self.roll is not None:  # a fence lifted (or not) while paused
+                self._optional(ROLLING, self.roll_error, "StepFailed")
+                old = {k: v for k, v in old.items() if k != "roll"} | ({"roll": self.roll} if self.roll else {})
             return {**old, "conditions": self.conditions.items}
         self._optional(SCALE_DOWN, self.scale_down, "DrainTimedOut" if self.drain else "GroupsHoldMessages")
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")

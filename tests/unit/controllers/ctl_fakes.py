@@ -272,9 +272,9 @@ class Cluster:
         """Built by the registry function production uses, for the BrokerCluster front door."""
         return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics, **self._wiring())
 
-    def broker_reconciler(self) -> BrokerClusterReconciler:
+    def broker_reconciler(self, observer: Any = None) -> BrokerClusterReconciler:
         """The same reconciler behind the Apache Broker front door."""
-        return registry.broker_reconciler(BROKER_DOOR, **self._wiring())
+        return registry.broker_reconciler(BROKER_DOOR, observer=observer, **self._wiring())
 
     def name_service_reconciler(self) -> NameServiceReconciler:
         return registry.name_service_reconciler(**self._wiring())
@@ -311,6 +311,10 @@ class ScriptedAdmin:
             raise RemotingTimeout("no response within the request timeout", addr=self.addrs[0])
         if self.addrs[0] in self.world.dead:
             raise ConnectError(f"connect {self.addrs[0]}: refused")
+        if self.world.registered is not None:  # {brokerName: {brokerId: addr}}
+            found = {n: BrokerData(cluster="DefaultCluster", name=n, addrs=dict(a))
+                     for n, a in self.world.registered.items()}
+            return ClusterInfo(brokers=found, clusters={"DefaultCluster": frozenset(found)})
         registered = {0: "10.0.0.1:10911", 1: "10.0.0.2:10911"}
         if self.addrs[0] in self.world.without_slave:
             del registered[1]
@@ -337,6 +341,12 @@ class ScriptedAdmin:
         self.world.fences.append(("add", broker_name))
         return WritePermResult(counts={a: 1 for a in self.addrs})
 
+    def topic_configs(self, addr: str) -> dict[str, Any]:
+        return {}
+
+    def subscription_groups(self, addr: str) -> dict[str, Any]:
+        return {}
+
     def update_broker_config(self, addr: str, properties: dict[str, Any]) -> None:
         self.world.pushes.append((addr, properties["namesrvAddr"]))
         self.world.configs[addr] = properties["namesrvAddr"]
@@ -353,6 +363,7 @@ class World:
         self.pushes: list[tuple[str, str]] = []
         self.fences: list[tuple[str, str]] = []
         self.calls = 0
+        self.registered: dict[str, dict[int, str]] | None = None  # what the name servers list (None: broker-0 of two)
 
     def admin(self, addrs: tuple[str, ...]) -> ScriptedAdmin:
         self.calls += 1

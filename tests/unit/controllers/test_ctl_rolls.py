@@ -14,7 +14,7 @@ from ctl_fakes import Cluster, InlinePool, World, load_sample, play_statefulset_
 from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Key
-from rocketmq_operator.kube import BROKER_CLUSTERS, CONTROLLERS, STATEFUL_SETS
+from rocketmq_operator.kube import BROKER_CLUSTERS, BROKERS, CONTROLLERS, STATEFUL_SETS
 from rocketmq_operator.resources import meta
 from rocketmq_operator.rocketmq.controlleradmin import (
     CONTROLLER_ELECT_MASTER,
@@ -211,3 +211,106 @@ def test_a_paused_cluster_takes_a_restart_only_once_resumed():
     del resumed["metadata"]["annotations"][PAUSE_ANNOTATION], resumed["metadata"]["resourceVersion"]
     cluster.seed(BROKER_CLUSTERS, resumed)
     assert roll(cluster, reconciler, rounds=4) == [["mybrokercluster-0-1"], ["mybrokercluster-0-0"]]
+
+
+# -- fences are lifted when the roll cannot go on, and allMaster pods are fenced one by one ------------------
+
+def _observed_cluster(*, all_master: bool = False):
+    world = World()
+    cluster = Cluster()
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj["spec"]["groupReplica"] = 1
+    if all_master:
+        obj["spec"]["allMaster"] = True
+        world.registered = {"mybrokercluster-0-0": {0: "10.0.0.1:10911"}, "mybrokercluster-0-1": {0: "10.0.0.2:10911"}}
+    cluster.seed(BROKER_CLUSTERS, obj)
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
+    obs._pool = InlinePool()
+    reconciler = cluster.broker_cluster_reconciler(obs)
+    ips = {"mybrokercluster-0-0": "10.0.0.1", "mybrokercluster-0-1": "10.0.0.2"}
+    roll(cluster, reconciler, rounds=3, ips=ips)
+    return world, cluster, reconciler, ips
+
+
+def _sync_until_fenced(world, cluster, reconciler, ips, broker: str) -> None:
+    for _ in range(12):
+        reconciler.sync(KEY)
+        cluster.catch_up()
+        if ("wipe", broker) in world.fences:
+            return
+        play_statefulset_controller(cluster, NS, ips)
+        cluster.clock.step(1)
+    raise AssertionError(f"{broker} was never fenced: {world.fences}")
+
+
+def _edit(cluster: Cluster, change) -> None:
+    obj = cluster.get(BROKER_CLUSTERS, NS, NAME)
+    change(obj)
+    del obj["metadata"]["resourceVersion"]
+    cluster.seed(BROKER_CLUSTERS, obj)
+
+
+def test_pausing_a_cluster_whose_master_is_fenced_gives_the_master_its_writes_back():
+    world, cluster, reconciler, ips = _observed_cluster()
+    upgrade(cluster, "apache/rocketmq:5.3.3")
+    _sync_until_fenced(world, cluster, reconciler, ips, "broker-0")
+    _edit(cluster, lambda o: o["metadata"].setdefault("annotations", {}).update({PAUSE_ANNOTATION: "true"}))
+    reconciler.sync(KEY)
+    cluster.catch_up()
+    assert world.fences[-1] == ("add", "broker-0")
+    assert "fenced" not in cluster.get(BROKER_CLUSTERS, NS, NAME)["status"].get("roll", {})
+
+
+def test_forbidding_restarts_while_a_master_is_fenced_gives_the_master_its_writes_back():
+    world, cluster = World(), Cluster()
+    world.registered = {"mybroker-0": {0: "10.0.0.1:10911", 1: "10.0.0.2:10911"}}
+    cluster.seed(BROKERS, {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker",
+                           "metadata": {"name": "mybroker", "namespace": NS, "uid": "uid-b", "generation": 1},
+                           "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.2",
+                                    "nameServers": "ns-0:9876", "allowRestart": True}})
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
+    obs._pool = InlinePool()
+    reconciler, key = cluster.broker_reconciler(obs), Key(NS, "mybroker")
+    ips = {"mybroker-0-0": "10.0.0.1", "mybroker-0-1": "10.0.0.2"}
+
+    def edit(change) -> None:
+        obj = cluster.get(BROKERS, NS, "mybroker")
+        change(obj["spec"])
+        obj["metadata"]["generation"] += 1
+        del obj["metadata"]["resourceVersion"]
+        cluster.seed(BROKERS, obj)
+    for _ in range(3):
+        reconciler.sync(key)
+        play_statefulset_controller(cluster, NS, ips)
+    edit(lambda spec: spec.update(brokerImage="apache/rocketmq:5.3.3"))
+    for _ in range(12):
+        reconciler.sync(key)
+        cluster.catch_up()
+        if ("wipe", "mybroker-0") in world.fences:
+            break
+        play_statefulset_controller(cluster, NS, ips)
+        cluster.clock.step(1)
+    assert world.fences[-1] == ("wipe", "mybroker-0")
+    edit(lambda spec: spec.update(allowRestart=False))
+    reconciler.sync(key)
+    cluster.catch_up()
+    assert world.fences[-1] == ("add", "mybroker-0")
+    assert "fenced" not in cluster.get(BROKERS, NS, "mybroker")["status"].get("roll", {})
+
+
+def test_an_allmaster_roll_fences_each_pod_on_its_own_broker_name_before_it_restarts():
+    world, cluster, reconciler, ips = _observed_cluster(all_master=True)
+    upgrade(cluster, "apache/rocketmq:5.3.3")
+    replaced = []
+    for _ in range(16):
+        reconciler.sync(KEY)
+        cluster.catch_up()
+        fenced = cluster.get(BROKER_CLUSTERS, NS, NAME)["status"].get("roll", {}).get("fenced")
+        for pod in play_statefulset_controller(cluster, NS, ips):
+            replaced.append((pod, fenced))
+        cluster.clock.step(8)
+    assert replaced == [("mybrokercluster-0-1", "mybrokercluster-0-1"), ("mybrokercluster-0-0", "mybrokercluster-0-0")]
+    adds = [name for verb, name in world.fences if verb == "add"]
+    wipes = list(dict.fromkeys(name for verb, name in world.fences if verb == "wipe"))
+    assert wipes == adds == ["mybrokercluster-0-1", "mybrokercluster-0-0"]
+    assert "roll" not in cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]
