@@ -36,7 +36,13 @@ from rocketmq_operator.controllers.common import (
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
-from rocketmq_operator.controllers.drain import DEFAULT_DRAIN_TIMEOUT, drain_step
+from rocketmq_operator.controllers.drain import (
+    ACCEPT_LOSS_FIELD,
+    DEFAULT_DRAIN_TIMEOUT,
+    DrainStep,
+    drain_step,
+    unobserved_step,
+)
 from rocketmq_operator.controllers.metadata import copy_metadata
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import (
@@ -334,27 +340,34 @@ class BrokerClusterReconciler:
             if not old or old.get("status") != "True":
                 self._recorder.event(obj, WARNING, "ScaleDownRefused", message)
             return
-        if self._observer is None:  # nothing to ask RocketMQ: remove them as asked
-            for group in extra:
-                self._delete_group(obj, model, group)
+        accept_loss = bool((obj.get("spec") or {}).get(ACCEPT_LOSS_FIELD, False))
+        if self._observer is None:  # nothing to ask RocketMQ: refused, unless the loss is accepted
+            self._execute(obj, model, unobserved_step(extra, accept_loss=accept_loss), report)
             return
-        self._drain(obj, model, extra, report)
+        self._drain(obj, model, extra, report, accept_loss=accept_loss)
 
-    def _drain(self, obj: dict[str, Any], model: BrokerClusterModel, extra: list[int], report: st.Report) -> None:
-        """Removes the highest extra group once its messages are consumed (see controllers/drain)."""
+    def _drain(self, obj: dict[str, Any], model: BrokerClusterModel, extra: list[int], report: st.Report, *,
+               accept_loss: bool) -> None:
+        """Removes the highest extra group once RocketMQ says it holds nothing (see controllers/drain)."""
         assert self._observer is not None
         spec = obj.get("spec") or {}
         step = drain_step(extra, (obj.get("status") or {}).get("drain") or {},
                           self._observer.fresh_facts(self._observed_key(_key(obj))), now=self._clock.wall(),
                           timeout=float(spec.get("drainTimeoutSeconds", DEFAULT_DRAIN_TIMEOUT)),
-                          brokers=lambda g: identity.group_brokers(model.layout, g),
+                          brokers=lambda g: identity.group_brokers(model.layout, g), accept_loss=accept_loss,
                           admin_factory=self._observer.admin_factory,
                           name_servers=dialable_list(name_server_list(model.name_server_address), self._listers.pods))
+        self._execute(obj, model, step, report)
+
+    def _execute(self, obj: dict[str, Any], model: BrokerClusterModel, step: DrainStep, report: st.Report) -> None:
+        """Reports the step, warns once about a drain that stopped, warns about a loss, deletes what it says."""
         report.draining(step)
         if step.stuck:
             old = get_condition(obj, st.SCALE_DOWN)
-            if not old or old.get("message") != step.stuck:
-                self._recorder.event(obj, WARNING, "DrainTimedOut", step.stuck)
+            if not old or old.get("status") != "True" or old.get("reason") != step.reason:
+                self._recorder.event(obj, WARNING, step.reason, step.stuck)
+        if step.lost:
+            self._recorder.event(obj, WARNING, "DeletedUndrained", step.lost)
         if step.delete is not None:
             self._delete_group(obj, model, step.delete)
 

@@ -31,6 +31,7 @@ from rocketmq_operator.resources.model import BrokerClusterModel
 
 READY = "Ready"
 SCALE_DOWN = "ScaleDownRefused"
+DRAINING = "Draining"
 RESTART_PENDING = "RestartPending"
 ROLLING = "Rolling"
 STALE_MESSAGE = "waiting for the cache to catch up with objects just created"
@@ -51,6 +52,8 @@ class Report:
         self.progress: str | None = None
         self.is_paused = False
         self.scale_down: str | None = None
+        self.scale_down_reason = "GroupsHoldMessages"
+        self.drain_waiting: tuple[str, str] | None = None  # (reason, message) of the Draining condition
         self.restart: str | None = None
         self.override: str | None = None
         self.not_created: list[str] = []
@@ -77,8 +80,8 @@ class Report:
     def progressing(self, message: str) -> None:
         self.progress = self.progress or message
 
-    def scale_down_refused(self, message: str) -> None:
-        self.scale_down = message
+    def scale_down_refused(self, message: str, *, reason: str = "GroupsHoldMessages") -> None:
+        self.scale_down, self.scale_down_reason = message, reason
 
     def restart_pending(self, message: str) -> None:
         self.restart = message
@@ -92,11 +95,13 @@ class Report:
             self.progressing(waiting)
 
     def draining(self, step: DrainStep) -> None:
-        """A group being drained before removal: kept in status.drain; a timed-out drain is ScaleDownRefused."""
+        """A group being drained before removal: kept in status.drain; what it waits for is condition Draining;
+        a drain that cannot go on (timed out, RocketMQ not observed) is ScaleDownRefused."""
         self.drain = dict(step.drain)
         if step.stuck:
-            self.scale_down_refused(step.stuck)
+            self.scale_down_refused(step.stuck, reason=step.reason)
         elif step.waiting:
+            self.drain_waiting = (step.reason, step.waiting)
             self.progressing(step.waiting)
 
     def metadata(self, copy: CopyResult) -> None:
@@ -159,7 +164,9 @@ class Report:
                 self._optional(ROLLING, self.roll_error, "StepFailed")
                 old = {k: v for k, v in old.items() if k != "roll"} | ({"roll": self.roll} if self.roll else {})
             return {**old, "conditions": self.conditions.items}
-        self._optional(SCALE_DOWN, self.scale_down, "DrainTimedOut" if self.drain else "GroupsHoldMessages")
+        self._optional(SCALE_DOWN, self.scale_down, self.scale_down_reason)
+        reason, message = self.drain_waiting or ("", None)
+        self._optional(DRAINING, message, reason)
         self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
         self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")

@@ -3,8 +3,8 @@
 ``AdminClient`` speaks the remoting protocol through a ``ConnectionPool`` and offers the operations an
 operator needs: read the cluster layout, read and hot-update broker configuration, read replication
 state, create and delete topics, fence a broker group from writes on the name servers, and read a
-consumer group's progress. Results are frozen dataclasses from ``types``; failures are the
-``RemotingError`` tree from ``errors``.
+consumer group's progress and what a broker holds (queue offsets, delay and timer backlogs). Results
+are frozen dataclasses from ``types``; failures are the ``RemotingError`` tree from ``errors``.
 
 Name-server reads fail over: the name servers are tried in the order given and the first answer wins
 (a ``ResponseError`` is an answer and is raised at once). Name-server writes (fencing, deleting a
@@ -35,6 +35,7 @@ from .types import (
     BrokerRuntimeInfo,
     ClusterInfo,
     ConsumeStats,
+    DeferredMessages,
     HAStatus,
     MessageQueue,
     TopicConfig,
@@ -202,6 +203,14 @@ class AdminClient:
     def broker_runtime_info(self, broker_addr: str) -> BrokerRuntimeInfo:
         response = self.invoke(broker_addr, RequestCode.GET_BROKER_RUNTIME_INFO)
         return _parse(response, BrokerRuntimeInfo.from_wire, "broker runtime info")
+
+    def deferred_messages(self, broker_addr: str) -> DeferredMessages:
+        """Delay-level and timer messages a master has not delivered yet (from its runtime info)."""
+        info = self.broker_runtime_info(broker_addr)
+        try:
+            return DeferredMessages.from_table(info.table)
+        except ValueError as exc:
+            raise ProtocolError(f"malformed delivery figures in runtime info: {exc}", addr=broker_addr) from exc
 
     def broker_ha_status(self, broker_addr: str) -> HAStatus:
         response = self.invoke(broker_addr, GET_BROKER_HA_STATUS)

@@ -21,6 +21,7 @@ __all__ = [
     "BrokerRuntimeInfo",
     "ClusterInfo",
     "ConsumeStats",
+    "DeferredMessages",
     "HAConnection",
     "HAStatus",
     "MessageQueue",
@@ -33,6 +34,7 @@ __all__ = [
 PERM_WRITE = 0x2
 PERM_READ = 0x4
 MASTER_ID = 0
+SCHEDULE_OFFSET_PREFIX = "scheduleMessageOffset_"
 
 
 def _readonly(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
@@ -205,6 +207,41 @@ class BrokerRuntimeInfo:
             dispatch_behind_bytes=_int(table, "dispatchBehindBytes"),
             table=table,
         )
+
+
+@dataclass(frozen=True)
+class DeferredMessages:
+    """What GET_BROKER_RUNTIME_INFO tells of the messages a master holds back for later delivery.
+
+    Delay-level messages wait in SCHEDULE_TOPIC_XXXX, one queue per level (queue id = level - 1); the
+    broker reports ``scheduleMessageOffset_<level>`` = ``"<next offset to deliver>,<max offset>"`` for
+    each level it has delivered from since it started. Timer messages (RocketMQ 5) are first stored in
+    the timer topic, then put into the timer wheel: ``timerOffsetBehind`` counts those not yet in the
+    wheel, ``timerCongestNum`` those in the wheel not yet delivered. Brokers without a timer wheel
+    (before 5.0) report neither key and hold no timer messages.
+    """
+
+    delay_levels: Mapping[int, tuple[int, int]]  # delay level → (next offset to deliver, max offset)
+    timer_unread: int  # timer messages stored but not yet in the wheel
+    timer_waiting: int  # timer messages in the wheel, not yet delivered
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delay_levels", _readonly(self.delay_levels))
+
+    @property
+    def timer(self) -> int:
+        return self.timer_unread + self.timer_waiting
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, str]) -> DeferredMessages:
+        """Raises ``ValueError`` for a figure that is not a number: unreadable is not zero."""
+        levels = {}
+        for key, value in table.items():
+            if key.startswith(SCHEDULE_OFFSET_PREFIX):
+                delivered, _, max_offset = value.partition(",")
+                levels[int(key[len(SCHEDULE_OFFSET_PREFIX):])] = (int(delivered), int(max_offset))
+        return cls(delay_levels=levels, timer_unread=int(table.get("timerOffsetBehind", "0")),
+                   timer_waiting=int(table.get("timerCongestNum", "0")))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 from rmq_fakes import CLUSTER_INFO, CONSUME_STATS, FakeServer, respond, serve_forever
@@ -185,3 +186,32 @@ def test_cli_reports_unreachable_servers_with_status_1_and_bad_arguments_with_2(
     assert admin_cli("topic-list", "-n", "not-an-address") == 2
     assert admin_cli("broker-config", "-b", "127.0.0.1:1", "--set", "novalue") == 2
     assert admin_cli("broker-config", "-c", "TestCluster") == 2
+
+
+def runtime_table(**table: str) -> bytes:
+    return json.dumps({"table": {"brokerVersionDesc": "V5_3_3", **table}}).encode()
+
+
+def test_deferred_messages_are_the_delay_levels_progress_and_the_timer_backlog_of_the_runtime_info(fake):
+    body = runtime_table(scheduleMessageOffset_1="4,6", scheduleMessageOffset_18="0,0", timerOffsetBehind="2",
+                         timerCongestNum="5")
+    addr, recorder = fake({RequestCode.GET_BROKER_RUNTIME_INFO: {"body": body}})
+    with AdminClient() as admin:
+        deferred = admin.deferred_messages(addr)
+    assert dict(deferred.delay_levels) == {1: (4, 6), 18: (0, 0)}
+    assert (deferred.timer_unread, deferred.timer_waiting, deferred.timer) == (2, 5, 7)
+    assert [r.code for r in recorder.requests] == [RequestCode.GET_BROKER_RUNTIME_INFO]
+
+
+def test_a_broker_without_a_timer_wheel_reports_no_timer_messages(fake):
+    addr, _ = fake({RequestCode.GET_BROKER_RUNTIME_INFO: {"body": runtime_table()}})
+    with AdminClient() as admin:
+        assert admin.deferred_messages(addr).timer == 0
+
+
+@pytest.mark.parametrize("table", [{"timerCongestNum": "many"}, {"scheduleMessageOffset_2": "4"},
+                                   {"scheduleMessageOffset_x": "1,2"}])
+def test_an_unreadable_delivery_figure_is_a_protocol_error_not_zero(fake, table):
+    addr, _ = fake({RequestCode.GET_BROKER_RUNTIME_INFO: {"body": runtime_table(**table)}})
+    with AdminClient() as admin, pytest.raises(ProtocolError, match="delivery figures"):
+        admin.deferred_messages(addr)

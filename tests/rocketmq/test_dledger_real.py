@@ -18,7 +18,7 @@ from rocketmq_operator.resources.properties import DLEDGER_KEYS, parse_propertie
 from rocketmq_operator.rocketmq import AdminClient, LoadRun, TopicConfig
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
-CLUSTER, GROUP, TOPIC = "DledgerCluster", "broker-0", "dledger-orders"
+CLUSTER, GROUP, TOPIC = "DledgerCluster", "dl-0", "dledger-orders"  # GROUP: the Broker dl's group 0
 
 
 def operator_dledger_keys(member: int, ports: list[int]) -> dict[str, str]:

@@ -395,9 +395,26 @@ def test_a_refused_scale_down_is_warned_about_once(cluster):
     assert cluster.api.actions == [] and cluster.recorder.events == []
 
 
-def test_removing_a_group_with_allow_group_scale_down_deletes_that_groups_objects_then_writes_status(cluster):
+def test_without_rocketmq_observed_removing_a_group_is_refused_with_how_to_proceed_and_warned_once(cluster):
     synced(cluster, sample())
     scaled_to_one_group(cluster, allowGroupScaleDown=True)
+    reconciler = cluster.broker_cluster_reconciler()
+    reconciler.sync(KEY)
+    assert cluster.api.heads() == [STATUS]
+    refused = ready_condition(cluster.api.actions[0].body["status"], "ScaleDownRefused")
+    assert (refused["status"], refused["reason"]) == ("True", "NotObserved")
+    assert "--rocketmq-observe-interval" in refused["message"] and "drainAcceptMessageLoss" in refused["message"]
+    assert cluster.recorder.reasons("Warning") == ["NotObserved"]
+    cluster.catch_up()
+    cluster.api.clear()
+    cluster.recorder.events.clear()
+    reconciler.sync(KEY)
+    assert cluster.api.actions == [] and cluster.recorder.events == []
+
+
+def test_removing_a_group_with_the_loss_accepted_deletes_that_groups_objects_then_writes_status(cluster):
+    synced(cluster, sample())
+    scaled_to_one_group(cluster, allowGroupScaleDown=True, drainAcceptMessageLoss=True)
     cluster.broker_cluster_reconciler().sync(KEY)
     # The cluster's Service, ConfigMap and budget stay: group 0 still uses them, and group 1's files stay
     # in the ConfigMap while its pods stop.
@@ -406,7 +423,7 @@ def test_removing_a_group_with_allow_group_scale_down_deletes_that_groups_object
     assert sts_delete == {"propagationPolicy": "Background",
                           "preconditions": {"uid": f"uid-statefulsets-{NAME}-1"}}
     assert ready_condition(cluster.api.actions[-1].body["status"], "ScaleDownRefused") is None
-    assert cluster.recorder.reasons() == ["ScaledDown"]
+    assert cluster.recorder.reasons() == ["DeletedUndrained", "ScaledDown"]
     cluster.catch_up()
     cluster.api.clear()
     cluster.broker_cluster_reconciler().sync(KEY)
@@ -415,11 +432,11 @@ def test_removing_a_group_with_allow_group_scale_down_deletes_that_groups_object
 
 def test_a_group_object_already_gone_when_deleted_does_not_stop_the_scale_down(cluster):
     synced(cluster, sample())
-    scaled_to_one_group(cluster, allowGroupScaleDown=True)
+    scaled_to_one_group(cluster, allowGroupScaleDown=True, drainAcceptMessageLoss=True)
     cluster.api.fail("delete", STATEFUL_SETS, NotFound("gone"))
     cluster.broker_cluster_reconciler().sync(KEY)
     assert [a.resource for a in cluster.api.actions] == ["statefulsets", "brokerclusters"]
-    assert cluster.recorder.reasons() == []
+    assert cluster.recorder.reasons() == ["DeletedUndrained"]
 
 
 def test_scale_down_leaves_objects_of_the_removed_group_that_another_owner_controls(cluster):
@@ -429,7 +446,7 @@ def test_scale_down_leaves_objects_of_the_removed_group_that_another_owner_contr
     foreign = cluster.get(CONFIG_MAPS, NS, f"{NAME}-1-config")
     foreign["metadata"]["ownerReferences"] = []
     cluster.seed(CONFIG_MAPS, foreign)
-    scaled_to_one_group(cluster, allowGroupScaleDown=True)
+    scaled_to_one_group(cluster, allowGroupScaleDown=True, drainAcceptMessageLoss=True)
     cluster.broker_cluster_reconciler().sync(KEY)
     assert cluster.api.writes_to(f"{NAME}-1-config") == []
 

@@ -17,6 +17,7 @@ from rocketmq_operator.controllers.conditions import (
 )
 from rocketmq_operator.controllers.control import ApplyReport
 from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
+from rocketmq_operator.controllers.drain import DrainStep
 from rocketmq_operator.controllers.status import Report
 from rocketmq_operator.resources import meta
 from rocketmq_operator.resources.model import BrokerClusterModel, from_broker_cluster
@@ -182,6 +183,19 @@ def test_optional_conditions_appear_while_found_and_disappear_after():
     assert set(conditions_by_type(with_them)) == {"Ready", "ScaleDownRefused", "RestartPending"}
     assert conditions_by_type(with_them)["RestartPending"]["reason"] == "RestartNotAllowed"
     assert set(conditions_by_type(status_of(cluster(with_them), now=T2))) == {"Ready"}
+
+
+def test_a_drain_that_waits_is_condition_draining_naming_what_it_waits_for_and_a_stopped_one_is_refused():
+    waiting = DrainStep(drain={"group": 1, "startedAt": 1.0}, reason="StateUnknown",
+                        waiting="draining broker group 1: what it holds is not known: timed out")
+    status = status_of(cluster(), now=T1, findings=lambda report: report.draining(waiting))
+    draining = conditions_by_type(status)["Draining"]
+    assert (draining["status"], draining["reason"], draining["message"]) == ("True", "StateUnknown", waiting.waiting)
+    assert conditions_by_type(status)["Ready"]["status"] == "False" and status["drain"] == dict(waiting.drain)
+    stuck = DrainStep(drain={}, reason="NotObserved", stuck="refusing to remove broker groups [1]")
+    status = status_of(cluster(status), now=T2, findings=lambda report: report.draining(stuck))
+    assert "Draining" not in conditions_by_type(status) and "drain" not in status
+    assert conditions_by_type(status)["ScaleDownRefused"]["reason"] == "NotObserved"
 
 
 def test_a_paused_report_keeps_the_old_status_and_only_adds_the_paused_condition():
