@@ -1,14 +1,15 @@
 """Cluster modes on real RocketMQ, side by side on one NameService of a real node (issues 31 and 23).
 
-One namespace, one NameService, and in it: an allMaster BrokerCluster of two groups (the shape that never
-became Ready while its masters were looked up as ``broker-<g>``) and two Apache Brokers of 2 groups x 2 members
-with ``nameServers: ""`` (both on the namespace's NameService). Each has a cluster name of its own. Then, as
-RocketMQ reports it: every cluster Ready with all its brokers registered, distinct broker names on the shared
-name server (``<Broker name>-<g>`` for Apache Brokers, pod names for allMaster), a topic created with
-``-c <cluster>`` on every broker name of that cluster and messages sent to it all consumed; an allMaster
-scale-out copies the topic to the new master before it is Ready; a BrokerCluster asking for broker names
-another cluster holds is refused before any pod starts. Heaps are small and pods share one name server, so
-the module adds about ten brokers to the session.
+One namespace, one NameService and one Controller, and in it the mode matrix: allMaster 2x1 and 2x2 (the
+shape that never became Ready while its masters were looked up as ``broker-<g>``), SYNC 2x2, DLEDGER 2x3 and
+CONTROLLER 2x2 BrokerClusters, and two Apache Brokers of size 2 with one slave each (ASYNC and SYNC) and
+``nameServers: ""`` (both on the namespace's NameService). Each has a cluster name of its own. Then, as
+RocketMQ reports it: every cluster Ready, distinct broker names on the shared name server (pod names for
+allMaster, ``<Broker name>-<g>`` for Apache Brokers, ``broker-<g>`` for the first BrokerCluster and
+``<name>-<g>`` for the others), a topic created with ``-c <cluster>`` on every broker name of that cluster and
+the messages sent to it all consumed; an allMaster scale-out copies the topic to the new master before it is
+Ready; a BrokerCluster asking for broker names another cluster holds is refused before any pod starts. Heaps
+are small and every cluster shares one name server: the module runs 28 brokers side by side.
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ NAME_SERVICE = "modes-ns"
 HEAP = [{"name": "HEAP_OPTS", "value": "-Xms192m -Xmx192m -Xmn96m -XX:MaxDirectMemorySize=192m"}]
 POD = {"imagePullPolicy": "IfNotPresent", "storageMode": "EmptyDir", "env": HEAP,
        "resources": {"requests": {"cpu": "20m", "memory": "384Mi"}}}
-CLUSTERS = {  # resource → (kind, RocketMQ cluster name, broker names)
-    "am": ("BrokerCluster", "AllMasterCluster", ["am-0-0", "am-1-0"]),
-    "ab": ("Broker", "ClusterB", ["ab-0", "ab-1"]),
-    "ac": ("Broker", "ClusterC", ["ac-0", "ac-1"]),
+CLUSTERS = {  # resource → (kind, RocketMQ cluster name, members per group)
+    "am": ("BrokerCluster", "AllMasterCluster", 1),  # allMaster 2x1
+    "am2": ("BrokerCluster", "AllMaster2", 2),  # allMaster 2x2
+    "sy": ("BrokerCluster", "SyncCluster", 2),  # SYNC 2x2
+    "dl": ("BrokerCluster", "DledgerCluster", 3),  # DLEDGER 2x3
+    "ct": ("BrokerCluster", "ControllerCluster", 2),  # CONTROLLER 2x2, elected by the Controller ctl
+    "ab": ("Broker", "ClusterB", 2),  # Apache Broker, ASYNC, size 2 (one slave each)
+    "ac": ("Broker", "ClusterC", 2),  # Apache Broker, SYNC, size 2
 }
+ALL_MASTER = ("am", "am2")
 FIGURES: dict[str, str] = {}
 
 
@@ -47,17 +53,42 @@ def _name_service() -> dict:
                      "resources": {"requests": {"cpu": "20m", "memory": "192Mi"}}, **placement()}}
 
 
-def _all_master() -> dict:
-    return {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster", "metadata": {"name": "am"},
-            "spec": {"brokerImage": ROCKETMQ_IMAGE, "nameServiceRef": {"name": NAME_SERVICE}, "allMaster": True,
-                     "groupReplica": 2, "membersPerGroup": 1, "clusterName": "AllMasterCluster", **POD,
-                     **placement()}}
+def _controller() -> dict:
+    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Controller", "metadata": {"name": "ctl"},
+            "spec": {"size": 1, "controllerImage": ROCKETMQ_IMAGE, "storageMode": "EmptyDir",
+                     "imagePullPolicy": "IfNotPresent",
+                     "env": [{"name": "HEAP_OPTS", "value": "-Xms96m -Xmx96m -Xmn48m"}],
+                     "resources": {"requests": {"cpu": "20m", "memory": "192Mi"}}, **placement()}}
 
 
-def _apache_broker(name: str, cluster: str) -> dict:
+def _broker_cluster(name: str) -> dict:
+    _, cluster, members = CLUSTERS[name]
+    spec = {"brokerImage": ROCKETMQ_IMAGE, "nameServiceRef": {"name": NAME_SERVICE}, "groupReplica": 2,
+            "membersPerGroup": members, "clusterName": cluster, **POD, **placement()}
+    spec.update({"am": {"allMaster": True}, "am2": {"allMaster": True}, "sy": {"replicationMode": "SYNC"},
+                 "dl": {"replicationMode": "DLEDGER"},
+                 "ct": {"clusterMode": "CONTROLLER", "controllerRef": {"name": "ctl"}}}[name])
+    return {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster", "metadata": {"name": name},
+            "spec": spec}
+
+
+def _apache_broker(name: str) -> dict:
+    _, cluster, members = CLUSTERS[name]
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker", "metadata": {"name": name},
-            "spec": {"size": 2, "replicaPerGroup": 1, "brokerImage": ROCKETMQ_IMAGE, "nameServers": "",
-                     "replicationMode": "ASYNC", "properties": {"brokerClusterName": cluster}, **POD, **placement()}}
+            "spec": {"size": 2, "replicaPerGroup": members - 1, "brokerImage": ROCKETMQ_IMAGE, "nameServers": "",
+                     "replicationMode": "ASYNC" if name == "ab" else "SYNC",
+                     "properties": {"brokerClusterName": cluster}, **POD, **placement()}}
+
+
+def _expected_names(name: str, obj: dict) -> list[str]:
+    """What identity gives each cluster: pod names (allMaster), <Broker name>-<g>, and for a BrokerCluster
+    broker-<g> or, when another cluster on the name server held broker-<g> first, <name>-<g>."""
+    kind, _, members = CLUSTERS[name]
+    if name in ALL_MASTER:
+        return [f"{name}-{g}-{m}" for g in range(obj["spec"]["groupReplica"]) for m in range(members)]
+    prefix = obj["status"]["brokerNamePrefix"]
+    assert prefix == name or (kind == "BrokerCluster" and prefix == "broker"), (name, prefix)
+    return [f"{prefix}-{g}" for g in range(2)]
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +107,12 @@ def modes(api_client, kubeconfig, operator_kubeconfig, modes_ns):
     with observing_operator_in(operator_kubeconfig, [ns], identity="e2e-realnode-modes"):
         start = time.monotonic()
         create_cr(api_client, "NameService", ns, _name_service())
-        create_cr(api_client, "BrokerCluster", ns, _all_master())
-        create_cr(api_client, "Broker", ns, _apache_broker("ab", "ClusterB"))
-        create_cr(api_client, "Broker", ns, _apache_broker("ac", "ClusterC"))
+        create_cr(api_client, "Controller", ns, _controller())
+        for name, (kind, _, _) in CLUSTERS.items():
+            create_cr(api_client, kind, ns, _broker_cluster(name) if kind == "BrokerCluster" else _apache_broker(name))
         try:
             for name, (kind, _, _) in CLUSTERS.items():
-                wait_ready(api_client, kind, ns, name, timeout=420)
+                wait_ready(api_client, kind, ns, name, timeout=600)
                 FIGURES[f"{kind} {name} Ready"] = f"{time.monotonic() - start:.1f}s"
         except AssertionError as e:
             pods = kubectl(kubeconfig, "-n", ns, "get", "pods", "-o", "wide", check=False).stdout
@@ -102,27 +133,32 @@ def _cluster_info(namesrv: str):
 
 def test_every_mode_is_ready_with_distinct_broker_names_on_the_shared_name_server(modes, api_client):
     info = _cluster_info(modes["namesrv"])
-    for name, (kind, cluster, names) in CLUSTERS.items():
+    talk_prefix = []
+    for name, (kind, cluster, members) in CLUSTERS.items():
         obj = get_cr(api_client, kind, modes["ns"], name)
-        assert condition(obj, "BrokersRegistered").get("status") in ("True", "False"), obj["status"]
-        assert sorted(info.clusters.get(cluster, ())) == names, (cluster, info.clusters)
-        assert sorted({b["brokerName"] for b in obj["status"]["brokers"]}) == names, obj["status"]["brokers"]
+        names = _expected_names(name, obj)
+        talk_prefix += [name] if obj["status"].get("brokerNamePrefix") == "broker" and name not in ALL_MASTER else []
+        assert sorted(info.clusters.get(cluster, ())) == sorted(names), (cluster, info.clusters)
+        assert sorted({b["brokerName"] for b in obj["status"]["brokers"]}) == sorted(names), obj["status"]["brokers"]
+        per_name = 1 if name in ALL_MASTER else members
+        assert all(len(info.brokers[n].addrs) == per_name for n in names), (name, info.brokers)
+    assert len(talk_prefix) == 1, talk_prefix  # the first BrokerCluster keeps the talk's names; the others their own
     addrs = [a for b in info.brokers.values() for a in b.addrs.values()]
-    assert len(addrs) == len(set(addrs)) == 2 + 4 + 4, info.brokers  # two masters and two groups of two, twice
-    assert all(len(info.brokers[n].addrs) == 2 for n in ("ab-0", "ab-1", "ac-0", "ac-1")), info.brokers
+    assert len(addrs) == len(set(addrs)) == 2 + 4 + 4 + 6 + 4 + 4 + 4, info.brokers
 
 
 @pytest.mark.parametrize("name", list(CLUSTERS))
-def test_a_cluster_topic_has_queues_on_every_broker_and_every_message_is_consumed(modes, name):
+def test_a_cluster_topic_has_queues_on_every_broker_and_every_message_is_consumed(modes, api_client, name):
     from rocketmq_operator.rocketmq import AdminClient, LoadRun, TopicConfig
 
-    _, cluster, names = CLUSTERS[name]
+    kind, cluster, _ = CLUSTERS[name]
+    names = _expected_names(name, get_cr(api_client, kind, modes["ns"], name))
     topic = f"Modes-{name}"
     with AdminClient([modes["namesrv"]]) as admin:
         admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=cluster)
         route = eventually(lambda: (r := admin.topic_route(topic)) and len(r.queues) == len(names) and r,
                            timeout=60, interval=1, what=f"the route of {topic} on every broker of {cluster}")
-    assert sorted(q.broker_name for q in route.queues) == names
+    assert sorted(q.broker_name for q in route.queues) == sorted(names)
     run = LoadRun([modes["namesrv"]], topic, rate=40, group=f"modes-{name}", route_ttl=2.0, drain_timeout=60,
                   start_from="earliest").start()
     time.sleep(5)  # real traffic for a few seconds: the figure is what was sent, not a fixed count
