@@ -127,6 +127,11 @@ class BrokerClusterReconciler:
         model = self._names(obj, self._with_layout(model, current), current, report)
         if model is None:
             return self._finish(obj, report, None)
+        if not current and _ephemeral(model) and not (obj.get("status") or {}).get("observedGeneration"):
+            self._recorder.event(obj, WARNING, "EphemeralStorage",
+                                 "the brokers' stores are emptyDir volumes: a master that restarts loses its messages, "
+                                 "so rolls restart only slaves; set storageMode StorageClass with volumeClaimTemplates "
+                                 "to keep them")
         sets = self._apply_groups(obj, model, current, report)
         self._check_extra_groups(obj, model, current, report)
         self._progress(model, sets, report)
@@ -305,7 +310,7 @@ class BrokerClusterReconciler:
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
         params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode,
-                                     all_master=model.all_master)
+                                     all_master=model.all_master, ephemeral=_ephemeral(model))
         step = rollplan.plan(groups, pods, old, now=now, params=params)
         set_partitions(desired_sets, step, allow_restart=model.allow_restart)
         if not model.allow_restart:  # nothing restarts: a master fenced for its restart gets its writes back
@@ -317,7 +322,17 @@ class BrokerClusterReconciler:
             controllers = dialable_list(name_server_list(model.controller_address), self._listers.pods)
             error = error or handover(step, admin_factory=self._observer.admin_factory, controllers=controllers,
                                       cluster=model.cluster_name)
+        if step.refused and model.allow_restart:
+            self._refuse_restart(obj, step.refused, report)
+            step = replace(step, waiting=None)
         report.rolling(roll, waiting=None if step.done or not model.allow_restart else step.waiting, error=error)
+
+    def _refuse_restart(self, obj: dict[str, Any], why: str, report: st.Report) -> None:
+        """A restart the roll will not make (a master on an emptyDir store): RestartPending says why, once warned."""
+        report.restart_pending(why, reason="EphemeralStorage")
+        old = get_condition(obj, st.RESTART_PENDING)
+        if not old or old.get("message") != why:
+            self._recorder.event(obj, WARNING, "RestartRefused", why)
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
@@ -394,6 +409,8 @@ class BrokerClusterReconciler:
             if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
                 report.progressing(f"broker group {group}: waiting for the StatefulSet controller")
             elif status.get("updatedReplicas", 0) < replicas:
+                if report.restart:  # the roll stopped for good (see _refuse_restart): serving, not progressing
+                    continue
                 if model.allow_restart:
                     report.progressing(f"rolling broker group {group}: "
                                        f"{status.get('updatedReplicas', 0)}/{replicas} pods updated")
@@ -434,6 +451,11 @@ class BrokerClusterReconciler:
         if model is not None and self._observer is not None:
             waits.append(self._observer.interval)  # look at RocketMQ again on the observer's schedule
         return Result(requeue_after=min(waits)) if waits else None
+
+
+def _ephemeral(model: BrokerClusterModel) -> bool:
+    """The brokers' stores live in emptyDir volumes: gone when a pod restarts."""
+    return model.storage.mode == "EmptyDir"
 
 
 def _age(obj: dict[str, Any]) -> tuple[str, str]:

@@ -14,6 +14,12 @@ keeps working). Before the next pod is released:
 - after the master is back, registered and Ready, its write permission is restored, then the fence is
   cleared from status.
 
+With emptyDir stores a static master (member 0, or any allMaster pod) is never restarted: it would come back
+empty, and its slaves, restarted first, re-replicate from it. The roll stops there with ``refused`` (the
+slaves are rolled; they copy their store back from the master). CONTROLLER-mode groups hand mastership to an
+in-sync slave first, so the restarted pod is a slave that copies its store back. DLEDGER members rejoin their
+Raft group and copy the log back.
+
 In allMaster mode every pod is a master of its own broker name with no slave: each is fenced and drained of
 producers as above (there is no lag to wait for) before it restarts, one at a time.
 
@@ -74,6 +80,7 @@ class RollParams:
     observed: bool = True  # RocketMQ facts are available (registration, lag, fencing)
     controller_mode: bool = False  # masters are elected by RocketMQ controllers (hand over instead of fencing)
     all_master: bool = False  # every pod is a master of its own broker name (no slaves to wait for)
+    ephemeral: bool = False  # the store is an emptyDir: a restarted static master comes back empty
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class RollPlan:
     waiting: str | None = None  # what the roll waits for (a condition message)
     next_pod: str | None = None
     elect: tuple[str, int] | None = None  # CONTROLLER mode: (broker name, broker id) to make master now
+    refused: str | None = None  # the roll stops here for good (until the spec changes): why
     done: bool = False
     notes: tuple[str, ...] = field(default=())
 
@@ -115,6 +123,11 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
     if candidate is None:  # every pod is updated; the StatefulSet revisions catch up
         return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet to settle")
     group = next(g for g in groups if g.group == candidate.group)
+    if params.ephemeral and _is_master(candidate, params) and not params.controller_mode:
+        why = (f"not restarting master {candidate.name}: its store is an emptyDir, so it would come back without its "
+               f"messages, topics and consumer offsets; set storageMode StorageClass with volumeClaimTemplates "
+               f"to keep them")
+        return RollPlan(partitions=partitions, roll=dict(roll), waiting=why, refused=why)
     if params.controller_mode and group.replicas > 1 and params.observed:
         gate = _handover_gate(candidate, group, by_group[group.group], roll)
         if gate is not None:

@@ -61,6 +61,7 @@ class Report:
         self.observing = False
         self.copied: list[int] | None = None
         self.copied_brokers: list[str] = []
+        self.restart_reason = "RestartNotAllowed"
         self.drain: dict[str, Any] = {}
         self.roll: dict[str, Any] | None = None
         self.roll_waiting: str | None = None
@@ -83,8 +84,8 @@ class Report:
     def scale_down_refused(self, message: str, *, reason: str = "GroupsHoldMessages") -> None:
         self.scale_down, self.scale_down_reason = message, reason
 
-    def restart_pending(self, message: str) -> None:
-        self.restart = message
+    def restart_pending(self, message: str, *, reason: str = "RestartNotAllowed") -> None:
+        self.restart, self.restart_reason = message, reason
 
     def rolling(self, roll: dict[str, Any], *, waiting: str | None, error: str | None) -> None:
         """The roll in flight: what to keep in status.roll, what it waits for, a failed fence call."""
@@ -167,7 +168,7 @@ class Report:
         self._optional(SCALE_DOWN, self.scale_down, self.scale_down_reason)
         reason, message = self.drain_waiting or ("", None)
         self._optional(DRAINING, message, reason)
-        self._optional(RESTART_PENDING, self.restart, "RestartNotAllowed")
+        self._optional(RESTART_PENDING, self.restart, self.restart_reason)
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
         self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")
         if model is None:

@@ -137,3 +137,10 @@ def _is_ready(pod) -> bool:
     if pod.metadata.deletion_timestamp:
         return False
     return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+# A BrokerCluster's brokers on claims (the local cluster's default StorageClass): the rolls of an emptyDir
+# cluster restart only slaves, so tests that roll masters keep the stores on claims.
+CLAIMS = {"storageMode": "StorageClass", "volumeClaimTemplate": {
+    "metadata": {"name": "broker-storage"},
+    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}}

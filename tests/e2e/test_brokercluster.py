@@ -11,6 +11,7 @@ from kubernetes.client.rest import ApiException
 
 from rocketmq_operator.controllers.runner import Key
 from tests.e2e.clusters import (
+    CLAIMS,
     SAMPLES,
     RestartRecorder,
     create_cr,
@@ -179,7 +180,7 @@ def _assert_rolled_slaves_first(recorder: RestartRecorder, groups: dict[str, lis
 
 def test_an_image_upgrade_rolls_each_group_slaves_before_the_master_one_pod_at_a_time(
         operator, api_client, kubeconfig, namespace):
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace))
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, **CLAIMS))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     recorder = RestartRecorder(api_client, namespace)
     patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"brokerImage": "apache/rocketmq:5.3.2"}})
@@ -196,7 +197,7 @@ def test_an_image_upgrade_rolls_each_group_slaves_before_the_master_one_pod_at_a
 
 
 def test_a_properties_change_rewrites_broker_conf_and_rolls_the_pods(operator, api_client, namespace):
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1))
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, **CLAIMS))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     recorder = RestartRecorder(api_client, namespace)
     patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"properties": {"fileReservedTime": "72"}}})
@@ -367,7 +368,8 @@ def test_a_change_in_the_referenced_properties_config_map_rewrites_broker_conf_a
     core = client.CoreV1Api(api_client)
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "broker-props"},
                                                   "data": {"fileReservedTime": "96"}})
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, config={"name": "broker-props"}))
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, config={"name": "broker-props"},
+                                                                      **CLAIMS))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     assert "fileReservedTime=96" in conf_of(api_client, namespace, "bc", 0, 0)
     recorder = RestartRecorder(api_client, namespace)

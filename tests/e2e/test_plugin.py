@@ -133,9 +133,9 @@ class TemplateWatch:
 
 def test_restart_rolls_every_broker_once_one_at_a_time_through_one_template_change(
         operator, kubeconfig, api_client, namespace):
-    from tests.e2e.clusters import RestartRecorder
+    from tests.e2e.clusters import CLAIMS, RestartRecorder
 
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace))
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, **CLAIMS))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     templates, restarts = TemplateWatch(api_client, namespace), RestartRecorder(api_client, namespace)
     done = kubectl_rocketmq(kubeconfig, "restart", "bc", "-n", namespace)

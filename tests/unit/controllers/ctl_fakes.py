@@ -58,10 +58,24 @@ SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 START = 1_700_000_000.0  # the fake clock's wall time: 2023-11-14T22:13:20Z
 
 
-def load_sample(name: str, *, uid: str, generation: int = 1) -> dict[str, Any]:
-    """A sample manifest with the uid, generation and resourceVersion the API server would add."""
+def load_sample(name: str, *, uid: str, generation: int = 1, claims: bool = False) -> dict[str, Any]:
+    """A sample manifest with the uid, generation and resourceVersion the API server would add; ``claims``:
+    its brokers keep their stores on claims (the samples' emptyDir stores make rolls skip masters)."""
     obj = yaml.safe_load((SAMPLES / name).read_text())
     obj["metadata"].update(uid=uid, generation=generation, resourceVersion="1")
+    return with_claims(obj) if claims else obj
+
+
+def with_claims(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with a claim template per broker (storageMode StorageClass; the talk's kind names one template,
+    the Apache kind a list)."""
+    template = {"metadata": {"name": "broker-storage"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    obj["spec"]["storageMode"] = "StorageClass"
+    if obj.get("kind") == "BrokerCluster":
+        obj["spec"]["volumeClaimTemplate"] = template
+    else:
+        obj["spec"]["volumeClaimTemplates"] = [template]
     return obj
 
 

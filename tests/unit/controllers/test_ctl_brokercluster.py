@@ -7,7 +7,7 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from ctl_fakes import Cluster, load_sample
+from ctl_fakes import Cluster, load_sample, with_claims
 
 from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION, STALE_CACHE_RECHECK
 from rocketmq_operator.controllers.runner import Key, Result
@@ -175,7 +175,7 @@ def test_a_conflict_replacing_a_drifted_statefulset_is_quiet_and_the_sync_runs_a
 
 
 def test_a_create_that_finds_the_name_taken_is_quiet_and_the_sync_runs_again_soon(cluster):
-    cluster.seed(BROKER_CLUSTERS, sample())
+    cluster.seed(BROKER_CLUSTERS, with_claims(sample()))
     cluster.api.fail("create", CONFIG_MAPS, AlreadyExists("exists", reason="AlreadyExists"))
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=STALE_CACHE_RECHECK)
@@ -223,7 +223,7 @@ def foreign_config_map(name: str) -> dict[str, Any]:
 
 def test_a_foreign_configmap_with_the_same_name_is_left_alone_and_reported_as_a_conflict(cluster):
     cluster.seed(CONFIG_MAPS, foreign_config_map(SHARED))
-    cluster.seed(BROKER_CLUSTERS, sample())
+    cluster.seed(BROKER_CLUSTERS, with_claims(sample()))
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=CONFLICT_RECHECK)
     assert config_map_writes(cluster) == []

@@ -19,7 +19,7 @@ IPS = {"mybrokercluster-0-0": "10.0.0.1", "mybrokercluster-0-1": "10.0.0.2"}
 
 
 def one_group() -> dict[str, Any]:
-    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"]["groupReplica"] = 1
     return obj
 

@@ -48,7 +48,7 @@ def roll(cluster: Cluster, reconciler, *, rounds: int, ips=None, step: float = 0
 
 def test_an_image_upgrade_replaces_one_broker_at_a_time_slaves_of_every_group_first():
     cluster = Cluster()
-    cluster.seed(BROKER_CLUSTERS, load_sample("04-cluster-2m-2s.yaml", uid="uid-bc"))
+    cluster.seed(BROKER_CLUSTERS, load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True))
     reconciler = cluster.broker_cluster_reconciler()
     roll(cluster, reconciler, rounds=2)
     upgrade(cluster, "apache/rocketmq:5.3.3")
@@ -61,7 +61,7 @@ def test_an_image_upgrade_replaces_one_broker_at_a_time_slaves_of_every_group_fi
 def test_with_rocketmq_observed_a_master_is_fenced_drained_and_restored_around_its_restart():
     world = World()
     cluster = Cluster()
-    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"]["groupReplica"] = 1
     cluster.seed(BROKER_CLUSTERS, obj)
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
@@ -137,7 +137,7 @@ class ControllerWorld:
 def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_restarts_as_a_slave():
     world = ControllerWorld()
     cluster = Cluster()
-    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"].update(groupReplica=1, replicationMode="ASYNC", clusterMode="CONTROLLER",
                        controllerRef={"name": "c"})
     cluster.seed(BROKER_CLUSTERS, obj)
@@ -173,7 +173,7 @@ def annotate_restart(cluster: Cluster, value: str) -> None:
 
 def test_a_restart_annotation_changes_each_template_once_and_restarts_one_broker_at_a_time():
     cluster = Cluster()
-    cluster.seed(BROKER_CLUSTERS, load_sample("04-cluster-2m-2s.yaml", uid="uid-bc"))
+    cluster.seed(BROKER_CLUSTERS, load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True))
     reconciler = cluster.broker_cluster_reconciler()
     roll(cluster, reconciler, rounds=2)
     before = {s: cluster.get(STATEFUL_SETS, NS, f"{NAME}-{s}")["spec"]["template"] for s in (0, 1)}
@@ -196,7 +196,7 @@ def test_a_restart_annotation_changes_each_template_once_and_restarts_one_broker
 
 def test_a_paused_cluster_takes_a_restart_only_once_resumed():
     cluster = Cluster()
-    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"]["groupReplica"] = 1
     cluster.seed(BROKER_CLUSTERS, obj)
     reconciler = cluster.broker_cluster_reconciler()
@@ -218,7 +218,7 @@ def test_a_paused_cluster_takes_a_restart_only_once_resumed():
 def _observed_cluster(*, all_master: bool = False):
     world = World()
     cluster = Cluster()
-    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
+    obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"]["groupReplica"] = 1
     if all_master:
         obj["spec"]["allMaster"] = True
@@ -267,7 +267,8 @@ def test_forbidding_restarts_while_a_master_is_fenced_gives_the_master_its_write
     cluster.seed(BROKERS, {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker",
                            "metadata": {"name": "mybroker", "namespace": NS, "uid": "uid-b", "generation": 1},
                            "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.2",
-                                    "nameServers": "ns-0:9876", "allowRestart": True}})
+                                    "nameServers": "ns-0:9876", "allowRestart": True,
+                                    "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"}, "spec": {}}]}})
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
     reconciler, key = cluster.broker_reconciler(obs), Key(NS, "mybroker")
@@ -314,3 +315,17 @@ def test_an_allmaster_roll_fences_each_pod_on_its_own_broker_name_before_it_rest
     wipes = list(dict.fromkeys(name for verb, name in world.fences if verb == "wipe"))
     assert wipes == adds == ["mybrokercluster-0-1", "mybrokercluster-0-0"]
     assert "roll" not in cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]
+
+
+def test_an_emptydir_cluster_rolls_its_slaves_but_never_restarts_a_master_and_says_why_once():
+    cluster = Cluster()
+    cluster.seed(BROKER_CLUSTERS, load_sample("04-cluster-2m-2s.yaml", uid="uid-bc"))  # emptyDir stores
+    reconciler = cluster.broker_cluster_reconciler()
+    roll(cluster, reconciler, rounds=2)
+    assert cluster.recorder.reasons("Warning") == ["EphemeralStorage"]  # said once, at creation
+    upgrade(cluster, "apache/rocketmq:5.3.3")
+    assert roll(cluster, reconciler, rounds=8) == [["mybrokercluster-0-1"], ["mybrokercluster-1-1"]]
+    conditions = {c["type"]: c for c in cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["conditions"]}
+    assert (conditions["RestartPending"]["reason"], conditions["Ready"]["status"]) == ("EphemeralStorage", "True")
+    assert "not restarting master mybrokercluster-0-0" in conditions["RestartPending"]["message"]
+    assert cluster.recorder.reasons("Warning") == ["EphemeralStorage", "RestartRefused"]
