@@ -7,7 +7,9 @@ Usage: ``localcluster.py up|down|status`` (the Makefile's ``cluster-up`` / ``clu
 certificates, starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on free
 loopback ports, writes ``<dir>/kubeconfig``, creates a default StorageClass (the controller manager's
 in-tree host-path provisioner binds claims) and fake nodes spread over zones, and returns once
-``/readyz`` is ok and every node is Ready. ``<dir>`` is ``$LOCAL_CLUSTER_DIR`` or ``.cluster``; two
+``/readyz`` is ok and every node is Ready. KWOK plays the kubelet of the fake nodes under a user of its own
+(``kwok``), which an admission policy allows to delete only pods already being deleted (see
+``KWOK_DELETE_POLICY``). ``<dir>`` is ``$LOCAL_CLUSTER_DIR`` or ``.cluster``; two
 clusters in two directories run side by side.
 
 Where the machine allows (root, Linux, cgroups, iproute2) and ``REAL_NODES`` is not ``0``, ``up`` also
@@ -95,7 +97,8 @@ def make_certs(pki: Path, extra_sans: list[str] = ()) -> None:
         "extendedKeyUsage=serverAuth\n")
     (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "server.ext"),
-                            ("admin", "/O=system:masters/CN=local-admin", "client.ext")):
+                            ("admin", "/O=system:masters/CN=local-admin", "client.ext"),
+                            ("kwok", f"/O=system:masters/CN={KWOK_USER}", "client.ext")):
         o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
         o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
           "-out", f"{name}.crt", "-days", "3650", "-extfile", ext)
@@ -103,14 +106,14 @@ def make_certs(pki: Path, extra_sans: list[str] = ()) -> None:
     o("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
 
 
-def write_kubeconfig(path: Path, pki: Path, server: str) -> None:
+def write_kubeconfig(path: Path, pki: Path, server: str, user: str = "admin") -> None:
     cfg = {
         "apiVersion": "v1", "kind": "Config", "current-context": "local",
         "clusters": [{"name": "local", "cluster": {"server": server,
                                                    "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": "admin", "user": {"client-certificate": str(pki / "admin.crt"),
-                                             "client-key": str(pki / "admin.key")}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
+                                          "client-key": str(pki / f"{user}.key")}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
     }
     path.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
 
@@ -165,7 +168,7 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
                 "--pod-max-in-unschedulable-pods-duration=20s",
                 "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
     if name == "kwok":
-        return [str(bin_dir / "kwok"), f"--kubeconfig={kc}",
+        return [str(bin_dir / "kwok"), f"--kubeconfig={d / 'kwok.kubeconfig'}",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--server-address=127.0.0.1:{ports['kwok']}", "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1",
                 "--node-lease-duration-seconds=40"]
@@ -254,8 +257,32 @@ STORAGE_CLASS = {
 }
 
 
+# KWOK (v0.7.0 and its main branch alike) ends a terminating pod with a delete by name, without the uid
+# precondition the kubelet has used since Kubernetes 1.3 (kubernetes/kubernetes#25224), and it queues one such
+# delete per update it sees of the terminating pod, its own first delete included (which sets the grace period to
+# 0 before removing the pod). A StatefulSet recreates a pod under the same name within milliseconds, so a delete
+# still queued for the old pod could remove the new one: in a rolling update, a pod restarted twice. The policy
+# refuses KWOK's deletes of pods that are not being deleted, which only such a stale delete can be; it does not
+# retry them.
+KWOK_USER = "kwok"
+KWOK_DELETE_POLICY = [
+    {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+     "metadata": {"name": "kwok-deletes-terminating-pods-only"},
+     "spec": {"failurePolicy": "Fail",
+              "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                      "operations": ["DELETE"], "resources": ["pods"]}]},
+              "matchConditions": [{"name": "kwok", "expression": f"request.userInfo.username == '{KWOK_USER}'"}],
+              "validations": [{"expression": "has(oldObject.metadata.deletionTimestamp)",
+                               "message": "kwok deletes only pods being deleted: this delete was meant for an "
+                                          "earlier pod of the same name"}]}},
+    {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+     "metadata": {"name": "kwok-deletes-terminating-pods-only"},
+     "spec": {"policyName": "kwok-deletes-terminating-pods-only", "validationActions": ["Deny"]}},
+]
+
+
 def create_objects(d: Path) -> None:
-    items = [STORAGE_CLASS] + [node_manifest(n, z) for n, z in NODES]
+    items = [STORAGE_CLASS] + [node_manifest(n, z) for n, z in NODES] + KWOK_DELETE_POLICY
     kubectl(d, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
 
@@ -318,6 +345,7 @@ def up() -> int:
     make_certs(d / "pki", [] if skipped else realnodes.server_sans())
     ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
     write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
+    write_kubeconfig(d / "kwok.kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}", user=KWOK_USER)
     state = {"ports": ports, "pids": {}, "bin": str(bin_dir), "extra_args": {}}
     if audit_args(d):
         state["extra_args"]["kube-apiserver"] = audit_args(d)

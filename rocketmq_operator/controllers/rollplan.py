@@ -102,14 +102,14 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
     """The next step of the cluster's roll (see the module docstring)."""
     by_group = {g.group: [p for p in pods if p.group == g.group] for g in groups}
     fenced = roll.get("fenced")
+    if not all(g.settled for g in groups):
+        return _unsettled(groups, by_group, roll)
     if not any(g.pending for g in groups):
         if fenced:
             return RollPlan(partitions={g.group: 0 for g in groups}, roll=dict(roll), restore=fenced,
                             waiting=f"restoring write permission of {fenced}")
         return RollPlan(partitions={g.group: 0 for g in groups}, roll={}, done=True)
     partitions = {g.group: _held(g, by_group[g.group]) for g in groups}
-    if not all(g.settled for g in groups):
-        return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet controller")
     if fenced and _master_back(fenced, groups, pods, params):
         return RollPlan(partitions=partitions, roll=dict(roll), restore=fenced,
                         waiting=f"restoring write permission of {fenced}")
@@ -142,6 +142,19 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
             return replace(gate, partitions=partitions)
     return RollPlan(partitions={**partitions, candidate.group: candidate.ordinal}, roll=_rolling(roll, candidate),
                     next_pod=candidate.name, waiting=f"restarting {candidate.name}")
+
+
+def _unsettled(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]],
+               roll: Mapping[str, Any]) -> RollPlan:
+    """The plan while the StatefulSet controller has not seen the latest spec of some group. Such a group's status
+    still names the update revision of the spec before: right after a template change, the pods still on the old
+    template look updated, the replacement of a released pod looks old, and the group may look as if nothing were
+    pending. Its partition stays as written (nothing moves, nothing is finished or restored) until the controller
+    reports on it; a group that gets a new template now holds every pod, as ever."""
+    partitions = {g.group: _held(g, by_group[g.group]) if g.settled or g.new_template else g.partition
+                  for g in groups}
+    waiting = "waiting for the StatefulSet controller" if roll or any(g.pending for g in groups) else None
+    return RollPlan(partitions=partitions, roll=dict(roll), waiting=waiting)
 
 
 def _released(group: GroupState, ordinal: int) -> bool:

@@ -136,6 +136,37 @@ def test_a_released_pod_still_on_the_old_revision_holds_the_roll_and_keeps_its_p
     assert result.waiting == "waiting for c-0-1 to restart"
 
 
+@pytest.mark.parametrize("group_0_pending, c_0_1", [
+    # c-0-1 released and replaced at the new revision; c-0-0 and group 1 still on the old one, which the
+    # stale update revision names: they look updated (seen in an e2e roll: partitions 0 released c-0-0,
+    # a master, and c-1-0 and c-1-1 at once)
+    (True, {"updated": False, "ready": False}),
+    # the template was just written and nothing replaced yet: every pod looks updated, nothing pending
+    (False, {"updated": True}),
+], ids=["a-replacement-looks-old", "nothing-looks-pending"])
+def test_groups_the_statefulset_controller_has_not_seen_keep_their_partitions_whatever_their_stale_status_says(
+        group_0_pending, c_0_1):
+    """Right after a template change the cache shows the new generation with the status of the old one
+    (observedGeneration behind, the previous update revision): which pods are updated, and whether anything is
+    pending, are not known yet."""
+    stale = [GroupState(0, "broker-0", 2, pending=group_0_pending, settled=False, partition=1),
+             GroupState(1, "broker-1", 2, pending=False, settled=False, partition=2)]
+    seen = pods({"c-0-0", "c-1-0", "c-1-1"}, c_0_1=c_0_1)
+    result = plan(stale, seen, {}, now=0, params=PARAMS)
+    assert result.partitions == {0: 1, 1: 2}
+    assert result.next_pod is None and not result.done and result.roll == {}
+
+
+def test_a_fence_is_not_restored_while_the_statefulset_controller_has_not_seen_the_spec():
+    """A group the controller has not reported on may look as if nothing were pending (its status names an
+    older revision): the fenced master's writes come back only once the controller reports on it."""
+    roll = {"fenced": "broker-0", "wipedAt": 100, "pod": "c-0-0"}
+    stale = [GroupState(g, f"broker-{g}", 2, pending=False, settled=g != 0, partition=0) for g in (0, 1)]
+    result = plan(stale, pods({"c-0-1", "c-1-1", "c-1-0", "c-0-0"}), roll, now=130, params=PARAMS)
+    assert result.restore is None and result.roll == roll and result.partitions == {0: 0, 1: 0}
+    assert result.waiting == "waiting for the StatefulSet controller"
+
+
 # -- CONTROLLER mode: the controller names the master; hand over before it restarts ------------------------
 
 CTL = RollParams(controller_mode=True)
