@@ -290,6 +290,16 @@ def test_invalid_specs_are_rejected_by_the_api_server_with_a_readable_message(ap
     assert rejected.value.status == 422 and words in rejected.value.body
 
 
+def test_an_allmaster_cluster_cannot_lose_members_but_a_master_slave_cluster_can(api_client, namespace, crds):
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, name="am", allMaster=True))
+    with pytest.raises(ApiException) as rejected:  # each member is a master that holds messages
+        patch_cr(api_client, "BrokerCluster", namespace, "am", {"spec": {"membersPerGroup": 1}})
+    assert rejected.value.status == 422 and "allMaster" in rejected.value.body
+    patch_cr(api_client, "BrokerCluster", namespace, "am", {"spec": {"membersPerGroup": 3}})
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, name="ms"))
+    patch_cr(api_client, "BrokerCluster", namespace, "ms", {"spec": {"membersPerGroup": 1}})
+
+
 def test_a_missing_name_service_is_reported_and_other_clusters_are_still_served(operator, api_client, namespace):
     body = small_cluster(namespace, name="orphan", groupReplica=1)
     del body["spec"]["nameServers"]
