@@ -220,20 +220,24 @@ def test_a_cluster_topic_has_queues_on_every_broker_and_every_message_is_consume
     assert report.sent_ok > 0 and report.lost == 0 and report.received == report.sent_ok, report.to_json()
 
 
-def test_an_allmaster_scale_out_copies_topics_to_the_new_master_before_it_is_ready(modes, api_client):
+def test_an_allmaster_scale_out_copies_topics_and_groups_to_the_new_master_before_it_is_ready(modes, api_client):
     from rocketmq_operator.rocketmq import AdminClient, TopicConfig
 
     ns = modes["ns"]
     with AdminClient([modes["namesrv"]]) as admin:
         admin.create_topic(TopicConfig("Modes-copied", read_queue_nums=4, write_queue_nums=4),
                            cluster="AllMasterCluster")
+        for broker in ("am-0-0", "am-1-0"):
+            addr = _cluster_info(modes["namesrv"]).brokers[broker].addrs[0]
+            admin.create_subscription_group(addr, {"groupName": "modes-copied-group", "retryMaxTimes": 7})
         patch_cr(api_client, "BrokerCluster", ns, "am", {"spec": {"groupReplica": 3}})
         start = time.monotonic()
         obj = wait_ready(api_client, "BrokerCluster", ns, "am", timeout=300)
         FIGURES["allMaster 2 -> 3 Ready"] = f"{time.monotonic() - start:.1f}s"
         new = next(b for b in _cluster_info(modes["namesrv"]).brokers.values() if b.name == "am-2-0")
-        configs = admin.topic_configs(new.addrs[0])
+        configs, groups = admin.topic_configs(new.addrs[0]), admin.subscription_groups(new.addrs[0])
     assert "Modes-copied" in configs, sorted(configs)
+    assert groups["modes-copied-group"]["retryMaxTimes"] == 7, sorted(groups)
     assert configs["Modes-copied"].write_queue_nums == 4
     assert 2 in obj["status"]["scaleOut"]["copiedGroups"], obj["status"]
 
