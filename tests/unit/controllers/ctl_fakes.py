@@ -268,13 +268,17 @@ class Cluster:
     def _wiring(self) -> dict[str, Any]:
         return {"client": self.api, "lister_for": self.lister, "recorder": self.recorder, "clock": self.clock}
 
-    def broker_cluster_reconciler(self, observer: Any = None, metrics: Any = None) -> BrokerClusterReconciler:
+    def broker_cluster_reconciler(self, observer: Any = None, metrics: Any = None, *,
+                                  allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
         """Built by the registry function production uses, for the BrokerCluster front door."""
-        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics, **self._wiring())
+        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics,
+                                          allow_external_name_servers=allow_external_name_servers, **self._wiring())
 
-    def broker_reconciler(self, observer: Any = None) -> BrokerClusterReconciler:
+    def broker_reconciler(self, observer: Any = None, *,
+                          allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
         """The same reconciler behind the Apache Broker front door."""
-        return registry.broker_reconciler(BROKER_DOOR, observer=observer, **self._wiring())
+        return registry.broker_reconciler(BROKER_DOOR, observer=observer,
+                                          allow_external_name_servers=allow_external_name_servers, **self._wiring())
 
     def name_service_reconciler(self) -> NameServiceReconciler:
         return registry.name_service_reconciler(**self._wiring())
@@ -291,6 +295,22 @@ class Cluster:
 
     def proxy_reconciler(self):
         return registry.proxy_reconciler(**self._wiring())
+
+
+TALK_NAME_SERVER_IPS = ("10.10.103.181", "10.10.101.98")  # the name servers of the 04-cluster-* samples
+
+
+def seed_name_service(cluster: Cluster, namespace: str, name: str = "ns", *, size: int = 1,
+                      ips: tuple[str, ...] = ()) -> None:
+    """A NameService of ``size`` pods in ``namespace``; with ``ips``, its pods too (Ready, at those IPs), as
+    its StatefulSet would have them."""
+    cluster.seed(NAME_SERVICES, {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService",
+                                 "metadata": {"name": name, "namespace": namespace, "uid": f"uid-ns-{name}"},
+                                 "spec": {"size": size, "nameServiceImage": "apache/rocketmq:5.3.2"}})
+    for i, ip in enumerate(ips):
+        cluster.seed(PODS, {"metadata": {"name": f"{name}-{i}", "namespace": namespace,
+                                         "labels": {"app": "rocketmq-nameserver", "app.kubernetes.io/instance": name}},
+                            "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
 # -- RocketMQ as the observer sees it ---------------------------------------------------------------------
