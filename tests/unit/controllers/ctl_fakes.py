@@ -50,7 +50,7 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
-from rocketmq_operator.rocketmq import ConnectError, RemotingTimeout, WritePermResult
+from rocketmq_operator.rocketmq import ConnectError, DeferredMessages, RemotingTimeout, WritePermResult
 from rocketmq_operator.rocketmq.types import BrokerData, BrokerRuntimeInfo, ClusterInfo
 from tests.fakeclock import FakeClock
 
@@ -345,7 +345,7 @@ class ScriptedAdmin:
         self.world.asked[addr] += 1
         if addr in self.world.silent:
             raise RemotingTimeout("no response within the request timeout", addr=addr)
-        offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}[addr]
+        offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}.get(addr, 5000)
         return BrokerRuntimeInfo(version_desc="V5_3_3", version=1, active=True, commit_log_min_offset=0,
                                  commit_log_max_offset=offset, dispatch_behind_bytes=0,
                                  table=self.world.runtime_tables.get(addr, {}))
@@ -363,6 +363,9 @@ class ScriptedAdmin:
 
     def topic_configs(self, addr: str) -> dict[str, Any]:
         return {}
+
+    def deferred_messages(self, addr: str) -> DeferredMessages:
+        return DeferredMessages.from_table({"timerOffsetBehind": "0", "timerCongestNum": "0"})
 
     def subscription_groups(self, addr: str) -> dict[str, Any]:
         return {}
