@@ -70,6 +70,11 @@ def _add_run_parser(subparsers) -> None:
                      help="seconds between reads of each cluster's name servers and brokers (registration, "
                           "roles, lag) and name-server pushes; 0 turns RocketMQ observation off, and then a "
                           "name-server change rolls the brokers (env ROCKETMQ_OBSERVE_INTERVAL)")
+    run.add_argument("--allow-external-name-servers", action=argparse.BooleanOptionalAction,
+                     default=_env_bool("ALLOW_EXTERNAL_NAME_SERVERS", False),
+                     help="let broker clusters with spec.allowExternalNameServers: true be written to (write-"
+                          "permission fences, drains) through name servers that are not a NameService of their own "
+                          "namespace; without it such writes are refused (env ALLOW_EXTERNAL_NAME_SERVERS)")
 
 
 def build_parser() -> argparse.ArgumentParser:

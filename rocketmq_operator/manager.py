@@ -108,7 +108,8 @@ class Operator:
     """Everything one operator process runs; built by ``run_operator``, also used by tests in-process."""
 
     def __init__(self, client: Any, *, namespaces: list[str], workers: int, resync_period: float,
-                 identity: str, observe_interval: float = DEFAULT_OBSERVE_INTERVAL) -> None:
+                 identity: str, observe_interval: float = DEFAULT_OBSERVE_INTERVAL,
+                 allow_external_name_servers: bool = False) -> None:
         self.client = client
         self.identity = identity
         self.stop_event = threading.Event()
@@ -121,7 +122,8 @@ class Operator:
         # RocketMQ is observed (registration, roles, lag, name-server pushes) unless the interval is 0.
         self.observer = Observer(interval=observe_interval) if observe_interval > 0 else None
         self.controllers = build_controllers(client, self.factory, self.recorder, workers=workers,
-                                             observer=self.observer)
+                                             observer=self.observer,
+                                             allow_external_name_servers=allow_external_name_servers)
         self.synced = threading.Event()
         self.started = False
 
@@ -221,7 +223,8 @@ def run_operator(args: argparse.Namespace) -> int:
              namespaces=_namespaces(args.namespace) or "all", identity=identity)
     op = Operator(client, namespaces=_namespaces(args.namespace), workers=args.workers,
                   resync_period=args.resync_period, identity=identity,
-                  observe_interval=args.rocketmq_observe_interval)
+                  observe_interval=args.rocketmq_observe_interval,
+                  allow_external_name_servers=args.allow_external_name_servers)
     register_informer_metrics(op.factory)
     servers = _start_servers(args, op)
     if servers is None:

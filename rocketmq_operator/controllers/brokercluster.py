@@ -12,6 +12,8 @@
 5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
 6. report rollouts: a changed template (image, resources, the broker.conf hash) is rolled by each
    group's StatefulSet, highest ordinal first (slaves before the master), one Ready pod at a time;
+   with RocketMQ observed, fences and drains write through the name servers only where the write gate
+   allows (the namespace's own NameServices, or both opt-ins; see writegate), else they wait;
 7. write status last, and only when it differs; a change of only the progress figures (member counts,
    the per-broker list) at most every few seconds (see statuspace).
 """
@@ -41,6 +43,7 @@ from rocketmq_operator.controllers.drain import (
     DEFAULT_DRAIN_TIMEOUT,
     DrainStep,
     drain_step,
+    refused_step,
     unobserved_step,
 )
 from rocketmq_operator.controllers.metadata import copy_metadata
@@ -50,9 +53,16 @@ from rocketmq_operator.controllers.registration import (
     observe_target,
     waits_for_name_servers,
 )
-from rocketmq_operator.controllers.rolling import fence, handover, roll_inputs, set_partitions
+from rocketmq_operator.controllers.rolling import (
+    fence,
+    handover,
+    roll_inputs,
+    set_partitions,
+    writes_name_servers,
+)
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.controllers.statuspace import StatusPacer
+from rocketmq_operator.controllers.writegate import ALLOW_FIELD, NAME_SERVERS_FOREIGN, WriteGate, write_gate
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
@@ -84,8 +94,11 @@ class BrokerClusterReconciler:
     def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
                  status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK,
                  observer: Observer | None = None, metrics: ClusterMetrics | None = None,
-                 pacer: StatusPacer | None = None) -> None:
+                 pacer: StatusPacer | None = None, allow_external_name_servers: bool = False) -> None:
         self.door = door
+        # --allow-external-name-servers: with spec.allowExternalNameServers, writes may go through name servers
+        # that are not the namespace's own (see writegate)
+        self._allow_external = allow_external_name_servers
         self._templates = ContainsMemo()  # pod templates already compared, by StatefulSet version
         self._pacer = pacer
         self._observer = observer
@@ -162,8 +175,12 @@ class BrokerClusterReconciler:
         roll = (obj.get("status") or {}).get("roll") or {}
         if self._observer is None or not roll.get("fenced"):
             return
-        name_servers = dialable_list(name_server_list(str((obj.get("status") or {}).get("nameServers") or "")),
-                                     self._listers.pods)
+        addrs = name_server_list(str((obj.get("status") or {}).get("nameServers") or ""))
+        refusal = self._write_gate(obj, addrs).refusal  # the name servers the fence was put on
+        if refusal is not None:
+            report.rolling(roll, waiting=None, error=f"paused with {roll['fenced']} fenced: {refusal}")
+            return
+        name_servers = dialable_list(addrs, self._listers.pods)
         plan = rollplan.RollPlan(partitions={}, roll=roll, restore=roll["fenced"])
         kept, error = fence(plan, admin_factory=self._observer.admin_factory, name_servers=name_servers,
                             now=self._clock.wall())
@@ -244,10 +261,30 @@ class BrokerClusterReconciler:
         report.metadata(copy_metadata(model, facts, tuple(scale_out.get("copiedGroups") or ()),
                                       copied_brokers=tuple(scale_out.get("copiedBrokers") or ()),
                                       admin_factory=self._observer.admin_factory))
+        self._note_refusal(obj, self._refusal(obj, model), report)
         if facts is not None and facts.unreachable and not waits_for_name_servers(facts, starting):
             old = get_condition(obj, BROKERS_REGISTERED)
             if not old or old.get("reason") != "NameServersUnreachable":
                 self._recorder.event(obj, WARNING, "NameServersUnreachable", "; ".join(facts.name_server_errors))
+
+    def _write_gate(self, obj: dict[str, Any], addrs: list[str], *,
+                    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN) -> WriteGate:
+        """Whether this cluster's writes to RocketMQ may go through the name servers ``addrs`` (see writegate)."""
+        return write_gate(addrs, namespace=obj["metadata"]["namespace"], name_services=self._listers.name_services,
+                          pods=self._listers.pods, spec_allows=(obj.get("spec") or {}).get(ALLOW_FIELD) is True,
+                          operator_allows=self._allow_external, cluster_domain=cluster_domain)
+
+    def _refusal(self, obj: dict[str, Any], model: BrokerClusterModel) -> str | None:
+        """Why no write may go through the model's name servers (None: they may)."""
+        return self._write_gate(obj, name_server_list(model.name_server_address),
+                                cluster_domain=model.cluster_domain).refusal
+
+    def _note_refusal(self, obj: dict[str, Any], refusal: str | None, report: st.Report) -> None:
+        """Condition NameServersForeign while writes are refused, with a Warning event when that is news."""
+        report.writes_refused(refusal)
+        old = get_condition(obj, NAME_SERVERS_FOREIGN)
+        if refusal is not None and (not old or old.get("message") != refusal):
+            self._recorder.event(obj, WARNING, NAME_SERVERS_FOREIGN, refusal)
 
     def _warn_failed_create(self, obj: dict[str, Any], report: st.Report) -> None:
         old = get_condition(obj, st.READY)
@@ -317,6 +354,10 @@ class BrokerClusterReconciler:
             step = replace(step, wipe=None, elect=None, restore=old.get("fenced") or None)
         roll, error = step.roll, None
         if self._observer is not None and (model.allow_restart or step.restore):
+            refusal = self._refusal(obj, model)
+            if refusal is not None and writes_name_servers(step, old):  # held where it is: nothing restarts unfenced
+                report.rolling(old, waiting=f"roll held ({step.waiting}): {refusal}", error=None)
+                return
             name_servers = dialable_list(name_server_list(model.name_server_address), self._listers.pods)
             roll, error = fence(step, admin_factory=self._observer.admin_factory, name_servers=name_servers, now=now)
             controllers = dialable_list(name_server_list(model.controller_address), self._listers.pods)
@@ -366,6 +407,11 @@ class BrokerClusterReconciler:
         """Removes the highest extra group once RocketMQ says it holds nothing (see controllers/drain)."""
         assert self._observer is not None
         spec = obj.get("spec") or {}
+        refusal = self._refusal(obj, model)
+        if refusal is not None:  # nothing is wiped through name servers the cluster does not own
+            self._execute(obj, model, refused_step(extra, (obj.get("status") or {}).get("drain") or {}, why=refusal),
+                          report)
+            return
         step = drain_step(extra, (obj.get("status") or {}).get("drain") or {},
                           self._observer.fresh_facts(self._observed_key(_key(obj))), now=self._clock.wall(),
                           timeout=float(spec.get("drainTimeoutSeconds", DEFAULT_DRAIN_TIMEOUT)),

@@ -20,6 +20,9 @@ before its objects go (the highest first, one at a time):
    late is still removed. ``drainAcceptMessageLoss: true`` deletes the group at that point instead,
    with a Warning event saying what was lost or not known.
 
+Where the operator may not write through the cluster's name servers (see writegate) nothing is wiped: the
+drain waits (condition Draining, reason NameServersForeign) and deletes nothing.
+
 Without RocketMQ observed (``--rocketmq-observe-interval 0``) nothing can tell whether a group holds
 messages: the removal is refused (ScaleDownRefused, reason NotObserved), unless ``drainAcceptMessageLoss``
 is set, which deletes the groups undrained.
@@ -45,6 +48,7 @@ ACCEPT_LOSS_FIELD = "drainAcceptMessageLoss"
 # Draining reasons while waiting, ScaleDownRefused reasons when stopped
 STARTED, PRODUCERS, HELD, UNKNOWN = "Started", "WaitingForProducers", "MessagesHeld", "StateUnknown"
 TIMED_OUT, NOT_OBSERVED = "DrainTimedOut", "NotObserved"
+FOREIGN = "NameServersForeign"
 
 
 class DrainAdmin(HoldingsAdmin, Protocol):
@@ -130,6 +134,13 @@ def unobserved_step(extra: Sequence[int], *, accept_loss: bool) -> DrainStep:
                            f"runs with --rocketmq-observe-interval 0), so nothing can tell whether they still hold "
                            f"messages; run it with a positive interval to drain them, or set {ACCEPT_LOSS_FIELD}: "
                            f"true to delete them undrained")
+
+
+def refused_step(extra: Sequence[int], drain: Mapping[str, Any], *, why: str) -> DrainStep:
+    """Groups to remove while no write may go through the cluster's name servers: a wait, nothing wiped or
+    deleted (``drain``: status.drain, kept as it is)."""
+    return DrainStep(drain=dict(drain), reason=FOREIGN,
+                     waiting=f"not draining broker group {max(extra)}: {why}; nothing is deleted until then")
 
 
 def _look(names: tuple[str, ...], facts: ClusterFacts | None, drain: Mapping[str, Any], *, now: float,

@@ -93,7 +93,8 @@ def object_controls(kinds: Iterable[Resource], *, client: KubeClient, lister_for
 
 def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Any,
                       clock: Clock = REAL_CLOCK, observer: Observer | None = None,
-                      metrics: ClusterMetrics | None = None) -> BrokerClusterReconciler:
+                      metrics: ClusterMetrics | None = None,
+                      allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
                       pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
@@ -102,6 +103,7 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
         observer=observer, metrics=metrics, pacer=StatusPacer(clock=clock),
+        allow_external_name_servers=allow_external_name_servers,
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
@@ -225,12 +227,14 @@ def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, w
 
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,
-                       recorder: Any, workers: int, observer: Observer | None) -> Controller:
+                       recorder: Any, workers: int, observer: Observer | None,
+                       allow_external_name_servers: bool) -> Controller:
     parent = factory.informer(door.resource)
     parent.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(door.name_service_key),
                          CONFIG_MAP_INDEX: _config_map_index(door)})
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
-                                   observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY))
+                                   observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY),
+                                   allow_external_name_servers=allow_external_name_servers)
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
                              watched=(BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
                                       *BROKER_CHILDREN))
@@ -345,16 +349,20 @@ def _topic_transfer_controller(*, client: KubeClient, factory: SharedInformerFac
 
 
 def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Any, *,
-                      workers: int, observer: Observer | None = None) -> list[Controller]:
-    """One Controller per kind; each registers its informers and event handlers on ``factory``."""
+                      workers: int, observer: Observer | None = None,
+                      allow_external_name_servers: bool = False) -> list[Controller]:
+    """One Controller per kind; each registers its informers and event handlers on ``factory``.
+    ``allow_external_name_servers``: broker clusters that ask for it may be written to through name servers that
+    are not their namespace's own (see controllers.writegate)."""
     for resource in (PODS, STATEFUL_SETS):  # shared by the BrokerCluster and Broker controllers
         factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
     factory.informer(FAILED_CREATE_EVENTS).add_indexers({INVOLVED_UID_INDEX: involved_uid_index})
     common = {"client": client, "factory": factory, "recorder": recorder, "workers": workers}
+    brokers = {"observer": observer, "allow_external_name_servers": allow_external_name_servers}
     return [
         _name_service_controller(**common),
-        _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, observer=observer, **common),
-        _broker_controller("broker", BROKER_DOOR, observer=observer, **common),
+        _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, **brokers, **common),
+        _broker_controller("broker", BROKER_DOOR, **brokers, **common),
         _name_service_client_controller("console", "Console", CONSOLES, CONSOLE_CHILDREN, console_reconciler,
                                         **common),
         _topic_transfer_controller(**common),

@@ -9,7 +9,8 @@ Three parts, in the order a sync uses them:
 - :func:`set_partitions` writes the plan's partitions into the desired StatefulSets before they are
   applied (a cluster that does not allow restarts keeps every pod held);
 - :func:`fence` wipes or restores a broker group's write permission on every name server (idempotent,
-  bounded by the admin client's timeouts) and returns the ``status.roll`` to record;
+  bounded by the admin client's timeouts) and returns the ``status.roll`` to record; :func:`writes_name_servers`
+  says whether a step needs one (the reconciler holds such a step where it may not write, see writegate);
 - :func:`handover` (CONTROLLER mode) asks the controllers' leader to make the planned slave master.
 """
 
@@ -104,6 +105,12 @@ def fence(plan: RollPlan, *, admin_factory: Callable[[tuple[str, ...]], Any], na
     if plan.wipe:
         return {**roll, "wipedAt": roll.get("wipedAt", now)}, None
     return {k: v for k, v in roll.items() if k not in ("fenced", "wipedAt")}, None
+
+
+def writes_name_servers(plan: RollPlan, recorded: Mapping[str, Any]) -> bool:
+    """The step wipes or restores a write permission, or records a fence (``recorded``: status.roll now)."""
+    fenced = plan.roll.get("fenced")
+    return bool(plan.wipe or plan.restore or (fenced and fenced != recorded.get("fenced")))
 
 
 def handover(plan: RollPlan, *, admin_factory: Callable[[tuple[str, ...]], Any], controllers: tuple[str, ...],

@@ -26,6 +26,7 @@ from rocketmq_operator.controllers.registration import (
     unsynced,
 )
 from rocketmq_operator.controllers.runner import Result
+from rocketmq_operator.controllers.writegate import NAME_SERVERS_FOREIGN, REFUSED_REASON
 from rocketmq_operator.resources import identity, meta
 from rocketmq_operator.resources.model import BrokerClusterModel
 
@@ -56,6 +57,7 @@ class Report:
         self.drain_waiting: tuple[str, str] | None = None  # (reason, message) of the Draining condition
         self.restart: str | None = None
         self.override: str | None = None
+        self.foreign: str | None = None  # why no write may go through the name servers (condition NameServersForeign)
         self.not_created: list[str] = []
         self.unreachable: list[str] = []
         self.observing = False
@@ -122,6 +124,10 @@ class Report:
     def overridden(self, message: str | None) -> None:
         self.override = message
 
+    def writes_refused(self, message: str | None) -> None:
+        """The name servers are not the namespace's own and not allowed: fences and drains wait (see writegate)."""
+        self.foreign = message
+
     def result(self) -> Result | None:
         """When to look again: what the apply pass asks for (see :meth:`ApplyReport.result`)."""
         return self.applied.result() if self.applied is not None else None
@@ -170,6 +176,7 @@ class Report:
         self._optional(DRAINING, message, reason)
         self._optional(RESTART_PENDING, self.restart, self.restart_reason)
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
+        self._optional(NAME_SERVERS_FOREIGN, self.foreign, REFUSED_REASON)
         self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")
         if model is None:
             self._ready_condition(0, 0)

@@ -92,6 +92,7 @@ def test_values_reach_the_deployment_as_flags_the_operator_accepts(monkeypatch):
     docs = by_id(render_chart(
         "image.repository=registry.example/rmq-op", "image.tag=1.2.3", "replicas=2", "logLevel=debug",
         "logFormat=console", "metrics.port=9090", "rocketmqObserveInterval=10", "workers=6",
+        "allowExternalNameServers=true",
         "resources.limits.memory=1Gi", "extraEnv[0].name=RESYNC_PERIOD", "nodeSelector.pool=ops",
         "tolerations[0].key=dedicated", "tolerations[0].operator=Exists", strings=("extraEnv[0].value=120",)))
     deploy = next(d for d in docs.values() if d["kind"] == "Deployment")
@@ -111,6 +112,7 @@ def test_values_reach_the_deployment_as_flags_the_operator_accepts(monkeypatch):
     args = build_parser().parse_args(["run", *c["args"]])
     assert (args.leader_elect, args.log_level, args.log_format, args.metrics_bind_address, args.workers,
             args.rocketmq_observe_interval, args.resync_period) == (True, "debug", "console", ":9090", 6, 10.0, 120.0)
+    assert args.allow_external_name_servers is True
 
 
 def test_leader_election_off_is_a_flag_and_refused_with_more_than_one_replica():

@@ -50,7 +50,7 @@ from rocketmq_operator.kube import (
     NotFound,
     Resource,
 )
-from rocketmq_operator.rocketmq import ConnectError, RemotingTimeout, WritePermResult
+from rocketmq_operator.rocketmq import ConnectError, DeferredMessages, RemotingTimeout, WritePermResult
 from rocketmq_operator.rocketmq.types import BrokerData, BrokerRuntimeInfo, ClusterInfo
 from tests.fakeclock import FakeClock
 
@@ -282,13 +282,17 @@ class Cluster:
     def _wiring(self) -> dict[str, Any]:
         return {"client": self.api, "lister_for": self.lister, "recorder": self.recorder, "clock": self.clock}
 
-    def broker_cluster_reconciler(self, observer: Any = None, metrics: Any = None) -> BrokerClusterReconciler:
+    def broker_cluster_reconciler(self, observer: Any = None, metrics: Any = None, *,
+                                  allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
         """Built by the registry function production uses, for the BrokerCluster front door."""
-        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics, **self._wiring())
+        return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics,
+                                          allow_external_name_servers=allow_external_name_servers, **self._wiring())
 
-    def broker_reconciler(self, observer: Any = None) -> BrokerClusterReconciler:
+    def broker_reconciler(self, observer: Any = None, *,
+                          allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
         """The same reconciler behind the Apache Broker front door."""
-        return registry.broker_reconciler(BROKER_DOOR, observer=observer, **self._wiring())
+        return registry.broker_reconciler(BROKER_DOOR, observer=observer,
+                                          allow_external_name_servers=allow_external_name_servers, **self._wiring())
 
     def name_service_reconciler(self) -> NameServiceReconciler:
         return registry.name_service_reconciler(**self._wiring())
@@ -305,6 +309,22 @@ class Cluster:
 
     def proxy_reconciler(self):
         return registry.proxy_reconciler(**self._wiring())
+
+
+TALK_NAME_SERVER_IPS = ("10.10.103.181", "10.10.101.98")  # the name servers of the 04-cluster-* samples
+
+
+def seed_name_service(cluster: Cluster, namespace: str, name: str = "ns", *, size: int = 1,
+                      ips: tuple[str, ...] = ()) -> None:
+    """A NameService of ``size`` pods in ``namespace``; with ``ips``, its pods too (Ready, at those IPs), as
+    its StatefulSet would have them."""
+    cluster.seed(NAME_SERVICES, {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService",
+                                 "metadata": {"name": name, "namespace": namespace, "uid": f"uid-ns-{name}"},
+                                 "spec": {"size": size, "nameServiceImage": "apache/rocketmq:5.3.2"}})
+    for i, ip in enumerate(ips):
+        cluster.seed(PODS, {"metadata": {"name": f"{name}-{i}", "namespace": namespace,
+                                         "labels": {"app": "rocketmq-nameserver", "app.kubernetes.io/instance": name}},
+                            "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
 # -- RocketMQ as the observer sees it ---------------------------------------------------------------------
@@ -339,7 +359,7 @@ class ScriptedAdmin:
         self.world.asked[addr] += 1
         if addr in self.world.silent:
             raise RemotingTimeout("no response within the request timeout", addr=addr)
-        offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}[addr]
+        offset = {"10.0.0.1:10911": 5000, "10.0.0.2:10911": 4200}.get(addr, 5000)
         return BrokerRuntimeInfo(version_desc="V5_3_3", version=1, active=True, commit_log_min_offset=0,
                                  commit_log_max_offset=offset, dispatch_behind_bytes=0,
                                  table=self.world.runtime_tables.get(addr, {}))
@@ -357,6 +377,9 @@ class ScriptedAdmin:
 
     def topic_configs(self, addr: str) -> dict[str, Any]:
         return {}
+
+    def deferred_messages(self, addr: str) -> DeferredMessages:
+        return DeferredMessages.from_table({"timerOffsetBehind": "0", "timerCongestNum": "0"})
 
     def subscription_groups(self, addr: str) -> dict[str, Any]:
         return {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ctl_fakes import Cluster, InlinePool, World, load_sample
+from ctl_fakes import TALK_NAME_SERVER_IPS, Cluster, InlinePool, World, load_sample, seed_name_service
 
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.runner import Key, Result
@@ -44,6 +44,7 @@ def observed_cluster(world: World) -> tuple[Cluster, Observer]:
     cluster = Cluster()
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
+    seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
     cluster.seed(BROKER_CLUSTERS, one_group())
     cluster.broker_cluster_reconciler(obs).sync(KEY)
     running(cluster)
@@ -157,6 +158,7 @@ def with_pod_name_servers(world: World) -> tuple[Cluster, Observer]:
     cluster = Cluster()
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
+    seed_name_service(cluster, NS, size=len(NS_PODS))  # its pods come later
     obj = one_group()
     obj["spec"]["nameServers"] = NS_ADDRS
     cluster.seed(BROKER_CLUSTERS, obj)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ctl_fakes import Cluster, InlinePool, World, load_sample, play_statefulset_controller
+from ctl_fakes import (
+    TALK_NAME_SERVER_IPS,
+    Cluster,
+    InlinePool,
+    World,
+    load_sample,
+    play_statefulset_controller,
+    seed_name_service,
+)
 
 from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
 from rocketmq_operator.controllers.observer import Observer
@@ -64,6 +72,7 @@ def test_with_rocketmq_observed_a_master_is_fenced_drained_and_restored_around_i
     obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"]["groupReplica"] = 1
     cluster.seed(BROKER_CLUSTERS, obj)
+    seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
     reconciler = cluster.broker_cluster_reconciler(obs)
@@ -224,6 +233,7 @@ def _observed_cluster(*, all_master: bool = False):
         obj["spec"]["allMaster"] = True
         world.registered = {"mybrokercluster-0-0": {0: "10.0.0.1:10911"}, "mybrokercluster-0-1": {0: "10.0.0.2:10911"}}
     cluster.seed(BROKER_CLUSTERS, obj)
+    seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
     reconciler = cluster.broker_cluster_reconciler(obs)
@@ -267,8 +277,9 @@ def test_forbidding_restarts_while_a_master_is_fenced_gives_the_master_its_write
     cluster.seed(BROKERS, {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker",
                            "metadata": {"name": "mybroker", "namespace": NS, "uid": "uid-b", "generation": 1},
                            "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.2",
-                                    "nameServers": "ns-0:9876", "allowRestart": True,
+                                    "nameServers": f"ns-0.ns.{NS}.svc.cluster.local:9876", "allowRestart": True,
                                     "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"}, "spec": {}}]}})
+    seed_name_service(cluster, NS, size=1)  # the namespace's own name server, by its DNS name
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
     obs._pool = InlinePool()
     reconciler, key = cluster.broker_reconciler(obs), Key(NS, "mybroker")
