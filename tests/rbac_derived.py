@@ -1,5 +1,5 @@
 """What the operator calls on the API, derived from its code: the verbs from the client methods each control
-object, status writer, event recorder and leader elector calls (read from their source), the resources from
+object, status writer, finalizer writer, event recorder and leader elector calls (read from their source), the resources from
 the controllers as the registry wires them. The RBAC unit test compares it with manifests/rbac, the e2e test
 asks the API server whether the installed rules allow exactly it."""
 
@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.finalizers import FinalizerWriter
 from rocketmq_operator.controllers.registry import build_controllers
 from rocketmq_operator.events import EventRecorder
 from rocketmq_operator.informers import SharedInformerFactory
@@ -40,12 +41,12 @@ def grants(resource: Resource, verbs: set[str], subresource: str = "") -> set[Gr
 
 
 def wired_parts(controllers: list[Any]) -> list[Any]:
-    """Every control object and status writer the reconcilers hold."""
+    """Every control object, status writer and finalizer writer the reconcilers hold."""
     parts = []
     for controller in controllers:
         for value in vars(controller.reconciler).values():
             parts += [v for v in (value.values() if isinstance(value, dict) else [value])
-                      if isinstance(v, ObjectControl | StatusWriter)]
+                      if isinstance(v, ObjectControl | StatusWriter | FinalizerWriter)]
     return parts
 
 
@@ -57,6 +58,8 @@ def required() -> set[Grant]:
     for part in parts:
         if isinstance(part, ObjectControl):
             needed |= grants(part.resource, client_verbs(ObjectControl))
+        elif isinstance(part, FinalizerWriter):  # metadata.finalizers of the custom resource itself
+            needed |= grants(part.resource, client_verbs(FinalizerWriter))
         else:
             needed |= grants(part.resource, client_verbs(StatusWriter), "status")
     owners = {c.reconciler._status.resource for c in controllers

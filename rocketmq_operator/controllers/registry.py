@@ -43,11 +43,13 @@ from rocketmq_operator.controllers.enqueue import (
     parent_handler,
     settled,
 )
+from rocketmq_operator.controllers.finalizers import FinalizerWriter
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.proxy import ProxyReconciler
 from rocketmq_operator.controllers.runner import Controller, Key
 from rocketmq_operator.controllers.statuspace import StatusPacer
+from rocketmq_operator.controllers.topictransfer import FINALIZER as TRANSFER_FINALIZER
 from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
 from rocketmq_operator.controllers.transferfacts import ClusterListers
 from rocketmq_operator.informers import Lister, SharedInformerFactory
@@ -145,7 +147,9 @@ def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, reco
     clusters = ClusterListers(brokers=lister_for(BROKERS), broker_clusters=lister_for(BROKER_CLUSTERS),
                               name_services=lister_for(NAME_SERVICES), pods=lister_for(PODS))
     return TopicTransferReconciler(lister=lister_for(TOPIC_TRANSFERS), clusters=clusters, recorder=recorder,
-                                   status=StatusWriter(client, TOPIC_TRANSFERS), clock=clock, **admin)
+                                   status=StatusWriter(client, TOPIC_TRANSFERS),
+                                   finalizer=FinalizerWriter(client, TOPIC_TRANSFERS, TRANSFER_FINALIZER), clock=clock,
+                                   **admin)
 
 
 # -- event mapping -------------------------------------------------------------------------------------------

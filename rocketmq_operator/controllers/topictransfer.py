@@ -10,6 +10,16 @@ done; every wait is a ``Result(requeue_after=...)``, never a sleep.
 RocketMQ that cannot be reached is a ``Ready=False`` condition with reason ``RocketMQUnreachable`` and a
 recheck that backs off the longer it lasts. A write RocketMQ refuses before the source is being deleted
 fails the transfer (Warning event) and the planner rolls it back; after that it is retried.
+
+The finalizer ``rocketmq.apache.org/topictransfer-rollback`` (:data:`FINALIZER`) keeps a deleted transfer
+until what it changed in RocketMQ is undone. It is added, and seen back in the cache, before the first sync
+that reads or changes RocketMQ (record first, act next sync); a finished transfer gets none. On delete
+(``transferplan.on_delete``): a transfer before Deleting fails with reason ``TransferDeleted`` and rolls back
+as any failed one; the finalizer goes only once the planner, on facts read back from RocketMQ, records
+RolledBack (or Done, for one deleted while Deleting, which has nothing left to undo) — or at once when there
+is nothing to undo (Pending, Done, RolledBack). While the rollback cannot go on (RocketMQ unreachable, a
+refusal, an expected master not registered) the ``RollbackPending`` condition says what it waits for, a
+Warning event says so once per cause, and the sync is retried with backoff.
 """
 
 from __future__ import annotations
@@ -21,8 +31,9 @@ from typing import Any
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers import transferplan as tp
 from rocketmq_operator.controllers.common import is_paused
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, get_condition, rfc3339
 from rocketmq_operator.controllers.control import StatusWriter
+from rocketmq_operator.controllers.finalizers import FinalizerWriter, is_deleted
 from rocketmq_operator.controllers.runner import Key, Result
 from rocketmq_operator.controllers.transferfacts import (
     AdminFor,
@@ -42,6 +53,8 @@ from rocketmq_operator.rocketmq import AdminClient, RemotingError, ResponseError
 READY = "Ready"
 UNREACHABLE = "RocketMQUnreachable"
 SPEC_IGNORED = "SpecChangeIgnored"
+ROLLBACK_PENDING = "RollbackPending"
+FINALIZER = "rocketmq.apache.org/topictransfer-rollback"
 CONNECT_TIMEOUT, REQUEST_TIMEOUT = 3.0, 5.0
 WRITE_RECHECK = 1.0  # seconds before a write is read back
 MIN_BACKOFF, MAX_BACKOFF = 5.0, 60.0
@@ -67,11 +80,13 @@ class _Admins:
 
 
 class TopicTransferReconciler:
-    def __init__(self, *, lister: Lister, clusters: ClusterListers, status: StatusWriter, recorder: Any,
-                 clock: Clock = REAL_CLOCK, admin_for: AdminFor = default_admin_for) -> None:
+    def __init__(self, *, lister: Lister, clusters: ClusterListers, status: StatusWriter,
+                 finalizer: FinalizerWriter, recorder: Any, clock: Clock = REAL_CLOCK,
+                 admin_for: AdminFor = default_admin_for) -> None:
         self._lister = lister
         self._clusters = clusters
         self._status = status
+        self._finalizer = finalizer
         self._recorder = recorder
         self._clock = clock
         self._admin_for = admin_for
@@ -87,16 +102,25 @@ class TopicTransferReconciler:
         if conds.mark_paused(is_paused(obj)):  # nothing changes in RocketMQ while paused
             self._write(obj, conds, {})
             return None
+        if is_deleted(obj):
+            return self._deleted(obj, conds, spec, progress) if self._finalizer.holds(obj) else None
         if progress.phase in tp.TERMINAL:
             self._finished(obj, conds, tp.plan(spec=spec, progress=progress, facts=None, now=0, generation=generation))
             return None
+        if not self._finalizer.holds(obj):  # recorded before anything changes in RocketMQ; acted on next sync
+            self._finalizer.add(obj)
+            return Result(requeue_after=WRITE_RECHECK)
+        return self._step(obj, conds, spec, progress)
+
+    def _step(self, obj: dict[str, Any], conds: ConditionSet, spec: tp.Spec, progress: tp.Progress) -> Result | None:
+        """Read RocketMQ, plan, execute: one action."""
         with self._admins() as admins:
             try:
                 source, target = self._endpoints(obj, spec, admins)
                 now = self._clock.wall()
                 facts = read_facts(spec=spec, progress=progress, source=source, target=target, admin_for=admins,
                                    now=now)
-                action = tp.plan(spec=spec, progress=progress, facts=facts, now=now, generation=generation)
+                action = tp.plan(spec=spec, progress=progress, facts=facts, now=now, generation=conds.generation)
                 return self._execute(obj, conds, action, spec=spec, progress=progress, source=source,
                                      target=target, admins=admins)
             except ClusterProblem as problem:
@@ -105,6 +129,18 @@ class TopicTransferReconciler:
                 return self._refused(obj, conds, progress, error)
             except RemotingError as error:
                 return self._unreachable(obj, conds, error)
+
+    def _deleted(self, obj: dict[str, Any], conds: ConditionSet, spec: tp.Spec,
+                 progress: tp.Progress) -> Result | None:
+        """A deleted transfer that holds the finalizer: let it go, fail into the rollback, or go on."""
+        first = tp.on_delete(progress)
+        if isinstance(first, tp.Release):
+            if self._finalizer.remove(obj):
+                self._recorder.event(obj, NORMAL, "FinalizerRemoved", f"{first.message}; removed finalizer {FINALIZER}")
+            return None
+        if isinstance(first, tp.Fail):
+            return self._fail(obj, conds, progress, first.reason, first.message)
+        return self._step(obj, conds, spec, progress)
 
     # -- the steps of a sync -----------------------------------------------------------------------------
 
@@ -137,6 +173,7 @@ class TopicTransferReconciler:
             return None
         side = source if action.side == "source" else target
         _WRITERS[type(action)](admins(side.name_servers), side, action, spec=spec, source=source, admins=admins)
+        conds.remove(ROLLBACK_PENDING)
         conds.set(READY, FALSE, reason=progress.phase, message=action.message)
         self._write(obj, conds, {**ends, "phase": progress.phase})
         return Result(requeue_after=WRITE_RECHECK)
@@ -157,10 +194,13 @@ class TopicTransferReconciler:
             conds.set(READY, FALSE, reason=action.phase, message=action.message)
         conds.remove(UNREACHABLE)
         updates = {**ends, **action.updates, "phase": action.phase, "steps": steps}
+        conds.remove(ROLLBACK_PENDING)
         if self._write(obj, conds, updates):
             kind = WARNING if action.phase == tp.ROLLED_BACK else NORMAL
             self._recorder.event(obj, kind, action.step or action.phase, action.message)
-        return None if action.phase in tp.TERMINAL else Result(requeue_after=WRITE_RECHECK)
+        if action.phase in tp.TERMINAL and not is_deleted(obj):
+            return None
+        return Result(requeue_after=WRITE_RECHECK)  # a deleted transfer lets its finalizer go next sync
 
     def _fail(self, obj: dict[str, Any], conds: ConditionSet, progress: tp.Progress, reason: str,
               message: str) -> Result:
@@ -186,8 +226,18 @@ class TopicTransferReconciler:
         if reason != UNREACHABLE:
             conds.remove(UNREACHABLE)
         conds.set(READY, FALSE, reason=reason, message=message)
+        if is_deleted(obj):
+            self._rollback_pending(obj, conds, reason, message)
         self._write(obj, conds, updates or {})
         return Result(requeue_after=after)
+
+    def _rollback_pending(self, obj: dict[str, Any], conds: ConditionSet, reason: str, message: str) -> None:
+        """Says why a deleted transfer keeps its finalizer: a condition, and a Warning when the cause is new."""
+        text = f"the TopicTransfer is deleted; finalizer {FINALIZER} stays until the rollback is done: {message}"
+        before = get_condition(obj, ROLLBACK_PENDING) or {}
+        if before.get("reason") != reason:
+            self._recorder.event(obj, WARNING, ROLLBACK_PENDING, text)
+        conds.set(ROLLBACK_PENDING, TRUE, reason=reason, message=text)
 
     def _finished(self, obj: dict[str, Any], conds: ConditionSet, action: tp.Action) -> None:
         if isinstance(action, tp.Idle) and action.reason == SPEC_IGNORED:

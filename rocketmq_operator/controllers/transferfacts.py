@@ -7,6 +7,13 @@ brokers registered in. A plain cluster name is looked up on the name servers of 
 BrokerClusters and NameServices. Cluster DNS names of pods are dialled as pod IPs (the operator may run
 outside the cluster).
 
+Which masters a transfer must fence and drain: for a Broker or BrokerCluster, every broker name the resource
+should have (:func:`expected_brokers`: the names its ``status.brokers`` lists, and — once its status records
+the broker-name prefix — the names its spec gives its groups and those of its pods), whether registered now
+or not; one that is not registered is ``Side.missing`` and the planner waits for it. For a bare RocketMQ
+cluster name no resource says what should be there, so the masters its name servers list now are all there
+is (a master that is down then is not known to be missing).
+
 ``read_facts`` reads everything the planner decides on in one pass and stops at the first transport
 failure, so a dead name server costs one timeout per sync, never a stuck worker. Reads that only matter in
 some phases (consumer lag while draining, retry topics while deleting, the target's messages while rolling
@@ -16,13 +23,14 @@ back) are made only then.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rocketmq_operator.controllers import transferplan as tp
 from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
+from rocketmq_operator.resources import identity, meta
 from rocketmq_operator.rocketmq import AdminClient, ClusterInfo, TopicNotFound
 
 SYSTEM_GROUP_PREFIXES = ("CID_RMQ_SYS_", "CID_ONSAPI_", "CID_SYS_RMQ_", "TOOLS_CONSUMER", "FILTERSRV_CONSUMER",
@@ -45,7 +53,8 @@ class Candidate:
 
     name_servers: tuple[str, ...]
     owner: str = ""  # "Broker broker-0" when the spec named a resource
-    broker_names: frozenset[str] = frozenset()
+    broker_names: frozenset[str] = frozenset()  # as its status lists them: to find its cluster
+    expected: frozenset[str] = frozenset()  # every broker name it should have a master for
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class Endpoint:
     cluster: str
     name_servers: tuple[str, ...]
     masters: Mapping[str, str] = field(default_factory=dict)  # broker name → master address
+    expected: frozenset[str] = frozenset()  # broker names that should have a master (empty: not known)
 
     def to_status(self) -> dict[str, Any]:
         return {"cluster": self.cluster, "nameServers": ";".join(self.name_servers)}
@@ -78,7 +88,7 @@ def candidates(name: str, namespace: str, listers: ClusterListers) -> list[Candi
             obj = lister.get(namespace, name)
         except NotFound:
             continue
-        return [_resource_candidate(f"{kind} {name}", obj, listers.pods)]
+        return [_resource_candidate(kind, obj, listers.pods)]
     found = {c.name_servers: c for c in _namespace_candidates(namespace, listers) if c.name_servers}
     if not found:
         raise ClusterProblem("ClusterNotFound", f"cluster {name} not found: no Broker or BrokerCluster of that name "
@@ -86,13 +96,39 @@ def candidates(name: str, namespace: str, listers: ClusterListers) -> list[Candi
     return list(found.values())
 
 
-def _resource_candidate(owner: str, obj: Mapping[str, Any], pods: Lister) -> Candidate:
+def _resource_candidate(kind: str, obj: Mapping[str, Any], pods: Lister) -> Candidate:
+    owner = f"{kind} {obj['metadata']['name']}"
     status = obj.get("status") or {}
     addrs = dialable_list(_addresses(status.get("nameServers")), pods)
     if not addrs:
         raise ClusterProblem("ClusterNotReady", f"{owner} has no name servers in its status yet")
     names = frozenset(b["brokerName"] for b in status.get("brokers") or () if b.get("brokerName"))
-    return Candidate(addrs, owner, names)
+    return Candidate(addrs, owner, names, names | expected_brokers(kind, obj, pods))
+
+
+def expected_brokers(kind: str, obj: Mapping[str, Any], pods: Lister) -> frozenset[str]:
+    """The broker names a Broker or BrokerCluster should have: those its status lists and, when its status
+    records the broker-name prefix, those its spec gives its groups (``identity.claimed_brokers``) and those
+    of the pods it has (a pod whose broker is down is still expected)."""
+    status = obj.get("status") or {}
+    prefix = status.get("brokerNamePrefix")
+    if not prefix:
+        return frozenset(b["brokerName"] for b in status.get("brokers") or () if b.get("brokerName"))
+    name = obj["metadata"]["name"]
+    layout = identity.Layout(name=name, cluster_name="", prefix=str(prefix), groups=1, members=1,
+                             all_master=bool((obj.get("spec") or {}).get("allMaster", False)))
+    selector = {meta.LABEL_APP: meta.BROKER_APP, meta.LABEL_CLUSTER: name}
+    of_pods = {_pod_broker(layout, pod) for pod in pods.list(obj["metadata"].get("namespace"), selector)}
+    return frozenset(identity.claimed_brokers(kind, obj) | (of_pods - {""}))
+
+
+def _pod_broker(layout: identity.Layout, pod: Mapping[str, Any]) -> str:
+    """The broker name of a pod ``<name>-<group>-<member>`` (empty when its name or labels say otherwise)."""
+    group = (pod["metadata"].get("labels") or {}).get(meta.LABEL_GROUP, "")
+    ordinal = pod["metadata"]["name"].rsplit("-", 1)[-1]
+    if not (group.isdigit() and ordinal.isdigit()):
+        return ""
+    return identity.member(layout, int(group), int(ordinal)).broker_name
 
 
 def _namespace_candidates(namespace: str, listers: ClusterListers) -> Iterable[Candidate]:
@@ -115,7 +151,7 @@ def resolve(name: str, found: list[Candidate], admin_for: AdminFor) -> Endpoint:
         cluster = _cluster_of(candidate, name, info)
         if cluster:
             masters = {b.name: b.master_addr for b in info.brokers_in(cluster) if b.master_addr}
-            return Endpoint(cluster, candidate.name_servers, masters)
+            return Endpoint(cluster, candidate.name_servers, masters, candidate.expected)
     if found and found[0].owner:
         raise ClusterProblem("ClusterNotReady", f"the brokers of {found[0].owner} are not registered on its name "
                                                 f"servers {';'.join(found[0].name_servers)} yet")
@@ -152,7 +188,8 @@ def _side(admin: AdminClient, endpoint: Endpoint, topic: str, *, groups: bool) -
     masters = tuple(sorted(endpoint.masters))
     present = frozenset.intersection(*(frozenset(admin.subscription_groups(endpoint.masters[b])) for b in masters)) \
         if groups and masters else frozenset()
-    return tp.Side(cluster=endpoint.cluster, masters=masters, topic=_queues(admin, endpoint, topic), groups=present)
+    return tp.Side(cluster=endpoint.cluster, masters=masters, topic=_queues(admin, endpoint, topic), groups=present,
+                   missing=tuple(sorted(endpoint.expected - set(endpoint.masters))))
 
 
 def _queues(admin: AdminClient, endpoint: Endpoint, topic: str) -> dict[str, tp.Queues]:
@@ -183,13 +220,13 @@ def _lag(admin: AdminClient, endpoint: Endpoint, group: str, topic: str) -> int:
 def _with_retry_topics(admin: AdminClient, side: tp.Side, endpoint: Endpoint, groups: Iterable[str]) -> tp.Side:
     present = frozenset(tp.RETRY_PREFIX + g for g in groups
                         if set(side.masters) <= set(_queues(admin, endpoint, tp.RETRY_PREFIX + g)))
-    return tp.Side(side.cluster, side.masters, side.topic, side.groups, present, side.messages)
+    return replace(side, retry_topics=present)
 
 
 def _with_messages(admin: AdminClient, side: tp.Side, endpoint: Endpoint, topic: str) -> tp.Side:
     held = sum(high for b in side.masters if b in side.topic
                for _, high in admin.topic_stats(endpoint.masters[b], topic).values())
-    return tp.Side(side.cluster, side.masters, side.topic, side.groups, side.retry_topics, held)
+    return replace(side, messages=held)
 
 
 def group_configs(admin: AdminClient, endpoint: Endpoint, groups: Iterable[str]) -> dict[str, dict[str, Any]]:

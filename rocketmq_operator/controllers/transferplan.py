@@ -18,6 +18,15 @@ RocketMQ once and is then verified by reading RocketMQ back::
   transfer added to the target removed (the topic only while it holds no messages: producers may have
   written there once the source was fenced).
 
+A transfer covers every master the source should have: a master the source cluster expects but that is not
+registered (``Side.missing``, a broker that is down) holds Fencing, Draining, Deleting and the rollback in a
+``Wait`` that names it, so a transfer never reports Done (or RolledBack) while such a master could still hold a
+writable or a read-only copy of the topic.
+
+A deleted TopicTransfer (:func:`on_delete`) rolls back as a failed one does: before Deleting it fails with
+reason ``TransferDeleted`` and the rollback above runs; in Deleting it finishes (nothing is left to undo); once
+Done or RolledBack, or when nothing was changed yet (Pending), its finalizer may go (``Release``).
+
 The planner never talks to RocketMQ or Kubernetes. It reads the progress the controller keeps in
 ``status`` (so a restarted operator resumes) and facts read from RocketMQ in this sync, and returns one
 action; the controller executes it and records its outcome. A step is recorded as done only when the
@@ -48,6 +57,7 @@ MAX_FACT_AGE = 30.0  # facts older than this are read again before anything is d
 RECHECK = 2.0  # seconds before reading back what an action changed
 DRAIN_RECHECK = 5.0
 IDLE_RECHECK = 30.0
+MASTER_MISSING = "MasterNotRegistered"
 
 
 # -- what the planner reads --------------------------------------------------------------------------------
@@ -101,6 +111,7 @@ class Side:
     groups: frozenset[str] = frozenset()  # subscription groups present on every master
     retry_topics: frozenset[str] = frozenset()  # %RETRY% topics present on every master
     messages: int = 0  # messages the topic holds on this cluster (read only when rolling back)
+    missing: tuple[str, ...] = ()  # broker names the cluster should have a master for that is not registered
 
     def has_topic(self, queues: Queues | None = None) -> bool:
         """The topic is on every master (with ``queues``' counts when given)."""
@@ -233,7 +244,14 @@ class Idle:
     message: str
 
 
-Action = Advance | CreateTopics | CreateGroups | SetPerm | DeleteTopic | DeleteGroups | Wait | Fail | Idle
+@dataclass(frozen=True)
+class Release:
+    """A deleted transfer has nothing (left) to undo in RocketMQ: its finalizer may go."""
+
+    message: str
+
+
+Action = Advance | CreateTopics | CreateGroups | SetPerm | DeleteTopic | DeleteGroups | Wait | Fail | Idle | Release
 WRITES = (CreateTopics, CreateGroups, SetPerm, DeleteTopic, DeleteGroups)
 
 
@@ -253,6 +271,26 @@ def plan(*, spec: Spec, progress: Progress, facts: Facts | None, now: float, gen
         return Advance(action.phase, action.step, action.message, {**action.updates, "transferGeneration": generation,
                                                                    "startedAt": _rfc3339(now)})
     return action
+
+
+def on_delete(progress: Progress) -> Fail | Release | None:
+    """What a deleted transfer does before anything else, decided from its status alone (so it is recorded
+    even while RocketMQ cannot be reached): fail into the rollback, let the finalizer go, or (None) go on —
+    a rollback under way continues, and so does Deleting, which has nothing left to undo."""
+    phase = progress.phase
+    if phase in ROLLBACK_FROM:
+        return Fail("TransferDeleted", f"the TopicTransfer was deleted in phase {phase}")
+    if phase == DONE:
+        return Release("the transfer was done")
+    if phase == ROLLED_BACK:
+        return Release("the transfer was rolled back")
+    if phase == PENDING:
+        return Release("the transfer had changed nothing in RocketMQ yet")
+    if phase == FAILED and progress.failed_in not in ROLLBACK_FROM:
+        return Release(f"the transfer failed in {progress.failed_in or 'an unknown phase'}; nothing to roll back")
+    if phase in (FAILED, DELETING):
+        return None
+    return Release(f"status.phase {phase!r} is not a phase of a transfer; nothing known to roll back")
 
 
 def _terminal(progress: Progress, generation: int) -> Idle:
@@ -305,6 +343,8 @@ def _fencing(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action
     if facts.source.writable:
         return SetPerm("source", _read_only(_queues(progress)),
                        f"making topic {spec.topic} read-only on {facts.source.cluster}")
+    if facts.source.missing:
+        return _missing(facts.source, f"so that topic {spec.topic} is made read-only there too")
     return Advance(DRAINING, SOURCE_FENCED, f"topic {spec.topic} is read-only on {facts.source.cluster}; "
                                             f"producers send to {facts.target.cluster}",
                    {"drainStartedAt": _rfc3339(now)})
@@ -317,15 +357,18 @@ def _draining(spec: Spec, progress: Progress, facts: Facts, now: float) -> Actio
                                                                 f"{src.cluster}; making it read-only again")
     lag = dict(facts.lag or {})
     behind = {g: n for g, n in sorted(lag.items()) if n > 0}
-    if facts.lag is not None and not behind:
+    if facts.lag is not None and not behind and not src.missing:
         return Advance(DELETING, DRAINED, f"every consumer group consumed topic {spec.topic} on {src.cluster}",
                        {"lag": lag})
     started = progress.drain_started if progress.drain_started is not None else now
-    waited = now - started
+    waited, until = now - started, _rfc3339(started + spec.drain_timeout)
+    undrained = f"{_missing_text(src)} still missing" if src.missing else f"{_lag_text(behind)} on {src.cluster}"
     if waited > spec.drain_timeout:
         return Fail("DrainTimedOut", f"after {waited:.0f}s (drainTimeoutSeconds {spec.drain_timeout:.0f}) "
-                                     f"{_lag_text(behind)} on {src.cluster}; nothing was deleted")
-    message = f"waiting for {_lag_text(behind)} on {src.cluster} (until {_rfc3339(started + spec.drain_timeout)})"
+                                     f"{undrained}; nothing was deleted")
+    if src.missing:
+        return _missing(src, f"so that it is drained too (until {until})", {"lag": lag})
+    message = f"waiting for {undrained} (until {until})"
     return Wait("Draining", message if facts.lag is not None else "reading consumer lag", DRAIN_RECHECK, {"lag": lag})
 
 
@@ -333,6 +376,8 @@ def _deleting(spec: Spec, progress: Progress, facts: Facts, now: float) -> Actio
     src, tgt = facts.source, facts.target
     if src.any_topic:
         return DeleteTopic("source", f"deleting topic {spec.topic} and its routes from {src.cluster}")
+    if src.missing:  # a master that comes back would register the topic's route again
+        return _missing(src, f"so that topic {spec.topic} is deleted there too")
     if SOURCE_DELETED not in progress.steps:
         return Advance(DELETING, SOURCE_DELETED, f"topic {spec.topic} is gone from {src.cluster}")
     retry = tuple(RETRY_PREFIX + g for g in progress.groups if RETRY_PREFIX + g not in tgt.retry_topics)
@@ -356,6 +401,8 @@ def _failed(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action:
                                               f"from {tgt.cluster}")
     if progress.owns_topic and tgt.any_topic and tgt.messages == 0:
         return DeleteTopic("target", f"rolling back: deleting topic {spec.topic} from {tgt.cluster}")
+    if progress.failed_in != CREATING and src.missing:
+        return _missing(src, f"to roll back: topic {spec.topic} is made writable there too")
     kept = (f"; topic {spec.topic} stays on {tgt.cluster}: it holds {tgt.messages} messages"
             if progress.owns_topic and tgt.any_topic else "")
     return Advance(ROLLED_BACK, None, f"rolled back: topic {spec.topic} is served by {src.cluster} as before{kept}")
@@ -382,6 +429,15 @@ def _read_only(queues: Queues) -> Queues:
 
 def _perm_differs(side: Side, perm: int) -> bool:
     return any(q.perm != perm for b, q in side.topic.items() if b in side.masters)
+
+
+def _missing(side: Side, why: str, updates: Mapping[str, Any] | None = None) -> Wait:
+    return Wait(MASTER_MISSING, f"waiting for {_missing_text(side)} {why}", IDLE_RECHECK, updates or {})
+
+
+def _missing_text(side: Side) -> str:
+    brokers = f"broker {side.missing[0]}" if len(side.missing) == 1 else f"brokers {', '.join(side.missing)}"
+    return f"the master of {brokers} of {side.cluster} (expected, not registered)"
 
 
 def _lag_text(behind: Mapping[str, int]) -> str:

@@ -115,13 +115,19 @@ def test_the_controller_example_runs_a_controller_behind_its_headless_service(op
 
 def test_the_topic_transfer_example_is_served_and_names_the_cluster_it_cannot_find(operator, api_client,
                                                                                   kubeconfig, namespace):
-    """No RocketMQ runs behind the example's broker-0 and broker-1 here: the transfer waits, saying so."""
+    """No RocketMQ runs behind the example's broker-0 and broker-1 here: the transfer waits, saying so; it holds
+    the rollback finalizer, which a delete of the still Pending transfer lets go at once."""
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_topictransfer_cr.yaml")
     found = wait_condition(api_client, "TopicTransfer", namespace, "topictransfer", "Ready", "False",
                            reason="ClusterNotFound", timeout=30)
     assert found["message"].startswith("source cluster broker-0 not found")
     obj = get_cr(api_client, "TopicTransfer", namespace, "topictransfer")
     assert obj["status"]["phase"] == "Pending" and obj["spec"]["drainTimeoutSeconds"] == 600  # the CRD default
+    assert obj["metadata"]["finalizers"] == ["rocketmq.apache.org/topictransfer-rollback"]  # before any change
+    kubectl(kubeconfig, "delete", "-n", namespace, "topictransfer", "topictransfer", "--wait=true", "--timeout=30s")
+    gone = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+        "rocketmq.apache.org", "v1alpha1", namespace, "topictransfers")["items"]
+    assert gone == []  # nothing was changed in RocketMQ: the finalizer went at once
 
 
 

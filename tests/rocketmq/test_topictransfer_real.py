@@ -2,7 +2,9 @@
 one more broker in a second cluster on the same name server is the target. The TopicTransfer reconciler runs
 as production wires it, over in-memory listers and a recording API, with a real AdminClient; a producer and
 a pull consumer run throughout. The topic must end on the target only with its subscription and retry
-groups there, and the consumer must receive every message that was sent."""
+groups there, and the consumer must receive every message that was sent. A transfer deleted while Fencing,
+after the source was made read-only, must leave the source writable again (as the name server routes it)
+before its finalizer goes."""
 
 from __future__ import annotations
 
@@ -139,7 +141,8 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
     threads[1].join(10)
 
     status = cluster.get(TOPIC_TRANSFERS, "default", "move")["status"]
-    assert [p for p, _ in phases] == ["CreatingTarget", "Fencing", "Draining", "Deleting", "Done"], phases
+    # the first sync only adds the finalizer: no status yet
+    assert [p for p, _ in phases] == [None, "CreatingTarget", "Fencing", "Draining", "Deleting", "Done"], phases
     assert status["consumerGroups"] == [group] and status["owned"] == {"topic": True, "subscriptionGroups": [group]}
     with AdminClient(rocketmq.namesrv) as admin:
         route = admin.topic_route(topic)
@@ -157,6 +160,62 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
                                                                   "SourceDeleted", "RetryTopicsCreated"]
     assert reconciler().sync(Key("default", "move")) is None and len(cluster.api.actions) == syncs_done  # done
     with capsys.disabled():
-        print(f"\nTopicTransfer: {' → '.join(f'{p} at {t:.1f}s' for p, t in phases)}; "
+        print(f"\nTopicTransfer: {' → '.join(f'{p} at {t:.1f}s' for p, t in phases if p)}; "
               f"sent {len(traffic.sent)}, received {len(traffic.received)}, lost {len(lost)}, "
               f"send errors {traffic.send_errors}, final lag {status.get('lag')}")
+
+
+def test_a_transfer_deleted_while_fencing_makes_the_source_writable_again_before_its_finalizer_goes(
+        rocketmq, target_broker, capsys):
+    topic = f"fenced_{uuid.uuid4().hex[:6]}"
+    with AdminClient(rocketmq.namesrv) as admin:
+        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=rocketmq.cluster)
+        wait_until(lambda: admin.topic_route(topic).queues, timeout=30, what="the topic's route")
+    cluster = Cluster()
+    cluster.seed(NAME_SERVICES, {"metadata": {"name": "ns", "namespace": "default"},
+                                 "status": {"nameServers": [rocketmq.namesrv]}})
+    cluster.seed(TOPIC_TRANSFERS, {
+        "apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer",
+        "metadata": {"name": "move", "namespace": "default", "generation": 1},
+        "spec": {"topic": topic, "sourceCluster": rocketmq.cluster, "targetCluster": TARGET_CLUSTER}})
+
+    def sync() -> dict:
+        registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister, recorder=cluster.recorder,
+                                           clock=REAL_CLOCK).sync(Key("default", "move"))
+        cluster.catch_up()
+        time.sleep(0.2)  # as the work queue would wait between syncs
+        return cluster.api.objects.get(("topictransfers", "default", "move"), {})
+
+    def phase(obj: dict) -> str:
+        return (obj.get("status") or {}).get("phase") or "Pending"
+
+    def source_perms(admin: AdminClient) -> set[int]:
+        return {q.perm for q in admin.topic_route(topic).queues if q.broker_name != TARGET_BROKER}
+
+    started = time.monotonic()
+    with AdminClient(rocketmq.namesrv) as admin:
+        while source_perms(admin) != {4}:  # the Fencing step took the write permission away
+            obj = sync()
+            assert phase(obj) in ("Pending", "CreatingTarget", "Fencing"), obj["status"]
+            assert time.monotonic() - started < 60, obj["status"]
+        fenced_at = time.monotonic() - started
+        assert phase(obj) == "Fencing" and "rocketmq.apache.org/topictransfer-rollback" in \
+            obj["metadata"]["finalizers"]
+        obj = cluster.get(TOPIC_TRANSFERS, "default", "move")
+        obj["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+        del obj["metadata"]["resourceVersion"]
+        cluster.seed(TOPIC_TRANSFERS, obj)
+        phases = []
+        while obj:
+            obj = sync()
+            if obj and (not phases or phases[-1] != phase(obj)):
+                phases.append(phase(obj))
+            assert time.monotonic() - started < 120, obj and obj["status"]
+        released_at = time.monotonic() - started
+        assert source_perms(admin) == {6}  # read back from the name server's route
+        assert TARGET_BROKER not in {q.broker_name for q in admin.topic_route(topic).queues}  # target topic removed
+    assert phases[0] == "Failed" and phases[-1] == "RolledBack", phases
+    assert cluster.recorder.reasons()[-1] == "FinalizerRemoved"
+    with capsys.disabled():
+        print(f"\nTopicTransfer deleted while Fencing: fenced at {fenced_at:.1f}s, "
+              f"{' → '.join(phases)}, finalizer removed at {released_at:.1f}s")

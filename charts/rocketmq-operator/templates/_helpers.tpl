@@ -61,6 +61,9 @@ rules:
     resources: [brokers/finalizers, nameservices/finalizers, consoles/finalizers, controllers/finalizers,
                 proxies/finalizers]
     verbs: [update]
+  - apiGroups: [rocketmq.apache.org]
+    resources: [topictransfers]
+    verbs: [update]
   - apiGroups: [apps]
     resources: [statefulsets, deployments]
     verbs: [list, watch, create, update, delete]

@@ -108,7 +108,8 @@ class FakeApi:
     """The client methods the controllers call, over an in-memory server.
 
     Writes check ``metadata.resourceVersion`` like the API server (a stale one raises Conflict), a create
-    of an existing name raises AlreadyExists, and ``fail(...)`` makes the next matching call raise.
+    of an existing name raises AlreadyExists, an update that takes the last finalizer off an object being
+    deleted deletes it, and ``fail(...)`` makes the next matching call raise.
     Every call is recorded before it is answered, failed or not.
     """
 
@@ -164,6 +165,9 @@ class FakeApi:
         obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + (
             body.get("spec") != current.get("spec"))
         obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+            del self.objects[(resource.plural, namespace, name)]  # the last finalizer gone: deleted
+            return obj
         return self.store(resource, obj)
 
     def update_status(self, resource: Resource, body: dict[str, Any], *,

@@ -1,6 +1,8 @@
 """Covers the TopicTransfer reconciler over a fake RocketMQ: cluster resolution (resource names, RocketMQ
 cluster names, not found), one action per sync with status recorded before the next, a whole transfer, a
-refusal that rolls back, unreachable RocketMQ as a condition with backoff, and no writes once finished."""
+refusal that rolls back, unreachable RocketMQ as a condition with backoff, no writes once finished, the
+rollback finalizer (added before RocketMQ is touched, let go only after a verified rollback), and masters a
+source resource expects that are not registered."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from typing import Any
 import pytest
 
 from rocketmq_operator.controllers.runner import Key
-from rocketmq_operator.kube import BROKERS, NAME_SERVICES, TOPIC_TRANSFERS
+from rocketmq_operator.controllers.topictransfer import FINALIZER
+from rocketmq_operator.controllers.transferfacts import expected_brokers
+from rocketmq_operator.kube import BROKERS, NAME_SERVICES, PODS, TOPIC_TRANSFERS, Conflict
 from rocketmq_operator.rocketmq import (
     BrokerData,
     ClusterInfo,
@@ -130,10 +134,23 @@ def mq() -> FakeRocketMQ:
     return world
 
 
-def transfer(source: str = "C1", target: str = "C2", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer",
-            "metadata": {"name": "move", "namespace": "default", "generation": 1},
+def transfer(source: str = "C1", target: str = "C2", *, finalizer: bool = True, **spec: Any) -> dict[str, Any]:
+    """A TopicTransfer as the operator's first sync leaves it (holding the finalizer), unless ``finalizer=False``."""
+    meta = {"name": "move", "namespace": "default", "generation": 1, **({"finalizers": [FINALIZER]} if finalizer else {})}
+    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer", "metadata": meta,
             "spec": {"topic": "orders", "sourceCluster": source, "targetCluster": target, **spec}}
+
+
+def delete(cluster) -> None:
+    """``kubectl delete``: the API server sets deletionTimestamp and waits for the finalizers."""
+    obj = cluster.get(TOPIC_TRANSFERS, "default", "move")
+    obj["metadata"]["deletionTimestamp"] = "2023-11-14T23:00:00Z"
+    del obj["metadata"]["resourceVersion"]
+    cluster.seed(TOPIC_TRANSFERS, obj)
+
+
+def gone(cluster) -> bool:
+    return ("topictransfers", "default", "move") not in cluster.api.objects
 
 
 def seed_name_service(cluster) -> None:
@@ -305,3 +322,153 @@ def test_a_drain_past_its_timeout_makes_the_source_writable_again_and_removes_th
     assert mq.topics == {("a", "orders"): (4, 4, 6)} and "g1" not in mq.groups["b"]
     assert "DrainTimedOut" in cluster.recorder.reasons("Warning")
     assert "nothing was deleted" in next(e.message for e in cluster.recorder.events if e.reason == "DrainTimedOut")
+
+
+# -- the rollback finalizer --------------------------------------------------------------------------------
+
+def test_the_first_sync_only_adds_the_finalizer_and_rocketmq_is_touched_on_the_next(cluster, mq):
+    seed_name_service(cluster)
+    cluster.seed(TOPIC_TRANSFERS, transfer(finalizer=False))
+    result = sync(cluster, mq)
+    assert cluster.api.heads() == [("update", "topictransfers", None, "default", "move")]
+    assert mq.calls == [] and result.requeue_after > 0
+    assert cluster.get(TOPIC_TRANSFERS, "default", "move")["metadata"]["finalizers"] == [FINALIZER]
+    cluster.api.clear()
+    sync(cluster, mq)
+    assert status(cluster)["phase"] == "CreatingTarget"
+    assert ("update", "topictransfers", None, "default", "move") not in cluster.api.heads()  # added once
+
+
+def test_a_finalizer_write_that_meets_a_newer_object_touches_no_rocketmq(cluster, mq):
+    seed_name_service(cluster)
+    cluster.seed(TOPIC_TRANSFERS, transfer(finalizer=False))
+    cluster.api.fail("update", TOPIC_TRANSFERS, Conflict("the object has been modified"))
+    assert sync(cluster, mq).requeue_after > 0
+    assert mq.calls == [] and "finalizers" not in cluster.get(TOPIC_TRANSFERS, "default", "move")["metadata"]
+
+
+def test_a_transfer_deleted_while_fencing_rolls_back_and_only_then_lets_its_finalizer_go(cluster, mq):
+    seed_name_service(cluster)
+    cluster.seed(TOPIC_TRANSFERS, transfer())
+    run_until(cluster, mq, "Fencing")
+    sync(cluster, mq)
+    assert mq.topics[("a", "orders")] == (4, 4, 4)  # the source is fenced
+    delete(cluster)
+    phases, results = [], []
+    for _ in range(20):
+        results.append(sync(cluster, mq))
+        if gone(cluster):
+            break
+        phases.append(status(cluster)["phase"])
+        assert FINALIZER in cluster.get(TOPIC_TRANSFERS, "default", "move")["metadata"]["finalizers"]
+    assert gone(cluster) and phases[0] == "Failed" and phases[-1] == "RolledBack"
+    assert results[-2].requeue_after > 0  # the sync that recorded RolledBack comes back to let the finalizer go
+    assert mq.topics == {("a", "orders"): (4, 4, 6)} and "g1" not in mq.groups["b"]  # read back: writable
+    assert "TransferDeleted" in cluster.recorder.reasons("Warning")
+    assert cluster.recorder.reasons()[-1] == "FinalizerRemoved"
+
+
+def test_a_rollback_that_cannot_reach_rocketmq_keeps_the_finalizer_warns_once_and_retries(cluster, mq):
+    seed_name_service(cluster)
+    cluster.seed(TOPIC_TRANSFERS, transfer())
+    run_until(cluster, mq, "Fencing")
+    sync(cluster, mq)
+    delete(cluster)
+    mq.down = True
+    sync(cluster, mq)
+    assert status(cluster)["phase"] == "Failed"  # recorded from status alone
+    results = []
+    for _ in range(3):
+        cluster.clock.step(10)
+        results.append(sync(cluster, mq))
+    assert all(r.requeue_after >= 5 for r in results)
+    assert cluster.recorder.reasons("Warning").count("RollbackPending") == 1
+    pending = next(c for c in status(cluster)["conditions"] if c["type"] == "RollbackPending")
+    assert "cannot reach RocketMQ" in pending["message"] and FINALIZER in pending["message"]
+    assert not gone(cluster) and mq.topics[("a", "orders")] == (4, 4, 4)
+    mq.down = False
+    for _ in range(20):
+        sync(cluster, mq)
+        if gone(cluster):
+            break
+    assert gone(cluster) and mq.topics[("a", "orders")] == (4, 4, 6)
+
+
+def test_a_done_transfer_deleted_lets_its_finalizer_go_without_a_rocketmq_call(cluster, mq):
+    seed_name_service(cluster)
+    cluster.seed(TOPIC_TRANSFERS, transfer())
+    mq.consumed[("g1", "a")] = 0
+    run_until(cluster, mq, "Done")
+    delete(cluster)
+    mq.calls.clear()
+    cluster.api.clear()
+    assert sync(cluster, mq) is None
+    assert mq.calls == [] and cluster.api.heads() == [("update", "topictransfers", None, "default", "move")]
+    assert gone(cluster) and ("b", "orders") in mq.topics
+
+
+def test_a_deleted_transfer_without_the_finalizer_is_left_alone(cluster, mq):
+    seed_name_service(cluster)
+    cluster.seed(TOPIC_TRANSFERS, transfer(finalizer=False))
+    delete(cluster)
+    assert sync(cluster, mq) is None
+    assert (mq.calls, cluster.api.heads()) == ([], [])
+
+
+# -- masters the source should have ------------------------------------------------------------------------
+
+def seed_resources(cluster, source_brokers: list[str]) -> None:
+    for name, brokers in (("src", source_brokers), ("dst", ["b"])):
+        cluster.seed(BROKERS, {"metadata": {"name": name, "namespace": "default"},
+                               "status": {"nameServers": NS, "brokers": [{"brokerName": b} for b in brokers]}})
+
+
+def test_a_source_master_expected_but_not_registered_holds_the_transfer_naming_it(cluster, mq):
+    seed_resources(cluster, ["a", "a2"])  # broker a2 of the source is down: not registered
+    cluster.seed(TOPIC_TRANSFERS, transfer("src", "dst"))
+    mq.consumed[("g1", "a")] = 0
+    run_until(cluster, mq, "Fencing")
+    for _ in range(10):
+        sync(cluster, mq)
+        cluster.clock.step(30)
+    assert status(cluster)["phase"] == "Fencing" and mq.topics[("a", "orders")] == (4, 4, 4)
+    assert ready(cluster)["reason"] == "MasterNotRegistered" and "broker a2 of C1" in ready(cluster)["message"]
+    mq.brokers["a2"] = ("C1", "10.1.0.3:10911")  # it comes back, writable
+    mq.groups["a2"] = {}
+    mq.topics[("a2", "orders")] = (4, 4, 6)
+    run_until(cluster, mq, "Done")
+    assert ("a", "orders") not in mq.topics and ("a2", "orders") not in mq.topics
+
+
+def test_a_rollback_waits_for_a_fenced_source_master_that_went_down_and_lifts_its_fence_too(cluster, mq):
+    seed_resources(cluster, ["a", "a2"])
+    mq.brokers["a2"], mq.groups["a2"] = ("C1", "10.1.0.3:10911"), {}
+    mq.topics[("a2", "orders")] = (4, 4, 6)
+    cluster.seed(TOPIC_TRANSFERS, transfer("src", "dst"))
+    run_until(cluster, mq, "Fencing")
+    sync(cluster, mq)
+    assert (mq.topics[("a", "orders")], mq.topics[("a2", "orders")]) == ((4, 4, 4), (4, 4, 4))
+    delete(cluster)
+    held = mq.brokers.pop("a2")  # a fenced master goes down
+    for _ in range(6):
+        sync(cluster, mq)
+        cluster.clock.step(30)
+    assert not gone(cluster) and status(cluster)["phase"] == "Failed"
+    assert mq.topics[("a", "orders")] == (4, 4, 6) and "broker a2 of C1" in ready(cluster)["message"]
+    assert cluster.recorder.reasons("Warning").count("RollbackPending") == 1
+    mq.brokers["a2"] = held
+    for _ in range(10):
+        sync(cluster, mq)
+        if gone(cluster):
+            break
+    assert gone(cluster) and mq.topics[("a2", "orders")] == (4, 4, 6)
+
+
+def test_expected_brokers_come_from_status_and_once_the_prefix_is_known_from_spec_and_pods(cluster):
+    obj = {"metadata": {"name": "bc", "namespace": "default"}, "spec": {"groupReplica": 2},
+           "status": {"brokers": [{"brokerName": "broker-0"}]}}
+    assert expected_brokers("BrokerCluster", obj, cluster.lister(PODS)) == {"broker-0"}
+    obj["status"]["brokerNamePrefix"] = "bc"
+    cluster.seed(PODS, {"metadata": {"name": "bc-2-0", "namespace": "default", "labels": {
+        "app": "rocketmq-broker", "rocketmq.apache.org/cluster": "bc", "rocketmq.apache.org/group": "2"}}})
+    assert expected_brokers("BrokerCluster", obj, cluster.lister(PODS)) == {"broker-0", "bc-0", "bc-1", "bc-2"}

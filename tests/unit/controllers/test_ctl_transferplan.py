@@ -1,6 +1,7 @@
 """Covers the TopicTransfer planner: every phase against the facts that decide it (tables), the drain bound
-on an injected clock, terminal phases that never act again, and a whole transfer and a rollback played
-step by step against a simulated RocketMQ."""
+on an injected clock, terminal phases that never act again, what a deleted transfer does in each phase,
+masters the source expects that are not registered, and a whole transfer and a rollback played step by step
+against a simulated RocketMQ."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from rocketmq_operator.controllers.transferplan import (
     Idle,
     Progress,
     Queues,
+    Release,
     SetPerm,
     Side,
     Spec,
@@ -47,6 +49,8 @@ def facts(source: Side = SRC, target: Side = TGT, *, consumers=("g1",), lag=None
     return Facts(read_at=at, source=source, target=target, consumers=frozenset(consumers), lag=lag)
 
 
+DOWN_RO = replace(side("C1", topic=RO), missing=("b-2",))  # b-2 should be there, is not registered
+DOWN_RW = replace(side("C1", topic=RW), missing=("b-2",))
 STARTED = Progress(phase=tp.CREATING, queues=RW, groups=("g1",), owns_topic=True, owned_groups=("g1",),
                    generation=1)
 
@@ -127,6 +131,20 @@ TABLE = [
     ("done: idle", at(tp.DONE), None, Idle, tp.DONE, "finished"),
     ("rolled back: idle", at(tp.ROLLED_BACK), None, Idle, tp.ROLLED_BACK, "rolled back"),
     ("unknown phase fails", at("Sideways"), facts(), Fail, "UnknownPhase", "Sideways"),
+    ("fencing: a master expected but not registered waits, naming it", at(tp.FENCING),
+     facts(DOWN_RO), Wait, "MasterNotRegistered", "broker b-2 of C1"),
+    ("fencing: the registered masters are fenced while one is down", at(tp.FENCING), facts(DOWN_RW), SetPerm,
+     "source", "read-only"),
+    ("draining: zero lag with a master down waits", DRAINING, facts(DOWN_RO, lag={"g1": 0}), Wait,
+     "MasterNotRegistered", "so that it is drained too"),
+    ("draining: a master down past the timeout fails", replace(DRAINING, drain_started=NOW - 601),
+     facts(DOWN_RO, lag={"g1": 0}), Fail, "DrainTimedOut", "broker b-2 of C1 (expected, not registered) still"),
+    ("deleting: a master down waits before the source is recorded gone", at(tp.DELETING),
+     facts(replace(DOWN_RO, topic={})), Wait, "MasterNotRegistered", "deleted there too"),
+    ("failed: a master down waits before rolled back", at(tp.FAILED, failed_in=tp.FENCING),
+     facts(replace(DOWN_RO, topic={b: RW for b in ("b-0", "b-1")})), Wait, "MasterNotRegistered", "writable there"),
+    ("failed in creating: a master down does not matter", at(tp.FAILED, failed_in=tp.CREATING),
+     facts(replace(DOWN_RO, topic={b: RW for b in ("b-0", "b-1")})), Advance, tp.ROLLED_BACK, "as before"),
 ]
 
 
@@ -211,6 +229,28 @@ def test_progress_round_trips_through_status():
                                              (tp.DRAINING, tp.FAILED), (tp.DELETING, None), (tp.FAILED, None)])
 def test_a_refusal_rolls_back_only_while_there_is_something_to_undo(phase, expected):
     assert tp.on_error(phase) == expected
+
+
+@pytest.mark.parametrize("progress, expected, text", [
+    (Progress(), Release, "changed nothing"),
+    (at(tp.CREATING), Fail, "deleted in phase CreatingTarget"),
+    (at(tp.FENCING), Fail, "deleted in phase Fencing"),
+    (at(tp.DRAINING), Fail, "deleted in phase Draining"),
+    (at(tp.DELETING), type(None), ""),
+    (at(tp.FAILED, failed_in=tp.DRAINING), type(None), ""),
+    (at(tp.FAILED, failed_in=tp.DELETING), Release, "nothing to roll back"),
+    (at(tp.DONE), Release, "done"),
+    (at(tp.ROLLED_BACK), Release, "rolled back"),
+    (at("Sideways"), Release, "Sideways"),
+], ids=lambda v: v.phase if isinstance(v, Progress) else None)
+def test_a_deleted_transfer_rolls_back_goes_on_or_lets_its_finalizer_go_by_its_phase(progress, expected, text):
+    action = tp.on_delete(progress)
+    assert type(action) is expected
+    assert action is None or text in action.message
+
+
+def test_a_transfer_deleted_before_deleting_fails_into_the_rollback_with_its_own_reason():
+    assert tp.on_delete(at(tp.FENCING)).reason == "TransferDeleted"
 
 
 # -- a whole transfer against a simulated RocketMQ ------------------------------------------------------------
