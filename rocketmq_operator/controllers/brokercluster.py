@@ -8,7 +8,10 @@
    schema cannot catch → a condition and a Warning event, no change to any child;
 4. the cluster's headless Service, ConfigMap and PodDisruptionBudget, and per broker group a
    StatefulSet, through the control objects (create missing, revert drift, leave foreign objects
-   alone); groups created with a Service and ConfigMap of their own keep them (see resources.brokers);
+   alone); groups created with a Service and ConfigMap of their own keep them (see resources.brokers),
+   and a group whose files do not fit in the cluster's ConfigMap gets one of its own
+   (resources.configlayout). The ConfigMaps are written first: a group whose ConfigMap was not written
+   keeps its StatefulSet as it is and no pod of it restarts (see controllers.configwrites);
 5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
 6. report rollouts: a changed template (image, resources, the broker.conf hash) is rolled by each
    group's StatefulSet, highest ordinal first (slaves before the master), one Ready pod at a time;
@@ -36,6 +39,7 @@ from rocketmq_operator.controllers.common import (
     pods_not_created,
 )
 from rocketmq_operator.controllers.conditions import get_condition, rfc3339
+from rocketmq_operator.controllers.configwrites import write_configs
 from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
 from rocketmq_operator.controllers.doors import FrontDoor, Refs
 from rocketmq_operator.controllers.drain import (
@@ -66,7 +70,7 @@ from rocketmq_operator.controllers.writegate import ALLOW_FIELD, NAME_SERVERS_FO
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
-from rocketmq_operator.resources import identity, meta, naming
+from rocketmq_operator.resources import configlayout, identity, meta, naming
 from rocketmq_operator.resources.brokers import broker_cluster_objects
 from rocketmq_operator.resources.diff import ContainsMemo
 from rocketmq_operator.resources.model import BrokerClusterModel
@@ -297,9 +301,11 @@ class BrokerClusterReconciler:
         hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
         draining = tuple(sorted(g for g in current if g >= model.groups))
         objects = broker_cluster_objects(model, hot_name_servers=hot, draining=draining)
+        configs = write_configs(obj, objects, self._controls["ConfigMap"], self._recorder)
+        report.configs_written(configs)
         desired_sets = {int(o["metadata"]["labels"][meta.LABEL_GROUP]): o for o in objects if o["kind"] == "StatefulSet"}
-        self._roll(obj, model, desired_sets, current, report)
-        applied = apply_all(obj, objects, self._controls, self._recorder)
+        self._roll(obj, model, desired_sets, current, report, held=frozenset(configs.held))
+        applied = apply_all(obj, configs.rest, self._controls, self._recorder, changes=configs.changes)
         report.absorb(applied)
         if applied.get("PodDisruptionBudget", naming.cluster_service_name(model.name)) is not None:
             self._retire_group_budgets(obj, model, current)
@@ -313,11 +319,10 @@ class BrokerClusterReconciler:
     @staticmethod
     def _with_layout(model: BrokerClusterModel, current: dict[int, dict[str, Any]]) -> BrokerClusterModel:
         """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created, with a
-        ConfigMap of its own, before one of each served the cluster): serviceName is immutable and a new volume
-        would restart the pods, so those keep theirs and nothing restarts."""
-        own = frozenset(g for g, sts in current.items()
-                        if sts["spec"].get("serviceName") == naming.group_name(model.name, g))
-        return replace(model, legacy_groups=own) if own else model
+        ConfigMap of its own, before one of each served the cluster), and which ConfigMap each group mounts:
+        serviceName is immutable and a new volume would restart the pods, so those keep theirs and nothing
+        restarts."""
+        return configlayout.with_mounts(model, current)
 
     def _retire_group_budgets(self, obj: dict[str, Any], model: BrokerClusterModel,
                               current: dict[int, dict[str, Any]]) -> None:
@@ -331,9 +336,11 @@ class BrokerClusterReconciler:
                 control.delete(obj, budget, reason="Replaced")
 
     def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
-              current: dict[int, dict[str, Any]], report: st.Report) -> None:
+              current: dict[int, dict[str, Any]], report: st.Report, *, held: frozenset[int] = frozenset()) -> None:
         """Plans the next step of a template roll (see rollplan), sets the partitions it allows into the desired
-        StatefulSets and fences or restores a master's writes when the plan says so."""
+        StatefulSets and fences or restores a master's writes when the plan says so. ``held``: groups whose
+        StatefulSet is not written this time (their ConfigMap was not): the plan restarts none of their pods, and
+        their pods still have to be Ready for another's to restart."""
         behind = self._cache_behind(current)
         if behind is not None:  # keep the partitions last written; plan once the cache shows them
             for group, sts in desired_sets.items():
@@ -344,6 +351,7 @@ class BrokerClusterReconciler:
         facts = self._observer.fresh_facts(self._observed_key(_key(obj))) if self._observer else None
         groups, pods = roll_inputs(model, desired_sets, current, self._cluster_pods(obj, model), facts,
                                    memo=self._templates)
+        groups = [g for g in groups if g.group not in held]
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
         params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode,

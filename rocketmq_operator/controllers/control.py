@@ -20,6 +20,7 @@ from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Re
 from rocketmq_operator.kube.errors import Invalid, namespace_terminating
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources.diff import ContainsMemo, merged, needs_update
+from rocketmq_operator.resources.jsoncopy import json_copy
 
 log = get_logger(__name__)
 
@@ -64,17 +65,21 @@ class ObjectControl:
         except NotFound:
             return None
 
-    def apply(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
+    def apply(self, owner: dict[str, Any], desired: dict[str, Any], *, exact: tuple[str, ...] = ()) -> Applied:
+        """``exact``: top-level maps the operator owns key by key (a ConfigMap's ``data``): a key only the
+        current object has is drift too, and the write drops it."""
         meta = desired["metadata"]
         current = self.current(meta["namespace"], meta["name"])
         if current is None:
             return self._create(owner, desired)
         if controller_uid(current) != owner["metadata"]["uid"]:
             return Applied(Change.NOT_OWNED, None)
-        if not needs_update(desired, current, memo=self._memo):
+        stray = any(set(current.get(f) or {}) - set(desired.get(f) or {}) for f in exact)
+        if not stray and not needs_update(desired, current, memo=self._memo):
             return Applied(Change.UNCHANGED, current)
-        updated = self._client.replace(self.resource, merged(desired, current),
-                                       namespace=meta["namespace"])
+        body = merged(desired, current)
+        body.update({f: json_copy(desired[f]) for f in exact if f in desired})
+        updated = self._client.replace(self.resource, body, namespace=meta["namespace"])
         return Applied(Change.UPDATED, updated)
 
     def _create(self, owner: dict[str, Any], desired: dict[str, Any]) -> Applied:
@@ -155,16 +160,17 @@ class ApplyReport:
 
 
 def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
-              recorder: Any) -> ApplyReport:
+              recorder: Any, *, changes: ChangeLog | None = None) -> ApplyReport:
     """Applies each desired object with the control for its kind, in order, and reports what happened.
 
     A foreign object in the way, a write RBAC forbids and a write the server rejects as invalid are
     reported (one Warning event each when it is news) and the other objects are still applied; a create
     that finds the name taken or an update that meets a newer version (the cache is behind) marks the
     report stale, and the sync runs again soon without an error. Nothing here raises for
-    those; any other API error propagates and the sync is retried with backoff.
+    those; any other API error propagates and the sync is retried with backoff. ``changes``: what the sync
+    changed before (reported with this pass's changes, as one event per kind of change).
     """
-    report = ApplyReport()
+    report = ApplyReport(changes=changes if changes is not None else ChangeLog())
     try:
         for desired in desired_objects:
             _apply_one(owner, desired, controls[desired["kind"]], recorder, report)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.common import OVERRIDDEN, pod_ready
+from rocketmq_operator.controllers.common import CONFLICT_RECHECK, OVERRIDDEN, STALE_CACHE_RECHECK, pod_ready
 from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
+from rocketmq_operator.controllers.configwrites import REASON as CONFIG_NOT_WRITTEN
+from rocketmq_operator.controllers.configwrites import ConfigWrites
 from rocketmq_operator.controllers.control import ApplyReport
 from rocketmq_operator.controllers.drain import DrainStep
 from rocketmq_operator.controllers.metadata import CopyResult
@@ -71,6 +73,7 @@ class Report:
         self.facts: ClusterFacts | None = None
         self.starting: tuple[str, ...] = ()  # name servers whose pods are not up yet
         self.applied: ApplyReport | None = None
+        self.configs: ConfigWrites | None = None
 
     def paused(self) -> None:
         self.is_paused = True
@@ -129,8 +132,22 @@ class Report:
         self.foreign = message
 
     def result(self) -> Result | None:
-        """When to look again: what the apply pass asks for (see :meth:`ApplyReport.result`)."""
-        return self.applied.result() if self.applied is not None else None
+        """When to look again: what the apply pass asks for (see :meth:`ApplyReport.result`), and soon again
+        after a ConfigMap that was not written."""
+        waits = [r.requeue_after for r in (self.applied.result() if self.applied is not None else None,)
+                 if r is not None and r.requeue_after is not None]
+        if self.configs is not None and (self.configs.failed or self.configs.conflicts):
+            waits.append(CONFLICT_RECHECK)
+        if self.configs is not None and self.configs.stale:
+            waits.append(STALE_CACHE_RECHECK)
+        return Result(requeue_after=min(waits)) if waits else None
+
+    def configs_written(self, writes: ConfigWrites) -> None:
+        """Takes what writing the ConfigMaps found (see controllers.configwrites)."""
+        self.configs = writes
+        self.conflicts += writes.conflicts
+        if writes.stale:
+            self.progressing(STALE_MESSAGE)
 
     def absorb(self, applied: ApplyReport) -> None:
         """Takes what an apply pass found: foreign objects, refused writes, invalid objects."""
@@ -150,7 +167,9 @@ class Report:
             self.conditions.set(type_, TRUE, reason=reason, message=message)
 
     def _ready_condition(self, ready: int, total: int) -> None:
-        for found, reason in ((self.problems, self.problem_reason), (self.denied, "Forbidden"),
+        unwritten = self.configs.failed if self.configs is not None else []
+        for found, reason in ((self.problems, self.problem_reason), (unwritten, CONFIG_NOT_WRITTEN),
+                              (self.denied, "Forbidden"),
                               (self.rejected, "InvalidObject"), (self.conflicts, "ResourceConflict"),
                               (self.not_created, "FailedCreate"), (self.unreachable, "RocketMQUnreachable")):
             if found:

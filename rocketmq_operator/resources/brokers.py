@@ -4,16 +4,20 @@ For cluster ``c`` (see :mod:`naming`):
 
 - headless Service ``c-brokers`` selecting every broker pod of the cluster: each pod's stable DNS name
   (``publishNotReadyAddresses``: DLedger peers must find each other before any of them is ready);
-- ConfigMap ``c-brokers``: ``group-<g>-broker-<m>.conf`` for each member of each group and the scripts;
-  each group's pods mount their own members' files as ``broker-<m>.conf``;
+- ConfigMap ``c-brokers``: ``group-<g>-broker-<m>.conf`` for each member of each group it holds and the
+  scripts; each group's pods mount their own members' files as ``broker-<m>.conf``. It holds the groups while
+  their files fit well under the API server's 1 MiB limit; a group beyond that gets a ConfigMap of its own
+  (see resources.configlayout, which also keeps every running group where its pods mount it);
 - PodDisruptionBudget ``c-brokers`` allowing one broker of the cluster down at a time (a voluntary
   eviction never takes two brokers at once, whatever their groups).
 
 For broker group ``g``:
 
-- ConfigMap ``c-g-config`` (``broker-<m>.conf`` per member, the scripts) and headless Service ``c-g``,
-  only for a group whose StatefulSet was created by a version that gave each group its own
-  (``serviceName`` cannot change, and a new volume would restart the pods); the reconciler names those
+- ConfigMap ``c-g-config`` (``broker-<m>.conf`` per member, the scripts), for a group whose files are not in
+  the cluster's (``model.own_config_groups``): groups created by a version that gave each group its own, and
+  groups whose files did not fit in the cluster's;
+- headless Service ``c-g``, only for a group whose StatefulSet was created by a version that gave each group
+  its own (``serviceName`` cannot change, and a new volume would restart the pods); the reconciler names those
   groups in ``model.legacy_groups``. Their PodDisruptionBudget ``c-g`` is replaced by the cluster's
   (see controllers.brokercluster), which changes no pod;
 - StatefulSet ``c-g`` with ``membersPerGroup`` pods and a **RollingUpdate** strategy: the StatefulSet
@@ -26,7 +30,8 @@ For broker group ``g``:
   annotation rolls nothing: the live template keeps the last value).
 
 One Service, ConfigMap and PodDisruptionBudget per cluster instead of one each per group: three API
-writes fewer for a new cluster of two groups, with the same files, names and protection.
+writes fewer for a new cluster of two groups, with the same files, names and protection; a group's own
+ConfigMap only where the cluster's would grow too large.
 
 All functions are pure: model in, plain dicts out.
 """
@@ -34,10 +39,11 @@ All functions are pure: model in, plain dicts out.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from importlib import resources as package_files
 from typing import Any
 
-from rocketmq_operator.resources import identity, jvm, meta, naming, pod
+from rocketmq_operator.resources import configlayout, identity, jvm, meta, naming, pod
 from rocketmq_operator.resources.brokerconf import (
     cluster_conf_key,
     conf_file_name,
@@ -125,13 +131,13 @@ def group_files(model: BrokerClusterModel, group: int, confs: dict[str, str] | N
     return {**confs, START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
 
 
-def broker_config_map(model: BrokerClusterModel, group: int) -> dict[str, Any]:
-    """The ConfigMap of a group created with one of its own (see the module docstring)."""
+def broker_config_map(model: BrokerClusterModel, group: int, confs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ConfigMap of a group with one of its own (see the module docstring)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(model, naming.config_map_name(model.name, group), group),
-        "data": group_files(model, group),
+        "data": group_files(model, group, confs),
     }
 
 
@@ -209,8 +215,13 @@ def _container(model: BrokerClusterModel) -> dict[str, Any]:
     return container
 
 
+def has_own_config(model: BrokerClusterModel, group: int) -> bool:
+    """Whether the files of ``group`` are in a ConfigMap of its own rather than the cluster's."""
+    return group in model.own_config_groups or group in model.legacy_groups
+
+
 def _volumes(model: BrokerClusterModel, group: int) -> list[dict[str, Any]]:
-    if group in model.legacy_groups:
+    if has_own_config(model, group):
         config: dict[str, Any] = {"name": naming.config_map_name(model.name, group), "defaultMode": 0o555}
     else:  # the group's files out of the cluster's ConfigMap, under the names the start script reads
         items = [{"key": cluster_conf_key(group, m), "path": conf_file_name(m)} for m in range(model.members_per_group)]
@@ -302,23 +313,39 @@ def _without_namesrv(text: str) -> str:
 
 def broker_group_objects(model: BrokerClusterModel, group: int, *, hot_name_servers: bool = False,
                          confs: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The objects of one broker group in create order: its StatefulSet, after its own ConfigMap and Service
-    for a group created with those. ``confs``: the group's broker.conf texts, when the caller has them."""
+    """The objects of one broker group in create order: its StatefulSet, after its own ConfigMap (and Service)
+    for a group with those. ``confs``: the group's broker.conf texts, when the caller has them."""
+    confs = group_confs(model, group) if confs is None else confs
     files = config_hash({"data": group_files(model, group, confs)}, hot_name_servers=hot_name_servers)
     sts = broker_statefulset(model, group, config_hash=files)
     if group in model.legacy_groups:
-        return [broker_config_map(model, group), broker_service(model, group), sts]
+        return [broker_config_map(model, group, confs), broker_service(model, group), sts]
+    if has_own_config(model, group):
+        return [broker_config_map(model, group, confs), sts]
     return [sts]
 
 
 def broker_cluster_objects(model: BrokerClusterModel, *, hot_name_servers: bool = False,
                            draining: tuple[int, ...] = ()) -> list[dict[str, Any]]:
     """Every object of the cluster in create order: its Service and ConfigMap, each group's objects, its
-    PodDisruptionBudget. ``draining`` names groups beyond the spec that still run: their files stay in the
-    cluster's ConfigMap until they are gone."""
-    shared = [g for g in (*range(model.groups), *draining) if g not in model.legacy_groups]
-    confs = {g: group_confs(model, g) for g in {*range(model.groups), *shared}}  # each text rendered once
-    config = [cluster_config_map(model, shared, confs)] if shared else []
+    PodDisruptionBudget. ``draining`` names groups beyond the spec that still run: their files stay where
+    they are until they are gone."""
+    model, shared, confs = placed(model, draining)
+    config = [cluster_config_map(model, list(shared), confs)] if shared else []
     groups = [obj for group in range(model.groups)
               for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers, confs=confs[group])]
     return [cluster_service(model), *config, *groups, cluster_pdb(model)]
+
+
+def placed(model: BrokerClusterModel, draining: tuple[int, ...] = ()
+           ) -> tuple[BrokerClusterModel, tuple[int, ...], dict[int, dict[str, str]]]:
+    """Where each group's files go (see resources.configlayout): the model naming every group with a ConfigMap
+    of its own, the groups in the cluster's, and the broker.conf texts of the groups rendered (each once)."""
+    own = model.own_config_groups | model.legacy_groups
+    rendered = [g for g in (*range(model.groups), *draining) if g < model.groups or g not in own]
+    confs = {g: group_confs(model, g) for g in rendered}
+    sizes = {g: configlayout.data_size(texts) for g, texts in confs.items()}
+    scripts = {START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
+    where = configlayout.place(sizes, base=configlayout.data_size(scripts), own=own,
+                               shared=model.shared_config_groups, draining=frozenset(draining))
+    return replace(model, own_config_groups=where.own), where.shared, confs

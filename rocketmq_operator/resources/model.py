@@ -111,6 +111,11 @@ class BrokerClusterModel:
     # each served the whole cluster); serviceName is immutable and a new volume would restart the pods, so
     # they keep theirs (see resources.brokers).
     legacy_groups: frozenset[int] = frozenset()
+    # Groups whose StatefulSet mounts a ConfigMap of the group's own (legacy groups do too) and groups whose
+    # StatefulSet mounts the cluster's; groups in neither are new. Each keeps what it mounts while its files
+    # fit (see resources.configlayout).
+    own_config_groups: frozenset[int] = frozenset()
+    shared_config_groups: frozenset[int] = frozenset()
     # What the groups' broker names start with (see resources.identity): the kind's default until the
     # reconciler settles it against the running groups and the other clusters on the same name servers.
     broker_name_prefix: str = identity.LEGACY_PREFIX

@@ -37,8 +37,9 @@ SHARED = f"{NAME}-brokers"  # the cluster's Service, ConfigMap and PodDisruption
 
 
 def cluster_heads(verb: str) -> list[tuple]:
-    """The writes of a new cluster of two groups: its Service and ConfigMap, each group's StatefulSet, its budget."""
-    return [(verb, "services", None, NS, SHARED), (verb, "configmaps", None, NS, SHARED),
+    """The writes of a new cluster of two groups: its ConfigMap (before anything that mounts it), its Service, each
+    group's StatefulSet, its budget."""
+    return [(verb, "configmaps", None, NS, SHARED), (verb, "services", None, NS, SHARED),
             (verb, "statefulsets", None, NS, f"{NAME}-0"), (verb, "statefulsets", None, NS, f"{NAME}-1"),
             (verb, "poddisruptionbudgets", None, NS, SHARED)]
 
@@ -174,12 +175,12 @@ def test_a_conflict_replacing_a_drifted_statefulset_is_quiet_and_the_sync_runs_a
     assert cluster.recorder.reasons("Warning") == []
 
 
-def test_a_create_that_finds_the_name_taken_is_quiet_and_the_sync_runs_again_soon(cluster):
+def test_a_create_that_finds_the_name_taken_is_quiet_and_the_groups_mounting_it_wait_for_the_next_sync(cluster):
     cluster.seed(BROKER_CLUSTERS, with_claims(sample()))
     cluster.api.fail("create", CONFIG_MAPS, AlreadyExists("exists", reason="AlreadyExists"))
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=STALE_CACHE_RECHECK)
-    assert cluster.api.heads() == [*cluster_heads("create"), STATUS]
+    assert cluster.api.heads() == [h for h in cluster_heads("create") if h[1] != "statefulsets"] + [STATUS]
     assert cluster.recorder.reasons("Warning") == []
     assert ready_condition(cluster.api.actions[-1].body["status"])["reason"] == "Progressing"
 
@@ -221,13 +222,14 @@ def foreign_config_map(name: str) -> dict[str, Any]:
             "data": {"mine": "yes"}}
 
 
-def test_a_foreign_configmap_with_the_same_name_is_left_alone_and_reported_as_a_conflict(cluster):
+def test_a_foreign_configmap_with_the_same_name_is_left_alone_reported_as_a_conflict_and_mounted_by_no_group(cluster):
     cluster.seed(CONFIG_MAPS, foreign_config_map(SHARED))
     cluster.seed(BROKER_CLUSTERS, with_claims(sample()))
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=CONFLICT_RECHECK)
     assert config_map_writes(cluster) == []
-    assert cluster.api.heads() == [h for h in cluster_heads("create") if h[1] != "configmaps"] + [STATUS]
+    assert cluster.api.heads() == [h for h in cluster_heads("create") if h[1] not in ("configmaps", "statefulsets")
+                                   ] + [STATUS]
     warnings = [e for e in cluster.recorder.events if e.type == "Warning"]
     assert [(w.reason, f"ConfigMap {SHARED}" in w.message) for w in warnings] == [("ResourceConflict", True)]
     condition = ready_condition(cluster.api.actions[-1].body["status"])
@@ -357,7 +359,7 @@ def test_the_name_service_ref_becomes_the_brokers_name_server_address(cluster):
     assert cluster.api.actions[-1].body["status"]["nameServers"] == (
         f"rocketmq-nameserver-0.rocketmq-nameserver.{NS}.svc.cluster.local:9876;"
         f"rocketmq-nameserver-1.rocketmq-nameserver.{NS}.svc.cluster.local:9876")
-    config = cluster.api.actions[1].body["data"]  # after the Service: group 0's ConfigMap
+    config = cluster.api.actions[0].body["data"]  # the cluster's ConfigMap, first
     assert any("rocketmq-nameserver-1.rocketmq-nameserver" in text for text in config.values())
 
 
@@ -417,7 +419,7 @@ def test_removing_a_group_with_the_loss_accepted_deletes_that_groups_objects_the
     scaled_to_one_group(cluster, allowGroupScaleDown=True, drainAcceptMessageLoss=True)
     cluster.broker_cluster_reconciler().sync(KEY)
     # The cluster's Service, ConfigMap and budget stay: group 0 still uses them, and group 1's files stay
-    # in the ConfigMap while its pods stop.
+    # in the ConfigMap until its StatefulSet is gone.
     assert cluster.api.heads() == [("delete", "statefulsets", None, NS, f"{NAME}-1"), STATUS]
     sts_delete = cluster.api.actions[0].body
     assert sts_delete == {"propagationPolicy": "Background",
@@ -426,8 +428,13 @@ def test_removing_a_group_with_the_loss_accepted_deletes_that_groups_objects_the
     assert cluster.recorder.reasons() == ["DeletedUndrained", "ScaledDown"]
     cluster.catch_up()
     cluster.api.clear()
+    cluster.broker_cluster_reconciler().sync(KEY)  # the sync the StatefulSet's deletion brings
+    assert cluster.api.heads() == [("update", "configmaps", None, NS, SHARED)]
+    assert not [key for key in cluster.get(CONFIG_MAPS, NS, SHARED)["data"] if key.startswith("group-1-")]
+    cluster.catch_up()
+    cluster.api.clear()
     cluster.broker_cluster_reconciler().sync(KEY)
-    assert cluster.api.actions == []  # a leftover key is no reason for a write
+    assert cluster.api.actions == []
 
 
 def test_a_group_object_already_gone_when_deleted_does_not_stop_the_scale_down(cluster):
