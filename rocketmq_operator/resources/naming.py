@@ -51,12 +51,13 @@ def group_name(cluster: str, group: int) -> str:
 
 def cluster_service_name(cluster: str) -> str:
     """The headless Service of every broker group of ``cluster``; also the name of its PodDisruptionBudget
-    and of the ConfigMap of every group's broker.conf files."""
+    and of the ConfigMap of the groups' broker.conf files (those that fit, see resources.configlayout)."""
     return f"{cluster}-brokers"
 
 
 def config_map_name(cluster: str, group: int) -> str:
-    """Name of the ConfigMap of broker group ``group``, for a group created with one of its own."""
+    """Name of the ConfigMap of broker group ``group``, for a group with one of its own (created so by an
+    earlier version, or whose files did not fit in the cluster's)."""
     return f"{group_name(cluster, group)}-config"
 
 
