@@ -1,6 +1,8 @@
 """A broker cluster left by an earlier version (a headless Service, a ConfigMap and a PodDisruptionBudget per
 group) is taken over in place: no pod restarts, the groups keep their Service and ConfigMap (serviceName is
-immutable), the group budgets give way to the cluster's, and ``kubectl rollout status`` still works."""
+immutable), the group budgets give way to the cluster's, and ``kubectl rollout status`` still works. A group
+added past half the ConfigMap limit gets a ConfigMap of its own, the running groups untouched, and it goes with
+the group."""
 
 from __future__ import annotations
 
@@ -73,3 +75,28 @@ def test_a_cluster_from_an_earlier_version_is_migrated_in_place(operator, api_cl
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     assert "group-2-broker-0.conf" in core.read_namespaced_config_map("bc-brokers", namespace).data
     assert get_cr(api_client, "BrokerCluster", namespace, "bc")["status"]["readyMembers"] == 6
+
+
+def test_a_group_added_past_half_the_config_map_limit_gets_its_own_and_it_goes_with_the_group(
+        operator, api_client, namespace):
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    big = {"bigProperty": "x" * 100_000}  # two members: 200 KB of files per group
+    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, properties=big))
+    wait_ready(api_client, "BrokerCluster", namespace, "bc")
+    sets_before = {s.metadata.name: s.metadata.generation for s in apps.list_namespaced_stateful_set(namespace).items}
+
+    patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"groupReplica": 3}})
+    eventually(lambda: apps.read_namespaced_stateful_set("bc-2", namespace), timeout=30, what="group 2")
+    wait_ready(api_client, "BrokerCluster", namespace, "bc")
+    volumes = apps.read_namespaced_stateful_set("bc-2", namespace).spec.template.spec.volumes
+    assert "bc-2-config" in {v.config_map.name for v in volumes if v.config_map}
+    assert sorted(core.read_namespaced_config_map("bc-2-config", namespace).data) == [
+        "broker-0.conf", "broker-1.conf", "broker-probe.sh", "start-broker.sh"]
+    assert not [k for k in core.read_namespaced_config_map("bc-brokers", namespace).data if k.startswith("group-2-")]
+    assert {s.metadata.name: s.metadata.generation for s in apps.list_namespaced_stateful_set(namespace).items
+            if s.metadata.name != "bc-2"} == sets_before  # the running groups are not touched
+
+    patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {
+        "groupReplica": 2, "allowGroupScaleDown": True, "drainAcceptMessageLoss": True}})
+    eventually(lambda: "bc-2-config" not in {c.metadata.name for c in core.list_namespaced_config_map(namespace).items},
+               timeout=60, what="group 2's ConfigMap to go with it")
