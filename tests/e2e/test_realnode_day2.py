@@ -54,8 +54,8 @@ def _name_service() -> dict:
 
 
 def _cluster(name: str, *, cluster_name: str, groups: int, members: int, all_master: bool = False) -> dict:
-    # Broker names are per group (broker-0, ...) unless allMaster (the pod name): two clusters on one name
-    # server need distinct names, so the target runs allMaster.
+    # Two clusters on one name server need distinct broker names: the target runs allMaster (pod names), and
+    # a second BrokerCluster on the same name servers would take its own name as the prefix anyway.
     return {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster", "metadata": {"name": name},
             "spec": {"brokerImage": ROCKETMQ_IMAGE, "nameServiceRef": {"name": NAME_SERVICE},
                      "clusterName": cluster_name, "allMaster": all_master, "replicationMode": "SYNC",

@@ -102,11 +102,11 @@ def test_killing_the_leaders_pod_elects_a_new_leader_without_losing_a_message(dl
 
         def new_master() -> bool:
             with AdminClient(namesrv, connect_timeout=1.0, request_timeout=3.0) as admin:
-                broker = admin.cluster_info().brokers.get("broker-0")
+                broker = admin.cluster_info().brokers.get(f"{BROKER}-0")  # <Broker name>-<g>
             return bool(broker and broker.master_addr)
         eventually(lambda: _leader(api_client, dledger) not in (None, old) or None, timeout=90, interval=0.5,
                    what="status to name a new leader")
-        eventually(new_master, timeout=60, interval=0.2, what="a master registered for broker-0")
+        eventually(new_master, timeout=60, interval=0.2, what=f"a master registered for {BROKER}-0")
         took = time.monotonic() - killed
         time.sleep(10)
     finally:

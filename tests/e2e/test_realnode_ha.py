@@ -32,7 +32,7 @@ from tests.e2e.waiting import eventually
 pytestmark = [pytest.mark.realnode, pytest.mark.timeout(1800)]
 
 NAME_SERVICE, CONTROLLER, BROKER, PROXY = "ha-ns", "ha-controller", "ha", "ha-proxy"
-CLUSTER, GROUP, TOPIC = "HaCluster", "broker-0", "HaTopic"
+CLUSTER, GROUP, TOPIC = "HaCluster", f"{BROKER}-0", "HaTopic"  # an Apache Broker's group 0: <name>-0
 BROKER_PODS = [f"{BROKER}-0-{m}" for m in range(3)]
 SMALL_HEAP = [{"name": "HEAP_OPTS", "value": "-Xms128m -Xmx128m -Xmn64m"}]
 BROKER_HEAP = [{"name": "HEAP_OPTS", "value": "-Xms256m -Xmx256m -Xmn128m -XX:MaxDirectMemorySize=256m"}]

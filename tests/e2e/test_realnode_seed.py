@@ -175,7 +175,7 @@ def _registered_groups(core) -> set[str]:
 def test_the_seeds_broker_runs_three_groups_on_bound_claims(seed, kubeconfig):
     claims = seed.list_namespaced_persistent_volume_claim(NS).items
     assert len(claims) == 3 and all(c.status.phase == "Bound" for c in claims), [c.status.phase for c in claims]
-    assert _registered_groups(seed) == {f"broker-{g}" for g in range(3)}
+    assert _registered_groups(seed) == {f"{BROKER}-{g}" for g in range(3)}  # <Broker name>-<g>
     broker = get_cr(seed.api_client, "Broker", NS, BROKER)
     assert broker["status"].get("registeredMembers") == 3, broker["status"]
 
@@ -191,7 +191,7 @@ def test_kubectl_patch_size_3_to_5_registers_five_groups(seed, kubeconfig):
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnostics(kubeconfig)}") from None
     FIGURES["size 3→5 to five groups registered"] = f"{time.monotonic() - start:.1f}s"
-    assert groups == {f"broker-{g}" for g in range(5)}, groups
+    assert groups == {f"{BROKER}-{g}" for g in range(5)}, groups
     status = get_cr(seed.api_client, "Broker", NS, BROKER)["status"]
     assert status["registeredMembers"] == 5 and len(status["brokers"]) == 5, status
     assert len(seed.list_namespaced_persistent_volume_claim(NS).items) == 5
