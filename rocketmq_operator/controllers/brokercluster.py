@@ -149,6 +149,8 @@ class BrokerClusterReconciler:
                                  "the brokers' stores are emptyDir volumes: a master that restarts loses its messages, "
                                  "so rolls restart only slaves; set storageMode StorageClass with volumeClaimTemplates "
                                  "to keep them")
+        if self._observer is not None:  # read once: the roll's fence and the drain's wipe both ask
+            report.writes_refused(self._refusal(obj, model))
         sets = self._apply_groups(obj, model, current, report)
         self._check_extra_groups(obj, model, current, report)
         self._progress(model, sets, report)
@@ -200,9 +202,10 @@ class BrokerClusterReconciler:
         if recorded:
             return replace(model, broker_name_prefix=recorded) if recorded != model.broker_name_prefix else model
         others = self._name_peers(obj)
-        if identity.clashes(identity.cluster_brokers(model.layout), others) and self._may_rename(obj):
-            model = replace(model, broker_name_prefix=obj["metadata"]["name"])
         clash = identity.clashes(identity.cluster_brokers(model.layout), others)
+        if clash and self._may_rename(obj):
+            model = replace(model, broker_name_prefix=obj["metadata"]["name"])
+            clash = identity.clashes(identity.cluster_brokers(model.layout), others)
         if not clash:
             return model
         kind, name, shared = clash[0]
@@ -265,7 +268,7 @@ class BrokerClusterReconciler:
         report.metadata(copy_metadata(model, facts, tuple(scale_out.get("copiedGroups") or ()),
                                       copied_brokers=tuple(scale_out.get("copiedBrokers") or ()),
                                       admin_factory=self._observer.admin_factory))
-        self._note_refusal(obj, self._refusal(obj, model), report)
+        self._note_refusal(obj, report)
         if facts is not None and facts.unreachable and not waits_for_name_servers(facts, starting):
             old = get_condition(obj, BROKERS_REGISTERED)
             if not old or old.get("reason") != "NameServersUnreachable":
@@ -283,12 +286,9 @@ class BrokerClusterReconciler:
         return self._write_gate(obj, name_server_list(model.name_server_address),
                                 cluster_domain=model.cluster_domain).refusal
 
-    def _note_refusal(self, obj: dict[str, Any], refusal: str | None, report: st.Report) -> None:
-        """Condition NameServersForeign while writes are refused, with a Warning event when that is news."""
-        report.writes_refused(refusal)
-        old = get_condition(obj, NAME_SERVERS_FOREIGN)
-        if refusal is not None and (not old or old.get("message") != refusal):
-            self._recorder.event(obj, WARNING, NAME_SERVERS_FOREIGN, refusal)
+    def _note_refusal(self, obj: dict[str, Any], report: st.Report) -> None:
+        """A Warning event when the refusal behind condition NameServersForeign is news."""
+        self._warn_on_change(obj, NAME_SERVERS_FOREIGN, NAME_SERVERS_FOREIGN, report.foreign)
 
     def _warn_failed_create(self, obj: dict[str, Any], report: st.Report) -> None:
         old = get_condition(obj, st.READY)
@@ -362,7 +362,7 @@ class BrokerClusterReconciler:
             step = replace(step, wipe=None, elect=None, restore=old.get("fenced") or None)
         roll, error = step.roll, None
         if self._observer is not None and (model.allow_restart or step.restore):
-            refusal = self._refusal(obj, model)
+            refusal = report.foreign
             if refusal is not None and writes_name_servers(step, old):  # held where it is: nothing restarts unfenced
                 report.rolling(old, waiting=f"roll held ({step.waiting}): {refusal}", error=None)
                 return
@@ -379,9 +379,13 @@ class BrokerClusterReconciler:
     def _refuse_restart(self, obj: dict[str, Any], why: str, report: st.Report) -> None:
         """A restart the roll will not make (a master on an emptyDir store): RestartPending says why, once warned."""
         report.restart_pending(why, reason="EphemeralStorage")
-        old = get_condition(obj, st.RESTART_PENDING)
-        if not old or old.get("message") != why:
-            self._recorder.event(obj, WARNING, "RestartRefused", why)
+        self._warn_on_change(obj, st.RESTART_PENDING, "RestartRefused", why)
+
+    def _warn_on_change(self, obj: dict[str, Any], condition: str, reason: str, message: str | None) -> None:
+        """A Warning event for ``message`` unless the condition already says it (None: nothing to say)."""
+        old = get_condition(obj, condition)
+        if message is not None and (not old or old.get("message") != message):
+            self._recorder.event(obj, WARNING, reason, message)
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
@@ -415,7 +419,7 @@ class BrokerClusterReconciler:
         """Removes the highest extra group once RocketMQ says it holds nothing (see controllers/drain)."""
         assert self._observer is not None
         spec = obj.get("spec") or {}
-        refusal = self._refusal(obj, model)
+        refusal = report.foreign
         if refusal is not None:  # nothing is wiped through name servers the cluster does not own
             self._execute(obj, model, refused_step(extra, (obj.get("status") or {}).get("drain") or {}, why=refusal),
                           report)

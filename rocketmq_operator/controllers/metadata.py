@@ -63,40 +63,42 @@ def copy_metadata(model: BrokerClusterModel, facts: ClusterFacts | None, copied:
     per group, or each member in allMaster mode). A group in ``copied`` counts as done for the broker name its
     members share."""
     layout = model.layout
-    source = identity.member(layout, source_group(model), 0).broker_name
-    done_groups = set(copied)
+    source_at = source_group(model)
+    source = identity.member(layout, source_at, 0).broker_name
     done = set(copied_brokers)
     todo = [(g, b) for g in range(model.groups) for b in identity.group_brokers(layout, g)
-            if b != source and b not in done and not (g in done_groups and not model.all_master)]
+            if b != source and b not in done and not (g in copied and not model.all_master)]
     if not todo:
-        return _done(model, copied, done)
+        return _result(model, copied, done, source_at)
     if facts is None:
         return CopyResult(copied=copied, brokers=_kept(model, done),
                           waiting="waiting for RocketMQ to be observed to copy topics")
-    addrs = masters(facts)
+    addrs, skip = masters(facts), identity.own_topics(layout)
     admin = None
     try:
         for group, target in todo[:MAX_TARGETS_PER_SYNC]:
             source_addr, target_addr = addrs.get(source), addrs.get(target)
             if not source_addr or not target_addr:
                 missing = " and ".join(b for b, a in ((source, source_addr), (target, target_addr)) if not a)
-                return CopyResult(copied=_done(model, copied, done).copied, brokers=_kept(model, done),
-                                  waiting=f"waiting for the master of {missing} to register before copying "
-                                          f"topics from {source} to {target}")
+                return _result(model, copied, done, source_at,
+                               waiting=f"waiting for the master of {missing} to register before copying topics "
+                                       f"from {source} to {target}")
             admin = admin or admin_factory(())
             try:
-                complete = _copy(admin, source_addr, target_addr, skip=identity.own_topics(layout))
+                complete = _copy(admin, source_addr, target_addr, skip=skip)
             except RemotingError as e:
-                return CopyResult(copied=_done(model, copied, done).copied, brokers=_kept(model, done),
-                                  error=f"copying topics from {source} to {target} (broker group {group}): {e}")
+                return _result(model, copied, done, source_at,
+                               error=f"copying topics from {source} to {target} (broker group {group}): {e}")
             if not complete:
-                return CopyResult(copied=_done(model, copied, done).copied, brokers=_kept(model, done),
-                                  waiting=f"copying topics and subscription groups to {target}")
+                return _result(model, copied, done, source_at,
+                               waiting=f"copying topics and subscription groups to {target}")
             done.add(target)
     finally:
         if admin is not None:
             admin.close()
-    return _done(model, copied, done, more=len(todo) > MAX_TARGETS_PER_SYNC)
+    more = len(todo) > MAX_TARGETS_PER_SYNC
+    return _result(model, copied, done, source_at,
+                   waiting="copying topics and subscription groups to the next brokers" if more else None)
 
 
 def _kept(model: BrokerClusterModel, done: set[str]) -> tuple[str, ...]:
@@ -104,14 +106,15 @@ def _kept(model: BrokerClusterModel, done: set[str]) -> tuple[str, ...]:
     return tuple(sorted(done)) if model.all_master else ()
 
 
-def _done(model: BrokerClusterModel, copied: tuple[int, ...], done: set[str], *, more: bool = False) -> CopyResult:
-    """The groups every broker of which has its copy (the source group counts once its other members do)."""
+def _result(model: BrokerClusterModel, copied: tuple[int, ...], done: set[str], source_at: int, *,
+            waiting: str | None = None, error: str | None = None) -> CopyResult:
+    """What the copy has done: the groups (other than the source group) every broker of which has its copy, and
+    in allMaster mode the brokers."""
     layout = model.layout
-    source = identity.member(layout, source_group(model), 0).broker_name
-    groups = set(copied) | {g for g in range(model.groups) if g != source_group(model)
+    source = identity.member(layout, source_at, 0).broker_name
+    groups = set(copied) | {g for g in range(model.groups) if g != source_at
                             and all(b in done or b == source for b in identity.group_brokers(layout, g))}
-    waiting = "copying topics and subscription groups to the next brokers" if more else None
-    return CopyResult(copied=tuple(sorted(groups)), brokers=_kept(model, done), waiting=waiting)
+    return CopyResult(copied=tuple(sorted(groups)), brokers=_kept(model, done), waiting=waiting, error=error)
 
 
 def _copy(admin: Any, source: str, target: str, *, skip: set[str]) -> bool:
