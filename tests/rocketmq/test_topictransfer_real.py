@@ -103,6 +103,19 @@ def drive(new_reconciler, cluster: Cluster, *, timeout: float) -> list[tuple[str
     pytest.fail(f"no end within {timeout}s: {phases}, Ready: {ready}")
 
 
+def _transfer_world(rocketmq, topic: str, **spec) -> Cluster:
+    """Listers holding a NameService on the session's name server and a TopicTransfer ``move`` of ``topic``
+    from its cluster to TARGET_CLUSTER."""
+    cluster = Cluster()
+    cluster.seed(NAME_SERVICES, {"metadata": {"name": "ns", "namespace": "default"},
+                                 "status": {"nameServers": [rocketmq.namesrv]}})
+    cluster.seed(TOPIC_TRANSFERS, {
+        "apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer",
+        "metadata": {"name": "move", "namespace": "default", "generation": 1},
+        "spec": {"topic": topic, "sourceCluster": rocketmq.cluster, "targetCluster": TARGET_CLUSTER, **spec}})
+    return cluster
+
+
 def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothing(rocketmq, target_broker,
                                                                                   capsys):
     topic, group = f"moving_{uuid.uuid4().hex[:6]}", f"readers_{uuid.uuid4().hex[:6]}"
@@ -115,14 +128,7 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
     traffic.consume(rounds=1)  # the group has offsets (and a lag) on the source before the transfer starts
     assert traffic.received and len(traffic.received) < len(traffic.sent)
 
-    cluster = Cluster()
-    cluster.seed(NAME_SERVICES, {"metadata": {"name": "ns", "namespace": "default"},
-                                 "status": {"nameServers": [rocketmq.namesrv]}})
-    cluster.seed(TOPIC_TRANSFERS, {
-        "apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer",
-        "metadata": {"name": "move", "namespace": "default", "generation": 1},
-        "spec": {"topic": topic, "sourceCluster": rocketmq.cluster, "targetCluster": TARGET_CLUSTER,
-                 "drainTimeoutSeconds": 120}})
+    cluster = _transfer_world(rocketmq, topic, drainTimeoutSeconds=120)
     def reconciler():
         return registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister,
                                                   recorder=cluster.recorder, clock=REAL_CLOCK)
@@ -171,13 +177,7 @@ def test_a_transfer_deleted_while_fencing_makes_the_source_writable_again_before
     with AdminClient(rocketmq.namesrv) as admin:
         admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=rocketmq.cluster)
         wait_until(lambda: admin.topic_route(topic).queues, timeout=30, what="the topic's route")
-    cluster = Cluster()
-    cluster.seed(NAME_SERVICES, {"metadata": {"name": "ns", "namespace": "default"},
-                                 "status": {"nameServers": [rocketmq.namesrv]}})
-    cluster.seed(TOPIC_TRANSFERS, {
-        "apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer",
-        "metadata": {"name": "move", "namespace": "default", "generation": 1},
-        "spec": {"topic": topic, "sourceCluster": rocketmq.cluster, "targetCluster": TARGET_CLUSTER}})
+    cluster = _transfer_world(rocketmq, topic)
 
     def sync() -> dict:
         registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister, recorder=cluster.recorder,

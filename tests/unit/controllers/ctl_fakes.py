@@ -421,6 +421,20 @@ class InlinePool:
         pass
 
 
+def sync_until_fenced(world: World, cluster: Cluster, reconciler: Any, key: Any, ips: dict[str, str],
+                      broker: str, *, rounds: int = 12) -> None:
+    """Syncs, playing the StatefulSet controller and a second of time between syncs, until the reconciler has
+    wiped ``broker``'s write permission (AssertionError when it never does)."""
+    for _ in range(rounds):
+        reconciler.sync(key)
+        cluster.catch_up()
+        if ("wipe", broker) in world.fences:
+            return
+        play_statefulset_controller(cluster, key.namespace, ips)
+        cluster.clock.step(1)
+    raise AssertionError(f"{broker} was never fenced: {world.fences}")
+
+
 def play_statefulset_controller(cluster: Cluster, namespace: str, ips: dict[str, str] | None = None) -> list[str]:
     """One pass of the StatefulSet controller over every StatefulSet: pods at or above the partition that run
     an old revision are replaced (and come back Ready at the new one). Returns the pods it replaced."""

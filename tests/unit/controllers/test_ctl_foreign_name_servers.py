@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ctl_fakes import Cluster, InlinePool, World, load_sample, play_statefulset_controller, seed_name_service
+from ctl_fakes import (
+    Cluster,
+    InlinePool,
+    World,
+    load_sample,
+    play_statefulset_controller,
+    seed_name_service,
+    sync_until_fenced,
+)
 
 from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
 from rocketmq_operator.controllers.observer import Observer
@@ -147,13 +155,7 @@ def test_an_apache_broker_on_an_external_name_server_is_refused_the_same_way():
 def test_a_paused_cluster_whose_name_servers_became_foreign_keeps_the_fence_and_says_why():
     world, cluster, reconciler = observed({"nameServers": OWN})
     edit(cluster, lambda o: o["spec"].update(brokerImage="apache/rocketmq:5.3.3"))
-    for _ in range(12):
-        reconciler.sync(KEY)
-        cluster.catch_up()
-        if ("wipe", "broker-0") in world.fences:
-            break
-        play_statefulset_controller(cluster, NS, IPS)
-        cluster.clock.step(1)
+    sync_until_fenced(world, cluster, reconciler, KEY, IPS, "broker-0")
     assert world.fences == [("wipe", "broker-0")]
     status = cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]
     status["nameServers"] = FOREIGN  # as if the spec had moved to the other namespace's name servers

@@ -17,6 +17,7 @@ from ctl_fakes import (
     load_sample,
     play_statefulset_controller,
     seed_name_service,
+    sync_until_fenced,
 )
 
 from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
@@ -242,17 +243,6 @@ def _observed_cluster(*, all_master: bool = False):
     return world, cluster, reconciler, ips
 
 
-def _sync_until_fenced(world, cluster, reconciler, ips, broker: str) -> None:
-    for _ in range(12):
-        reconciler.sync(KEY)
-        cluster.catch_up()
-        if ("wipe", broker) in world.fences:
-            return
-        play_statefulset_controller(cluster, NS, ips)
-        cluster.clock.step(1)
-    raise AssertionError(f"{broker} was never fenced: {world.fences}")
-
-
 def _edit(cluster: Cluster, change) -> None:
     obj = cluster.get(BROKER_CLUSTERS, NS, NAME)
     change(obj)
@@ -263,7 +253,7 @@ def _edit(cluster: Cluster, change) -> None:
 def test_pausing_a_cluster_whose_master_is_fenced_gives_the_master_its_writes_back():
     world, cluster, reconciler, ips = _observed_cluster()
     upgrade(cluster, "apache/rocketmq:5.3.3")
-    _sync_until_fenced(world, cluster, reconciler, ips, "broker-0")
+    sync_until_fenced(world, cluster, reconciler, KEY, ips, "broker-0")
     _edit(cluster, lambda o: o["metadata"].setdefault("annotations", {}).update({PAUSE_ANNOTATION: "true"}))
     reconciler.sync(KEY)
     cluster.catch_up()
@@ -295,13 +285,7 @@ def test_forbidding_restarts_while_a_master_is_fenced_gives_the_master_its_write
         reconciler.sync(key)
         play_statefulset_controller(cluster, NS, ips)
     edit(lambda spec: spec.update(brokerImage="apache/rocketmq:5.3.3"))
-    for _ in range(12):
-        reconciler.sync(key)
-        cluster.catch_up()
-        if ("wipe", "mybroker-0") in world.fences:
-            break
-        play_statefulset_controller(cluster, NS, ips)
-        cluster.clock.step(1)
+    sync_until_fenced(world, cluster, reconciler, key, ips, "mybroker-0")
     assert world.fences[-1] == ("wipe", "mybroker-0")
     edit(lambda spec: spec.update(allowRestart=False))
     reconciler.sync(key)
