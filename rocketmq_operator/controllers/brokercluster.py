@@ -51,6 +51,7 @@ from rocketmq_operator.controllers.drain import (
     unobserved_step,
 )
 from rocketmq_operator.controllers.metadata import copy_metadata
+from rocketmq_operator.controllers.nameclaims import NameClaims
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.registration import (
     BROKERS_REGISTERED,
@@ -98,8 +99,11 @@ class BrokerClusterReconciler:
     def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
                  status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK,
                  observer: Observer | None = None, metrics: ClusterMetrics | None = None,
-                 pacer: StatusPacer | None = None, allow_external_name_servers: bool = False) -> None:
+                 pacer: StatusPacer | None = None, allow_external_name_servers: bool = False,
+                 name_claims: NameClaims | None = None) -> None:
         self.door = door
+        # the prefixes decided for new clusters, shared with the other kind's reconciler (see nameclaims)
+        self._claims = name_claims if name_claims is not None else NameClaims()
         # --allow-external-name-servers: with spec.allowExternalNameServers, writes may go through name servers
         # that are not the namespace's own (see writegate)
         self._allow_external = allow_external_name_servers
@@ -131,6 +135,7 @@ class BrokerClusterReconciler:
             if self._pacer is not None:
                 self._pacer.forget(self._observed_key(key))
             self._status.forget(key.namespace, key.name)
+            self._claims.forget(self.door.resource.kind, key.namespace, key.name)
             return None
         report = st.Report(obj, now=rfc3339(self._clock.wall()))
         if is_paused(obj):
@@ -198,16 +203,20 @@ class BrokerClusterReconciler:
         on the running groups; for a new cluster the one it asks for, unless another cluster on the same name
         servers holds those names — then a BrokerCluster that asked for nothing takes its own name, and any
         other is refused (a condition naming the other cluster, and a Warning) before its pods start."""
+        kind = self.door.resource.kind
         recorded = identity.recorded_prefix(current.values()) or (obj.get("status") or {}).get("brokerNamePrefix")
-        if recorded:
-            return replace(model, broker_name_prefix=recorded) if recorded != model.broker_name_prefix else model
-        others = self._name_peers(obj)
-        clash = identity.clashes(identity.cluster_brokers(model.layout), others)
-        if clash and self._may_rename(obj):
-            model = replace(model, broker_name_prefix=obj["metadata"]["name"])
+        with self._claims.deciding():  # read the peers, pick, record: one decision at a time (see nameclaims)
+            recorded = recorded or self._claims.prefix(kind, obj)
+            if recorded:
+                return replace(model, broker_name_prefix=recorded) if recorded != model.broker_name_prefix else model
+            others = self._name_peers(obj)
             clash = identity.clashes(identity.cluster_brokers(model.layout), others)
-        if not clash:
-            return model
+            if clash and self._may_rename(obj):
+                model = replace(model, broker_name_prefix=obj["metadata"]["name"])
+                clash = identity.clashes(identity.cluster_brokers(model.layout), others)
+            if not clash:
+                self._claims.claim(kind, obj, model.broker_name_prefix)
+                return model
         kind, name, shared = clash[0]
         report.invalid(f"broker names {', '.join(shared[:4])}{' ...' if len(shared) > 4 else ''} are already used "
                        f"on the same name servers by {kind} {name} (a name server keys its routes by broker name): "
@@ -221,7 +230,9 @@ class BrokerClusterReconciler:
 
     def _name_peers(self, obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """The other clusters of the namespace on the same name servers that hold their broker names before this
-        one: those that run (a prefix in status) and those created earlier."""
+        one: those whose prefix is decided (recorded on their StatefulSets or in status, or claimed in this
+        process and not yet in the cache) and those created earlier. Each comes with its decided prefix in
+        status, so its names are the ones it runs with."""
         tokens = identity.name_server_tokens(obj)
         me = (self.door.resource.kind, obj["metadata"]["name"])
         mine = _age(obj)
@@ -232,7 +243,12 @@ class BrokerClusterReconciler:
                     continue
                 if not identity.share_name_servers(tokens, identity.name_server_tokens(other)):
                     continue
-                if (other.get("status") or {}).get("brokerNamePrefix") or _age(other) < mine:
+                decided = ((other.get("status") or {}).get("brokerNamePrefix")
+                           or identity.recorded_prefix(self._group_sets(other).values())
+                           or self._claims.prefix(kind, other))
+                if decided:
+                    out.append((kind, {**other, "status": {**(other.get("status") or {}), "brokerNamePrefix": decided}}))
+                elif _age(other) < mine:
                     out.append((kind, other))
         return out
 

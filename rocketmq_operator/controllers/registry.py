@@ -44,6 +44,7 @@ from rocketmq_operator.controllers.enqueue import (
     settled,
 )
 from rocketmq_operator.controllers.finalizers import FinalizerWriter
+from rocketmq_operator.controllers.nameclaims import NameClaims
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.controllers.observer import Observer
 from rocketmq_operator.controllers.proxy import ProxyReconciler
@@ -95,8 +96,8 @@ def object_controls(kinds: Iterable[Resource], *, client: KubeClient, lister_for
 
 def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Any,
                       clock: Clock = REAL_CLOCK, observer: Observer | None = None,
-                      metrics: ClusterMetrics | None = None,
-                      allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
+                      metrics: ClusterMetrics | None = None, allow_external_name_servers: bool = False,
+                      name_claims: NameClaims | None = None) -> BrokerClusterReconciler:
     listers = Listers(parent=lister_for(door.resource), name_services=lister_for(NAME_SERVICES),
                       config_maps=lister_for(CONFIG_MAPS), stateful_sets=lister_for(STATEFUL_SETS),
                       pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
@@ -105,7 +106,7 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
     return BrokerClusterReconciler(
         door, listers=listers, status=StatusWriter(client, door.resource), recorder=recorder, clock=clock,
         observer=observer, metrics=metrics, pacer=StatusPacer(clock=clock),
-        allow_external_name_servers=allow_external_name_servers,
+        allow_external_name_servers=allow_external_name_servers, name_claims=name_claims,
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
@@ -232,13 +233,14 @@ def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, w
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,
                        recorder: Any, workers: int, observer: Observer | None,
-                       allow_external_name_servers: bool) -> Controller:
+                       allow_external_name_servers: bool, name_claims: NameClaims) -> Controller:
     parent = factory.informer(door.resource)
     parent.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(door.name_service_key),
                          CONFIG_MAP_INDEX: _config_map_index(door)})
     reconciler = broker_reconciler(door, client=client, lister_for=factory.lister, recorder=recorder,
                                    observer=observer, metrics=ClusterMetrics.for_registry(REGISTRY),
-                                   allow_external_name_servers=allow_external_name_servers)
+                                   allow_external_name_servers=allow_external_name_servers,
+                                   name_claims=name_claims)
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
                              watched=(BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
                                       *BROKER_CHILDREN))
@@ -362,7 +364,9 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
         factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
     factory.informer(FAILED_CREATE_EVENTS).add_indexers({INVOLVED_UID_INDEX: involved_uid_index})
     common = {"client": client, "factory": factory, "recorder": recorder, "workers": workers}
-    brokers = {"observer": observer, "allow_external_name_servers": allow_external_name_servers}
+    # one NameClaims for both kinds: a new cluster's broker names are decided one at a time (see nameclaims)
+    brokers = {"observer": observer, "allow_external_name_servers": allow_external_name_servers,
+               "name_claims": NameClaims()}
     return [
         _name_service_controller(**common),
         _broker_controller("brokercluster", BROKER_CLUSTER_DOOR, **brokers, **common),

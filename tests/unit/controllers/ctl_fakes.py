@@ -28,6 +28,7 @@ from rocketmq_operator.controllers.common import (
 )
 from rocketmq_operator.controllers.console import ConsoleReconciler
 from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
+from rocketmq_operator.controllers.nameclaims import NameClaims
 from rocketmq_operator.controllers.nameservice import NameServiceReconciler
 from rocketmq_operator.informers import Lister, Store, object_key
 from rocketmq_operator.kube import (
@@ -287,16 +288,19 @@ class Cluster:
         return {"client": self.api, "lister_for": self.lister, "recorder": self.recorder, "clock": self.clock}
 
     def broker_cluster_reconciler(self, observer: Any = None, metrics: Any = None, *,
-                                  allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
+                                  allow_external_name_servers: bool = False,
+                                  name_claims: NameClaims | None = None) -> BrokerClusterReconciler:
         """Built by the registry function production uses, for the BrokerCluster front door."""
         return registry.broker_reconciler(BROKER_CLUSTER_DOOR, observer=observer, metrics=metrics,
-                                          allow_external_name_servers=allow_external_name_servers, **self._wiring())
+                                          allow_external_name_servers=allow_external_name_servers,
+                                          name_claims=name_claims, **self._wiring())
 
-    def broker_reconciler(self, observer: Any = None, *,
-                          allow_external_name_servers: bool = False) -> BrokerClusterReconciler:
+    def broker_reconciler(self, observer: Any = None, *, allow_external_name_servers: bool = False,
+                          name_claims: NameClaims | None = None) -> BrokerClusterReconciler:
         """The same reconciler behind the Apache Broker front door."""
         return registry.broker_reconciler(BROKER_DOOR, observer=observer,
-                                          allow_external_name_servers=allow_external_name_servers, **self._wiring())
+                                          allow_external_name_servers=allow_external_name_servers,
+                                          name_claims=name_claims, **self._wiring())
 
     def name_service_reconciler(self) -> NameServiceReconciler:
         return registry.name_service_reconciler(**self._wiring())
