@@ -182,6 +182,11 @@ class LoadRun:
         self._consumer.close()
         return report
 
+    def acknowledged(self) -> frozenset[str]:
+        """The keys acknowledged so far: what a second consumer group of the topic must also read."""
+        with self._lock:
+            return frozenset(self._tally.acked)
+
     def report(self) -> LoadReport:
         """The figures so far (``stop`` returns the final ones)."""
         with self._lock:

@@ -1,5 +1,6 @@
 """Day-2 operations on real pods under a continuous producer and consumer (issue "The operator speaks
-RocketMQ"): a roll, a graceful scale-in, a scale-out, and a TopicTransfer with the operator killed mid-way.
+RocketMQ"): a roll, a graceful scale-in (its master frozen while the operator reads what it holds: the group
+stays), a scale-out, and a TopicTransfer with the operator killed mid-way.
 
 A NameService of one and the talk's 2-master/2-slave BrokerCluster (``allowGroupScaleDown``), plus a
 one-broker target cluster, all on the real node. The operator runs as its own process (``rocketmq-operator
@@ -12,10 +13,12 @@ Figures are printed as ``FIGURE day2 ...`` lines (run with ``-s``).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -23,7 +26,7 @@ from kubernetes import client
 from rocketmq_operator.resources.meta import LABEL_CLUSTER
 from tests.e2e.clusters import condition, create_cr, get_cr, patch_cr, wait_ready
 from tests.e2e.conftest import kubectl
-from tests.e2e.realnode import ROCKETMQ_IMAGE, placement
+from tests.e2e.realnode import ROCKETMQ_IMAGE, host_pid, placement
 from tests.e2e.test_operator_process import OperatorProcess
 from tests.e2e.waiting import eventually
 
@@ -270,6 +273,7 @@ def test_a_group_with_unconsumed_messages_is_deleted_only_once_they_are_consumed
     bc = get_cr(api_client, "BrokerCluster", ns, CLUSTER)
     messages = " | ".join(c.get("message", "") for c in bc["status"].get("conditions") or ())
     assert group in messages, messages  # the status names the consumer group the drain waits for
+    _freeze_while_the_drain_reads(api_client, core, ns)
     received: set[str] = set()
     with PullConsumer(namesrv, group=group, topic=DRAINED) as consumer:
         def all_read():
@@ -286,6 +290,27 @@ def test_a_group_with_unconsumed_messages_is_deleted_only_once_they_are_consumed
     FIGURES["scale-in: drain (patch to group deleted)"] = f"{time.monotonic() - start:.1f}s"
     FIGURES["scale-in: consumed to group deleted"] = f"{time.monotonic() - consumed_at:.1f}s"
     wait_ready(api_client, "BrokerCluster", ns, CLUSTER, timeout=120)
+
+
+def _freeze_while_the_drain_reads(api_client, core, ns: str) -> None:
+    """The drained group's master frozen (SIGSTOP from the host: its port accepts, it answers nothing) for
+    less than its liveness probe allows: the operator's reads of its holdings time out, the Draining condition
+    says what it holds is not known, and the group stays; then it thaws."""
+    pid = host_pid(core.read_namespaced_pod(f"{CLUSTER}-1-0", ns), "BrokerStartup")
+    os.kill(pid, signal.SIGSTOP)
+    frozen = time.monotonic()
+    try:
+        def unknown():
+            bc = get_cr(api_client, "BrokerCluster", ns, CLUSTER)
+            return next((c["message"] for c in bc["status"].get("conditions") or ()
+                         if "is not known" in c.get("message", "")), None)
+        message = eventually(unknown, timeout=25, interval=0.5, what="the drain to say the holdings are not known")
+        assert _sts_exists(api_client, ns, f"{CLUSTER}-1"), "group 1 was deleted while its master did not answer"
+        FIGURES["scale-in: frozen master to holdings unknown"] = f"{time.monotonic() - frozen:.1f}s ({message[:120]})"
+    finally:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGCONT)
+    assert _sts_exists(api_client, ns, f"{CLUSTER}-1")
 
 
 def test_scale_out_gives_a_new_group_the_topics_of_group_0(day2, api_client, kubeconfig):

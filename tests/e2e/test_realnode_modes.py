@@ -32,6 +32,11 @@ NAME_SERVICE = "modes-ns"
 HEAP = [{"name": "HEAP_OPTS", "value": "-Xms192m -Xmx192m -Xmn96m -XX:MaxDirectMemorySize=192m"}]
 POD = {"imagePullPolicy": "IfNotPresent", "storageMode": "EmptyDir", "env": HEAP,
        "resources": {"requests": {"cpu": "20m", "memory": "384Mi"}}}
+# ac keeps its stores on claims (the local cluster's default StorageClass): its roll restarts its masters,
+# fenced one at a time; ab stays on EmptyDir, whose masters a roll must not restart
+CLAIMS = {"storageMode": "StorageClass", "volumeClaimTemplates": [{
+    "metadata": {"name": "broker-storage"},
+    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}
 CLUSTERS = {  # resource → (kind, RocketMQ cluster name, members per group)
     "am": ("BrokerCluster", "AllMasterCluster", 1),  # allMaster 2x1
     "am2": ("BrokerCluster", "AllMaster2", 2),  # allMaster 2x2
@@ -77,7 +82,8 @@ def _apache_broker(name: str) -> dict:
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker", "metadata": {"name": name},
             "spec": {"size": 2, "replicaPerGroup": members - 1, "brokerImage": ROCKETMQ_IMAGE, "nameServers": "",
                      "replicationMode": "ASYNC" if name == "ab" else "SYNC",
-                     "properties": {"brokerClusterName": cluster}, **POD, **placement()}}
+                     "properties": {"brokerClusterName": cluster}, **POD, **(CLAIMS if name == "ac" else {}),
+                     **placement()}}
 
 
 def _expected_names(name: str, obj: dict) -> list[str]:
@@ -253,3 +259,140 @@ def test_a_cluster_asking_for_broker_names_another_holds_is_refused_before_its_p
     assert "Broker ab" in ready["message"] and "brokerNamePrefix" in ready["message"], ready
     sets = client.AppsV1Api(api_client).list_namespaced_stateful_set(ns, label_selector="rocketmq.apache.org/cluster=late")
     assert sets.items == []
+
+
+class PermSampler:
+    """Reads every second, from the name server, the write permission of each broker name in the routes of
+    ``topics``; keeps each change as (seconds, broker name, writable)."""
+
+    def __init__(self, namesrv: str, topics: list[str]) -> None:
+        import threading
+
+        self.namesrv, self.topics = namesrv, topics
+        self.changes: list[tuple[float, str, bool]] = []
+        self.samples = 0
+        self._last: dict[str, bool] = {}
+        self._stop = threading.Event()
+        self._start = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from rocketmq_operator.rocketmq import AdminClient, RemotingError
+
+        with AdminClient([self.namesrv], connect_timeout=1, request_timeout=2) as admin:
+            while not self._stop.wait(1.0):
+                try:
+                    queues = [q for t in self.topics for q in admin.topic_route(t).queues]
+                except RemotingError:
+                    continue  # a sample lost, not a change
+                self.samples += 1
+                for q in queues:
+                    if self._last.get(q.broker_name) != q.writable:
+                        self._last[q.broker_name] = q.writable
+                        self.changes.append((round(time.monotonic() - self._start, 1), q.broker_name, q.writable))
+
+    def stop(self) -> list[tuple[float, str, bool]]:
+        self._stop.set()
+        self._thread.join(5)
+        return self.changes
+
+
+def _rolled(api_client, ns: str, name: str, before: dict[int, str], *, members: tuple[int, ...]) -> bool:
+    """The given members of each group of ``name`` run the StatefulSet's new revision and are Ready."""
+    core = client.CoreV1Api(api_client)
+    apps = client.AppsV1Api(api_client)
+    for g in (0, 1):
+        sts = apps.read_namespaced_stateful_set(f"{name}-{g}", ns)
+        if sts.status.update_revision == before[g]:
+            return False
+        for m in members:
+            pod = core.read_namespaced_pod(f"{name}-{g}-{m}", ns)
+            ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or ())
+            if pod.metadata.labels.get("controller-revision-hash") != sts.status.update_revision or not ready:
+                return False
+    return True
+
+
+def _read_all(namesrv: str, group: str, topic: str, keys: frozenset[str]) -> set[str]:
+    """A consumer group that read nothing so far reads the topic from its start until it has every key."""
+    from rocketmq_operator.rocketmq import PullConsumer
+
+    received: set[str] = set()
+    with PullConsumer([namesrv], group=group, topic=topic, start_from="earliest") as late:
+        def read_all():
+            received.update(k for m in late.poll() for k in m.keys)
+            return keys <= received
+        eventually(read_all, timeout=120, interval=0.2, what=f"{group} to read every acknowledged key of {topic}")
+    return received
+
+
+def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the_others_brokers(
+        modes, api_client, kubeconfig):
+    from rocketmq_operator.rocketmq import AdminClient, LoadRun
+
+    ns, namesrv = modes["ns"], modes["namesrv"]
+    names = {n: modes["seen"][n]["names"] for n in ("ab", "ac")}
+    apps = client.AppsV1Api(api_client)
+    with AdminClient([namesrv]) as admin:  # a subscription group on every master, to find there afterwards
+        for n in ("ab", "ac"):
+            for broker in names[n]:
+                admin.create_subscription_group(_cluster_info(namesrv).brokers[broker].addrs[0],
+                                                {"groupName": f"modes-kept-{n}", "retryMaxTimes": 5})
+    runs = {n: LoadRun([namesrv], f"Modes-{n}", rate=30, group=f"modes-roll-{n}", route_ttl=2.0, drain_timeout=90)
+            .start() for n in ("ab", "ac")}
+    time.sleep(3)  # traffic flowing before the rolls start
+    before = {n: {g: apps.read_namespaced_stateful_set(f"{n}-{g}", ns).status.update_revision for g in (0, 1)}
+              for n in ("ab", "ac")}
+    perms = PermSampler(namesrv, ["Modes-ab", "Modes-ac"])
+    start = time.monotonic()
+    for n in ("ab", "ac"):
+        patch_cr(api_client, "Broker", ns, n, {"spec": {"properties": {"maxMessageSize": "4194304"}}})
+    try:
+        eventually(lambda: _rolled(api_client, ns, "ab", before["ab"], members=(1,)), timeout=600, interval=2,
+                   what="ab's slaves to roll")
+        eventually(lambda: _rolled(api_client, ns, "ac", before["ac"], members=(0, 1)), timeout=900, interval=2,
+                   what="every member of ac to roll")
+        FIGURES["ab + ac roll (2 slaves; 2 masters + 2 slaves)"] = f"{time.monotonic() - start:.1f}s"
+        pending = eventually(lambda: (c := condition(get_cr(api_client, "Broker", ns, "ab"), "RestartPending"))
+                             .get("reason") == "EphemeralStorage" and c, timeout=60, interval=1,
+                             what="ab's RestartPending condition")
+        eventually(lambda: condition(get_cr(api_client, "Broker", ns, "ac"), "Ready").get("status") == "True"
+                   and not get_cr(api_client, "Broker", ns, "ac")["status"].get("roll"), timeout=120, interval=1,
+                   what="ac Ready with no roll in status")
+    except AssertionError as e:
+        for run in runs.values():
+            run.stop()
+        pods = kubectl(kubeconfig, "-n", ns, "get", "pods", "-o", "wide", check=False).stdout
+        crs = kubectl(kubeconfig, "-n", ns, "get", "brokers", "-o", "yaml", check=False).stdout
+        raise AssertionError(f"{e}\n{perms.stop()}\n{pods}\n{crs[-6000:]}") from None
+    time.sleep(3)
+    changes = perms.stop()
+    reports = {n: run.stop() for n, run in runs.items()}
+    acked = {n: run.acknowledged() for n, run in runs.items()}
+    FIGURES["roll permission samples / changes"] = f"{perms.samples} / {changes}"
+    # ab's masters were never restarted and never fenced; ac's were, one at a time, and are writable again
+    assert not [c for c in changes if c[1] in names["ab"] and not c[2]], changes
+    wiped = [c for c in changes if not c[2]]
+    assert sorted({c[1] for c in wiped}) == sorted(names["ac"]), changes
+    assert all(c[1] in names["ac"] for c in changes), changes
+    state: dict[str, bool] = {}
+    for _, broker, writable in changes:
+        state[broker] = writable
+        assert sum(not w for w in state.values()) <= 1, changes  # at most one master read-only at a time
+    assert all(state[b] for b in names["ac"]), changes
+    pods = {p.metadata.name: p for p in client.CoreV1Api(api_client).list_namespaced_pod(ns).items}
+    assert all(pods[f"ab-{g}-0"].status.container_statuses[0].restart_count == 0 for g in (0, 1))
+    assert "ab-" in pending["message"] or "master" in pending["message"], pending
+    for n in ("ab", "ac"):
+        report = reports[n]
+        assert report.sent_ok > 0 and report.lost == 0 and report.drained, report.to_json()
+        received = _read_all(namesrv, f"modes-lagging-{n}", f"Modes-{n}", acked[n])
+        FIGURES[f"{n} roll: sent/received/lagging group"] = f"{report.sent_ok}/{report.received}/{len(acked[n] & received)}"
+    with AdminClient([namesrv]) as admin:
+        info = _cluster_info(namesrv)
+        for n in ("ab", "ac"):
+            for broker in names[n]:
+                addr = info.brokers[broker].addrs[0]
+                assert f"Modes-{n}" in admin.topic_configs(addr), (broker, n)
+                assert f"modes-kept-{n}" in admin.subscription_groups(addr), (broker, n)

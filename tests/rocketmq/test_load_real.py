@@ -50,6 +50,8 @@ def test_a_run_on_a_healthy_pair_receives_every_key_once_and_leaves_no_lag(rocke
     assert report.sent_by_broker == {BROKER: report.sent_ok}
     assert report.received_from == {f"{BROKER}/0": report.sent_ok}
     assert admin.consume_stats(f"load-consumer-{report.run_id}", topic=topic).lag == 0
+    acked = run.acknowledged()
+    assert len(acked) == report.sent_ok and all(k.startswith(f"{report.run_id}-") for k in acked)
 
 
 def load_cli(rocketmq: RocketMQ, topic: str, *args: str) -> subprocess.Popen:
