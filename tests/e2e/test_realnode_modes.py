@@ -112,12 +112,22 @@ def modes_ns(api_client, real_nodes):
 
 
 @pytest.fixture(scope="module")
-def modes(api_client, kubeconfig, operator_kubeconfig, modes_ns):
+def tenant_ns(api_client, modes_ns):
+    """A second namespace, whose BrokerCluster names the first one's NameService by its DNS name."""
+    name = f"{modes_ns}-tenant"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": name, "labels": {"e2e": "true"}}})
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture(scope="module")
+def modes(api_client, kubeconfig, operator_kubeconfig, modes_ns, tenant_ns):
     """Runs each wave: its clusters Ready, what the name server lists, a cluster topic with load on each;
     yields what was seen per cluster, the namespace and the name-server address (the last wave still up)."""
     ns = modes_ns
     seen: dict[str, dict] = {}
-    with observing_operator_in(operator_kubeconfig, [ns], identity="e2e-realnode-modes"):
+    with observing_operator_in(operator_kubeconfig, [ns, tenant_ns], identity="e2e-realnode-modes"):
         create_cr(api_client, "NameService", ns, _name_service())
         wait_ready(api_client, "NameService", ns, NAME_SERVICE, timeout=180)
         ip = client.CoreV1Api(api_client).read_namespaced_pod(f"{NAME_SERVICE}-0", ns).status.pod_ip
@@ -126,7 +136,7 @@ def modes(api_client, kubeconfig, operator_kubeconfig, modes_ns):
             if i:
                 _delete(api_client, ns, WAVES[i - 1])
             _run_wave(api_client, kubeconfig, ns, namesrv, wave, seen)
-        yield {"ns": ns, "namesrv": namesrv, "seen": seen}
+        yield {"ns": ns, "namesrv": namesrv, "seen": seen, "tenant_ns": tenant_ns}
     for key, value in FIGURES.items():
         print(f"FIGURE {key}: {value}")
 
@@ -288,9 +298,14 @@ class PermSampler:
                     continue  # a sample lost, not a change
                 self.samples += 1
                 for q in queues:
-                    if self._last.get(q.broker_name) != q.writable:
-                        self._last[q.broker_name] = q.writable
+                    if q.broker_name in self._last and self._last[q.broker_name] != q.writable:
                         self.changes.append((round(time.monotonic() - self._start, 1), q.broker_name, q.writable))
+                    self._last[q.broker_name] = q.writable
+
+    @property
+    def last(self) -> dict[str, bool]:
+        """Whether each broker name was writable when last read."""
+        return dict(self._last)
 
     def stop(self) -> list[tuple[float, str, bool]]:
         self._stop.set()
@@ -298,11 +313,12 @@ class PermSampler:
         return self.changes
 
 
-def _rolled(api_client, ns: str, name: str, before: dict[int, str], *, members: tuple[int, ...]) -> bool:
+def _rolled(api_client, ns: str, name: str, before: dict[int, str], *, members: tuple[int, ...],
+            groups: tuple[int, ...] = (0, 1)) -> bool:
     """The given members of each group of ``name`` run the StatefulSet's new revision and are Ready."""
     core = client.CoreV1Api(api_client)
     apps = client.AppsV1Api(api_client)
-    for g in (0, 1):
+    for g in groups:
         sts = apps.read_namespaced_stateful_set(f"{name}-{g}", ns)
         if sts.status.update_revision == before[g]:
             return False
@@ -327,13 +343,38 @@ def _read_all(namesrv: str, group: str, topic: str, keys: frozenset[str]) -> set
     return received
 
 
+@pytest.fixture(scope="module")
+def tenant(modes, api_client):
+    """A BrokerCluster of another namespace (one group of two, on claims) whose literal nameServers is the
+    modes NameService's DNS name: it runs, registers and is Ready, but the operator may not write there."""
+    from rocketmq_operator.rocketmq import AdminClient, TopicConfig
+
+    ns = modes["tenant_ns"]
+    host = f"{NAME_SERVICE}-0.{NAME_SERVICE}.{modes['ns']}.svc.cluster.local:9876"
+    claims = {"storageMode": "StorageClass", "volumeClaimTemplate": CLAIMS["volumeClaimTemplates"][0]}
+    create_cr(api_client, "BrokerCluster", ns, {
+        "apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster", "metadata": {"name": "tenant"},
+        "spec": {"brokerImage": ROCKETMQ_IMAGE, "nameServers": host, "brokerNamePrefix": "tenant",
+                 "clusterName": "TenantCluster", "groupReplica": 1, "membersPerGroup": 2,
+                 **POD, **claims, **placement()}})
+    obj = wait_ready(api_client, "BrokerCluster", ns, "tenant", timeout=300)
+    with AdminClient([modes["namesrv"]]) as admin:
+        admin.create_topic(TopicConfig("Modes-tenant", read_queue_nums=2, write_queue_nums=2), cluster="TenantCluster")
+        eventually(lambda: admin.topic_route("Modes-tenant").queues, timeout=60, interval=1, what="Modes-tenant's route")
+    return {"ns": ns, "obj": obj}
+
+
 def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the_others_brokers(
-        modes, api_client, kubeconfig):
+        modes, tenant, api_client, kubeconfig):
+    """With them, the tenant's BrokerCluster rolls too: its slave restarts, its master is held with
+    NameServersForeign (the operator may not wipe a permission on another namespace's name server), and its
+    write permission never changes."""
     from rocketmq_operator.rocketmq import AdminClient, LoadRun
 
     ns, namesrv = modes["ns"], modes["namesrv"]
     names = {n: modes["seen"][n]["names"] for n in ("ab", "ac")}
     apps = client.AppsV1Api(api_client)
+    tenant_before = {0: apps.read_namespaced_stateful_set("tenant-0", tenant["ns"]).status.update_revision}
     with AdminClient([namesrv]) as admin:  # a subscription group on every master, to find there afterwards
         for n in ("ab", "ac"):
             for broker in names[n]:
@@ -344,11 +385,20 @@ def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the
     time.sleep(3)  # traffic flowing before the rolls start
     before = {n: {g: apps.read_namespaced_stateful_set(f"{n}-{g}", ns).status.update_revision for g in (0, 1)}
               for n in ("ab", "ac")}
-    perms = PermSampler(namesrv, ["Modes-ab", "Modes-ac"])
+    core = client.CoreV1Api(api_client)
+    unrolled = {(tenant["ns"] if p.startswith("tenant") else ns, p): None for p in ("ab-0-0", "ab-1-0", "tenant-0-0")}
+    unrolled = {k: core.read_namespaced_pod(k[1], k[0]).metadata.uid for k in unrolled}
+    perms = PermSampler(namesrv, ["Modes-ab", "Modes-ac", "Modes-tenant"])
     start = time.monotonic()
     for n in ("ab", "ac"):
         patch_cr(api_client, "Broker", ns, n, {"spec": {"properties": {"maxMessageSize": "4194304"}}})
+    patch_cr(api_client, "BrokerCluster", tenant["ns"], "tenant", {"spec": {"properties": {"maxMessageSize": "4194304"}}})
     try:
+        eventually(lambda: _rolled(api_client, tenant["ns"], "tenant", tenant_before, members=(1,), groups=(0,)),
+                   timeout=600, interval=2, what="the tenant's slave to roll")
+        held = eventually(lambda: (c := condition(get_cr(api_client, "BrokerCluster", tenant["ns"], "tenant"),
+                                                  "NameServersForeign")).get("status") == "True" and c,
+                          timeout=120, interval=1, what="the tenant's roll held at its master: NameServersForeign")
         eventually(lambda: _rolled(api_client, ns, "ab", before["ab"], members=(1,)), timeout=600, interval=2,
                    what="ab's slaves to roll")
         eventually(lambda: _rolled(api_client, ns, "ac", before["ac"], members=(0, 1)), timeout=900, interval=2,
@@ -371,8 +421,14 @@ def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the
     reports = {n: run.stop() for n, run in runs.items()}
     acked = {n: run.acknowledged() for n, run in runs.items()}
     FIGURES["roll permission samples / changes"] = f"{perms.samples} / {changes}"
-    # ab's masters were never restarted and never fenced; ac's were, one at a time, and are writable again
-    assert not [c for c in changes if c[1] in names["ab"] and not c[2]], changes
+    assert {*names["ab"], *names["ac"], "tenant-0"} <= set(perms.last) and all(perms.last.values()), perms.last
+    # ab's masters were never restarted and never fenced, nor the tenant's; ac's were, one at a time, and are
+    # writable again
+    assert not [c for c in changes if c[1] in (*names["ab"], "tenant-0") and not c[2]], changes
+    assert {k: core.read_namespaced_pod(k[1], k[0]).metadata.uid for k in unrolled} == unrolled  # not restarted
+    assert "are not a NameService of this namespace" in held["message"], held
+    rolling = condition(get_cr(api_client, "BrokerCluster", tenant["ns"], "tenant"), "Rolling")
+    assert "wiping write permission of tenant-0" in rolling.get("message", ""), rolling
     wiped = [c for c in changes if not c[2]]
     assert sorted({c[1] for c in wiped}) == sorted(names["ac"]), changes
     assert all(c[1] in names["ac"] for c in changes), changes
@@ -381,8 +437,6 @@ def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the
         state[broker] = writable
         assert sum(not w for w in state.values()) <= 1, changes  # at most one master read-only at a time
     assert all(state[b] for b in names["ac"]), changes
-    pods = {p.metadata.name: p for p in client.CoreV1Api(api_client).list_namespaced_pod(ns).items}
-    assert all(pods[f"ab-{g}-0"].status.container_statuses[0].restart_count == 0 for g in (0, 1))
     assert "ab-" in pending["message"] or "master" in pending["message"], pending
     for n in ("ab", "ac"):
         report = reports[n]
