@@ -47,9 +47,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from rocketmq_operator import logs
-from rocketmq_operator.controllers import observer as observer_module
-from rocketmq_operator.controllers.observer import Member, Observer, ObserveTarget
-from rocketmq_operator.controllers.runner import Controller, Key, Result
+from rocketmq_operator.controllers.observe import observer as observer_module
+from rocketmq_operator.controllers.observe.observer import Member, Observer, ObserveTarget
+from rocketmq_operator.controllers.runtime.runner import Controller, Key, Result
 from rocketmq_operator.resources.brokers import broker_cluster_objects
 from rocketmq_operator.resources.model import from_broker_cluster
 from rocketmq_operator.workqueue import PRIORITY_CHILD, RateLimitingQueue

@@ -27,8 +27,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from rocketmq_operator import __version__, logs
-from rocketmq_operator.controllers.observer import DEFAULT_INTERVAL as DEFAULT_OBSERVE_INTERVAL
-from rocketmq_operator.controllers.observer import Observer
+from rocketmq_operator.controllers.observe.observer import DEFAULT_INTERVAL as DEFAULT_OBSERVE_INTERVAL
+from rocketmq_operator.controllers.observe.observer import Observer
 from rocketmq_operator.controllers.registry import build_controllers
 from rocketmq_operator.events import EventRecorder
 from rocketmq_operator.httpserver import ProbeServer

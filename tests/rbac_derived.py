@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
-from rocketmq_operator.controllers.finalizers import FinalizerWriter
 from rocketmq_operator.controllers.registry import build_controllers
+from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.runtime.finalizers import FinalizerWriter
 from rocketmq_operator.events import EventRecorder
 from rocketmq_operator.informers import SharedInformerFactory
 from rocketmq_operator.kube import EVENTS, Resource

@@ -17,25 +17,19 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler, Listers
-from rocketmq_operator.controllers.clustermetrics import ClusterMetrics
-from rocketmq_operator.controllers.common import (
+from rocketmq_operator.controllers.brokers.brokercluster import BrokerClusterReconciler, Listers
+from rocketmq_operator.controllers.brokers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR, FrontDoor
+from rocketmq_operator.controllers.brokers.nameclaims import NameClaims
+from rocketmq_operator.controllers.observe.clustermetrics import ClusterMetrics
+from rocketmq_operator.controllers.observe.observer import Observer
+from rocketmq_operator.controllers.runtime.common import (
     CLUSTER_INDEX,
     INVOLVED_UID_INDEX,
     cluster_index,
     involved_uid_index,
 )
-from rocketmq_operator.controllers.console import ConsoleReconciler, console_name_service_key
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, controller_uid
-from rocketmq_operator.controllers.controllergroup import ControllerGroupReconciler
-from rocketmq_operator.controllers.doors import (
-    BROKER_CLUSTER_DOOR,
-    BROKER_DOOR,
-    IMPLICIT_NAME_SERVICE,
-    FrontDoor,
-    name_service_users_index,
-)
-from rocketmq_operator.controllers.enqueue import (
+from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter, controller_uid
+from rocketmq_operator.controllers.runtime.enqueue import (
     became_settled,
     controller_ref,
     mapped_handler,
@@ -43,16 +37,17 @@ from rocketmq_operator.controllers.enqueue import (
     parent_handler,
     settled,
 )
-from rocketmq_operator.controllers.finalizers import FinalizerWriter
-from rocketmq_operator.controllers.nameclaims import NameClaims
-from rocketmq_operator.controllers.nameservice import NameServiceReconciler
-from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.proxy import ProxyReconciler
-from rocketmq_operator.controllers.runner import Controller, Key
-from rocketmq_operator.controllers.statuspace import StatusPacer
-from rocketmq_operator.controllers.topictransfer import FINALIZER as TRANSFER_FINALIZER
-from rocketmq_operator.controllers.topictransfer import TopicTransferReconciler
-from rocketmq_operator.controllers.transferfacts import ClusterListers
+from rocketmq_operator.controllers.runtime.finalizers import FinalizerWriter
+from rocketmq_operator.controllers.runtime.refs import IMPLICIT_NAME_SERVICE, name_service_users_index
+from rocketmq_operator.controllers.runtime.runner import Controller, Key
+from rocketmq_operator.controllers.runtime.statuspace import StatusPacer
+from rocketmq_operator.controllers.topictransfer.topictransfer import FINALIZER as TRANSFER_FINALIZER
+from rocketmq_operator.controllers.topictransfer.topictransfer import TopicTransferReconciler
+from rocketmq_operator.controllers.topictransfer.transferfacts import ClusterListers
+from rocketmq_operator.controllers.workloads.console import ConsoleReconciler, console_name_service_key
+from rocketmq_operator.controllers.workloads.controllergroup import ControllerGroupReconciler
+from rocketmq_operator.controllers.workloads.nameservice import NameServiceReconciler
+from rocketmq_operator.controllers.workloads.proxy import ProxyReconciler
 from rocketmq_operator.informers import Lister, SharedInformerFactory
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
@@ -359,7 +354,7 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
                       allow_external_name_servers: bool = False) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``.
     ``allow_external_name_servers``: broker clusters that ask for it may be written to through name servers that
-    are not their namespace's own (see controllers.writegate)."""
+    are not their namespace's own (see controllers.brokers.writegate)."""
     for resource in (PODS, STATEFUL_SETS):  # shared by the BrokerCluster and Broker controllers
         factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
     factory.informer(FAILED_CREATE_EVENTS).add_indexers({INVOLVED_UID_INDEX: involved_uid_index})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rocketmq_operator.controllers.common import PAUSE_ANNOTATION, is_paused
+from rocketmq_operator.controllers.runtime.common import PAUSE_ANNOTATION, is_paused
 from rocketmq_operator.kube import KubeClient
 from rocketmq_operator.plugin import mq
 from rocketmq_operator.plugin.render import render_cluster_list, render_status, render_topics

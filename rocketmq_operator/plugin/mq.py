@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rocketmq_operator.controllers.metadata import SYSTEM_PREFIX, SYSTEM_TOPICS
+from rocketmq_operator.controllers.brokers.metadata import SYSTEM_PREFIX, SYSTEM_TOPICS
 from rocketmq_operator.plugin.target import Endpoints, PluginError
 from rocketmq_operator.rocketmq import AdminClient, RemotingError
 from rocketmq_operator.rocketmq.types import PERM_READ, PERM_WRITE, ClusterInfo

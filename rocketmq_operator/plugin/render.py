@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rocketmq_operator.controllers.addresses import name_server_list
-from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
+from rocketmq_operator.controllers.runtime.addresses import name_server_list
+from rocketmq_operator.controllers.runtime.common import PAUSE_ANNOTATION
 from rocketmq_operator.plugin.mq import BrokerRow, TopicRow
 from rocketmq_operator.resources.meta import ANNOTATION_RESTART
 from rocketmq_operator.resources.model import BrokerClusterModel

@@ -19,7 +19,7 @@ For broker group ``g``:
 - headless Service ``c-g``, only for a group whose StatefulSet was created by a version that gave each group
   its own (``serviceName`` cannot change, and a new volume would restart the pods); the reconciler names those
   groups in ``model.legacy_groups``. Their PodDisruptionBudget ``c-g`` is replaced by the cluster's
-  (see controllers.brokercluster), which changes no pod;
+  (see controllers.brokers.brokercluster), which changes no pod;
 - StatefulSet ``c-g`` with ``membersPerGroup`` pods and a **RollingUpdate** strategy: the StatefulSet
   controller replaces pods from the highest ordinal down, one at a time, each only after the one
   before is Ready again — slaves first, the master (ordinal 0) last — and ``kubectl rollout status``

@@ -9,7 +9,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.runner import Key
 from tests.e2e.clusters import (
     CLAIMS,
     SAMPLES,

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from kubernetes import client
 
-from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
+from rocketmq_operator.controllers.runtime.common import PAUSE_ANNOTATION
 from rocketmq_operator.resources.brokers import broker_cluster_objects, cluster_pdb, group_selector
 from rocketmq_operator.resources.model import from_broker_cluster
 from tests.e2e.clusters import create_cr, get_cr, patch_cr, wait_ready

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, watch
 
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.runner import Key
 from tests.e2e.clusters import SAMPLES, create_cr, get_cr, wait_condition, wait_ready
 from tests.e2e.conftest import IN_CLUSTER_OPERATOR
 from tests.e2e.test_brokercluster import _assert_rolled_slaves_first, small_cluster

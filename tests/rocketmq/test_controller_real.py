@@ -228,8 +228,8 @@ def test_a_message_goes_through_a_real_proxy_in_cluster_mode(ha: HaCluster, tmp_
 
 
 def test_the_observer_reads_the_leader_and_each_groups_master_from_real_controllers(ha: HaCluster):
-    from rocketmq_operator.controllers.controllerfacts import ControllerTarget, observe_controllers
-    from rocketmq_operator.controllers.observer import default_admin
+    from rocketmq_operator.controllers.observe.controllerfacts import ControllerTarget, observe_controllers
+    from rocketmq_operator.controllers.observe.observer import default_admin
 
     target = ControllerTarget(members=tuple((f"c-{i}", a) for i, a in enumerate(ha.controllers.addrs)),
                               broker_names=(GROUP, "no-such-group"))

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from rmq_servers import Jars, start_broker, start_namesrv, stop_all, wait_until
 
-from rocketmq_operator.controllers.drain import PRODUCER_GRACE, drain_step
-from rocketmq_operator.controllers.holdings import read_holdings
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, ObserveTarget
+from rocketmq_operator.controllers.brokers.drain import PRODUCER_GRACE, drain_step
+from rocketmq_operator.controllers.brokers.holdings import read_holdings
+from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterFacts, ObserveTarget
 from rocketmq_operator.rocketmq import AdminClient, PullConsumer, TopicConfig
 from rocketmq_operator.rocketmq.message import encode_properties
 from rocketmq_operator.rocketmq.protocol import RequestCode

@@ -13,9 +13,9 @@ import uuid
 import pytest
 from rmq_servers import wait_until
 
-from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
-from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.observe.observer import Observer
+from rocketmq_operator.controllers.runtime.common import PAUSE_ANNOTATION
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import BROKER_CLUSTERS
 from rocketmq_operator.rocketmq import AdminClient, TopicConfig
 from tests.unit.controllers.ctl_fakes import Cluster

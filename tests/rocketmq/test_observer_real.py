@@ -9,7 +9,7 @@ import time
 import pytest
 from rmq_servers import start_namesrv, stop_all, wait_until
 
-from rocketmq_operator.controllers.observer import Member, ObserveTarget, default_admin, observe
+from rocketmq_operator.controllers.observe.observer import Member, ObserveTarget, default_admin, observe
 from rocketmq_operator.rocketmq import AdminClient
 
 pytestmark = pytest.mark.rocketmq

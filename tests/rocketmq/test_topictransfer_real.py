@@ -18,7 +18,7 @@ from rmq_servers import RocketMQ, start_broker, stop_all, wait_until
 
 from rocketmq_operator.clock import REAL_CLOCK
 from rocketmq_operator.controllers import registry
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import NAME_SERVICES, TOPIC_TRANSFERS
 from rocketmq_operator.rocketmq import AdminClient, RemotingError, ResponseError, TopicConfig
 from rocketmq_operator.rocketmq.consumer import PullConsumer

@@ -19,17 +19,17 @@ from typing import Any
 import yaml
 
 from rocketmq_operator.controllers import registry
-from rocketmq_operator.controllers.brokercluster import BrokerClusterReconciler
-from rocketmq_operator.controllers.common import (
+from rocketmq_operator.controllers.brokers.brokercluster import BrokerClusterReconciler
+from rocketmq_operator.controllers.brokers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
+from rocketmq_operator.controllers.brokers.nameclaims import NameClaims
+from rocketmq_operator.controllers.runtime.common import (
     CLUSTER_INDEX,
     INVOLVED_UID_INDEX,
     cluster_index,
     involved_uid_index,
 )
-from rocketmq_operator.controllers.console import ConsoleReconciler
-from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
-from rocketmq_operator.controllers.nameclaims import NameClaims
-from rocketmq_operator.controllers.nameservice import NameServiceReconciler
+from rocketmq_operator.controllers.workloads.console import ConsoleReconciler
+from rocketmq_operator.controllers.workloads.nameservice import NameServiceReconciler
 from rocketmq_operator.informers import Lister, Store, object_key
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,

@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 from ctl_fakes import Cluster
 
-from rocketmq_operator.controllers.doors import BROKER_DOOR, IMPLICIT_NAME_SERVICE, name_service_users_index
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.brokers.doors import BROKER_DOOR
+from rocketmq_operator.controllers.runtime.refs import IMPLICIT_NAME_SERVICE, name_service_users_index
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import BROKERS, CONFIG_MAPS, NAME_SERVICES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "e2e" / "apache-examples"

@@ -11,8 +11,8 @@ from typing import Any
 
 from ctl_fakes import Cluster, seed_name_service
 
-from rocketmq_operator.controllers.nameclaims import NameClaims
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.brokers.nameclaims import NameClaims
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import BROKER_CLUSTERS, BROKERS, STATEFUL_SETS
 from rocketmq_operator.resources.identity import ANNOTATION_PREFIX
 

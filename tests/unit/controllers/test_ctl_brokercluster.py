@@ -9,8 +9,12 @@ from typing import Any
 
 from ctl_fakes import Cluster, load_sample, with_claims
 
-from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION, STALE_CACHE_RECHECK
-from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.runtime.common import (
+    CONFLICT_RECHECK,
+    PAUSE_ANNOTATION,
+    STALE_CACHE_RECHECK,
+)
+from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
     CONFIG_MAPS,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from rocketmq_operator.controllers.clustermetrics import FAMILIES, ClusterMetrics
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, ObserveTarget
+from rocketmq_operator.controllers.observe.clustermetrics import FAMILIES, ClusterMetrics
+from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterFacts, ObserveTarget
 from tests.fakeclock import FakeClock
 
 KEY = ("BrokerCluster", "shop", "orders")
@@ -186,7 +186,7 @@ def test_the_reconciler_publishes_what_it_observed_and_forgets_a_deleted_cluster
     from test_ctl_observed_cluster import KEY as SYNC_KEY
     from test_ctl_observed_cluster import NAME, NS, one_group, running
 
-    from rocketmq_operator.controllers.observer import Observer
+    from rocketmq_operator.controllers.observe.observer import Observer
     from rocketmq_operator.kube import BROKER_CLUSTERS
 
     registry, cluster = CollectorRegistry(), Cluster()

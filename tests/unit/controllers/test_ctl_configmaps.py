@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from ctl_fakes import Cluster, load_sample, play_statefulset_controller, with_claims
 
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import (
     BROKER_CLUSTERS,
     CONFIG_MAPS,

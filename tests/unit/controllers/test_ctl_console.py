@@ -7,8 +7,8 @@ from typing import Any
 
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION
-from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.runtime.common import CONFLICT_RECHECK, PAUSE_ANNOTATION
+from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.kube import CONSOLES, DEPLOYMENTS, NAME_SERVICES, Conflict
 
 NS, NAME = "rocketmq", "console"

@@ -7,8 +7,8 @@ from typing import Any
 
 from ctl_fakes import Cluster, InlinePool, load_sample, play_statefulset_controller
 
-from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.observe.observer import Observer
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import CONTROLLERS
 from rocketmq_operator.rocketmq import ConnectError
 from rocketmq_operator.rocketmq.controlleradmin import CONTROLLER_GET_METADATA_INFO

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from drain_fakes import NAME_SERVER, Admin, Master
 
-from rocketmq_operator.controllers import drain as dr
-from rocketmq_operator.controllers.drain import PRODUCER_GRACE, drain_step, unobserved_step
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, ObserveTarget
+from rocketmq_operator.controllers.brokers import drain as dr
+from rocketmq_operator.controllers.brokers.drain import PRODUCER_GRACE, drain_step, unobserved_step
+from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterFacts, ObserveTarget
 from rocketmq_operator.rocketmq import ProtocolError, RemotingTimeout
 
 TARGET = ObserveTarget(cluster_name="C", name_servers=(NAME_SERVER,), namesrv_addr=NAME_SERVER, members=())

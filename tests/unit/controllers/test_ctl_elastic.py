@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from rocketmq_operator.controllers.elastic import ElasticPool, may_start
+from rocketmq_operator.controllers.observe.elastic import ElasticPool, may_start
 from tests.fakeclock import FakeClock
 
 

@@ -1,12 +1,17 @@
-"""Covers the event handlers of controllers/enqueue.py: parent keys and their priorities (initial list and
+"""Covers the event handlers of controllers/runtime/enqueue.py: parent keys and their priorities (initial list and
 unchanged resyncs low), tombstones unwrapped, children mapped through their controlling ownerReference."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.enqueue import became_settled, mapped_handler, owner_keys, parent_handler
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.enqueue import (
+    became_settled,
+    mapped_handler,
+    owner_keys,
+    parent_handler,
+)
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown
 from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_LOW, PRIORITY_NORMAL, RateLimitingQueue
 from tests.fakeclock import FakeClock
@@ -250,7 +255,7 @@ def test_the_update_that_settles_a_statefulset_queues_its_parent_at_once_others_
 
 
 def test_a_controller_delays_child_changes_but_not_the_settling_update():
-    from rocketmq_operator.controllers.runner import Controller
+    from rocketmq_operator.controllers.runtime.runner import Controller
 
     clock = FakeClock()
     queue = RateLimitingQueue(clock=clock)
@@ -264,8 +269,8 @@ def test_a_controller_delays_child_changes_but_not_the_settling_update():
 
 
 def test_only_the_statefulset_that_settles_the_last_group_of_a_cluster_completes_it():
-    from rocketmq_operator.controllers.common import CLUSTER_INDEX, cluster_index
     from rocketmq_operator.controllers.registry import _settles_cluster
+    from rocketmq_operator.controllers.runtime.common import CLUSTER_INDEX, cluster_index
     from rocketmq_operator.informers import Lister, Store
     from rocketmq_operator.kube import STATEFUL_SETS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rocketmq_operator.controllers.metadata import copy_metadata, source_group
+from rocketmq_operator.controllers.brokers.metadata import copy_metadata, source_group
 from rocketmq_operator.resources.model import from_broker
 
 

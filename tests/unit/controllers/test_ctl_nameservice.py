@@ -8,8 +8,12 @@ from typing import Any
 
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.common import CONFLICT_RECHECK, PAUSE_ANNOTATION, STALE_CACHE_RECHECK
-from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.runtime.common import (
+    CONFLICT_RECHECK,
+    PAUSE_ANNOTATION,
+    STALE_CACHE_RECHECK,
+)
+from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.kube import NAME_SERVICES, SERVICES, STATEFUL_SETS, Conflict
 
 NS, NAME = "rocketmq", "rocketmq-nameserver"

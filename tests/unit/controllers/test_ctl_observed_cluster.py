@@ -9,8 +9,8 @@ from typing import Any
 
 from ctl_fakes import TALK_NAME_SERVER_IPS, Cluster, InlinePool, World, load_sample, seed_name_service
 
-from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.observe.observer import Observer
+from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.kube import BROKER_CLUSTERS, PODS, STATEFUL_SETS
 
 NS, NAME = "rocketmq-operator", "mybrokercluster"

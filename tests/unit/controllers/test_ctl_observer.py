@@ -10,8 +10,14 @@ from typing import Any
 
 from ctl_fakes import InlinePool, World
 
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, Member, Observer, ObserveTarget
-from rocketmq_operator.controllers.registration import broker_fields, registration
+from rocketmq_operator.controllers.brokers.registration import broker_fields, registration
+from rocketmq_operator.controllers.observe.observer import (
+    BrokerFacts,
+    ClusterFacts,
+    Member,
+    Observer,
+    ObserveTarget,
+)
 from tests.fakeclock import FakeClock
 
 MEMBERS = (Member("c-0-0", "10.0.0.1:10911", "broker-0", 0), Member("c-0-1", "10.0.0.2:10911", "broker-0", 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ctl_fakes import Cluster, load_sample
 
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import DEPLOYMENTS, NAME_SERVICES, PROXIES
 
 NS, NAME = "rocketmq", "rocketmq-proxy"

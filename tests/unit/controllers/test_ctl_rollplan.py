@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollParams, plan
+from rocketmq_operator.controllers.plans.rollplan import GroupState, PodState, RollParams, plan
 
 PARAMS = RollParams(max_lag_bytes=100, drain_seconds=10.0)
 

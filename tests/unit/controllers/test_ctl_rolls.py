@@ -20,9 +20,9 @@ from ctl_fakes import (
     sync_until_fenced,
 )
 
-from rocketmq_operator.controllers.common import PAUSE_ANNOTATION
-from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.observe.observer import Observer
+from rocketmq_operator.controllers.runtime.common import PAUSE_ANNOTATION
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import BROKER_CLUSTERS, BROKERS, CONTROLLERS, STATEFUL_SETS
 from rocketmq_operator.resources import meta
 from rocketmq_operator.rocketmq.controlleradmin import (

@@ -11,7 +11,7 @@ import pytest
 from ctl_fakes import FakeRecorder
 from prometheus_client import CollectorRegistry
 
-from rocketmq_operator.controllers.runner import (
+from rocketmq_operator.controllers.runtime.runner import (
     RESULTS,
     Controller,
     ControllerMetrics,

@@ -4,7 +4,7 @@ up to its bound, and that an answer, or a target that no longer names the endpoi
 
 from __future__ import annotations
 
-from rocketmq_operator.controllers.silence import BROKER, Silence
+from rocketmq_operator.controllers.observe.silence import BROKER, Silence
 from rocketmq_operator.rocketmq import ConnectError, ConnectionLost, RemotingTimeout
 from tests.fakeclock import FakeClock
 

@@ -1,4 +1,4 @@
-"""Covers controllers/conditions.py and the status Report: lastTransitionTime kept until a condition flips,
+"""Covers controllers/runtime/conditions.py and the status Report: lastTransitionTime kept until a condition flips,
 equal findings giving an equal status, and what each finding puts in the status."""
 
 from __future__ import annotations
@@ -7,7 +7,10 @@ from typing import Any
 
 from ctl_fakes import load_sample
 
-from rocketmq_operator.controllers.conditions import (
+from rocketmq_operator.controllers.brokers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
+from rocketmq_operator.controllers.brokers.drain import DrainStep
+from rocketmq_operator.controllers.brokers.status import Report
+from rocketmq_operator.controllers.runtime.conditions import (
     FALSE,
     TRUE,
     get_condition,
@@ -15,10 +18,7 @@ from rocketmq_operator.controllers.conditions import (
     rfc3339,
     set_condition,
 )
-from rocketmq_operator.controllers.control import ApplyReport
-from rocketmq_operator.controllers.doors import BROKER_CLUSTER_DOOR, BROKER_DOOR
-from rocketmq_operator.controllers.drain import DrainStep
-from rocketmq_operator.controllers.status import Report
+from rocketmq_operator.controllers.runtime.control import ApplyReport
 from rocketmq_operator.resources import meta
 from rocketmq_operator.resources.model import BrokerClusterModel, from_broker_cluster
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rocketmq_operator.controllers.statuspace import StatusPacer, figures_only
+from rocketmq_operator.controllers.runtime.statuspace import StatusPacer, figures_only
 from tests.fakeclock import FakeClock
 
 

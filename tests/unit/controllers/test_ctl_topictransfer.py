@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from rocketmq_operator.controllers.runner import Key
-from rocketmq_operator.controllers.topictransfer import FINALIZER
-from rocketmq_operator.controllers.transferfacts import expected_brokers
+from rocketmq_operator.controllers.runtime.runner import Key
+from rocketmq_operator.controllers.topictransfer.topictransfer import FINALIZER
+from rocketmq_operator.controllers.topictransfer.transferfacts import expected_brokers
 from rocketmq_operator.kube import BROKERS, NAME_SERVICES, PODS, TOPIC_TRANSFERS, Conflict
 from rocketmq_operator.rocketmq import (
     BrokerData,

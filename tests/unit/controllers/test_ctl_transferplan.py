@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from rocketmq_operator.controllers import transferplan as tp
-from rocketmq_operator.controllers.transferplan import (
+from rocketmq_operator.controllers.plans import transferplan as tp
+from rocketmq_operator.controllers.plans.transferplan import (
     Advance,
     CreateGroups,
     CreateTopics,

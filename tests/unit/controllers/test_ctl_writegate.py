@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ctl_fakes import Cluster, seed_name_service
 
-from rocketmq_operator.controllers.writegate import WriteGate, foreign_name_servers, write_gate
+from rocketmq_operator.controllers.brokers.writegate import WriteGate, foreign_name_servers, write_gate
 from rocketmq_operator.kube import NAME_SERVICES, PODS
 
 OWN, OTHER = "team-a", "team-b"

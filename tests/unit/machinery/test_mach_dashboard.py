@@ -90,7 +90,7 @@ def test_every_query_names_only_metrics_the_operator_exports(dashboard):
 
 
 def test_the_dashboard_shows_operator_health_and_every_rocketmq_family(dashboard):
-    from rocketmq_operator.controllers.clustermetrics import FAMILIES
+    from rocketmq_operator.controllers.observe.clustermetrics import FAMILIES
 
     used = set().union(*(metric_names(expr) for _, expr in queries(dashboard)))
     assert set(FAMILIES) <= used, f"families without a panel: {sorted(set(FAMILIES) - used)}"

@@ -3,7 +3,7 @@ that from the code); no more, no less."""
 
 from __future__ import annotations
 
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter
+from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter
 from rocketmq_operator.kube import LEASES
 from rocketmq_operator.leaderelection import LeaderElector
 from tests.rbac_derived import RBAC, client_verbs, granted, grants, required

@@ -26,7 +26,7 @@ def test_a_pod_keeps_identity_labels_owner_and_readiness_only():
 
 
 def test_a_pod_update_that_only_binds_it_or_moves_other_conditions_is_no_news_to_a_sync():
-    from rocketmq_operator.controllers.enqueue import same_but_version
+    from rocketmq_operator.controllers.runtime.enqueue import same_but_version
 
     def pod(rv, **status):
         return {"metadata": {"name": "p", "namespace": "ns", "resourceVersion": rv}, "spec": {}, "status": status}

@@ -10,9 +10,9 @@ from typing import ClassVar
 
 import pytest
 
-from rocketmq_operator.controllers import metadata, registration, rolling
-from rocketmq_operator.controllers import status as st
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts
+from rocketmq_operator.controllers.brokers import metadata, registration, rolling
+from rocketmq_operator.controllers.brokers import status as st
+from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterFacts
 from rocketmq_operator.resources import brokerconf, brokers, identity
 from rocketmq_operator.resources.model import from_broker, from_broker_cluster
 

@@ -11,7 +11,7 @@
    alone); groups created with a Service and ConfigMap of their own keep them (see resources.brokers),
    and a group whose files do not fit in the cluster's ConfigMap gets one of its own
    (resources.configlayout). The ConfigMaps are written first: a group whose ConfigMap was not written
-   keeps its StatefulSet as it is and no pod of it restarts (see controllers.configwrites);
+   keeps its StatefulSet as it is and no pod of it restarts (see controllers.brokers.configwrites);
 5. groups beyond the spec: kept and reported unless ``allowGroupScaleDown`` is set;
 6. report rollouts: a changed template (image, resources, the broker.conf hash) is rolled by each
    group's StatefulSet, highest ordinal first (slaves before the master), one Ready pod at a time;
@@ -27,22 +27,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers import rollplan
-from rocketmq_operator.controllers import status as st
-from rocketmq_operator.controllers.addresses import coming_up, dialable_list, name_server_list
-from rocketmq_operator.controllers.clustermetrics import ClusterMetrics
-from rocketmq_operator.controllers.common import (
-    CLUSTER_INDEX,
-    STALE_CACHE_RECHECK,
-    is_paused,
-    note_overrides,
-    pods_not_created,
-)
-from rocketmq_operator.controllers.conditions import get_condition, rfc3339
-from rocketmq_operator.controllers.configwrites import write_configs
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all, controller_uid
-from rocketmq_operator.controllers.doors import FrontDoor, Refs
-from rocketmq_operator.controllers.drain import (
+from rocketmq_operator.controllers.brokers import status as st
+from rocketmq_operator.controllers.brokers.configwrites import write_configs
+from rocketmq_operator.controllers.brokers.doors import FrontDoor, Refs
+from rocketmq_operator.controllers.brokers.drain import (
     ACCEPT_LOSS_FIELD,
     DEFAULT_DRAIN_TIMEOUT,
     DrainStep,
@@ -50,24 +38,46 @@ from rocketmq_operator.controllers.drain import (
     refused_step,
     unobserved_step,
 )
-from rocketmq_operator.controllers.metadata import copy_metadata
-from rocketmq_operator.controllers.nameclaims import NameClaims
-from rocketmq_operator.controllers.observer import Observer
-from rocketmq_operator.controllers.registration import (
+from rocketmq_operator.controllers.brokers.metadata import copy_metadata
+from rocketmq_operator.controllers.brokers.nameclaims import NameClaims
+from rocketmq_operator.controllers.brokers.registration import (
     BROKERS_REGISTERED,
     observe_target,
     waits_for_name_servers,
 )
-from rocketmq_operator.controllers.rolling import (
+from rocketmq_operator.controllers.brokers.rolling import (
     fence,
     handover,
     roll_inputs,
     set_partitions,
     writes_name_servers,
 )
-from rocketmq_operator.controllers.runner import Key, Result
-from rocketmq_operator.controllers.statuspace import StatusPacer
-from rocketmq_operator.controllers.writegate import ALLOW_FIELD, NAME_SERVERS_FOREIGN, WriteGate, write_gate
+from rocketmq_operator.controllers.brokers.writegate import (
+    ALLOW_FIELD,
+    NAME_SERVERS_FOREIGN,
+    WriteGate,
+    write_gate,
+)
+from rocketmq_operator.controllers.observe.clustermetrics import ClusterMetrics
+from rocketmq_operator.controllers.observe.observer import Observer
+from rocketmq_operator.controllers.plans import rollplan
+from rocketmq_operator.controllers.runtime.addresses import coming_up, dialable_list, name_server_list
+from rocketmq_operator.controllers.runtime.common import (
+    CLUSTER_INDEX,
+    STALE_CACHE_RECHECK,
+    is_paused,
+    note_overrides,
+    pods_not_created,
+)
+from rocketmq_operator.controllers.runtime.conditions import get_condition, rfc3339
+from rocketmq_operator.controllers.runtime.control import (
+    ObjectControl,
+    StatusWriter,
+    apply_all,
+    controller_uid,
+)
+from rocketmq_operator.controllers.runtime.runner import Key, Result
+from rocketmq_operator.controllers.runtime.statuspace import StatusPacer
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound

@@ -37,8 +37,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rocketmq_operator.controllers.holdings import Holdings, HoldingsAdmin, read_holdings
-from rocketmq_operator.controllers.observer import ClusterFacts
+from rocketmq_operator.controllers.brokers.holdings import Holdings, HoldingsAdmin, read_holdings
+from rocketmq_operator.controllers.observe.observer import ClusterFacts
 from rocketmq_operator.rocketmq import RemotingError, WritePermResult
 
 DEFAULT_DRAIN_TIMEOUT = 600.0

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rocketmq_operator.controllers.observer import ClusterFacts
+from rocketmq_operator.controllers.observe.observer import ClusterFacts
 from rocketmq_operator.resources import identity
 from rocketmq_operator.resources.model import BrokerClusterModel
 from rocketmq_operator.rocketmq import RemotingError

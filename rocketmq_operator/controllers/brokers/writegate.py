@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rocketmq_operator.controllers.addresses import split_host_port
+from rocketmq_operator.controllers.runtime.addresses import split_host_port
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.resources import meta, naming
 

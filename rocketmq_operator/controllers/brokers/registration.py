@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts, Member, ObserveTarget
+from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterFacts, Member, ObserveTarget
+from rocketmq_operator.controllers.runtime.addresses import dialable_list, name_server_list
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.resources import identity, meta, naming
 from rocketmq_operator.resources.model import BrokerClusterModel

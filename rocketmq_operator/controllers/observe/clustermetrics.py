@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.observer import BrokerFacts, ClusterFacts
+from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterFacts
 
 CLUSTER_LABELS = ("kind", "namespace", "cluster")
 BROKER_LABELS = (*CLUSTER_LABELS, "broker")

@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.common import pods_not_created
-from rocketmq_operator.controllers.conditions import FALSE, TRUE
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
-from rocketmq_operator.controllers.opening import mark_overridden, open_parent, refuse
-from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.runtime.common import pods_not_created
+from rocketmq_operator.controllers.runtime.conditions import FALSE, TRUE
+from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter, apply_all
+from rocketmq_operator.controllers.runtime.opening import mark_overridden, open_parent, refuse
+from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.resources.model import from_name_service

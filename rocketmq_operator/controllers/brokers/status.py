@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.controllers.common import CONFLICT_RECHECK, OVERRIDDEN, STALE_CACHE_RECHECK, pod_ready
-from rocketmq_operator.controllers.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
-from rocketmq_operator.controllers.configwrites import REASON as CONFIG_NOT_WRITTEN
-from rocketmq_operator.controllers.configwrites import ConfigWrites
-from rocketmq_operator.controllers.control import ApplyReport
-from rocketmq_operator.controllers.drain import DrainStep
-from rocketmq_operator.controllers.metadata import CopyResult
-from rocketmq_operator.controllers.observer import ClusterFacts
-from rocketmq_operator.controllers.registration import (
+from rocketmq_operator.controllers.brokers.configwrites import REASON as CONFIG_NOT_WRITTEN
+from rocketmq_operator.controllers.brokers.configwrites import ConfigWrites
+from rocketmq_operator.controllers.brokers.drain import DrainStep
+from rocketmq_operator.controllers.brokers.metadata import CopyResult
+from rocketmq_operator.controllers.brokers.registration import (
     BROKERS_REGISTERED,
     NAME_SERVERS_SYNCED,
     broker_fields,
@@ -27,8 +23,17 @@ from rocketmq_operator.controllers.registration import (
     registration,
     unsynced,
 )
-from rocketmq_operator.controllers.runner import Result
-from rocketmq_operator.controllers.writegate import NAME_SERVERS_FOREIGN, REFUSED_REASON
+from rocketmq_operator.controllers.brokers.writegate import NAME_SERVERS_FOREIGN, REFUSED_REASON
+from rocketmq_operator.controllers.observe.observer import ClusterFacts
+from rocketmq_operator.controllers.runtime.common import (
+    CONFLICT_RECHECK,
+    OVERRIDDEN,
+    STALE_CACHE_RECHECK,
+    pod_ready,
+)
+from rocketmq_operator.controllers.runtime.conditions import FALSE, PAUSED, PAUSED_MESSAGE, TRUE, ConditionSet
+from rocketmq_operator.controllers.runtime.control import ApplyReport
+from rocketmq_operator.controllers.runtime.runner import Result
 from rocketmq_operator.resources import identity, meta
 from rocketmq_operator.resources.model import BrokerClusterModel
 
@@ -143,7 +148,7 @@ class Report:
         return Result(requeue_after=min(waits)) if waits else None
 
     def configs_written(self, writes: ConfigWrites) -> None:
-        """Takes what writing the ConfigMaps found (see controllers.configwrites)."""
+        """Takes what writing the ConfigMaps found (see controllers.brokers.configwrites)."""
         self.configs = writes
         self.conflicts += writes.conflicts
         if writes.stale:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from rocketmq_operator.controllers.common import pod_ready
+from rocketmq_operator.controllers.runtime.common import pod_ready
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
 

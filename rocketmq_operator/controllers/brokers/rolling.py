@@ -19,10 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rocketmq_operator.controllers.common import pod_ready
-from rocketmq_operator.controllers.observer import ClusterFacts
-from rocketmq_operator.controllers.registration import controller_view, facts_by_pod, is_registered, member_of
-from rocketmq_operator.controllers.rollplan import GroupState, PodState, RollPlan
+from rocketmq_operator.controllers.brokers.registration import (
+    controller_view,
+    facts_by_pod,
+    is_registered,
+    member_of,
+)
+from rocketmq_operator.controllers.observe.observer import ClusterFacts
+from rocketmq_operator.controllers.plans.rollplan import GroupState, PodState, RollPlan
+from rocketmq_operator.controllers.runtime.common import pod_ready
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.resources import identity
 from rocketmq_operator.resources.diff import ContainsMemo, contains

@@ -12,8 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from rocketmq_operator.controllers.common import CONFLICT_RECHECK, STALE_CACHE_RECHECK
-from rocketmq_operator.controllers.runner import Result
+from rocketmq_operator.controllers.runtime.common import CONFLICT_RECHECK, STALE_CACHE_RECHECK
+from rocketmq_operator.controllers.runtime.runner import Result
 from rocketmq_operator.events import NORMAL, WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource

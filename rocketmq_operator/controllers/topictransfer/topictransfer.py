@@ -29,13 +29,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers import transferplan as tp
-from rocketmq_operator.controllers.common import is_paused
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, get_condition, rfc3339
-from rocketmq_operator.controllers.control import StatusWriter
-from rocketmq_operator.controllers.finalizers import FinalizerWriter, is_deleted
-from rocketmq_operator.controllers.runner import Key, Result
-from rocketmq_operator.controllers.transferfacts import (
+from rocketmq_operator.controllers.plans import transferplan as tp
+from rocketmq_operator.controllers.runtime.common import is_paused
+from rocketmq_operator.controllers.runtime.conditions import FALSE, TRUE, ConditionSet, get_condition, rfc3339
+from rocketmq_operator.controllers.runtime.control import StatusWriter
+from rocketmq_operator.controllers.runtime.finalizers import FinalizerWriter, is_deleted
+from rocketmq_operator.controllers.runtime.runner import Key, Result
+from rocketmq_operator.controllers.topictransfer.transferfacts import (
     AdminFor,
     ClusterListers,
     ClusterProblem,

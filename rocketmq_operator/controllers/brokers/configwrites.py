@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rocketmq_operator.controllers.conditions import get_condition
-from rocketmq_operator.controllers.control import Change, ChangeLog, ObjectControl, warn_not_owned
+from rocketmq_operator.controllers.runtime.conditions import get_condition
+from rocketmq_operator.controllers.runtime.control import Change, ChangeLog, ObjectControl, warn_not_owned
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.kube import ApiError, Conflict, Forbidden, NotFound
 from rocketmq_operator.kube.errors import namespace_terminating

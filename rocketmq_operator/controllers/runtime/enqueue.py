@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.informers import DeletedFinalStateUnknown, FuncHandler
 from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_LOW, PRIORITY_NORMAL
 

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rocketmq_operator.controllers import transferplan as tp
-from rocketmq_operator.controllers.addresses import dialable_list, name_server_list
+from rocketmq_operator.controllers.plans import transferplan as tp
+from rocketmq_operator.controllers.runtime.addresses import dialable_list, name_server_list
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import identity, meta

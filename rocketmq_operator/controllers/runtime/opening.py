@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rocketmq_operator.clock import Clock
-from rocketmq_operator.controllers.common import OVERRIDDEN, is_paused, note_overrides
-from rocketmq_operator.controllers.conditions import FALSE, TRUE, ConditionSet, rfc3339
-from rocketmq_operator.controllers.control import StatusWriter
-from rocketmq_operator.controllers.runner import Key
+from rocketmq_operator.controllers.runtime.common import OVERRIDDEN, is_paused, note_overrides
+from rocketmq_operator.controllers.runtime.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.runtime.control import StatusWriter
+from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.conditions import FALSE, TRUE
-from rocketmq_operator.controllers.control import ObjectControl, StatusWriter, apply_all
-from rocketmq_operator.controllers.doors import client_name_servers, name_service_key
-from rocketmq_operator.controllers.opening import open_parent, refuse
-from rocketmq_operator.controllers.runner import Key, Result
+from rocketmq_operator.controllers.runtime.conditions import FALSE, TRUE
+from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter, apply_all
+from rocketmq_operator.controllers.runtime.opening import open_parent, refuse
+from rocketmq_operator.controllers.runtime.refs import client_name_servers, name_service_key
+from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.resources.console import console_objects
 

@@ -37,13 +37,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.controllerfacts import (
+from rocketmq_operator.controllers.observe.controllerfacts import (
     ControllerFacts,
     ControllerTarget,
     observe_controllers,
 )
-from rocketmq_operator.controllers.elastic import ElasticPool
-from rocketmq_operator.controllers.silence import BROKER, NAME_SERVER, Silence
+from rocketmq_operator.controllers.observe.elastic import ElasticPool
+from rocketmq_operator.controllers.observe.silence import BROKER, NAME_SERVER, Silence
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.rocketmq import AdminClient, RemotingError
 
