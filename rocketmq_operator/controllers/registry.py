@@ -28,6 +28,7 @@ from rocketmq_operator.controllers.runtime.common import (
     cluster_index,
     involved_uid_index,
 )
+from rocketmq_operator.controllers.runtime.conditions import Recorder
 from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter, controller_uid
 from rocketmq_operator.controllers.runtime.enqueue import (
     became_settled,
@@ -84,12 +85,12 @@ PROXY_CHILDREN = (SERVICES, DEPLOYMENTS, POD_DISRUPTION_BUDGETS)
 # -- reconcilers: built the same way here and in the unit tests (from a lister per resource) --------------
 
 def object_controls(kinds: Iterable[Resource], *, client: KubeClient, lister_for: ListerFor,
-                    recorder: Any) -> dict[str, ObjectControl]:
+                    recorder: Recorder) -> dict[str, ObjectControl]:
     """One control object per child kind, keyed by kind."""
     return {r.kind: ObjectControl(client, lister_for(r), r, recorder) for r in kinds}
 
 
-def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Any,
+def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                       clock: Clock = REAL_CLOCK, observer: Observer | None = None,
                       metrics: ClusterMetrics | None = None, allow_external_name_servers: bool = False,
                       name_claims: NameClaims | None = None) -> BrokerClusterReconciler:
@@ -105,7 +106,7 @@ def broker_reconciler(door: FrontDoor, *, client: KubeClient, lister_for: Lister
         controls=object_controls(BROKER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def name_service_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+def name_service_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                             clock: Clock = REAL_CLOCK) -> NameServiceReconciler:
     return NameServiceReconciler(
         lister=lister_for(NAME_SERVICES), failed_creates=lister_for(FAILED_CREATE_EVENTS),
@@ -113,7 +114,7 @@ def name_service_reconciler(*, client: KubeClient, lister_for: ListerFor, record
         controls=object_controls(NAME_SERVICE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                        clock: Clock = REAL_CLOCK) -> ConsoleReconciler:
     return ConsoleReconciler(
         lister=lister_for(CONSOLES), name_services=lister_for(NAME_SERVICES),
@@ -121,7 +122,7 @@ def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: A
         controls=object_controls(CONSOLE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                                 clock: Clock = REAL_CLOCK, observer: Observer | None = None) -> ControllerGroupReconciler:
     return ControllerGroupReconciler(
         lister=lister_for(CONTROLLERS), pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
@@ -129,7 +130,7 @@ def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, re
         controls=object_controls(CONTROLLER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def proxy_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+def proxy_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                      clock: Clock = REAL_CLOCK) -> ProxyReconciler:
     return ProxyReconciler(
         lister=lister_for(PROXIES), name_services=lister_for(NAME_SERVICES), status=StatusWriter(client, PROXIES),
@@ -137,7 +138,7 @@ def proxy_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any
         controls=object_controls(PROXY_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
-def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Any,
+def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                               clock: Clock = REAL_CLOCK, **admin: Any) -> TopicTransferReconciler:
     """``admin`` may carry ``admin_for``: how to make an AdminClient for a name-server list."""
     clusters = ClusterListers(brokers=lister_for(BROKERS), broker_clusters=lister_for(BROKER_CLUSTERS),
@@ -220,14 +221,14 @@ CHILD_DELAY = 2.0  # seconds a change on an owned object waits, to be synced wit
 
 
 def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, watched: Iterable[Resource],
-                recorder: Any, workers: int) -> Controller:
+                recorder: Recorder, workers: int) -> Controller:
     informers = [factory.informer(r) for r in watched]
     return Controller(name, reconciler, queue=RateLimitingQueue(name=name), recorder=recorder, workers=workers,
                       has_synced=[i.has_synced for i in informers], child_delay=CHILD_DELAY)
 
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,
-                       recorder: Any, workers: int, observer: Observer | None,
+                       recorder: Recorder, workers: int, observer: Observer | None,
                        allow_external_name_servers: bool, name_claims: NameClaims) -> Controller:
     parent = factory.informer(door.resource)
     parent.add_indexers({NAME_SERVICE_INDEX: name_service_users_index(door.name_service_key),
@@ -280,7 +281,7 @@ def _observed(kind: str, enqueue):
     return done
 
 
-def _name_service_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+def _name_service_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Recorder,
                              workers: int) -> Controller:
     reconciler = name_service_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
     controller = _controller("nameserver", reconciler, factory=factory, recorder=recorder, workers=workers,
@@ -295,7 +296,7 @@ def _name_service_controller(*, client: KubeClient, factory: SharedInformerFacto
 
 def _name_service_client_controller(name: str, kind: str, parents: Any, children: tuple[Any, ...],
                                     build: Callable[..., Any], *, client: KubeClient,
-                                    factory: SharedInformerFactory, recorder: Any, workers: int) -> Controller:
+                                    factory: SharedInformerFactory, recorder: Recorder, workers: int) -> Controller:
     """A kind that runs clients of a NameService (Console, Proxy): requeued by its children and by changes of
     the NameService it names."""
     informer = factory.informer(parents)
@@ -311,7 +312,7 @@ def _name_service_client_controller(name: str, kind: str, parents: Any, children
     return controller
 
 
-def _controller_group_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+def _controller_group_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Recorder,
                                  workers: int, observer: Observer | None) -> Controller:
     reconciler = controller_group_reconciler(client=client, lister_for=factory.lister, recorder=recorder,
                                              observer=observer)
@@ -337,7 +338,7 @@ def _transfers_in_namespace(transfers: Lister):
     return to_keys
 
 
-def _topic_transfer_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Any,
+def _topic_transfer_controller(*, client: KubeClient, factory: SharedInformerFactory, recorder: Recorder,
                                workers: int) -> Controller:
     reconciler = topic_transfer_reconciler(client=client, lister_for=factory.lister, recorder=recorder)
     controller = _controller("topictransfer", reconciler, factory=factory, recorder=recorder, workers=workers,
@@ -349,7 +350,7 @@ def _topic_transfer_controller(*, client: KubeClient, factory: SharedInformerFac
     return controller
 
 
-def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Any, *,
+def build_controllers(client: KubeClient, factory: SharedInformerFactory, recorder: Recorder, *,
                       workers: int, observer: Observer | None = None,
                       allow_external_name_servers: bool = False) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``.

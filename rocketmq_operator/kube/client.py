@@ -3,8 +3,8 @@
 One class serves every kind: the :class:`~rocketmq_operator.kube.resources.Resource` value says where it
 lives. Reads return the JSON the server sent, decoded into dicts; nothing builds generated model objects.
 Idempotent calls are retried on transient errors, a create only when the request surely did not land
-(see :mod:`rocketmq_operator.kube.retry`). Every logical call is recorded in a :class:`RequestCounter`,
-which is how tests and benchmarks assert "no writes when nothing changed".
+(see :mod:`rocketmq_operator.kube.retry`). Given a :class:`RequestCounter`, every logical call is recorded in it,
+which is how tests and benchmarks assert "no writes when nothing changed"; without one nothing is counted.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class KubeClient:
                  counter: RequestCounter | None = None, timeout: Timeout = (10.0, 60.0)) -> None:
         self._transport = transport
         self._retry = retry or RetryPolicy()
-        self.counter = counter or RequestCounter()
+        self.counter = counter  # None: nothing counts calls (the operator itself reads no count)
         self._timeout = timeout
 
     def server_version(self) -> dict[str, Any]:
@@ -125,7 +125,8 @@ class KubeClient:
                        allowWatchBookmarks="true" if bookmarks else None,
                        timeoutSeconds=timeout_seconds, labelSelector=label_selector,
                        fieldSelector=resource.field_selector)
-        self.counter.record("watch", resource)
+        if self.counter is not None:
+            self.counter.record("watch", resource)
         connect_timeout = self._timeout[0] if isinstance(self._timeout, tuple) else 10.0
         response = self._transport.send("GET", resource.path(namespace=namespace), query=query,
                                         timeout=(connect_timeout, read_timeout))
@@ -172,7 +173,8 @@ class KubeClient:
     def _call(self, verb: str, resource: Resource, method: str, path: str, *, idempotent: bool,
               query: Query = (), body: Any = None, content_type: str | None = None,
               subresource: str | None = None) -> Any:
-        self.counter.record(verb, resource, subresource)
+        if self.counter is not None:
+            self.counter.record(verb, resource, subresource)
         if body is not None and content_type is None:
             content_type = "application/json"
 
@@ -183,7 +185,8 @@ class KubeClient:
         try:
             return self._retry.run(attempt, idempotent=idempotent)
         except Forbidden as e:
-            self.counter.record_forbidden(verb, resource, e.message)
+            if self.counter is not None:
+                self.counter.record_forbidden(verb, resource, e.message)
             raise
 
 

@@ -69,7 +69,14 @@ from rocketmq_operator.controllers.runtime.common import (
     note_overrides,
     pods_not_created,
 )
-from rocketmq_operator.controllers.runtime.conditions import get_condition, rfc3339
+from rocketmq_operator.controllers.runtime.conditions import (
+    READY,
+    TRUE,
+    Recorder,
+    get_condition,
+    rfc3339,
+    warn_when_new,
+)
 from rocketmq_operator.controllers.runtime.control import (
     ObjectControl,
     StatusWriter,
@@ -107,7 +114,7 @@ class Listers:
 
 class BrokerClusterReconciler:
     def __init__(self, door: FrontDoor, *, listers: Listers, controls: dict[str, ObjectControl],
-                 status: StatusWriter, recorder: Any, clock: Clock = REAL_CLOCK,
+                 status: StatusWriter, recorder: Recorder, clock: Clock = REAL_CLOCK,
                  observer: Observer | None = None, metrics: ClusterMetrics | None = None,
                  pacer: StatusPacer | None = None, allow_external_name_servers: bool = False,
                  name_claims: NameClaims | None = None) -> None:
@@ -263,10 +270,8 @@ class BrokerClusterReconciler:
         return out
 
     def _warn_once(self, obj: dict[str, Any], report: st.Report) -> None:
-        message = "; ".join(report.problems)
-        old = get_condition(obj, st.READY)
-        if not old or old.get("message") != message:
-            self._recorder.event(obj, WARNING, report.problem_reason, message)
+        warn_when_new(self._recorder, obj, get_condition(obj, READY), reason=report.problem_reason,
+                      message="; ".join(report.problems))
 
     def _cache_behind(self, current: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]] | None:
         """The update strategies last written, by group, when the cache has not caught up with a write."""
@@ -296,9 +301,8 @@ class BrokerClusterReconciler:
                                       admin_factory=self._observer.admin_factory))
         self._note_refusal(obj, report)
         if facts is not None and facts.unreachable and not waits_for_name_servers(facts, starting):
-            old = get_condition(obj, BROKERS_REGISTERED)
-            if not old or old.get("reason") != "NameServersUnreachable":
-                self._recorder.event(obj, WARNING, "NameServersUnreachable", "; ".join(facts.name_server_errors))
+            warn_when_new(self._recorder, obj, get_condition(obj, BROKERS_REGISTERED), reason="NameServersUnreachable",
+                          message="; ".join(facts.name_server_errors), said="", said_reason="NameServersUnreachable")
 
     def _write_gate(self, obj: dict[str, Any], addrs: list[str], *,
                     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN) -> WriteGate:
@@ -317,10 +321,9 @@ class BrokerClusterReconciler:
         self._warn_on_change(obj, NAME_SERVERS_FOREIGN, NAME_SERVERS_FOREIGN, report.foreign)
 
     def _warn_failed_create(self, obj: dict[str, Any], report: st.Report) -> None:
-        old = get_condition(obj, st.READY)
+        old = get_condition(obj, READY)
         for message in report.not_created:
-            if not old or message not in old.get("message", ""):
-                self._recorder.event(obj, WARNING, "FailedCreate", message)
+            warn_when_new(self._recorder, obj, old, reason="FailedCreate", message=message)
 
     def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
                       report: st.Report) -> list[dict[str, Any] | None]:
@@ -409,9 +412,8 @@ class BrokerClusterReconciler:
 
     def _warn_on_change(self, obj: dict[str, Any], condition: str, reason: str, message: str | None) -> None:
         """A Warning event for ``message`` unless the condition already says it (None: nothing to say)."""
-        old = get_condition(obj, condition)
-        if message is not None and (not old or old.get("message") != message):
-            self._recorder.event(obj, WARNING, reason, message)
+        if message is not None:
+            warn_when_new(self._recorder, obj, get_condition(obj, condition), reason=reason, message=message)
 
     def _group_sets(self, obj: dict[str, Any]) -> dict[int, dict[str, Any]]:
         uid = obj["metadata"]["uid"]
@@ -430,9 +432,8 @@ class BrokerClusterReconciler:
             message = (f"refusing to remove broker groups {extra}: a group holds messages; "
                        f"set spec.allowGroupScaleDown: true to remove them")
             report.scale_down_refused(message)
-            old = get_condition(obj, st.SCALE_DOWN)
-            if not old or old.get("status") != "True":
-                self._recorder.event(obj, WARNING, "ScaleDownRefused", message)
+            warn_when_new(self._recorder, obj, get_condition(obj, st.SCALE_DOWN), reason="ScaleDownRefused",
+                          message=message, said="", said_status=TRUE)
             return
         accept_loss = bool((obj.get("spec") or {}).get(ACCEPT_LOSS_FIELD, False))
         if self._observer is None:  # nothing to ask RocketMQ: refused, unless the loss is accepted
@@ -462,9 +463,8 @@ class BrokerClusterReconciler:
         """Reports the step, warns once about a drain that stopped, warns about a loss, deletes what it says."""
         report.draining(step)
         if step.stuck:
-            old = get_condition(obj, st.SCALE_DOWN)
-            if not old or old.get("status") != "True" or old.get("reason") != step.reason:
-                self._recorder.event(obj, WARNING, step.reason, step.stuck)
+            warn_when_new(self._recorder, obj, get_condition(obj, st.SCALE_DOWN), reason=step.reason,
+                          message=step.stuck, said="", said_reason=step.reason, said_status=TRUE)
         if step.lost:
             self._recorder.event(obj, WARNING, "DeletedUndrained", step.lost)
         if step.delete is not None:

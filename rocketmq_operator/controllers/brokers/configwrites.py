@@ -24,16 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rocketmq_operator.controllers.runtime.conditions import get_condition
+from rocketmq_operator.controllers.runtime.conditions import READY, Recorder, get_condition, warn_when_new
 from rocketmq_operator.controllers.runtime.control import Change, ChangeLog, ObjectControl, warn_not_owned
-from rocketmq_operator.events import WARNING
 from rocketmq_operator.kube import ApiError, Conflict, Forbidden, NotFound
 from rocketmq_operator.kube.errors import namespace_terminating
 from rocketmq_operator.resources import meta
 from rocketmq_operator.resources.configlayout import mounted
 
 REASON = "ConfigNotWritten"
-READY = "Ready"
 
 
 @dataclass
@@ -49,7 +47,7 @@ class ConfigWrites:
 
 
 def write_configs(owner: dict[str, Any], objects: list[dict[str, Any]], control: ObjectControl,
-                  recorder: Any) -> ConfigWrites:
+                  recorder: Recorder) -> ConfigWrites:
     """Writes each ConfigMap of ``objects`` and holds back the StatefulSets that mount one not written."""
     writes = ConfigWrites(rest=[])
     errors: dict[str, str] = {}
@@ -75,7 +73,7 @@ def write_configs(owner: dict[str, Any], objects: list[dict[str, Any]], control:
     return writes
 
 
-def _write(owner: dict[str, Any], desired: dict[str, Any], control: ObjectControl, recorder: Any,
+def _write(owner: dict[str, Any], desired: dict[str, Any], control: ObjectControl, recorder: Recorder,
            writes: ConfigWrites) -> str | None:
     """None when written (or unchanged); else why not: an error message, or "" for a reason reported
     otherwise (a foreign object, a cache behind, a namespace going away)."""
@@ -107,10 +105,9 @@ def _held_message(name: str, error: str, groups: list[int]) -> str:
     return f"ConfigMap {name} was not written ({error}): {held}"
 
 
-def _warn_once(owner: dict[str, Any], recorder: Any, name: str, message: str) -> None:
-    ready = get_condition(owner, READY) or {}
-    if ready.get("reason") != REASON or f"ConfigMap {name} was not written" not in ready.get("message", ""):
-        recorder.event(owner, WARNING, REASON, message)
+def _warn_once(owner: dict[str, Any], recorder: Recorder, name: str, message: str) -> None:
+    warn_when_new(recorder, owner, get_condition(owner, READY), reason=REASON, message=message,
+                  said=f"ConfigMap {name} was not written", said_reason=REASON)
 
 
 def group_ranges(groups: Iterable[int]) -> str:

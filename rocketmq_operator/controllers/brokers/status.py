@@ -37,7 +37,6 @@ from rocketmq_operator.controllers.runtime.runner import Result
 from rocketmq_operator.resources import identity, meta
 from rocketmq_operator.resources.model import BrokerClusterModel
 
-READY = "Ready"
 SCALE_DOWN = "ScaleDownRefused"
 DRAINING = "Draining"
 RESTART_PENDING = "RestartPending"
@@ -178,13 +177,13 @@ class Report:
                               (self.rejected, "InvalidObject"), (self.conflicts, "ResourceConflict"),
                               (self.not_created, "FailedCreate"), (self.unreachable, "RocketMQUnreachable")):
             if found:
-                self.conditions.set(READY, FALSE, reason=reason, message="; ".join(found))
+                self.conditions.ready(False, reason=reason, message="; ".join(found))
                 return
         if self.progress or ready < total or total == 0:
-            self.conditions.set(READY, FALSE, reason="Progressing",
+            self.conditions.ready(False, reason="Progressing",
                                 message=self.progress or f"{ready}/{total} brokers ready")
             return
-        self.conditions.set(READY, TRUE, reason="AllBrokersReady", message=f"{ready}/{total} brokers ready")
+        self.conditions.ready(True, reason="AllBrokersReady", message=f"{ready}/{total} brokers ready")
 
     def status(self, model: BrokerClusterModel | None, *, pods: list[dict[str, Any]],
                extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -132,7 +132,9 @@ class Observer:
 
     def __init__(self, *, interval: float = DEFAULT_INTERVAL, workers: int = 4, max_workers: int = MAX_WORKERS,
                  probe_workers: int = 4, clock: Clock = REAL_CLOCK,
-                 admin_factory: Callable[[tuple[str, ...]], Any] = default_admin) -> None:
+                 admin_factory: Callable[[tuple[str, ...]], Any] = default_admin, pool: Any = None) -> None:
+        """``pool``: where observations run (anything with ``submit`` and ``shutdown``); by default an elastic
+        pool of ``workers`` threads started on the first observation."""
         self.interval = interval
         self.clock = clock
         self.admin_factory = admin_factory
@@ -143,7 +145,7 @@ class Observer:
         self._states: dict[Hashable, _State] = {}
         self._callbacks: list[Callable[[Hashable], None]] = []
         self._lock = threading.Lock()
-        self._pool: ElasticPool | None = None
+        self._pool: Any = pool
         self._probes: ThreadPoolExecutor | None = None
 
     def on_done(self, callback: Callable[[Hashable], None]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rocketmq_operator.controllers.runtime.conditions import Recorder, get_condition, warn_when_new
 from rocketmq_operator.resources import meta
 
 PAUSE_ANNOTATION = "rocketmq.apache.org/pause-reconcile"
@@ -51,13 +52,12 @@ def pods_not_created(sts: dict[str, Any] | None, failed_creates: Any) -> str | N
     return f"StatefulSet {sts['metadata']['name']} cannot create pods: {latest.get('message', '')}"
 
 
-def note_overrides(recorder: Any, obj: dict[str, Any], notes: Any) -> str | None:
+def note_overrides(recorder: Recorder, obj: dict[str, Any], notes: Any) -> str | None:
     """The message of the Overridden condition for a model's ``notes`` (None without any), with a Warning
     event when it is news (the condition does not already say it)."""
     message = "; ".join(str(note) for note in notes) or None
-    old = next((c for c in (obj.get("status") or {}).get("conditions") or () if c.get("type") == OVERRIDDEN), {})
-    if message and old.get("message") != message:
-        recorder.event(obj, "Warning", OVERRIDDEN, message)
+    if message:
+        warn_when_new(recorder, obj, get_condition(obj, OVERRIDDEN), reason=OVERRIDDEN, message=message)
     return message
 
 

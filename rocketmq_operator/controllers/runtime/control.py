@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rocketmq_operator.controllers.runtime.common import CONFLICT_RECHECK, STALE_CACHE_RECHECK
+from rocketmq_operator.controllers.runtime.conditions import READY, Recorder, get_condition, warn_when_new
 from rocketmq_operator.controllers.runtime.runner import Result
-from rocketmq_operator.events import NORMAL, WARNING
+from rocketmq_operator.events import NORMAL
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import Conflict, Forbidden, KubeClient, NotFound, Resource
 from rocketmq_operator.kube.errors import Invalid, namespace_terminating
@@ -52,7 +53,7 @@ def _display(resource: Resource, obj: dict[str, Any]) -> str:
 class ObjectControl:
     """Create-or-update of one kind of child object, owned by a parent custom resource."""
 
-    def __init__(self, client: KubeClient, lister: Lister, resource: Resource, recorder: Any) -> None:
+    def __init__(self, client: KubeClient, lister: Lister, resource: Resource, recorder: Recorder) -> None:
         self._memo = ContainsMemo()  # specs this control already compared, by object version
         self._client = client
         self._lister = lister
@@ -98,14 +99,13 @@ class ObjectControl:
         self._recorder.event(owner, NORMAL, reason, f"Deleted {_display(self.resource, current)}")
 
 
-def warn_not_owned(recorder: Any, owner: dict[str, Any], resource: Resource, name: str) -> str:
+def warn_not_owned(recorder: Recorder, owner: dict[str, Any], resource: Resource, name: str) -> str:
     """The message for a name taken by a foreign object; a Warning event only when it is news (the owner's
     Ready condition does not already say so), not on every recheck."""
     message = (f"{resource.kind} {name} already exists and is not controlled by this "
                f"{owner.get('kind', 'resource')}; leaving it alone")
-    ready = next((c for c in (owner.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"), {})
-    if not (ready.get("reason") == "ResourceConflict" and message in ready.get("message", "")):
-        recorder.event(owner, WARNING, "ResourceConflict", message)
+    warn_when_new(recorder, owner, get_condition(owner, READY), reason="ResourceConflict", message=message,
+                  said_reason="ResourceConflict")
     return message
 
 
@@ -119,7 +119,7 @@ class ChangeLog:
     def note(self, resource: Resource, name: str, change: Change) -> None:
         self._seen.append((change, f"{resource.kind} {name}"))
 
-    def report(self, recorder: Any, owner: dict[str, Any]) -> None:
+    def report(self, recorder: Recorder, owner: dict[str, Any]) -> None:
         for change, reason in ((Change.CREATED, "Created"), (Change.UPDATED, "Updated")):
             names = [name for c, name in self._seen if c is change]
             if names:
@@ -160,7 +160,7 @@ class ApplyReport:
 
 
 def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
-              recorder: Any, *, changes: ChangeLog | None = None) -> ApplyReport:
+              recorder: Recorder, *, changes: ChangeLog | None = None) -> ApplyReport:
     """Applies each desired object with the control for its kind, in order, and reports what happened.
 
     A foreign object in the way, a write RBAC forbids and a write the server rejects as invalid are
@@ -179,7 +179,7 @@ def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], cont
     return report
 
 
-def _apply_one(owner: dict[str, Any], desired: dict[str, Any], control: ObjectControl, recorder: Any,
+def _apply_one(owner: dict[str, Any], desired: dict[str, Any], control: ObjectControl, recorder: Recorder,
                report: ApplyReport) -> None:
     name = desired["metadata"]["name"]
     report.objects[(desired["kind"], name)] = None
@@ -217,11 +217,9 @@ def _invalid_message(desired: dict[str, Any], error: Invalid) -> str:
             f"the change cannot be applied in place — revert it, or delete the object to have it recreated")
 
 
-def _warn_once(recorder: Any, owner: dict[str, Any], reason: str, message: str) -> str:
+def _warn_once(recorder: Recorder, owner: dict[str, Any], reason: str, message: str) -> str:
     """A Warning event unless the owner's Ready condition already says ``message``; returns it."""
-    ready = next((c for c in (owner.get("status") or {}).get("conditions") or () if c.get("type") == "Ready"), {})
-    if message not in ready.get("message", ""):
-        recorder.event(owner, WARNING, reason, message)
+    warn_when_new(recorder, owner, get_condition(owner, READY), reason=reason, message=message)
     return message
 
 

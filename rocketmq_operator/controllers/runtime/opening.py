@@ -15,14 +15,18 @@ from typing import Any
 
 from rocketmq_operator.clock import Clock
 from rocketmq_operator.controllers.runtime.common import OVERRIDDEN, is_paused, note_overrides
-from rocketmq_operator.controllers.runtime.conditions import FALSE, TRUE, ConditionSet, rfc3339
+from rocketmq_operator.controllers.runtime.conditions import (
+    READY,
+    TRUE,
+    ConditionSet,
+    Recorder,
+    rfc3339,
+    warn_when_new,
+)
 from rocketmq_operator.controllers.runtime.control import StatusWriter
 from rocketmq_operator.controllers.runtime.runner import Key
-from rocketmq_operator.events import WARNING
 from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
-
-READY = "Ready"
 
 
 @dataclass(frozen=True)
@@ -50,16 +54,15 @@ def open_parent(lister: Lister, key: Key, *, clock: Clock, status: StatusWriter,
     return Opened(obj, old, conds)
 
 
-def refuse(opened: Opened, *, reason: str, message: str, recorder: Any, status: StatusWriter) -> None:
+def refuse(opened: Opened, *, reason: str, message: str, recorder: Recorder, status: StatusWriter) -> None:
     """Ready=False with ``reason`` and ``message`` (a Warning event when the message is new); status written."""
-    if opened.conds.message(READY) != message:
-        recorder.event(opened.obj, WARNING, reason, message)
-    opened.conds.set(READY, FALSE, reason=reason, message=message)
+    warn_when_new(recorder, opened.obj, opened.conds.get(READY), reason=reason, message=message)
+    opened.conds.ready(False, reason=reason, message=message)
     status.write(opened.obj, {**opened.old, "observedGeneration": opened.conds.generation,
                               "conditions": opened.conds.items})
 
 
-def mark_overridden(opened: Opened, recorder: Any, notes: Any) -> None:
+def mark_overridden(opened: Opened, recorder: Recorder, notes: Any) -> None:
     """``Overridden`` while the model applied some of the spec differently (one Warning per new note)."""
     overridden = note_overrides(recorder, opened.obj, notes)
     if overridden:

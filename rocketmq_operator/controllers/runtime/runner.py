@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Protocol
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
+from rocketmq_operator.controllers.runtime.conditions import Recorder
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_NORMAL, RateLimitingQueue
 
@@ -62,10 +63,6 @@ class TerminalError(Exception):
 
 class Reconciler(Protocol):
     def sync(self, key: Key) -> Result | None: ...
-
-
-class Recorder(Protocol):
-    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
 RESULTS = ("success", "requeue_after", "error", "terminal_error")

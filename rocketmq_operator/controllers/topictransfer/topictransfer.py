@@ -31,7 +31,15 @@ from typing import Any
 from rocketmq_operator.clock import REAL_CLOCK, Clock
 from rocketmq_operator.controllers.plans import transferplan as tp
 from rocketmq_operator.controllers.runtime.common import is_paused
-from rocketmq_operator.controllers.runtime.conditions import FALSE, TRUE, ConditionSet, get_condition, rfc3339
+from rocketmq_operator.controllers.runtime.conditions import (
+    READY,
+    TRUE,
+    ConditionSet,
+    Recorder,
+    get_condition,
+    rfc3339,
+    warn_when_new,
+)
 from rocketmq_operator.controllers.runtime.control import StatusWriter
 from rocketmq_operator.controllers.runtime.finalizers import FinalizerWriter, is_deleted
 from rocketmq_operator.controllers.runtime.runner import Key, Result
@@ -50,7 +58,6 @@ from rocketmq_operator.informers import Lister
 from rocketmq_operator.kube import NotFound
 from rocketmq_operator.rocketmq import AdminClient, RemotingError, ResponseError, TopicConfig
 
-READY = "Ready"
 UNREACHABLE = "RocketMQUnreachable"
 SPEC_IGNORED = "SpecChangeIgnored"
 ROLLBACK_PENDING = "RollbackPending"
@@ -81,7 +88,7 @@ class _Admins:
 
 class TopicTransferReconciler:
     def __init__(self, *, lister: Lister, clusters: ClusterListers, status: StatusWriter,
-                 finalizer: FinalizerWriter, recorder: Any, clock: Clock = REAL_CLOCK,
+                 finalizer: FinalizerWriter, recorder: Recorder, clock: Clock = REAL_CLOCK,
                  admin_for: AdminFor = default_admin_for) -> None:
         self._lister = lister
         self._clusters = clusters
@@ -174,7 +181,7 @@ class TopicTransferReconciler:
         side = source if action.side == "source" else target
         _WRITERS[type(action)](admins(side.name_servers), side, action, spec=spec, source=source, admins=admins)
         conds.remove(ROLLBACK_PENDING)
-        conds.set(READY, FALSE, reason=progress.phase, message=action.message)
+        conds.ready(False, reason=progress.phase, message=action.message)
         self._write(obj, conds, {**ends, "phase": progress.phase})
         return Result(requeue_after=WRITE_RECHECK)
 
@@ -187,11 +194,11 @@ class TopicTransferReconciler:
             steps.append({"name": action.step, "completedAt": now})
             conds.set(action.step, TRUE, reason=action.step, message=action.message)
         if action.phase == tp.DONE:
-            conds.set(READY, TRUE, reason=tp.DONE, message=action.message)
+            conds.ready(True, reason=tp.DONE, message=action.message)
         elif action.phase == tp.ROLLED_BACK:
-            conds.set(READY, FALSE, reason=tp.ROLLED_BACK, message=action.message)
+            conds.ready(False, reason=tp.ROLLED_BACK, message=action.message)
         else:
-            conds.set(READY, FALSE, reason=action.phase, message=action.message)
+            conds.ready(False, reason=action.phase, message=action.message)
         conds.remove(UNREACHABLE)
         updates = {**ends, **action.updates, "phase": action.phase, "steps": steps}
         conds.remove(ROLLBACK_PENDING)
@@ -204,7 +211,7 @@ class TopicTransferReconciler:
 
     def _fail(self, obj: dict[str, Any], conds: ConditionSet, progress: tp.Progress, reason: str,
               message: str) -> Result:
-        conds.set(READY, FALSE, reason=reason, message=f"{message}; rolling back")
+        conds.ready(False, reason=reason, message=f"{message}; rolling back")
         if self._write(obj, conds, {"phase": tp.FAILED, "failedIn": progress.phase}):
             self._recorder.event(obj, WARNING, reason, f"{message}; rolling back")
         return Result(requeue_after=WRITE_RECHECK)
@@ -225,7 +232,7 @@ class TopicTransferReconciler:
                  updates: dict[str, Any] | None = None) -> Result:
         if reason != UNREACHABLE:
             conds.remove(UNREACHABLE)
-        conds.set(READY, FALSE, reason=reason, message=message)
+        conds.ready(False, reason=reason, message=message)
         if is_deleted(obj):
             self._rollback_pending(obj, conds, reason, message)
         self._write(obj, conds, updates or {})
@@ -234,15 +241,13 @@ class TopicTransferReconciler:
     def _rollback_pending(self, obj: dict[str, Any], conds: ConditionSet, reason: str, message: str) -> None:
         """Says why a deleted transfer keeps its finalizer: a condition, and a Warning when the cause is new."""
         text = f"the TopicTransfer is deleted; finalizer {FINALIZER} stays until the rollback is done: {message}"
-        before = get_condition(obj, ROLLBACK_PENDING) or {}
-        if before.get("reason") != reason:
-            self._recorder.event(obj, WARNING, ROLLBACK_PENDING, text)
+        warn_when_new(self._recorder, obj, get_condition(obj, ROLLBACK_PENDING), reason=ROLLBACK_PENDING,
+                      message=text, said="", said_reason=reason)
         conds.set(ROLLBACK_PENDING, TRUE, reason=reason, message=text)
 
     def _finished(self, obj: dict[str, Any], conds: ConditionSet, action: tp.Action) -> None:
         if isinstance(action, tp.Idle) and action.reason == SPEC_IGNORED:
-            if conds.message(SPEC_IGNORED) != action.message:
-                self._recorder.event(obj, WARNING, SPEC_IGNORED, action.message)
+            warn_when_new(self._recorder, obj, conds.get(SPEC_IGNORED), reason=SPEC_IGNORED, message=action.message)
             conds.set(SPEC_IGNORED, TRUE, reason=SPEC_IGNORED, message=action.message)
             self._write(obj, conds, {})
 

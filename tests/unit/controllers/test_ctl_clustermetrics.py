@@ -191,8 +191,7 @@ def test_the_reconciler_publishes_what_it_observed_and_forgets_a_deleted_cluster
 
     registry, cluster = CollectorRegistry(), Cluster()
     metrics = ClusterMetrics(registry, clock=cluster.clock)
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=World().admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=World().admin, pool=InlinePool())
     obj = cluster.seed(BROKER_CLUSTERS, one_group())
     reconciler = cluster.broker_cluster_reconciler(obs, metrics=metrics)
     reconciler.sync(SYNC_KEY)

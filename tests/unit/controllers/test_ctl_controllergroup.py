@@ -38,8 +38,7 @@ class RaftAdmin:
 
 
 def observer(cluster: Cluster, world: dict[str, Any]) -> Observer:
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=lambda addrs: RaftAdmin(world))
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=lambda addrs: RaftAdmin(world), pool=InlinePool())
     return obs
 
 

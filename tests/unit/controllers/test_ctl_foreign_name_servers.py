@@ -42,8 +42,7 @@ def observed(spec: dict[str, Any], *, flag: bool = False, world: World | None = 
     obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc", claims=True)
     obj["spec"].update({"groupReplica": 1, **spec})
     cluster.seed(BROKER_CLUSTERS, obj)
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler = cluster.broker_cluster_reconciler(obs, allow_external_name_servers=flag)
     for _ in range(3):
         reconciler.sync(KEY)
@@ -133,8 +132,7 @@ def test_an_apache_broker_on_an_external_name_server_is_refused_the_same_way():
                            "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.2",
                                     "nameServers": "mq.example.com:9876",
                                     "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"}, "spec": {}}]}})
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler, key = cluster.broker_reconciler(obs, allow_external_name_servers=True), Key(NS, "mybroker")
     ips = {"mybroker-0-0": "10.0.0.1", "mybroker-0-1": "10.0.0.2"}
     for _ in range(3):

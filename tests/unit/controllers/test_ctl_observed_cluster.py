@@ -42,8 +42,7 @@ def running(cluster: Cluster) -> None:
 
 def observed_cluster(world: World) -> tuple[Cluster, Observer]:
     cluster = Cluster()
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
     cluster.seed(BROKER_CLUSTERS, one_group())
     cluster.broker_cluster_reconciler(obs).sync(KEY)
@@ -156,8 +155,7 @@ NS_ADDRS = ";".join(f"{p}.ns.{NS}.svc.cluster.local:9876" for p in NS_PODS)
 def with_pod_name_servers(world: World) -> tuple[Cluster, Observer]:
     """A cluster whose name servers are pods of the same namespace (as a NameService's are), not yet created."""
     cluster = Cluster()
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     seed_name_service(cluster, NS, size=len(NS_PODS))  # its pods come later
     obj = one_group()
     obj["spec"]["nameServers"] = NS_ADDRS

@@ -26,8 +26,7 @@ TARGET = ObserveTarget(cluster_name="DefaultCluster", name_servers=("ns-a:9876",
 
 
 def observer(world: World, clock: FakeClock, interval: float = 30.0) -> Observer:
-    obs = Observer(interval=interval, clock=clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=interval, clock=clock, admin_factory=world.admin, pool=InlinePool())
     return obs
 
 

@@ -74,8 +74,7 @@ def test_with_rocketmq_observed_a_master_is_fenced_drained_and_restored_around_i
     obj["spec"]["groupReplica"] = 1
     cluster.seed(BROKER_CLUSTERS, obj)
     seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler = cluster.broker_cluster_reconciler(obs)
     ips = {"mybrokercluster-0-0": "10.0.0.1", "mybrokercluster-0-1": "10.0.0.2"}
     roll(cluster, reconciler, rounds=3, ips=ips)
@@ -155,8 +154,7 @@ def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_rest
     controller["metadata"].update(name="c", namespace=NS)
     controller["spec"]["size"] = 1
     cluster.seed(CONTROLLERS, controller)
-    obs = Observer(interval=1.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=1.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler = cluster.broker_cluster_reconciler(obs)
     ips = {pod: addr.split(":")[0] for pod, addr in world.pod_addrs.items()}
     roll(cluster, reconciler, rounds=3, ips=ips, step=2)
@@ -235,8 +233,7 @@ def _observed_cluster(*, all_master: bool = False):
         world.registered = {"mybrokercluster-0-0": {0: "10.0.0.1:10911"}, "mybrokercluster-0-1": {0: "10.0.0.2:10911"}}
     cluster.seed(BROKER_CLUSTERS, obj)
     seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler = cluster.broker_cluster_reconciler(obs)
     ips = {"mybrokercluster-0-0": "10.0.0.1", "mybrokercluster-0-1": "10.0.0.2"}
     roll(cluster, reconciler, rounds=3, ips=ips)
@@ -270,8 +267,7 @@ def test_forbidding_restarts_while_a_master_is_fenced_gives_the_master_its_write
                                     "nameServers": f"ns-0.ns.{NS}.svc.cluster.local:9876", "allowRestart": True,
                                     "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"}, "spec": {}}]}})
     seed_name_service(cluster, NS, size=1)  # the namespace's own name server, by its DNS name
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin)
-    obs._pool = InlinePool()
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler, key = cluster.broker_reconciler(obs), Key(NS, "mybroker")
     ips = {"mybroker-0-0": "10.0.0.1", "mybroker-0-1": "10.0.0.2"}
 

@@ -9,7 +9,7 @@ from typing import Any
 import urllib3
 from kubernetes.client import ApiClient, Configuration
 
-from rocketmq_operator.kube import KubeClient, RetryPolicy, Transport
+from rocketmq_operator.kube import KubeClient, RequestCounter, RetryPolicy, Transport
 
 
 def response(status: int = 200, body: Any = None, *, headers: dict[str, str] | None = None,
@@ -75,4 +75,4 @@ def fake_client(*, attempts: int = 4) -> tuple[KubeClient, FakePoolManager, list
     api.rest_client.pool_manager = pool  # type: ignore[assignment]
     sleeps: list[float] = []
     retry = RetryPolicy(attempts=attempts, sleep=sleeps.append, rand=lambda: 1.0)
-    return KubeClient(Transport(api), retry=retry), pool, sleeps
+    return KubeClient(Transport(api), retry=retry, counter=RequestCounter()), pool, sleeps
