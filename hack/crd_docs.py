@@ -8,7 +8,7 @@ validation rules, and one row per field (path, type, constraints, description).
 Every CRD file is rendered, in file-name order, so a new kind appears without changing this script.
 Fields inside an object the schema leaves open (``x-kubernetes-preserve-unknown-fields``: the embedded
 Kubernetes types, such as ``resources`` or ``affinity``) are the Kubernetes API's and are not listed.
-tests/unit/resources/test_resources_crd_docs.py fails when the page and the CRDs disagree.
+tests/unit/resources/test_crd_docs.py fails when the page and the CRDs disagree.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from rmq_servers import (
+
+from rocketmq_operator.rocketmq import AdminClient
+from tests.rocketmq.rmq_servers import (
     BROKER,
     CLUSTER,
     Jars,
@@ -26,8 +28,6 @@ from rmq_servers import (
     stop_all,
     wait_until,
 )
-
-from rocketmq_operator.rocketmq import AdminClient
 
 _REPORT = pytest.StashKey[list]()
 

@@ -15,12 +15,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rmq_servers import NAMESRV_MAIN, Jars, JavaProcess, free_port, start_broker
-
 from rocketmq_operator.resources import naming
 from rocketmq_operator.resources.brokerconf import CONTROLLER_MODE_DEFAULTS
 from rocketmq_operator.resources.controllers import start_command
 from rocketmq_operator.resources.proxy import from_proxy
+from tests.rocketmq.rmq_servers import NAMESRV_MAIN, Jars, JavaProcess, free_port, start_broker
 
 CONTROLLER_MAIN = "org.apache.rocketmq.controller.ControllerStartup"
 PROXY_MAIN = "org.apache.rocketmq.proxy.ProxyStartup"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from rmq_servers import BROKER, CLUSTER, RocketMQ
 
 from rocketmq_operator.rocketmq import MessageQueue, ResponseError, TopicConfig
 from rocketmq_operator.rocketmq.protocol import RequestCode
+from tests.rocketmq.rmq_servers import BROKER, CLUSTER, RocketMQ
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 

@@ -10,7 +10,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from rmq_servers import BROKER, CLUSTER, RocketMQ, wait_until
 
 from rocketmq_operator.rocketmq import (
     PERM_READ,
@@ -25,6 +24,7 @@ from rocketmq_operator.rocketmq import (
 from rocketmq_operator.rocketmq.cli import add_admin_parser, run_admin
 from rocketmq_operator.rocketmq.protocol import RequestCode
 from rocketmq_operator.rocketmq.transport import ConnectionPool
+from tests.rocketmq.rmq_servers import BROKER, CLUSTER, RocketMQ, wait_until
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 

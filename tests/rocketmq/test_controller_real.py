@@ -14,14 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from rmq_ha import (
-    Controllers,
-    start_controller_broker,
-    start_controllers,
-    start_embedding_namesrv,
-    start_proxy,
-)
-from rmq_servers import Jars, JavaProcess, fetch_jars, start_namesrv, stop_all, wait_until
 
 from rocketmq_operator.rocketmq import AdminClient, LoadRun, Message, Producer, PullConsumer, TopicConfig
 from rocketmq_operator.rocketmq.controlleradmin import (
@@ -31,6 +23,14 @@ from rocketmq_operator.rocketmq.controlleradmin import (
     find_leader,
     sync_state_data,
 )
+from tests.rocketmq.rmq_ha import (
+    Controllers,
+    start_controller_broker,
+    start_controllers,
+    start_embedding_namesrv,
+    start_proxy,
+)
+from tests.rocketmq.rmq_servers import Jars, JavaProcess, fetch_jars, start_namesrv, stop_all, wait_until
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 CLUSTER = "HaCluster"

@@ -10,12 +10,12 @@ import signal
 import time
 
 import pytest
-from rmq_servers import free_port, start_broker, start_namesrv, stop_all, wait_until
 
 from rocketmq_operator.resources.brokerconf import broker_conf
 from rocketmq_operator.resources.model import from_broker
 from rocketmq_operator.resources.properties import DLEDGER_KEYS, parse_properties_text
 from rocketmq_operator.rocketmq import AdminClient, LoadRun, TopicConfig
+from tests.rocketmq.rmq_servers import free_port, start_broker, start_namesrv, stop_all, wait_until
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 CLUSTER, GROUP, TOPIC = "DledgerCluster", "dl-0", "dledger-orders"  # GROUP: the Broker dl's group 0

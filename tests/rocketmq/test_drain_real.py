@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from rmq_servers import Jars, start_broker, start_namesrv, stop_all, wait_until
 
 from rocketmq_operator.controllers.brokers.drain import PRODUCER_GRACE, drain_step
 from rocketmq_operator.controllers.brokers.holdings import read_holdings
@@ -19,6 +18,7 @@ from rocketmq_operator.controllers.observe.observer import BrokerFacts, ClusterF
 from rocketmq_operator.rocketmq import AdminClient, PullConsumer, TopicConfig
 from rocketmq_operator.rocketmq.message import encode_properties
 from rocketmq_operator.rocketmq.protocol import RequestCode
+from tests.rocketmq.rmq_servers import Jars, start_broker, start_namesrv, stop_all, wait_until
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(300)]
 

@@ -10,8 +10,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from rmq_fakes import DroppingProxy
-from rmq_servers import BROKER, JavaProcess, RocketMQ, start_broker, start_namesrv, wait_until
 
 from rocketmq_operator.rocketmq import (
     AdminClient,
@@ -21,6 +19,8 @@ from rocketmq_operator.rocketmq import (
     RemotingError,
     RemotingTimeout,
 )
+from tests.rocketmq.rmq_servers import BROKER, JavaProcess, RocketMQ, start_broker, start_namesrv, wait_until
+from tests.unit.rocketmq.rmq_fakes import DroppingProxy
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 

@@ -11,14 +11,14 @@ import socket
 import uuid
 
 import pytest
-from rmq_servers import wait_until
 
 from rocketmq_operator.controllers.observe.observer import Observer
 from rocketmq_operator.controllers.runtime.common import PAUSE_ANNOTATION
 from rocketmq_operator.controllers.runtime.runner import Key
 from rocketmq_operator.kube import BROKER_CLUSTERS
 from rocketmq_operator.rocketmq import AdminClient, TopicConfig
-from tests.unit.controllers.ctl_fakes import Cluster
+from tests.rocketmq.rmq_servers import wait_until
+from tests.unit.controllers.fakes import Cluster
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(300)]
 

@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from rmq_servers import BROKER, BROKER_MAIN, CLUSTER, HEAPS, JavaProcess, RocketMQ, wait_until
 
 from rocketmq_operator.rocketmq import AdminClient, MessageQueue, TopicConfig
 from rocketmq_operator.rocketmq.consumer import PullConsumer
@@ -22,6 +21,7 @@ from rocketmq_operator.rocketmq.load import LoadRun
 from rocketmq_operator.rocketmq.message import Message
 from rocketmq_operator.rocketmq.producer import Producer
 from rocketmq_operator.rocketmq.protocol import RequestCode
+from tests.rocketmq.rmq_servers import BROKER, BROKER_MAIN, CLUSTER, HEAPS, JavaProcess, RocketMQ, wait_until
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(180)]
 

@@ -9,12 +9,12 @@ import time
 import uuid
 
 import pytest
-from rmq_servers import BROKER, CLUSTER, RocketMQ, wait_until
 
 from rocketmq_operator.rocketmq import AdminClient, TopicConfig
 from rocketmq_operator.rocketmq.consumer import PullConsumer
 from rocketmq_operator.rocketmq.message import COMPRESSED_FLAG, Message, MessageExt
 from rocketmq_operator.rocketmq.producer import Producer, SendStatus
+from tests.rocketmq.rmq_servers import BROKER, CLUSTER, RocketMQ, wait_until
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(120)]
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from rmq_servers import start_broker, stop_all, wait_until
 
 from rocketmq_operator.controllers.brokers.metadata import copy_metadata
 from rocketmq_operator.controllers.observe.observer import Member, ObserveTarget, default_admin, observe
 from rocketmq_operator.resources.model import from_broker_cluster
 from rocketmq_operator.rocketmq import AdminClient, TopicConfig
+from tests.rocketmq.rmq_servers import start_broker, stop_all, wait_until
 
 pytestmark = pytest.mark.rocketmq
 

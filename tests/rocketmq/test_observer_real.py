@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from rmq_servers import start_namesrv, stop_all, wait_until
 
 from rocketmq_operator.controllers.observe.observer import Member, ObserveTarget, default_admin, observe
 from rocketmq_operator.rocketmq import AdminClient
+from tests.rocketmq.rmq_servers import start_namesrv, stop_all, wait_until
 
 pytestmark = pytest.mark.rocketmq
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from rmq_servers import BROKER, CLUSTER, RocketMQ
 
 from rocketmq_operator.informers.lister import Lister
 from rocketmq_operator.informers.store import Store
@@ -16,6 +15,7 @@ from rocketmq_operator.plugin.render import render_cluster_list, render_topics
 from rocketmq_operator.plugin.target import PluginError, endpoints_of
 from rocketmq_operator.resources.model import from_broker
 from rocketmq_operator.rocketmq import TopicConfig
+from tests.rocketmq.rmq_servers import BROKER, CLUSTER, RocketMQ
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 

@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from rmq_servers import RocketMQ, start_broker, stop_all, wait_until
 
 from rocketmq_operator.clock import REAL_CLOCK
 from rocketmq_operator.controllers import registry
@@ -24,7 +23,8 @@ from rocketmq_operator.rocketmq import AdminClient, RemotingError, ResponseError
 from rocketmq_operator.rocketmq.consumer import PullConsumer
 from rocketmq_operator.rocketmq.message import Message
 from rocketmq_operator.rocketmq.producer import Producer
-from tests.unit.controllers.ctl_fakes import Cluster
+from tests.rocketmq.rmq_servers import RocketMQ, start_broker, stop_all, wait_until
+from tests.unit.controllers.fakes import Cluster
 
 pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(600)]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ctl_fakes import Cluster
+
+from tests.unit.controllers.fakes import Cluster
 
 
 @pytest.fixture
