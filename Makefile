@@ -10,15 +10,19 @@ KIND_CLUSTER ?= rocketmq-operator
 IMAGE ?= rocketmq-operator:dev
 GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
 
-.PHONY: install test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane node helm e2e lint bench image images bundle clean
+.PHONY: install lock test unit-test e2e-test run cluster-up cluster-down cluster-status control-plane node helm e2e lint bench image images bundle clean
 
-$(PY): setup.cfg pyproject.toml
+$(PY): setup.cfg pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,lint]'
+	$(VENV)/bin/pip install -q -r requirements-dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	@touch $(PY)
 
-install: $(PY) ## virtualenv with the operator and its test dependencies
+install: $(PY) ## virtualenv with the operator and exactly the versions of requirements-dev.lock
+
+lock: ## regenerate requirements.lock (the image) and requirements-dev.lock (make install) from setup.cfg
+	bash hack/lock.sh
 
 control-plane: ## build (or reuse) the local control plane binaries
 	bash hack/build-control-plane.sh >/dev/null

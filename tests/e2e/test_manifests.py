@@ -9,6 +9,7 @@ already installed there (``make e2e`` on kind) is left as it was.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 import subprocess
@@ -256,15 +257,51 @@ def test_the_namespaced_overlay_grants_the_same_rules_in_its_namespace_only():
 
 # -- the image --------------------------------------------------------------------------------------------
 
-def _lock() -> dict[str, str]:
+def _lock(name: str = "requirements.lock") -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
+    for line in (ROOT / name).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, _, version = line.partition("==")
-            assert version, f"requirements.lock: {line!r} is not pinned with =="
-            pins[canonicalize_name(name)] = version
+            dist, _, version = line.partition("==")
+            assert version, f"{name}: {line!r} is not pinned with =="
+            pins[canonicalize_name(dist)] = version
     return pins
+
+
+def test_make_install_pins_the_test_and_lint_extras_and_the_image_the_versions_the_tests_ran():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    dev, image = _lock("requirements-dev.lock"), _lock()
+    assert "rocketmq-operator" not in dev and "pip" not in dev
+    different = {name: (version, dev.get(name)) for name, version in image.items() if dev.get(name) != version}
+    assert different == {}, "requirements.lock must take its pins from requirements-dev.lock (make lock)"
+    for extra in ("test", "lint"):
+        for line in cfg["options.extras_require"][extra].strip().splitlines():
+            req = Requirement(line)
+            name = canonicalize_name(req.name)
+            assert name in dev, f"{req.name} (extra {extra}) is not in requirements-dev.lock"
+            assert req.specifier.contains(dev[name]), f"{req.name} pin {dev[name]} outside {req}"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install -q -r requirements-dev.lock" in makefile and "--no-deps -e ." in makefile
+
+
+def test_the_runtime_requirements_are_what_the_package_imports():
+    """install_requires names only distributions the package imports (pyyaml, for one, only tests and benches
+    use; kubernetes pulls it in for itself)."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    modules = {"kubernetes": "kubernetes", "cachetools": "cachetools", "tenacity": "tenacity",
+               "structlog": "structlog", "prometheus-client": "prometheus_client", "orjson": "orjson"}
+    imported = set()
+    for path in (ROOT / "rocketmq_operator").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    for line in cfg["options"]["install_requires"].strip().splitlines():
+        name = canonicalize_name(Requirement(line).name)
+        assert modules.get(name, name) in imported, f"{name} is required but rocketmq_operator never imports it"
 
 
 def test_the_image_lock_pins_every_runtime_dependency_within_setup_cfg():
