@@ -6,9 +6,9 @@ fills it with ``count`` ConfigMaps and ``count`` Pods (``schedulerName: none`` s
 them), and deletes the namespace at the end. Ingestion is measured by replaying the creations: an
 informer whose first "list" is empty at the resourceVersion from before the creations, so its watch
 delivers every creation as fast as the server can send them. Memory is measured in a fresh child
-process (RSS delta after the cache synced / cached objects), so the creation phase does not pollute it. Pods are measured twice: cached whole, and as the operator
-caches them (``manager.slim_pod``).
-Figures only, no assertions.
+process (RSS delta after the cache synced / cached objects), so the creation phase does not pollute it. Pods
+are measured twice: cached whole, and as the operator caches them (``manager.slim_pod``). Figures only, no
+assertions.
 """
 
 from __future__ import annotations

@@ -10,16 +10,16 @@ API server's audit log of writes on), started fresh, so neither inherits the oth
    given 10 s to start;
 2. N BrokerClusters of 2 groups x 2 members (``manifests/samples/04-cluster-2m-2s.yaml``, name servers on
    loopback) created on 8 client threads;
-3. followed by a watch each (the StatefulSets, and the BrokerClusters; one event per change costs the API server
-   far less than a table of 1,000 rows every second): StatefulSets with 2/2 ready replicas and, for the
+3. followed by a watch each (the StatefulSets, and the BrokerClusters; one event per change costs the API
+   server far less than a table of 1,000 rows every second): StatefulSets with 2/2 ready replicas and, for the
    operator, CRs whose Ready condition says AllBrokersReady, sampled once a second until all are there;
 4. 30 s of idle: writes made by the contender once converged.
 
 The contender's writes are read from the API server's audit log, by the contender's user agent (the
 operator ``rocketmq-operator/…``; kopf ``kopf/…`` and its handlers' client ``kopf-baseline/…``), by verb
 and resource; its CPU time and peak RSS from /proc. ``--profile`` samples the operator with py-spy while it
-converges (the thread holding the GIL) and prints where its Python CPU went; with py-spy installed, the contender's CPU time is also read per
-thread from /proc at the end (thread names from ``py-spy dump``).
+converges (the thread holding the GIL) and prints where its Python CPU went; with py-spy installed, the
+contender's CPU time is also read per thread from /proc at the end (thread names from ``py-spy dump``).
 
 The operator runs with RocketMQ observation off (``--rocketmq-observe-interval 0``): KWOK pods run no
 broker, and neither does kopf talk to RocketMQ. Ready then means every broker pod is Ready.
@@ -442,8 +442,9 @@ def _epoch(timestamp: str) -> float:
 
 
 def summarize_profile(path: Path, top: int = 45) -> list[tuple[str, float]]:
-    """py-spy's raw (collapsed) stacks (samples of the thread holding the GIL: Python work, not waits) → the share of samples in
-    which each function is on the stack (inclusive), then the share in which it is the innermost frame (self)."""
+    """py-spy's raw (collapsed) stacks (samples of the thread holding the GIL: Python work, not waits) → the
+    share of samples in which each function is on the stack (inclusive), then the share in which it is the
+    innermost frame (self)."""
     inclusive: Counter = Counter()
     leaf: Counter = Counter()
     total = 0

@@ -154,9 +154,9 @@ class Operator:
 
 
 class InformerCollector:
-    """The informers' figures at scrape time, by resource: lists, watches opened and watch events applied since
-    start (how much of the API server's traffic the operator decodes), and objects cached now. The reflectors
-    keep plain counters; nothing is counted through a metric lock on the watch path."""
+    """The informers' figures at scrape time, by resource: lists, watches opened and watch events applied
+    since start (how much of the API server's traffic the operator decodes), and objects cached now. The
+    reflectors keep plain counters; nothing is counted through a metric lock on the watch path."""
 
     def __init__(self, factory: SharedInformerFactory) -> None:
         self._factory = factory

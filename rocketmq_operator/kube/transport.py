@@ -4,8 +4,8 @@ This is where the generated client's ``ApiClient`` is used, and only its request
 auth headers come from ``param_serialize`` (``auth_settings=['BearerToken']``), the request goes through
 ``call_api`` with ``_preload_content`` semantics (the urllib3 response is read by us), and bodies are
 decoded with ``orjson.loads`` (several times faster than the standard library on the watch streams,
-which carry most of what the operator reads) — no generated model objects. Non-2xx answers and socket failures become
-:mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
+which carry most of what the operator reads) — no generated model objects. Non-2xx answers and socket failures
+become :mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
 
 Requests that are answered in one body (everything but watches) take a shorter road when the configuration
 allows it: one kept-alive connection per thread speaking plain HTTP/1.1 (a request written in one piece from
@@ -286,7 +286,8 @@ def _ssl_context(config: Any) -> ssl.SSLContext:
 
 
 def _dropped(sock: Any) -> bool:
-    """An idle kept-alive socket that is readable has been closed by the server (or holds junk): not reusable."""
+    """An idle kept-alive socket that is readable has been closed by the server (or holds junk): not
+    reusable."""
     try:
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
@@ -334,8 +335,8 @@ class WatchStream:
     """
 
     def __init__(self, response: RawResponse, *, chunk_size: int = 65536, gather: float = 0.0) -> None:
-        """``gather``: once the stream has caught up (nothing waiting in the socket), wait this long before the
-        next read, so the events that follow are taken in one read rather than one wake-up each (see
+        """``gather``: once the stream has caught up (nothing waiting in the socket), wait this long before
+        the next read, so the events that follow are taken in one read rather than one wake-up each (see
         :func:`_dechunked_lines`); 0 reads each event as soon as it arrives."""
         self._response = response
         self._chunk_size = chunk_size

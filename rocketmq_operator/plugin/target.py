@@ -5,10 +5,10 @@ error that asks for the kind) or ``KIND/NAME`` with any of the kind's names kube
 ``broker/x``, ``brokerclusters.rocketmq.huanwei.io/x``).
 
 The name servers are resolved as the operator resolves them: the resource's front door
-(:mod:`rocketmq_operator.controllers.brokers.doors`) finds the NameService it follows (``nameServiceRef``, or for a
-Broker an empty ``nameServers``: the namespace's only NameService) and builds the model, whose
-``name_server_address`` is what the brokers are configured with; a cluster DNS name in it is then replaced
-by its pod's IP (:func:`rocketmq_operator.controllers.runtime.addresses.dialable`), because the plugin, like the
+(:mod:`rocketmq_operator.controllers.brokers.doors`) finds the NameService it follows (``nameServiceRef``, or
+for a Broker an empty ``nameServers``: the namespace's only NameService) and builds the model, whose
+``name_server_address`` is what the brokers are configured with; a cluster DNS name in it is then replaced by
+its pod's IP (:func:`rocketmq_operator.controllers.runtime.addresses.dialable`), because the plugin, like the
 operator, may run outside the cluster. The listers the door expects are stood in for by :class:`ApiView`,
 which reads the API server directly.
 """

@@ -59,11 +59,11 @@ def needs_update(desired: Mapping[str, Any], current: Mapping[str, Any], *,
 class ContainsMemo:
     """Remembers what :func:`contains` found for a part of an object version that cannot change within it.
 
-    The API server bumps ``metadata.generation`` with every change to an object's spec, so ``(uid, generation)``
-    names one spec: whether it contains a desired value (named by a digest of its JSON) is then known after
-    the first comparison, and a sync that renders the same desired spec as the last one (most syncs: a pod
-    turned Ready) costs a digest instead of a walk. Objects without a generation are compared each time.
-    Thread-safe; bounded (least recently used entries go).
+    The API server bumps ``metadata.generation`` with every change to an object's spec, so
+    ``(uid, generation)`` names one spec: whether it contains a desired value (named by a digest of its JSON)
+    is then known after the first comparison, and a sync that renders the same desired spec as the last one
+    (most syncs: a pod turned Ready) costs a digest instead of a walk. Objects without a generation are
+    compared each time. Thread-safe; bounded (least recently used entries go).
     """
 
     def __init__(self, size: int = 8192) -> None:

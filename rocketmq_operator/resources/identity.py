@@ -3,10 +3,10 @@
 Everything that names a broker to RocketMQ — broker.conf, the registration check, status, the roll's fence
 and lag gate, the drain, the scale-out copy, TopicTransfer — asks here; nothing else formats a broker name.
 
-- Broker group ``g`` of a cluster whose groups take the prefix ``p``: ``brokerName=p-g``, shared by the group's
-  master and its slaves (``brokerId`` = member ordinal; the master is member 0). In DLEDGER mode the Raft
-  group elects the master and the group's name is also its ``dLegerGroup``; in CONTROLLER mode every member
-  starts with ``brokerId=-1`` and the controller assigns the ids.
+- Broker group ``g`` of a cluster whose groups take the prefix ``p``: ``brokerName=p-g``, shared by the
+  group's master and its slaves (``brokerId`` = member ordinal; the master is member 0). In DLEDGER mode the
+  Raft group elects the master and the group's name is also its ``dLegerGroup``; in CONTROLLER mode every
+  member starts with ``brokerId=-1`` and the controller assigns the ids.
 - ``allMaster``: every member is a master of its own, ``brokerName`` = its pod name, ``brokerId=0`` (as
   ``mqadmin clusterList`` shows in the 2018 talk).
 - The prefix (:func:`default_prefix`, kept on each group's StatefulSet by :data:`ANNOTATION_PREFIX`):

@@ -98,7 +98,8 @@ def drain_step(extra: list[int], drain: Mapping[str, Any], facts: ClusterFacts |
 
 def decide(group: int, drain: Mapping[str, Any], look: Look, *, now: float, timeout: float,
            accept_loss: bool) -> DrainStep:
-    """The rule: delete on a positive "nothing held" read after the grace, else wait, stop or accept the loss."""
+    """The rule: delete on a positive "nothing held" read after the grace, else wait, stop or accept the
+    loss."""
     drain = _with_wipe(drain, look.wiped_at)
     what = look.unknown or look.held
     if not what:

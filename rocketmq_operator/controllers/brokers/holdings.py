@@ -89,7 +89,8 @@ class Holdings:
 
 
 def read_holdings(admin: HoldingsAdmin, addr: str, broker: str) -> Holdings:
-    """What the master at ``addr`` (broker name ``broker``) holds; raises ``RemotingError`` when it cannot tell."""
+    """What the master at ``addr`` (broker name ``broker``) holds; raises ``RemotingError`` when it cannot
+    tell."""
     deferred = admin.deferred_messages(addr)
     unconsumed: dict[tuple[str, str], int] = {}
     unsubscribed: dict[str, int] = {}

@@ -108,8 +108,8 @@ def _kept(model: BrokerClusterModel, done: set[str]) -> tuple[str, ...]:
 
 def _result(model: BrokerClusterModel, copied: tuple[int, ...], done: set[str], source_at: int, *,
             waiting: str | None = None, error: str | None = None) -> CopyResult:
-    """What the copy has done: the groups (other than the source group) every broker of which has its copy, and
-    in allMaster mode the brokers."""
+    """What the copy has done: the groups (other than the source group) every broker of which has its copy,
+    and in allMaster mode the brokers."""
     layout = model.layout
     source = identity.member(layout, source_at, 0).broker_name
     groups = set(copied) | {g for g in range(model.groups) if g != source_at

@@ -126,8 +126,8 @@ def broker_fields(entry: Mapping[str, Any], broker: BrokerFacts | None, facts: C
 
 def controller_view(model: BrokerClusterModel, facts: ClusterFacts | None,
                     pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """CONTROLLER mode: ``{pod: {"master", "brokerId", "inSync"}}`` as the controller's leader reports it (pods
-    matched by address; empty when the controllers were not read)."""
+    """CONTROLLER mode: ``{pod: {"master", "brokerId", "inSync"}}`` as the controller's leader reports it
+    (pods matched by address; empty when the controllers were not read)."""
     view: dict[str, dict[str, Any]] = {}
     groups = facts.controller.groups if facts is not None and facts.controller is not None else {}
     for pod in pods:

@@ -9,8 +9,9 @@ Three parts, in the order a sync uses them:
 - :func:`set_partitions` writes the plan's partitions into the desired StatefulSets before they are
   applied (a cluster that does not allow restarts keeps every pod held);
 - :func:`fence` wipes or restores a broker group's write permission on every name server (idempotent,
-  bounded by the admin client's timeouts) and returns the ``status.roll`` to record; :func:`writes_name_servers`
-  says whether a step needs one (the reconciler holds such a step where it may not write, see writegate);
+  bounded by the admin client's timeouts) and returns the ``status.roll`` to record;
+  :func:`writes_name_servers` says whether a step needs one (the reconciler holds such a step where it may not
+  write, see writegate);
 - :func:`handover` (CONTROLLER mode) asks the controllers' leader to make the planned slave master.
 """
 

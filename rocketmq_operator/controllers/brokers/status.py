@@ -2,8 +2,9 @@
 
 A ``Report`` collects findings while the sync runs (problems, conflicts, refused writes, progress,
 pause, properties the operator overrode) and builds the status at the end through the one condition
-builder every controller uses (:class:`ConditionSet`). The status is built from scratch each time from the cache, with condition
-timestamps carried over when nothing changed, so equal findings give an equal status and no write.
+builder every controller uses (:class:`ConditionSet`). The status is built from scratch each time from the
+cache, with condition timestamps carried over when nothing changed, so equal findings give an equal status and
+no write.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ class Report:
             self.progressing(waiting)
 
     def draining(self, step: DrainStep) -> None:
-        """A group being drained before removal: kept in status.drain; what it waits for is condition Draining;
-        a drain that cannot go on (timed out, RocketMQ not observed) is ScaleDownRefused."""
+        """A group being drained before removal: kept in status.drain; what it waits for is condition
+        Draining; a drain that cannot go on (timed out, RocketMQ not observed) is ScaleDownRefused."""
         self.drain = dict(step.drain)
         if step.stuck:
             self.scale_down_refused(step.stuck, reason=step.reason)
@@ -132,7 +133,8 @@ class Report:
         self.override = message
 
     def writes_refused(self, message: str | None) -> None:
-        """The name servers are not the namespace's own and not allowed: fences and drains wait (see writegate)."""
+        """The name servers are not the namespace's own and not allowed: fences and drains wait (see
+        writegate)."""
         self.foreign = message
 
     def result(self) -> Result | None:

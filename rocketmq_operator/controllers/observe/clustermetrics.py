@@ -98,7 +98,8 @@ class ClusterMetrics:
 
     def publish(self, key: tuple[str, str, str], status: Mapping[str, Any], facts: ClusterFacts | None, *,
                 observed: bool) -> None:
-        """Replaces the series of cluster ``key`` = (kind, namespace, name) with what ``status`` and ``facts`` say."""
+        """Replaces the series of cluster ``key`` = (kind, namespace, name) with what ``status`` and ``facts``
+        say."""
         now = self._clock.wall()
         with self._lock:
             old = self._snapshots.get(key) or _Snapshot()

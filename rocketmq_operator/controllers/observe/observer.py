@@ -164,7 +164,8 @@ class Observer:
         return facts
 
     def ensure(self, key: Hashable, target: ObserveTarget) -> None:
-        """Starts an observation of ``key`` when its facts are older than the interval or the target changed."""
+        """Starts an observation of ``key`` when its facts are older than the interval or the target
+        changed."""
         now = self.clock.now()
         with self._lock:
             state = self._states.setdefault(key, _State())
@@ -264,7 +265,8 @@ def observe(target: ObserveTarget, *, admin_factory: Callable[[tuple[str, ...]],
 
 def _registrations(target: ObserveTarget, admin_factory,
                    silence: Silence | None) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
-    """``addr → [(brokerName, brokerId) per name server that lists it]`` and one error per dead name server."""
+    """``addr → [(brokerName, brokerId) per name server that lists it]`` and one error per dead name
+    server."""
     found: dict[str, list[tuple[str, int]]] = {}
     errors: list[str] = []
     for ns in target.name_servers:

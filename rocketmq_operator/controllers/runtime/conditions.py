@@ -60,8 +60,8 @@ def already_says(condition: Mapping[str, Any] | None, text: str, *, reason: str 
 def warn_when_new(recorder: Recorder, obj: dict[str, Any], condition: Mapping[str, Any] | None, *, reason: str,
                   message: str, said: str | None = None, said_reason: str | None = None,
                   said_status: str | None = None) -> bool:
-    """A Warning event ``reason``/``message`` on ``obj`` unless ``condition`` already says it: its message holds
-    ``said`` (default: ``message``) and, when given, its reason is ``said_reason`` and its status
+    """A Warning event ``reason``/``message`` on ``obj`` unless ``condition`` already says it: its message
+    holds ``said`` (default: ``message``) and, when given, its reason is ``said_reason`` and its status
     ``said_status``. Returns whether the event was sent."""
     if already_says(condition, message if said is None else said, reason=said_reason, status=said_status):
         return False

@@ -122,7 +122,8 @@ class Controller:
             self.queue.add(key, priority=priority)
 
     def start(self, stop: threading.Event, *, sync_timeout: float | None = None) -> bool:
-        """Waits for the caches (False when ``stop`` is set first or the timeout passes), then starts workers."""
+        """Waits for the caches (False when ``stop`` is set first or the timeout passes), then starts
+        workers."""
         deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
         while not all(check() for check in self._has_synced):
             if stop.wait(0.05) or (deadline is not None and time.monotonic() > deadline):

@@ -1,12 +1,13 @@
 """The one reconciler shape the workload kinds share (NameService, Console, Proxy, Controller).
 
-``sync(key)``: open the parent (gone or paused: nothing else, see opening); build what the spec asks for (a spec
-it cannot serve is refused: Ready=False naming why, one Warning, no object touched); say Overridden for what the
-model applied differently; apply the objects; then Ready, one way for every kind — a blocked write first, then
-pods the StatefulSet controller cannot create (a Warning when that is news), then what the kind says of its
-workload; status last, written only when it differs. A kind fills in :meth:`WorkloadReconciler.build`,
-:meth:`~WorkloadReconciler.readiness` and :meth:`~WorkloadReconciler.status_fields`, and may look at more
-(``observe``) or ask to be looked at again (``result``).
+``sync(key)``: open the parent (gone or paused: nothing else, see opening); build what the spec asks for (a
+spec it cannot serve is refused: Ready=False naming why, one Warning, no object touched); say Overridden for
+what the model applied differently; apply the objects; then Ready, one way for every kind — a blocked write
+first, then pods the StatefulSet controller cannot create (a Warning when that is news), then what the kind
+says of its workload; status last, written only when it differs. A kind fills in
+:meth:`WorkloadReconciler.build`, :meth:`~WorkloadReconciler.readiness` and
+:meth:`~WorkloadReconciler.status_fields`, and may look at more (``observe``) or ask to be looked at again
+(``result``).
 
 Nothing of one sync is kept on the reconciler: what a sync learns travels in its arguments (workers run
 syncs of different objects at once).

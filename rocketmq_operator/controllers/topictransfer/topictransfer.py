@@ -239,7 +239,8 @@ class TopicTransferReconciler:
         return Result(requeue_after=after)
 
     def _rollback_pending(self, obj: dict[str, Any], conds: ConditionSet, reason: str, message: str) -> None:
-        """Says why a deleted transfer keeps its finalizer: a condition, and a Warning when the cause is new."""
+        """Says why a deleted transfer keeps its finalizer: a condition, and a Warning when the cause is
+        new."""
         text = f"the TopicTransfer is deleted; finalizer {FINALIZER} stays until the rollback is done: {message}"
         warn_when_new(self._recorder, obj, get_condition(obj, ROLLBACK_PENDING), reason=ROLLBACK_PENDING,
                       message=text, said="", said_reason=reason)

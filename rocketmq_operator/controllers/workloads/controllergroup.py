@@ -1,4 +1,5 @@
-"""The Controller reconciler: a Raft group of RocketMQ 5 controllers as a StatefulSet behind a headless Service.
+"""The Controller reconciler: a Raft group of RocketMQ 5 controllers as a StatefulSet behind a headless
+Service.
 
 The workload shape (runtime/workload): paused → a Paused condition only; a spec with problems → condition
 and Warning event, no change; apply the Service, the StatefulSet and the budget (the StatefulSet controller
