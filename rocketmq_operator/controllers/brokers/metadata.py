@@ -81,8 +81,8 @@ def copy_metadata(model: BrokerClusterModel, facts: ClusterFacts | None, copied:
             if not source_addr or not target_addr:
                 missing = " and ".join(b for b, a in ((source, source_addr), (target, target_addr)) if not a)
                 return _result(model, copied, done, source_at,
-                               waiting=f"waiting for the master of {missing} to register before copying topics "
-                                       f"from {source} to {target}")
+                               waiting=f"waiting for the master of {missing} to register before copying "
+                                       f"topics from {source} to {target}")
             admin = admin or admin_factory(())
             try:
                 complete = _copy(admin, source_addr, target_addr, skip=skip)

@@ -64,7 +64,8 @@ class Report:
         self.drain_waiting: tuple[str, str] | None = None  # (reason, message) of the Draining condition
         self.restart: str | None = None
         self.override: str | None = None
-        self.foreign: str | None = None  # why no write may go through the name servers (condition NameServersForeign)
+        # why no write may go through the name servers (condition NameServersForeign)
+        self.foreign: str | None = None
         self.not_created: list[str] = []
         self.unreachable: list[str] = []
         self.observing = False
@@ -194,7 +195,8 @@ class Report:
         if self.is_paused:
             if self.roll is not None:  # a fence lifted (or not) while paused
                 self._optional(ROLLING, self.roll_error, "StepFailed")
-                old = {k: v for k, v in old.items() if k != "roll"} | ({"roll": self.roll} if self.roll else {})
+                old = ({k: v for k, v in old.items() if k != "roll"}
+                       | ({"roll": self.roll} if self.roll else {}))
             return {**old, "conditions": self.conditions.items}
         self._optional(SCALE_DOWN, self.scale_down, self.scale_down_reason)
         reason, message = self.drain_waiting or ("", None)
@@ -202,7 +204,8 @@ class Report:
         self._optional(RESTART_PENDING, self.restart, self.restart_reason)
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
         self._optional(NAME_SERVERS_FOREIGN, self.foreign, REFUSED_REASON)
-        self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")
+        self._optional(ROLLING, self.roll_error or self.roll_waiting,
+                       "StepFailed" if self.roll_error else "OneAtATime")
         if model is None:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
@@ -234,8 +237,8 @@ class Report:
             **(extra or {}),
         }
 
-    def _registration(self, model: BrokerClusterModel, pods: list[dict[str, Any]], brokers: list[dict[str, Any]],
-                      status: dict[str, Any]) -> list[dict[str, Any]]:
+    def _registration(self, model: BrokerClusterModel, pods: list[dict[str, Any]],
+                      brokers: list[dict[str, Any]], status: dict[str, Any]) -> list[dict[str, Any]]:
         """RocketMQ's view: the BrokersRegistered and NameServersSynced conditions, registeredMembers, and
         each member's facts; Ready waits for every member to be registered."""
         reg = registration(self.facts, pods, starting=self.starting)

@@ -27,7 +27,8 @@ class ControllerTarget:
     members: tuple[tuple[str, str], ...]  # (pod, dialable host:port) of each controller
     broker_names: tuple[str, ...] = ()  # broker groups whose replica tables to read from the leader
 
-    def observe(self, *, admin_factory: Callable[[tuple[str, ...]], Any], now: Callable[[], float]) -> ControllerFacts:
+    def observe(self, *, admin_factory: Callable[[tuple[str, ...]], Any],
+                now: Callable[[], float]) -> ControllerFacts:
         return observe_controllers(self, admin_factory=admin_factory, now=now)
 
 

@@ -55,7 +55,8 @@ class Result:
 class TerminalError(Exception):
     """A failure that retrying cannot fix (bad input): reported, not retried."""
 
-    def __init__(self, message: str, *, reason: str = "ReconcileFailed", obj: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, reason: str = "ReconcileFailed",
+                 obj: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.obj = obj

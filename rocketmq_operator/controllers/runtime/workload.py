@@ -71,7 +71,8 @@ class WorkloadReconciler:
     def build(self, obj: dict[str, Any]) -> Built:
         raise NotImplementedError
 
-    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None, seen: Any) -> Readiness:
+    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
+                  seen: Any) -> Readiness:
         raise NotImplementedError
 
     def status_fields(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
@@ -91,7 +92,8 @@ class WorkloadReconciler:
     # -- the shape ---------------------------------------------------------------------------------------
 
     def sync(self, key: Key) -> Result | None:
-        opened = open_parent(self._lister, key, clock=self._clock, status=self._status, gone=lambda: self.gone(key))
+        opened = open_parent(self._lister, key, clock=self._clock, status=self._status,
+                             gone=lambda: self.gone(key))
         if opened is None:
             return None
         built = self.build(opened.obj)
@@ -114,9 +116,11 @@ class WorkloadReconciler:
         conds = opened.conds
         if conds.mark_blocked(denied=applied.denied, invalid=applied.invalid, conflicts=applied.conflicts):
             return
-        not_created = pods_not_created(workload, self._failed_creates) if self._failed_creates is not None else None
+        not_created = (pods_not_created(workload, self._failed_creates) if self._failed_creates is not None
+                       else None)
         if not_created:
-            warn_when_new(self._recorder, opened.obj, conds.get(READY), reason="FailedCreate", message=not_created)
+            warn_when_new(self._recorder, opened.obj, conds.get(READY), reason="FailedCreate",
+                          message=not_created)
             conds.ready(False, reason="FailedCreate", message=not_created)
             return
         conds.ready(readiness.ok, reason=readiness.reason, message=readiness.message)

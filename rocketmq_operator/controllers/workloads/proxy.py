@@ -44,7 +44,8 @@ class ProxyReconciler(WorkloadReconciler):
             return Built(model, refused=("InvalidSpec", "; ".join(str(p) for p in model.problems)))
         return Built(model, proxy_objects(model), tuple(model.notes))
 
-    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None, seen: Any) -> Readiness:
+    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
+                  seen: Any) -> Readiness:
         size, ready = built.model.size, ready_replicas(workload)
         ok = ready >= size and _rolled_out(workload, size)
         return Readiness(ok, "AllProxiesReady" if ok else "Progressing", counted(ready, size, "proxies"))
