@@ -45,7 +45,8 @@ Query = Sequence[tuple[str, str]]
 # Methods that read only: safe to send again when a reused connection was closed before any answer.
 _REPLAYABLE = frozenset({"GET", "HEAD"})
 # How a server's close of an idle kept-alive connection shows when a request is written to it anyway.
-_CLOSED_BEFORE_ANSWER = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)  # RemoteDisconnected too
+_CLOSED_BEFORE_ANSWER = (ConnectionResetError,  # RemoteDisconnected too
+                         BrokenPipeError, ConnectionAbortedError)
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length even when empty
 _MAX_LINE = 65536  # the longest status or header line read
 _MAX_HEADERS = 100
@@ -119,7 +120,8 @@ class DirectHttp:
         # The lines every request carries, built once.
         self._head = "".join(f"{k}: {v}\r\n" for k, v in
                              {"Host": host_header, "Accept-Encoding": "identity", **headers}.items())
-        self._auth = auth  # () -> {"BearerToken": {"key": ..., "value": ...}} (the configuration's auth_settings)
+        # () -> {"BearerToken": {"key": ..., "value": ...}} (the configuration's auth_settings)
+        self._auth = auth
         self._local = threading.local()
 
     @classmethod
@@ -129,16 +131,19 @@ class DirectHttp:
         config = api_client.configuration
         url = urlsplit(config.host or "")
         if getattr(config, "proxy", None) or url.scheme not in ("http", "https") or not url.hostname \
-                or url.path not in ("", "/") or not isinstance(api_client.rest_client.pool_manager, urllib3.PoolManager):
+                or url.path not in ("", "/") \
+                or not isinstance(api_client.rest_client.pool_manager, urllib3.PoolManager):
             return None
         context = _ssl_context(config) if url.scheme == "https" else None
         headers = {"Accept": "application/json", **{k: str(v) for k, v in api_client.default_headers.items()}}
-        return cls(scheme=url.scheme, host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
-                   context=context, server_hostname=getattr(config, "tls_server_name", None) or url.hostname,
+        return cls(scheme=url.scheme, host=url.hostname,
+                   port=url.port or (443 if url.scheme == "https" else 80), context=context,
+                   server_hostname=getattr(config, "tls_server_name", None) or url.hostname,
                    headers=headers, auth=config.auth_settings)
 
     def exchange(self, method: str, path: str, *, query: Query = (), body: bytes | None = None,
-                 content_type: str | None = None, timeout: Timeout = None) -> tuple[int, Mapping[str, str], bytes]:
+                 content_type: str | None = None,
+                 timeout: Timeout = None) -> tuple[int, Mapping[str, str], bytes]:
         """Status, headers (lower-case names) and whole body of one exchange; socket and protocol failures
         raise TransportError."""
         target = f"{path}?{urlencode(list(query), quote_via=quote)}" if query else path
@@ -163,7 +168,8 @@ class DirectHttp:
                 # A server may close an idle kept-alive connection just as a request goes out (after the idle
                 # check): a read is then sent once more on a fresh connection, as HTTP clients do for a
                 # replayable request. Anything else (or a fresh connection failing) is the caller's to retry.
-                if conn is not kept or method not in _REPLAYABLE or not isinstance(exc, _CLOSED_BEFORE_ANSWER):
+                if (conn is not kept or method not in _REPLAYABLE
+                        or not isinstance(exc, _CLOSED_BEFORE_ANSWER)):
                     raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=False) from exc
 
     def _once(self, conn: _Connection, method: str, request: bytes,

@@ -132,7 +132,8 @@ class ApiView:
     def get(self, namespace: str | None, name: str) -> dict[str, Any]:
         return self._client.get(self.resource, name, namespace=namespace)
 
-    def list(self, namespace: str | None = None, selector: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    def list(self, namespace: str | None = None,
+             selector: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         labels = ",".join(f"{k}={v}" for k, v in (selector or {}).items()) or None
         return self._client.list(self.resource, namespace=namespace, label_selector=labels).items
 
@@ -150,7 +151,8 @@ def endpoints(client: KubeClient, found: Found) -> Endpoints:
     return endpoints_of(model, pods=ApiView(client, PODS), problems=problems, ref=found.ref)
 
 
-def endpoints_of(model: BrokerClusterModel, *, pods: Any, problems: tuple[str, ...] = (), ref: str = "") -> Endpoints:
+def endpoints_of(model: BrokerClusterModel, *, pods: Any, problems: tuple[str, ...] = (),
+                 ref: str = "") -> Endpoints:
     """The endpoints of a model; ``pods`` is read (``get``) for the IP of each cluster DNS name."""
     configured = model.name_server_address
     if not configured:

@@ -88,7 +88,8 @@ def broker_conf(model: BrokerClusterModel, *, group: int, member: int) -> str:
 
 def _identity(model: BrokerClusterModel, *, group: int, member: int) -> list[str]:
     me = identity.member(model.layout, group, member)
-    return [f"brokerClusterName={me.cluster_name}", f"brokerName={me.broker_name}", f"brokerId={me.broker_id}"]
+    return [f"brokerClusterName={me.cluster_name}", f"brokerName={me.broker_name}",
+            f"brokerId={me.broker_id}"]
 
 
 def group_service(model: BrokerClusterModel, group: int) -> str:

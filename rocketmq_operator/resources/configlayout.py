@@ -86,7 +86,8 @@ def with_mounts(model: BrokerClusterModel, current: Mapping[int, dict[str, Any]]
     legacy = frozenset(g for g, sts in current.items()
                        if sts["spec"].get("serviceName") == naming.group_name(model.name, g))
     own = frozenset(g for g, sts in current.items() if naming.config_map_name(model.name, g) in mounted(sts))
-    shared = frozenset(g for g, sts in current.items() if naming.cluster_service_name(model.name) in mounted(sts))
+    shared = frozenset(g for g, sts in current.items()
+                       if naming.cluster_service_name(model.name) in mounted(sts))
     if (legacy, own, shared) == (model.legacy_groups, model.own_config_groups, model.shared_config_groups):
         return model
     return replace(model, legacy_groups=legacy, own_config_groups=own, shared_config_groups=shared)
@@ -95,6 +96,6 @@ def with_mounts(model: BrokerClusterModel, current: Mapping[int, dict[str, Any]]
 def mounted(sts: Mapping[str, Any]) -> set[str]:
     """The ConfigMaps a StatefulSet's pods mount (any volume name: earlier versions named theirs
     otherwise)."""
-    volumes: Iterable[Mapping[str, Any]] = (((sts.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
-        "volumes") or ()
+    volumes: Iterable[Mapping[str, Any]] = (
+        (((sts.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or ())
     return {str(v["configMap"]["name"]) for v in volumes if (v.get("configMap") or {}).get("name")}

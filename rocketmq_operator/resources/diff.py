@@ -80,7 +80,8 @@ class ContainsMemo:
         if not generation or not uid:
             return contains(desired, part, path=path)
         try:
-            digest = hashlib.blake2b(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+            digest = hashlib.blake2b(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS),
+                                     digest_size=16).digest()
         except TypeError:  # not JSON data: nothing to name it by
             return contains(desired, part, path=path)
         key = (uid, generation, path, digest)
@@ -139,7 +140,8 @@ def _same_json(desired: Any, current: Any) -> bool:
     if kind is not dict and kind is not list:
         return True  # same type and equal
     try:
-        return orjson.dumps(desired, option=orjson.OPT_SORT_KEYS) == orjson.dumps(current, option=orjson.OPT_SORT_KEYS)
+        return (orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)
+                == orjson.dumps(current, option=orjson.OPT_SORT_KEYS))
     except TypeError:
         return False
 
