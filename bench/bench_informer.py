@@ -167,7 +167,8 @@ def bench(kubeconfig: str, count: int) -> None:
             rv = kube.list(resource, namespace=ns, limit=1).resource_version
             created = create_many(kube, resource, ns, count, build)
             ingested = ingest_rate(kube, resource, ns, rv, count)
-            print(f"{resource.plural:>10}: created {created:8.0f}/s   watch events ingested {ingested:8.0f}/s")
+            print(f"{resource.plural:>10}: created {created:8.0f}/s   "
+                  f"watch events ingested {ingested:8.0f}/s")
             variants = [resource.plural] + (["pods-slim"] if resource is PODS else [])
             for variant in variants:
                 mem = memory_in_child(kubeconfig, variant, ns)

@@ -56,16 +56,14 @@ FAMILIES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "rocketmq_roll_in_progress": ("1 while a template roll is under way", CLUSTER_LABELS),
     "rocketmq_roll_step": ("1 for the step of the roll in progress: " + ", ".join(ROLL_STEPS),
                            (*CLUSTER_LABELS, "step")),
-    "rocketmq_roll_duration_seconds": ("how long the roll in progress has run "
-                                       "(since this operator saw it start)",
-                                       CLUSTER_LABELS),
+    "rocketmq_roll_duration_seconds": (("how long the roll in progress has run "
+                                        "(since this operator saw it start)"), CLUSTER_LABELS),
     "rocketmq_drain_in_progress": ("1 while a broker group is drained before its removal", CLUSTER_LABELS),
     "rocketmq_drain_group": ("the broker group being drained", CLUSTER_LABELS),
     "rocketmq_drain_step": ("1 for the step of the drain in progress: " + ", ".join(DRAIN_STEPS),
                             (*CLUSTER_LABELS, "step")),
-    "rocketmq_drain_duration_seconds": ("how long the drain in progress has run "
-                                        "(from status.drain.startedAt)",
-                                        CLUSTER_LABELS),
+    "rocketmq_drain_duration_seconds": (("how long the drain in progress has run "
+                                         "(from status.drain.startedAt)"), CLUSTER_LABELS),
 }
 
 Sample = tuple[str, tuple[str, ...], float]  # family, label values, value
