@@ -193,7 +193,8 @@ class Bench:
         self.kubeconfig = kubeconfig
         self.client: KubeClient = connect(kubeconfig, counter=RequestCounter())  # the benchmark's own calls
         self.run_id = uuid.uuid4().hex[:5]
-        self.namespaces = [f"bench-bc-{self.run_id}-{i}" for i in range((self.n + PER_NAMESPACE - 1) // PER_NAMESPACE)]
+        self.namespaces = [f"bench-bc-{self.run_id}-{i}"
+                           for i in range((self.n + PER_NAMESPACE - 1) // PER_NAMESPACE)]
         self.names = [(self.namespaces[i // PER_NAMESPACE], f"bc-{i:04d}") for i in range(self.n)]
         self.cpu = CpuMeter(component_pids)
         self.results: dict[str, Any] = {}
@@ -204,7 +205,8 @@ class Bench:
     def create_namespaces(self) -> None:
         for ns in self.namespaces:
             try:
-                self.client.create(NAMESPACES, {"metadata": {"name": ns, "labels": {"bench": "brokerclusters"}}})
+                self.client.create(NAMESPACES, {"metadata": {"name": ns,
+                                                             "labels": {"bench": "brokerclusters"}}})
             except AlreadyExists:
                 pass
         wait_for_default_service_accounts(self.client, self.namespaces)
@@ -219,7 +221,8 @@ class Bench:
         remaining = set(self.namespaces)
         while remaining and time.monotonic() - started < 900:
             time.sleep(1)
-            present = {n["metadata"]["name"] for n in self.client.list(NAMESPACES, label_selector="bench=brokerclusters").items}
+            present = {n["metadata"]["name"]
+                       for n in self.client.list(NAMESPACES, label_selector="bench=brokerclusters").items}
             remaining &= present
         if remaining:
             log(f"WARNING: namespaces still terminating after 900s: {sorted(remaining)}")
@@ -234,7 +237,8 @@ class Bench:
         if have >= needed or not nodes:
             return
         if not may_patch:
-            log(f"WARNING: the nodes take {have} pods, the run needs {needed}: not every cluster can be Ready")
+            log(f"WARNING: the nodes take {have} pods, the run needs {needed}: not every cluster can be "
+                f"Ready")
             return
         per_node = str(-(-needed // len(nodes)))
         for node in nodes:
@@ -272,7 +276,8 @@ class Bench:
 
     @staticmethod
     def results_by_outcome(kind: str = "brokercluster") -> dict[str, float]:
-        return {result: REGISTRY.get_sample_value(f"rocketmq_{kind}_reconcile_total", {"result": result}) or 0.0
+        return {result: REGISTRY.get_sample_value(f"rocketmq_{kind}_reconcile_total",
+                                                  {"result": result}) or 0.0
                 for result in ("success", "error", "requeue_after", "terminal_error")}
 
     @staticmethod
@@ -396,7 +401,8 @@ class Bench:
                     late_thread = threading.Thread(target=lambda: late_result.__setitem__(
                         "s", self.time_extra(extra_ns, "bc-extra-late")), daemon=True)
                     late_thread.start()
-            if ready_replicas >= GROUPS * MEMBERS * (n + 1) and "all pods ready (operator cache)" not in milestones:
+            if (ready_replicas >= GROUPS * MEMBERS * (n + 1)
+                    and "all pods ready (operator cache)" not in milestones):
                 milestones["all pods ready (operator cache)"] = elapsed
             if qlen == 0 and "queue first empty" not in milestones and elapsed > t_created + 1:
                 milestones["queue first empty"] = elapsed
@@ -571,7 +577,8 @@ class Bench:
         while time.monotonic() - t0 < self.args.timeout:
             time.sleep(1.0)
             elapsed = time.monotonic() - t0
-            sets = self.mine(self.client.list(STATEFUL_SETS, label_selector="app.kubernetes.io/managed-by=rocketmq-operator").items)
+            sets = self.mine(self.client.list(
+                STATEFUL_SETS, label_selector="app.kubernetes.io/managed-by=rocketmq-operator").items)
             ready_sets = sum(1 for s in sets if (s.get("status") or {}).get("readyReplicas", 0) == MEMBERS)
             if elapsed - last_print >= 5:
                 line = f"floor t={elapsed:6.1f}s StatefulSets ready {ready_sets:5d}/{target}"
@@ -605,15 +612,16 @@ class Bench:
         add("operator: extra cluster -> both StatefulSets (created with the burst)",
             f"{r['extra_sts_s']:.2f} s  (queue held {r['queue_at_extra']} keys when it was created)")
         add("operator: extra cluster -> both StatefulSets (created while the burst converges)",
-            f"{r['extra_late_sts_s']:.2f} s  (queue held {r['queue_at_extra_late']} keys when it was created)")
+            f"{r['extra_late_sts_s']:.2f} s  (queue held {r['queue_at_extra_late']} keys when it was "
+            f"created)")
         if "restart_extra_sts_s" in r:
             add("operator restart: caches synced", f"{r['restart_sync_s']:.2f} s")
             add("operator restart: initial-list backlog drained", f"{r['restart_drain_s']:.1f} s "
                 f"({r['restart_reconciles']:.0f} reconciles)")
             add("operator restart: writes (no-op restart)", f"{r['restart_writes']}")
             add("operator restart: extra cluster -> both StatefulSets",
-                f"{r['restart_extra_sts_s']:.2f} s  (queue held {r['restart_queue_at_start']} low-priority keys, "
-                f"{r['restart_reconciled_at_start']:.0f} reconciled before its create; "
+                f"{r['restart_extra_sts_s']:.2f} s  (queue held {r['restart_queue_at_start']} low-priority "
+                f"keys, {r['restart_reconciled_at_start']:.0f} reconciled before its create; "
                 f"{r['restart_reconciled_at_extra']:.0f} by the time its StatefulSets existed)")
         add("operator: peak queue length", f"{r['peak_queue']}")
         add("operator: reconciles while converging", f"{r['reconciles_converge']:.0f} "
@@ -628,17 +636,19 @@ class Bench:
         add("operator: events dropped (recorder queue full)", f"{r['events_dropped']:.0f}")
         add("operator: events still queued once syncs went idle", f"{r['event_backlog']} "
             f"(written in {r['event_flush_s']:.1f} s more)")
-        add("operator: API writes while converging", f"{r['writes']} ({r['writes_per_cluster']:.1f} per cluster, "
-            f"N+1 clusters)")
+        add("operator: API writes while converging", f"{r['writes']} ({r['writes_per_cluster']:.1f} per "
+            f"cluster, N+1 clusters)")
         add("operator: writes during a no-op resync", f"{r['resync_writes']} ({r['resync_reconciles']:.0f} "
             f"reconciles, drained in {r['resync_s']:.2f} s)")
         add("RSS baseline before the operator", mib(r["rss_baseline"]))
         add("peak RSS (VmHWM) until converged (+ no-op resync)", mib(r["hwm_converged"]))
-        add("peak RSS delta until converged (operator + bench client)", mib(r["hwm_converged"] - r["rss_baseline"]))
+        add("peak RSS delta until converged (operator + bench client)",
+            mib(r["hwm_converged"] - r["rss_baseline"]))
         if self.args.restart_probe:
             add("peak RSS (VmHWM) incl. the two in-process restarts", mib(r["hwm_operator"]))
         add("RSS at end of the operator phase", mib(r["rss_end_operator"]))
-        add("threads alive before / 1 s after the last operator's shutdown", f"{r['threads'][0]} / {r['threads'][1]}")
+        add("threads alive before / 1 s after the last operator's shutdown",
+            f"{r['threads'][0]} / {r['threads'][1]}")
         add("namespaces deleted (GC of everything)", f"{r['delete_s']:.1f} s")
         if "floor_s" in r:
             add(f"floor: {n} CRs + {8 * n} objects created", f"{r['floor_create_calls_s']:.1f} s "
@@ -655,10 +665,12 @@ class Bench:
         print("\nwrites while converging, by verb/resource/subresource:")
         for (verb, res, sub), count in sorted(r["breakdown"].items(), key=lambda kv: -kv[1]):
             if verb in ("create", "update", "patch", "delete"):
-                print(f"  {verb:<7} {res + ('/' + sub if sub else ''):<45} {count:6d}  ({count / (n + 1):.2f}/cluster)")
+                print(f"  {verb:<7} {res + ('/' + sub if sub else ''):<45} {count:6d}  "
+                      f"({count / (n + 1):.2f}/cluster)")
         print("all calls during the no-op resync:", dict(r["resync_breakdown"]) or "none")
         if "restart_breakdown" in r:
-            writes = {k: v for k, v in r["restart_breakdown"].items() if k[0] in ("create", "update", "patch", "delete")}
+            writes = {k: v for k, v in r["restart_breakdown"].items()
+                      if k[0] in ("create", "update", "patch", "delete")}
             print("writes during the no-op restart:", writes or "none")
         for phase in ("cpu_converge", "cpu_restart", "cpu_floor"):
             if phase in r:
@@ -709,7 +721,8 @@ def main() -> int:
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads for creating (both phases)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="client threads for creating (both phases)")
     parser.add_argument("--resync-period", type=float, default=3600.0,
                         help="the operator's periodic resync (long, so none happens by itself)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for convergence")

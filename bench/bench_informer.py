@@ -6,9 +6,9 @@ fills it with ``count`` ConfigMaps and ``count`` Pods (``schedulerName: none`` s
 them), and deletes the namespace at the end. Ingestion is measured by replaying the creations: an
 informer whose first "list" is empty at the resourceVersion from before the creations, so its watch
 delivers every creation as fast as the server can send them. Memory is measured in a fresh child
-process (RSS delta after the cache synced / cached objects), so the creation phase does not pollute it. Pods are measured twice: cached whole, and as the operator
-caches them (``manager.slim_pod``).
-Figures only, no assertions.
+process (RSS delta after the cache synced / cached objects), so the creation phase does not pollute it. Pods
+are measured twice: cached whole, and as the operator caches them (``manager.slim_pod``). Figures only, no
+assertions.
 """
 
 from __future__ import annotations
@@ -167,7 +167,8 @@ def bench(kubeconfig: str, count: int) -> None:
             rv = kube.list(resource, namespace=ns, limit=1).resource_version
             created = create_many(kube, resource, ns, count, build)
             ingested = ingest_rate(kube, resource, ns, rv, count)
-            print(f"{resource.plural:>10}: created {created:8.0f}/s   watch events ingested {ingested:8.0f}/s")
+            print(f"{resource.plural:>10}: created {created:8.0f}/s   "
+                  f"watch events ingested {ingested:8.0f}/s")
             variants = [resource.plural] + (["pods-slim"] if resource is PODS else [])
             for variant in variants:
                 mem = memory_in_child(kubeconfig, variant, ns)

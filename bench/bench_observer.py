@@ -65,7 +65,8 @@ class FakeDeployment:
 
     def __init__(self, clusters: int) -> None:
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fakeremoting.py"), "--clusters",
-                                      str(clusters)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                      str(clusters)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
         self.layout = json.loads(self.proc.stdout.readline())["clusters"]
 
     def command(self, line: str) -> dict:
@@ -82,7 +83,8 @@ class FakeDeployment:
 def targets(layout: list[dict]) -> dict[Key, ObserveTarget]:
     out = {}
     for cluster in layout:
-        members = tuple(Member(f"{cluster['name']}-{g}-{m}", addr, f"broker-{g}", m) for g, m, addr in cluster["brokers"])
+        members = tuple(Member(f"{cluster['name']}-{g}-{m}", addr, f"broker-{g}", m)
+                        for g, m, addr in cluster["brokers"])
         out[Key("bench", cluster["name"])] = ObserveTarget(
             cluster_name=cluster["name"], name_servers=tuple(cluster["name_servers"]),
             namesrv_addr=";".join(cluster["name_servers"]), members=members)
@@ -100,7 +102,8 @@ def thread_cpu() -> Counter:
         except OSError:
             continue
         name = names.get(int(tid), "")
-        role = "observer" if name.startswith(("rocketmq-observer", "rocketmq-probe")) else "reconcile" if name.startswith("bench") else "other"
+        role = ("observer" if name.startswith(("rocketmq-observer", "rocketmq-probe"))
+                else "reconcile" if name.startswith("bench") else "other")
         out[role] += (int(fields[11]) + int(fields[12])) / TICK
     return out
 
@@ -123,8 +126,8 @@ class Bench:
         self.ends: dict[Key, list[float]] = defaultdict(list)
         self.unknown: Counter = Counter()  # syncs that found no fresh facts after having had some, by key
         self.queue: RateLimitingQueue[Key] = RateLimitingQueue(name="bench")
-        self.controller = Controller("bench", self, queue=self.queue, has_synced=[lambda: True], workers=workers,
-                                     registry=CollectorRegistry())
+        self.controller = Controller("bench", self, queue=self.queue, has_synced=[lambda: True],
+                                     workers=workers, registry=CollectorRegistry())
         if observer is not None:
             observer.admin_factory = self._admin
             observer.on_done(self._done)
@@ -161,7 +164,8 @@ class Bench:
                 self.burst_waits.append(wait)
             else:
                 self.waits.append(wait)
-        broker_cluster_objects(from_broker_cluster({**self.sample, "metadata": {"name": key.name, "namespace": "bench"}}))
+        broker_cluster_objects(from_broker_cluster({**self.sample,
+                                                    "metadata": {"name": key.name, "namespace": "bench"}}))
         if self.observer is not None:
             self.observer.ensure(key, self.targets[key])
             if self.observer.fresh_facts(key) is None and self.observer.facts(key) is not None:
@@ -174,7 +178,8 @@ class Bench:
 
     def mark(self) -> dict:
         with self.lock:
-            return {"waits": len(self.waits), "burst_waits": len(self.burst_waits), "syncs": len(self.syncs), "ends": {k: len(v) for k, v in self.ends.items()},
+            return {"waits": len(self.waits), "burst_waits": len(self.burst_waits), "syncs": len(self.syncs),
+                    "ends": {k: len(v) for k, v in self.ends.items()},
                     "starts": {k: len(v) for k, v in self.starts.items()}, "unknown": Counter(self.unknown),
                     "cpu": thread_cpu(), "at": time.monotonic()}
 
@@ -203,9 +208,10 @@ def report(name: str, bench: Bench, since: dict, rounds: int, dead: set[str]) ->
     burst = bench.burst_waits[since["burst_waits"]:now["burst_waits"]]
     cpu = {role: now["cpu"][role] - since["cpu"][role] for role in ("observer", "reconcile", "other")}
     elapsed = now["at"] - since["at"]
-    print(f"\n== {name}: {elapsed:.1f} s, {len(syncs)} syncs, CPU s observer {cpu['observer']:.2f} / reconcile "
-          f"{cpu['reconcile']:.2f} / other {cpu['other']:.2f}, peak RSS {peak_rss_mb():.0f} MiB")
-    print(f"   reconcile queue wait p50 {ms(pct(waits, .5))}  p99 {ms(pct(waits, .99))}  max {ms(max(waits, default=0))}"
+    print(f"\n== {name}: {elapsed:.1f} s, {len(syncs)} syncs, CPU s observer {cpu['observer']:.2f} / "
+          f"reconcile {cpu['reconcile']:.2f} / other {cpu['other']:.2f}, peak RSS {peak_rss_mb():.0f} MiB")
+    print(f"   reconcile queue wait p50 {ms(pct(waits, .5))}  p99 {ms(pct(waits, .99))}  "
+          f"max {ms(max(waits, default=0))}"
           f" ({len(waits)} syncs);  sync p50 {ms(pct(syncs, .5))}  p99 {ms(pct(syncs, .99))}")
     print(f"   the resync's {len(burst)} syncs (all clusters queued at once): wait p50 {ms(pct(burst, .5))}  "
           f"max {ms(max(burst, default=0))}")
@@ -268,9 +274,10 @@ def main() -> None:
         print(f"{'without' if args.without_silence else 'with'} remembered silent endpoints, "
               f"observer workers {args.observer_workers or 'default'} (at most "
               f"{args.max_observer_workers or 'default'})")
-        print(f"{args.clusters} clusters x {len(deployment.layout[0]['brokers'])} brokers, 2 name servers each, "
-              f"interval {args.interval:g} s, connect/request timeouts {observer_module.CONNECT_TIMEOUT:g}/"
-              f"{observer_module.REQUEST_TIMEOUT:g} s, {args.workers} reconcile workers")
+        print(f"{args.clusters} clusters x {len(deployment.layout[0]['brokers'])} brokers, 2 name servers "
+              f"each, interval {args.interval:g} s, connect/request timeouts "
+              f"{observer_module.CONNECT_TIMEOUT:g}/{observer_module.REQUEST_TIMEOUT:g} s, {args.workers} "
+              f"reconcile workers")
         run(by_key, deployment, args)
     finally:
         deployment.close()
@@ -302,9 +309,11 @@ def run(by_key: dict[Key, ObserveTarget], deployment: FakeDeployment, args: argp
         since = bench.mark()
         bench.enqueue_all()
         wait_rounds(bench, since, args.dead_rounds, args.phase_timeout)
-        report(f"{args.dead_fraction:.0%} of brokers dead ({len(dead)})", bench, since, args.dead_rounds, dead)
+        report(f"{args.dead_fraction:.0%} of brokers dead ({len(dead)})", bench, since, args.dead_rounds,
+               dead)
         stats = deployment.command("stats")
-        print(f"\nfake server: {stats['served']} requests answered, {stats['cpu']:.1f} CPU s (not counted above)")
+        print(f"\nfake server: {stats['served']} requests answered, {stats['cpu']:.1f} CPU s "
+              f"(not counted above)")
     finally:
         stop.set()
         bench.queue.shutdown()

@@ -10,16 +10,16 @@ API server's audit log of writes on), started fresh, so neither inherits the oth
    given 10 s to start;
 2. N BrokerClusters of 2 groups x 2 members (``manifests/samples/04-cluster-2m-2s.yaml``, name servers on
    loopback) created on 8 client threads;
-3. followed by a watch each (the StatefulSets, and the BrokerClusters; one event per change costs the API server
-   far less than a table of 1,000 rows every second): StatefulSets with 2/2 ready replicas and, for the
+3. followed by a watch each (the StatefulSets, and the BrokerClusters; one event per change costs the API
+   server far less than a table of 1,000 rows every second): StatefulSets with 2/2 ready replicas and, for the
    operator, CRs whose Ready condition says AllBrokersReady, sampled once a second until all are there;
 4. 30 s of idle: writes made by the contender once converged.
 
 The contender's writes are read from the API server's audit log, by the contender's user agent (the
 operator ``rocketmq-operator/…``; kopf ``kopf/…`` and its handlers' client ``kopf-baseline/…``), by verb
 and resource; its CPU time and peak RSS from /proc. ``--profile`` samples the operator with py-spy while it
-converges (the thread holding the GIL) and prints where its Python CPU went; with py-spy installed, the contender's CPU time is also read per
-thread from /proc at the end (thread names from ``py-spy dump``).
+converges (the thread holding the GIL) and prints where its Python CPU went; with py-spy installed, the
+contender's CPU time is also read per thread from /proc at the end (thread names from ``py-spy dump``).
 
 The operator runs with RocketMQ observation off (``--rocketmq-observe-interval 0``): KWOK pods run no
 broker, and neither does kopf talk to RocketMQ. Ready then means every broker pod is Ready.
@@ -65,7 +65,8 @@ GROUPS, MEMBERS = 2, 2
 IDLE_WINDOW = 30.0
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 CONTENDERS = {
-    "operator": ("rocketmq-operator/", "OpenAPI-Generator/"),  # the second: versions before the operator named itself
+    # the second: versions before the operator named itself
+    "operator": ("rocketmq-operator/", "OpenAPI-Generator/"),
     "kopf": ("kopf/", "kopf-baseline/"),
 }
 
@@ -147,9 +148,10 @@ def thread_cpu(pid: int) -> dict[str, float]:
     spy = Path(sys.executable).parent / "py-spy"
     if not spy.exists():
         return {}
-    dump = subprocess.run([str(spy), "dump", "--pid", str(pid), "--nonblocking"], capture_output=True, text=True,
-                          timeout=60, check=False).stdout
-    names = {int(tid): name for tid, name in re.findall(r'^Thread (\d+) \([^)]*\): "([^"]*)"', dump, re.MULTILINE)}
+    dump = subprocess.run([str(spy), "dump", "--pid", str(pid), "--nonblocking"], capture_output=True,
+                          text=True, timeout=60, check=False).stdout
+    names = {int(tid): name
+             for tid, name in re.findall(r'^Thread (\d+) \([^)]*\): "([^"]*)"', dump, re.MULTILINE)}
     tick = os.sysconf("SC_CLK_TCK")
     out: Counter = Counter()
     with open(f"/proc/{pid}/stat") as f:
@@ -195,8 +197,8 @@ class ControlPlane:
         for args in (("apply", "-f", str(ROOT / "manifests" / "crds")),
                      ("wait", "--for=condition=Established", "--timeout=60s", "crd", "-l",
                       "app.kubernetes.io/name=rocketmq-operator")):
-            subprocess.run(["kubectl", f"--kubeconfig={self.kubeconfig}", *args], check=True, capture_output=True,
-                           timeout=120)
+            subprocess.run(["kubectl", f"--kubeconfig={self.kubeconfig}", *args], check=True,
+                           capture_output=True, timeout=120)
 
     def pids(self) -> dict[str, int]:
         return json.loads((self.dir / "state.json").read_text())["pids"]
@@ -253,7 +255,8 @@ class Run:
         if self.name == "operator":
             self.metrics_port = free_port()
             cmd = [str(bindir / "rocketmq-operator"), "run", "--kubeconfig", self.plane.kubeconfig,
-                   "--rocketmq-observe-interval", "0", "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
+                   "--rocketmq-observe-interval", "0",
+                   "--metrics-bind-address", f"127.0.0.1:{self.metrics_port}",
                    "--log-format", "json", "--log-level", "warning",
                    *(["--workers", str(self.args.operator_workers)] if self.args.operator_workers else [])]
         else:
@@ -311,7 +314,8 @@ class Run:
             if elapsed - last >= 10:
                 line = (f"{self.name} t={elapsed:6.1f}s StatefulSets ready {ready_sets:5d}/{GROUPS * n}"
                         + (f"  CRs Ready {ready_crs:5d}/{n}" if want_crs else "")
-                        + f"  cpu {cpu_of(pid) - cpu0:6.1f}s  rss {status_field(pid, 'VmRSS') / 2**20:6.1f} MiB")
+                        + f"  cpu {cpu_of(pid) - cpu0:6.1f}s"
+                          f"  rss {status_field(pid, 'VmRSS') / 2**20:6.1f} MiB")
                 self.timeline.append(line)
                 log(line)
                 last = elapsed
@@ -376,7 +380,8 @@ class Run:
             if at < self.t0_wall:
                 continue
             ref = rec.get("objectRef") or {}
-            what = (rec["verb"], ref.get("resource", "?") + ("/" + ref["subresource"] if ref.get("subresource") else ""))
+            what = (rec["verb"],
+                    ref.get("resource", "?") + ("/" + ref["subresource"] if ref.get("subresource") else ""))
             agent = rec.get("userAgent", "")
             if agent.startswith(prefixes):
                 code = (rec.get("responseStatus") or {}).get("code", 0)
@@ -384,11 +389,12 @@ class Run:
                     codes[(*what, code)] += 1
                 if what[1].endswith("/status"):
                     status_writes[(ref.get("namespace"), ref.get("name"))] += 1
-                (idle if self.idle_from <= at < self.idle_to else converge if at < self.idle_from else Counter())[what] += 1
+                (idle if self.idle_from <= at < self.idle_to
+                 else converge if at < self.idle_from else Counter())[what] += 1
             elif not agent.startswith("rocketmq-bench/"):
                 others[agent.split("/")[0] or "?"] += 1
-        self.results.update({"writes": converge, "idle_writes": idle, "other_writes": others, "failed_writes": codes,
-                             "status_writes_per_cr": Counter(status_writes.values())})
+        self.results.update({"writes": converge, "idle_writes": idle, "other_writes": others,
+                             "failed_writes": codes, "status_writes_per_cr": Counter(status_writes.values())})
 
     def execute(self) -> dict[str, Any]:
         try:
@@ -410,7 +416,8 @@ def free_port() -> int:
 
 def operator_metrics(port: int) -> list[str]:
     try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode().splitlines()
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                      timeout=10).read().decode().splitlines()
     except OSError:
         return []
 
@@ -427,7 +434,8 @@ def operator_informers(lines: list[str]) -> dict[str, dict[str, float]]:
     """``{resource: {"lists", "watches", "watch_events"}}`` from the operator's /metrics, whole run."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for line in lines:
-        m = re.match(r'rocketmq_operator_informer_(lists|watches|watch_events)_total\{resource="([^"]*)"\} (\S+)', line)
+        m = re.match(r'rocketmq_operator_informer_(lists|watches|watch_events)_total'
+                     r'\{resource="([^"]*)"\} (\S+)', line)
         if m:
             out[m.group(2)][m.group(1)] = float(m.group(3))
     return dict(out)
@@ -442,8 +450,9 @@ def _epoch(timestamp: str) -> float:
 
 
 def summarize_profile(path: Path, top: int = 45) -> list[tuple[str, float]]:
-    """py-spy's raw (collapsed) stacks (samples of the thread holding the GIL: Python work, not waits) → the share of samples in
-    which each function is on the stack (inclusive), then the share in which it is the innermost frame (self)."""
+    """py-spy's raw (collapsed) stacks (samples of the thread holding the GIL: Python work, not waits) → the
+    share of samples in which each function is on the stack (inclusive), then the share in which it is the
+    innermost frame (self)."""
     inclusive: Counter = Counter()
     leaf: Counter = Counter()
     total = 0
@@ -474,12 +483,13 @@ def summarize_profile(path: Path, top: int = 45) -> list[tuple[str, float]]:
 
 
 def report(runs: dict[str, dict[str, Any]], n: int) -> None:
-    print(f"\n== {n} BrokerClusters of {GROUPS} groups x {MEMBERS} members, one fresh local control plane each, "
-          f"{os.cpu_count()} cpus")
+    print(f"\n== {n} BrokerClusters of {GROUPS} groups x {MEMBERS} members, one fresh local control plane "
+          f"each, {os.cpu_count()} cpus")
     rows = [
         ("create calls returned", lambda r: f"{r['create_s']:.1f} s"),
         ("all StatefulSets ready", lambda r: _s(r["sts_ready_s"])),
-        ("every CR Ready", lambda r: _s(r["cr_ready_s"]) if r["contender"] == "operator" else "(writes none)"),
+        ("every CR Ready",
+         lambda r: _s(r["cr_ready_s"]) if r["contender"] == "operator" else "(writes none)"),
         ("API writes while converging", lambda r: f"{sum(r['writes'].values())}"),
         ("API writes per cluster", lambda r: f"{sum(r['writes'].values()) / n:.2f}"),
         ("writes in 30 s once converged", lambda r: f"{sum(r['idle_writes'].values())}"),
@@ -487,7 +497,8 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
         ("CPU until converged", lambda r: f"{r['cpu_converged']:.1f} s"),
         ("CPU per cluster (until converged)", lambda r: f"{1000 * r['cpu_converged'] / n:.1f} ms"),
         ("CPU in 30 s once converged", lambda r: f"{r['cpu_idle']:.2f} s"),
-        ("RSS after start / peak (VmHWM)", lambda r: f"{r['rss_started'] / 2**20:.0f} / {r['hwm'] / 2**20:.0f} MiB"),
+        ("RSS after start / peak (VmHWM)",
+         lambda r: f"{r['rss_started'] / 2**20:.0f} / {r['hwm'] / 2**20:.0f} MiB"),
     ]
     names = list(runs)
     width = max(len(r[0]) for r in rows)
@@ -506,17 +517,20 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
     if set(names) == {"operator", "kopf"}:
         o, k = runs["operator"], runs["kopf"]
         if o["cr_ready_s"] and k["sts_ready_s"]:
-            print(f"ratio: operator every CR Ready / kopf StatefulSets ready = {o['cr_ready_s'] / k['sts_ready_s']:.2f}")
+            print(f"ratio: operator every CR Ready / kopf StatefulSets ready = "
+                  f"{o['cr_ready_s'] / k['sts_ready_s']:.2f}")
         print(f"ratio: writes per cluster operator / kopf = "
               f"{sum(o['writes'].values()) / max(1, sum(k['writes'].values())):.2f}")
-        print(f"ratio: CPU per cluster operator / kopf = {o['cpu_converged'] / max(1e-9, k['cpu_converged']):.2f}")
+        print(f"ratio: CPU per cluster operator / kopf = "
+              f"{o['cpu_converged'] / max(1e-9, k['cpu_converged']):.2f}")
     for name, r in runs.items():
         print(f"\n{name}: writes while converging, by verb and resource")
         for (verb, res), count in sorted(r["writes"].items(), key=lambda kv: -kv[1]):
             print(f"  {verb:<7} {res:<40} {count:6d}  ({count / n:.2f}/cluster)")
         if r["failed_writes"]:
             print(f"{name}: writes the API server refused (counted above): "
-                  + ", ".join(f"{verb} {res} {code}: {count}" for (verb, res, code), count in r["failed_writes"].items()))
+                  + ", ".join(f"{verb} {res} {code}: {count}"
+                              for (verb, res, code), count in r["failed_writes"].items()))
         print(f"{name}: CRs by number of status writes: "
               + ", ".join(f"{k} write(s): {v}" for k, v in sorted(r["status_writes_per_cr"].items())))
         if r["idle_writes"]:
@@ -529,8 +543,8 @@ def report(runs: dict[str, dict[str, Any]], n: int) -> None:
                   + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["threads"].items(), key=lambda kv: -kv[1])
                               if v >= 0.05))
         if r.get("profile"):
-            print(f"{name}: py-spy, share of CPU samples with the function on the stack (inclusive), then as the "
-                  f"innermost frame (self):")
+            print(f"{name}: py-spy, share of CPU samples with the function on the stack (inclusive), then "
+                  f"as the innermost frame (self):")
             for label, share in r["profile"]:
                 print(f"  {share:5.1f}%  {label}")
 
@@ -543,11 +557,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--only", choices=tuple(CONTENDERS), default=None)
-    parser.add_argument("--profile", action="store_true", help="sample the operator with py-spy while it converges")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the operator with py-spy while it converges")
     parser.add_argument("--timeout", type=float, default=900.0)
-    parser.add_argument("--operator-workers", type=int, default=None, help="the operator's --workers (default: its own)")
+    parser.add_argument("--operator-workers", type=int, default=None,
+                        help="the operator's --workers (default: its own)")
     parser.add_argument("--operator-src", default=None,
-                        help="run the operator from this checkout (PYTHONPATH), e.g. an older commit for a before/after")
+                        help="run the operator from this checkout (PYTHONPATH), e.g. an older commit for a "
+                             "before/after")
     args = parser.parse_args()
     runs = {}
     for name in ([args.only] if args.only else ["kopf", "operator"]):

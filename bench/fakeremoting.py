@@ -47,8 +47,9 @@ from rocketmq_operator.rocketmq.protocol import (
 GROUPS, MEMBERS = 2, 2
 STALE_NAMESRV = "127.0.0.1:9876"
 RUNTIME_KEYS = (
-    "msgPutTotalYesterdayMorning", "msgPutTotalTodayMorning", "msgPutTotalTodayNow", "msgGetTotalYesterdayMorning",
-    "msgGetTotalTodayMorning", "msgGetTotalTodayNow", "sendThreadPoolQueueSize", "sendThreadPoolQueueCapacity",
+    "msgPutTotalYesterdayMorning", "msgPutTotalTodayMorning", "msgPutTotalTodayNow",
+    "msgGetTotalYesterdayMorning", "msgGetTotalTodayMorning", "msgGetTotalTodayNow",
+    "sendThreadPoolQueueSize", "sendThreadPoolQueueCapacity",
     "pullThreadPoolQueueSize", "pullThreadPoolQueueCapacity", "litePullThreadPoolQueueSize",
     "litePullThreadPoolQueueCapacity", "queryThreadPoolQueueSize", "queryThreadPoolQueueCapacity",
     "ackThreadPoolQueueSize", "ackThreadPoolQueueCapacity", "dispatchBehindBytes", "pageCacheLockTimeMills",
@@ -58,7 +59,8 @@ RUNTIME_KEYS = (
     "getTotalTps", "putMessageDistributeTime", "putMessageSizeTotal", "putMessageTimesTotal",
     "putMessageEntireTimeMax", "putMessageAverageSize", "getMessageEntireTimeMax", "putLatency", "brokerId",
     "timerReadBehind", "timerOffsetBehind", "timerCongestNum", "timerEnqueueTps", "timerDequeueTps",
-    "EndTransactionQueueSize", "EndTransactionThreadPoolQueueCapacity", "sendThreadPoolQueueHeadWaitTimeMills",
+    "EndTransactionQueueSize", "EndTransactionThreadPoolQueueCapacity",
+    "sendThreadPoolQueueHeadWaitTimeMills",
     "pullThreadPoolQueueHeadWaitTimeMills", "queryThreadPoolQueueHeadWaitTimeMills",
 )
 CONFIG_LINES = 220  # a 5.3 broker's GET_BROKER_CONFIG lists a little over 200 properties
@@ -121,7 +123,8 @@ class FakeDeployment:
     def layout(self) -> dict:
         clusters = []
         for i in range(self.clusters):
-            brokers = [[b // MEMBERS, b % MEMBERS, self.addrs[("broker", i, b)]] for b in range(GROUPS * MEMBERS)]
+            brokers = [[b // MEMBERS, b % MEMBERS, self.addrs[("broker", i, b)]]
+                       for b in range(GROUPS * MEMBERS)]
             clusters.append({"name": f"c{i}", "name_servers": [self.addrs[("ns", i, n)] for n in range(2)],
                              "brokers": brokers})
         return {"clusters": clusters}
@@ -144,7 +147,8 @@ class FakeDeployment:
                 if name == "namesrvAddr":
                     self.namesrv[addr] = value.replace("\\:", ":")
         else:
-            code, remark = ResponseCode.REQUEST_CODE_NOT_SUPPORTED, f"request type {request.code} not supported"
+            code, remark = (ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+                            f"request type {request.code} not supported")
         return encode(RemotingCommand(code=code, opaque=request.opaque, flag=1, body=body, remark=remark,
                                       language="JAVA"))
 
@@ -155,13 +159,15 @@ class FakeDeployment:
             groups.append(f'"broker-{g}":{{"brokerAddrs":{{{addrs}}},"brokerName":"broker-{g}",'
                           f'"cluster":"c{i}","enableActingMaster":false}}')
         names = ",".join(f'"broker-{g}"' for g in range(GROUPS))
-        return f'{{"brokerAddrTable":{{{",".join(groups)}}},"clusterAddrTable":{{"c{i}":[{names}]}}}}'.encode()
+        return (f'{{"brokerAddrTable":{{{",".join(groups)}}},'
+                f'"clusterAddrTable":{{"c{i}":[{names}]}}}}').encode()
 
     def _runtime_info(self, key: tuple[str, int, int]) -> bytes:
         member = key[2] % MEMBERS
         offset = 10_000_000 + int(time.time() * 1000) % 1_000_000 - member * 4096
         table = {k: str(1_000 + n) for n, k in enumerate(RUNTIME_KEYS)}
-        table.update(brokerVersionDesc="V5_3_3", brokerVersion="479", brokerActive="true" if member == 0 else "false",
+        table.update(brokerVersionDesc="V5_3_3", brokerVersion="479",
+                     brokerActive="true" if member == 0 else "false",
                      commitLogMaxOffset=str(offset), putTps="12.5 10.0 9.75", getTransferredTps="7.0 6.5 6.0")
         return json.dumps({"table": table}, separators=(",", ":")).encode()
 
@@ -169,7 +175,8 @@ class FakeDeployment:
         lines = [f"brokerClusterName=c{key[1]}", f"brokerName=broker-{key[2] // MEMBERS}",
                  f"brokerId={key[2] % MEMBERS}", f"namesrvAddr={self.namesrv[addr]}",
                  f"listenPort={addr.rsplit(':', 1)[1]}", "storePathRootDir=/home/rocketmq/store"]
-        lines += [f"brokerProperty{n:03d}={'true' if n % 3 else 1000 * n}" for n in range(CONFIG_LINES - len(lines))]
+        lines += [f"brokerProperty{n:03d}={'true' if n % 3 else 1000 * n}"
+                  for n in range(CONFIG_LINES - len(lines))]
         return ("\n".join(lines) + "\n").encode()
 
     def command(self, line: str) -> dict:

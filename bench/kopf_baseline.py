@@ -32,7 +32,8 @@ def _api() -> kubernetes.client.ApiClient:
     api = getattr(_local, "api", None)
     if api is None:
         configuration = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"], client_configuration=configuration)
+        kubernetes.config.load_kube_config(config_file=os.environ["KUBECONFIG"],
+                                           client_configuration=configuration)
         api = kubernetes.client.ApiClient(configuration)
         api.user_agent = USER_AGENT
         _local.api = api

@@ -48,9 +48,10 @@ def _add_run_parser(subparsers) -> None:
     run.add_argument("--namespace", default=env("WATCH_NAMESPACE", ""),
                      help="comma-separated namespaces to watch, empty = all (env WATCH_NAMESPACE)")
     run.add_argument("--workers", type=_positive_int, default=int(env("WORKERS", "8")),
-                     help="worker threads per controller (env WORKERS, default 8; a sync mostly waits on the API "
-                          "server, so threads, not CPU, bound how many clusters are created at once)")
-    run.add_argument("--metrics-bind-address", type=_bind_address, default=env("METRICS_BIND_ADDRESS", ":8383"),
+                     help="worker threads per controller (env WORKERS, default 8; a sync mostly waits on the "
+                          "API server, so threads, not CPU, bound how many clusters are created at once)")
+    run.add_argument("--metrics-bind-address", type=_bind_address,
+                     default=env("METRICS_BIND_ADDRESS", ":8383"),
                      help="address of /metrics (env METRICS_BIND_ADDRESS, default :8383)")
     run.add_argument("--health-probe-bind-address", type=_bind_address,
                      default=env("HEALTH_PROBE_BIND_ADDRESS", ""),
@@ -73,8 +74,9 @@ def _add_run_parser(subparsers) -> None:
     run.add_argument("--allow-external-name-servers", action=argparse.BooleanOptionalAction,
                      default=_env_bool("ALLOW_EXTERNAL_NAME_SERVERS", False),
                      help="let broker clusters with spec.allowExternalNameServers: true be written to (write-"
-                          "permission fences, drains) through name servers that are not a NameService of their own "
-                          "namespace; without it such writes are refused (env ALLOW_EXTERNAL_NAME_SERVERS)")
+                          "permission fences, drains) through name servers that are not a NameService of "
+                          "their own namespace; without it such writes are refused "
+                          "(env ALLOW_EXTERNAL_NAME_SERVERS)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -141,7 +141,8 @@ class EventRecorder:
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": involved, "reason": p.reason, "message": p.message, "type": p.type,
                 "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
-                "reportingInstance": self._instance, "firstTimestamp": now_s, "lastTimestamp": now_s, "count": 1}
+                "reportingInstance": self._instance, "firstTimestamp": now_s, "lastTimestamp": now_s,
+                "count": 1}
         try:
             self._client.create(EVENTS, body, namespace=namespace)
             self._seen[p] = (name, 1)

@@ -122,7 +122,8 @@ class LeaderElector:
               previous: dict[str, Any] | None = None) -> dict[str, Any]:
         spec = {"holderIdentity": self._cfg.identity, "leaseDurationSeconds": int(self._cfg.lease_duration),
                 "renewTime": micro_time(wall), "leaseTransitions": transitions}
-        spec["acquireTime"] = micro_time(acquire) if acquire is not None else (previous or {}).get("acquireTime")
+        spec["acquireTime"] = (micro_time(acquire) if acquire is not None
+                               else (previous or {}).get("acquireTime"))
         return spec
 
     # -- loops --------------------------------------------------------------------------------------

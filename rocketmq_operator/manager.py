@@ -115,7 +115,8 @@ class Operator:
         self.stop_event = threading.Event()
         self.exit_code = 0
         self.stop_reason = ""
-        self.factory = SharedInformerFactory(client, namespaces=namespaces or None, resync_period=resync_period,
+        self.factory = SharedInformerFactory(client, namespaces=namespaces or None,
+                                             resync_period=resync_period,
                                              transforms={PODS: slim_pod, POD_DISRUPTION_BUDGETS: slim_budget},
                                              watch_gather=WATCH_GATHER)
         self.recorder = EventRecorder(client, instance=identity)
@@ -142,7 +143,8 @@ class Operator:
         """Stops taking work, drains in-flight syncs of every controller at once (bounded), stops watches."""
         self.stop_event.set()
         deadline = time.monotonic() + DRAIN_TIMEOUT
-        drains = [threading.Thread(target=c.shutdown, args=(DRAIN_TIMEOUT,), daemon=True) for c in self.controllers]
+        drains = [threading.Thread(target=c.shutdown, args=(DRAIN_TIMEOUT,), daemon=True)
+                  for c in self.controllers]
         for t in drains:
             t.start()
         for t in drains:
@@ -154,24 +156,26 @@ class Operator:
 
 
 class InformerCollector:
-    """The informers' figures at scrape time, by resource: lists, watches opened and watch events applied since
-    start (how much of the API server's traffic the operator decodes), and objects cached now. The reflectors
-    keep plain counters; nothing is counted through a metric lock on the watch path."""
+    """The informers' figures at scrape time, by resource: lists, watches opened and watch events applied
+    since start (how much of the API server's traffic the operator decodes), and objects cached now. The
+    reflectors keep plain counters; nothing is counted through a metric lock on the watch path."""
 
     def __init__(self, factory: SharedInformerFactory) -> None:
         self._factory = factory
 
     def collect(self) -> Iterator[Metric]:
         families = {
-            "lists": CounterMetricFamily("rocketmq_operator_informer_lists", "lists made by the informer of a resource",
-                                         labels=["resource"]),
+            "lists": CounterMetricFamily("rocketmq_operator_informer_lists",
+                                         "lists made by the informer of a resource", labels=["resource"]),
             "watches": CounterMetricFamily("rocketmq_operator_informer_watches",
-                                           "watches opened by the informer of a resource", labels=["resource"]),
+                                           "watches opened by the informer of a resource",
+                                           labels=["resource"]),
             "events": CounterMetricFamily("rocketmq_operator_informer_watch_events",
                                           "watch events (bookmarks aside) the informer of a resource applied",
                                           labels=["resource"]),
             "objects": GaugeMetricFamily("rocketmq_operator_informer_objects",
-                                         "objects in the cache of the informer of a resource", labels=["resource"]),
+                                         "objects in the cache of the informer of a resource",
+                                         labels=["resource"]),
         }
         for resource, stats in sorted(self._factory.stats().items(), key=lambda item: str(item[0])):
             for name, family in families.items():
@@ -249,8 +253,8 @@ def run_operator(args: argparse.Namespace) -> int:
     return op.exit_code
 
 
-def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONSOLES, TOPIC_TRANSFERS,
-                                                 CONTROLLERS, PROXIES)) -> list[str]:
+def missing_crds(client: Any, resources: tuple = (BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONSOLES,
+                                                 TOPIC_TRANSFERS, CONTROLLERS, PROXIES)) -> list[str]:
     """Names of the custom resource definitions the API server does not serve."""
     missing = []
     for resource in resources:
@@ -293,7 +297,8 @@ def _install_signal_handlers(op: Operator) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def _start_leader_election(args: argparse.Namespace, op: Operator, client: Any, identity: str) -> LeaderElector:
+def _start_leader_election(args: argparse.Namespace, op: Operator, client: Any,
+                           identity: str) -> LeaderElector:
     def lost() -> None:
         log.error("lost the leader lease; exiting so that only one replica reconciles")
         op.exit_code = 1

@@ -111,7 +111,8 @@ def name_service_reconciler(*, client: KubeClient, lister_for: ListerFor, record
     return NameServiceReconciler(
         lister=lister_for(NAME_SERVICES), failed_creates=lister_for(FAILED_CREATE_EVENTS),
         status=StatusWriter(client, NAME_SERVICES), recorder=recorder, clock=clock,
-        controls=object_controls(NAME_SERVICE_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
+        controls=object_controls(NAME_SERVICE_CHILDREN, client=client, lister_for=lister_for,
+                                 recorder=recorder))
 
 
 def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
@@ -123,18 +124,21 @@ def console_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: R
 
 
 def controller_group_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
-                                clock: Clock = REAL_CLOCK, observer: Observer | None = None) -> ControllerGroupReconciler:
+                                clock: Clock = REAL_CLOCK,
+                                observer: Observer | None = None) -> ControllerGroupReconciler:
     return ControllerGroupReconciler(
-        lister=lister_for(CONTROLLERS), pods=lister_for(PODS), failed_creates=lister_for(FAILED_CREATE_EVENTS),
+        lister=lister_for(CONTROLLERS), pods=lister_for(PODS),
+        failed_creates=lister_for(FAILED_CREATE_EVENTS),
         status=StatusWriter(client, CONTROLLERS), recorder=recorder, clock=clock, observer=observer,
-        controls=object_controls(CONTROLLER_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
+        controls=object_controls(CONTROLLER_CHILDREN, client=client, lister_for=lister_for,
+                                 recorder=recorder))
 
 
 def proxy_reconciler(*, client: KubeClient, lister_for: ListerFor, recorder: Recorder,
                      clock: Clock = REAL_CLOCK) -> ProxyReconciler:
     return ProxyReconciler(
-        lister=lister_for(PROXIES), name_services=lister_for(NAME_SERVICES), status=StatusWriter(client, PROXIES),
-        recorder=recorder, clock=clock,
+        lister=lister_for(PROXIES), name_services=lister_for(NAME_SERVICES),
+        status=StatusWriter(client, PROXIES), recorder=recorder, clock=clock,
         controls=object_controls(PROXY_CHILDREN, client=client, lister_for=lister_for, recorder=recorder))
 
 
@@ -145,8 +149,8 @@ def topic_transfer_reconciler(*, client: KubeClient, lister_for: ListerFor, reco
                               name_services=lister_for(NAME_SERVICES), pods=lister_for(PODS))
     return TopicTransferReconciler(lister=lister_for(TOPIC_TRANSFERS), clusters=clusters, recorder=recorder,
                                    status=StatusWriter(client, TOPIC_TRANSFERS),
-                                   finalizer=FinalizerWriter(client, TOPIC_TRANSFERS, TRANSFER_FINALIZER), clock=clock,
-                                   **admin)
+                                   finalizer=FinalizerWriter(client, TOPIC_TRANSFERS, TRANSFER_FINALIZER),
+                                   clock=clock, **admin)
 
 
 # -- event mapping -------------------------------------------------------------------------------------------
@@ -173,7 +177,8 @@ def _controller_mode_clusters(parents: Lister):
 
 def _users_of_config_map(parents: Lister):
     def to_keys(cm: dict[str, Any]) -> list[Key]:
-        return _keys(parents.by_index(CONFIG_MAP_INDEX, f"{cm['metadata'].get('namespace', '')}/{cm['metadata']['name']}"))
+        return _keys(parents.by_index(CONFIG_MAP_INDEX,
+                                      f"{cm['metadata'].get('namespace', '')}/{cm['metadata']['name']}"))
     return to_keys
 
 
@@ -223,8 +228,8 @@ CHILD_DELAY = 2.0  # seconds a change on an owned object waits, to be synced wit
 def _controller(name: str, reconciler: Any, *, factory: SharedInformerFactory, watched: Iterable[Resource],
                 recorder: Recorder, workers: int) -> Controller:
     informers = [factory.informer(r) for r in watched]
-    return Controller(name, reconciler, queue=RateLimitingQueue(name=name), recorder=recorder, workers=workers,
-                      has_synced=[i.has_synced for i in informers], child_delay=CHILD_DELAY)
+    return Controller(name, reconciler, queue=RateLimitingQueue(name=name), recorder=recorder,
+                      workers=workers, has_synced=[i.has_synced for i in informers], child_delay=CHILD_DELAY)
 
 
 def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factory: SharedInformerFactory,
@@ -238,8 +243,8 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                                    allow_external_name_servers=allow_external_name_servers,
                                    name_claims=name_claims)
     controller = _controller(kind, reconciler, factory=factory, recorder=recorder, workers=workers,
-                             watched=(BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONTROLLERS, PODS, FAILED_CREATE_EVENTS,
-                                      *BROKER_CHILDREN))
+                             watched=(BROKER_CLUSTERS, BROKERS, NAME_SERVICES, CONTROLLERS, PODS,
+                                      FAILED_CREATE_EVENTS, *BROKER_CHILDREN))
     enqueue = controller.enqueue
     parent.add_handler(parent_handler(enqueue, is_echo=reconciler.status_writer.is_echo))
     for resource in BROKER_CHILDREN:
@@ -248,9 +253,11 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
                                                               completes=completes))
     factory.informer(PODS).add_handler(mapped_handler(enqueue, _pod_owner(factory.lister(STATEFUL_SETS),
                                                                          door.resource.kind)))
-    factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue, _users_of_name_service(parent.lister())))
+    factory.informer(NAME_SERVICES).add_handler(mapped_handler(enqueue,
+                                                               _users_of_name_service(parent.lister())))
     factory.informer(CONFIG_MAPS).add_handler(mapped_handler(enqueue, _users_of_config_map(parent.lister())))
-    factory.informer(CONTROLLERS).add_handler(mapped_handler(enqueue, _controller_mode_clusters(parent.lister())))
+    factory.informer(CONTROLLERS).add_handler(mapped_handler(enqueue,
+                                                             _controller_mode_clusters(parent.lister())))
     factory.informer(FAILED_CREATE_EVENTS).add_handler(mapped_handler(
         enqueue, _event_owner(factory.lister(STATEFUL_SETS), door.resource.kind)))
     if observer is not None:
@@ -259,9 +266,9 @@ def _broker_controller(kind: str, door: FrontDoor, *, client: KubeClient, factor
 
 
 def _settles_cluster(sets: Lister) -> Callable[[dict[str, Any], dict[str, Any]], bool]:
-    """The StatefulSet update that settles the last of its parent's StatefulSets not yet settled: the change that
-    may make the parent Ready, synced without the delay of other changes on owned objects. Settling one group
-    of several is progress like any other and waits with the rest."""
+    """The StatefulSet update that settles the last of its parent's StatefulSets not yet settled: the change
+    that may make the parent Ready, synced without the delay of other changes on owned objects. Settling one
+    group of several is progress like any other and waits with the rest."""
 
     def completes(old: dict[str, Any], new: dict[str, Any]) -> bool:
         if not became_settled(old, new):
@@ -296,7 +303,8 @@ def _name_service_controller(*, client: KubeClient, factory: SharedInformerFacto
 
 def _name_service_client_controller(name: str, kind: str, parents: Any, children: tuple[Any, ...],
                                     build: Callable[..., Any], *, client: KubeClient,
-                                    factory: SharedInformerFactory, recorder: Recorder, workers: int) -> Controller:
+                                    factory: SharedInformerFactory, recorder: Recorder,
+                                    workers: int) -> Controller:
     """A kind that runs clients of a NameService (Console, Proxy): requeued by its children and by changes of
     the NameService it names."""
     informer = factory.informer(parents)
@@ -323,8 +331,8 @@ def _controller_group_controller(*, client: KubeClient, factory: SharedInformerF
         controller.enqueue, _event_owner(factory.lister(STATEFUL_SETS), "Controller")))
     for resource in CONTROLLER_CHILDREN:
         factory.informer(resource).add_handler(mapped_handler(controller.enqueue, owner_keys("Controller")))
-    factory.informer(PODS).add_handler(mapped_handler(controller.enqueue,
-                                                      _pod_owner(factory.lister(STATEFUL_SETS), "Controller")))
+    factory.informer(PODS).add_handler(mapped_handler(
+        controller.enqueue, _pod_owner(factory.lister(STATEFUL_SETS), "Controller")))
     if observer is not None:
         observer.on_done(_observed("Controller", controller.enqueue))
     return controller
@@ -354,8 +362,8 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
                       workers: int, observer: Observer | None = None,
                       allow_external_name_servers: bool = False) -> list[Controller]:
     """One Controller per kind; each registers its informers and event handlers on ``factory``.
-    ``allow_external_name_servers``: broker clusters that ask for it may be written to through name servers that
-    are not their namespace's own (see controllers.brokers.writegate)."""
+    ``allow_external_name_servers``: broker clusters that ask for it may be written to through name servers
+    that are not their namespace's own (see controllers.brokers.writegate)."""
     for resource in (PODS, STATEFUL_SETS):  # shared by the BrokerCluster and Broker controllers
         factory.informer(resource).add_indexers({CLUSTER_INDEX: cluster_index})
     factory.informer(FAILED_CREATE_EVENTS).add_indexers({INVOLVED_UID_INDEX: involved_uid_index})
@@ -371,5 +379,6 @@ def build_controllers(client: KubeClient, factory: SharedInformerFactory, record
                                         **common),
         _topic_transfer_controller(**common),
         _controller_group_controller(observer=observer, **common),
-        _name_service_client_controller("proxy", "Proxy", PROXIES, PROXY_CHILDREN, proxy_reconciler, **common),
+        _name_service_client_controller("proxy", "Proxy", PROXIES, PROXY_CHILDREN, proxy_reconciler,
+                                        **common),
     ]

@@ -100,9 +100,10 @@ class SharedInformer:
         self._dispatcher.join(timeout)
 
     def stats(self) -> dict[str, int]:
-        """Lists made, watches opened and watch events applied (bookmarks aside) so far, over every reflector, and
-        the objects cached now."""
-        return {"lists": sum(r.lists for r in self._reflectors), "watches": sum(r.watches for r in self._reflectors),
+        """Lists made, watches opened and watch events applied (bookmarks aside) so far, over every reflector,
+        and the objects cached now."""
+        return {"lists": sum(r.lists for r in self._reflectors),
+                "watches": sum(r.watches for r in self._reflectors),
                 "events": sum(r.events for r in self._reflectors), "objects": len(self.store)}
 
     def has_synced(self) -> bool:

@@ -94,8 +94,8 @@ def _share_fields(new: dict[str, Any], old: dict[str, Any]) -> None:
 
 
 def cache_transform(user: Transform | None = None, *, intern: bool = True) -> Transform:
-    """The full wire-to-cache transform: strip managed fields, apply ``user``, compact (without ``intern``, the
-    informer compacts each object against the version it replaces: :func:`compact_against`)."""
+    """The full wire-to-cache transform: strip managed fields, apply ``user``, compact (without ``intern``,
+    the informer compacts each object against the version it replaces: :func:`compact_against`)."""
 
     def transform(obj: Obj) -> Obj:
         obj = strip_managed_fields(obj)

@@ -3,8 +3,8 @@
 One class serves every kind: the :class:`~rocketmq_operator.kube.resources.Resource` value says where it
 lives. Reads return the JSON the server sent, decoded into dicts; nothing builds generated model objects.
 Idempotent calls are retried on transient errors, a create only when the request surely did not land
-(see :mod:`rocketmq_operator.kube.retry`). Given a :class:`RequestCounter`, every logical call is recorded in it,
-which is how tests and benchmarks assert "no writes when nothing changed"; without one nothing is counted.
+(see :mod:`rocketmq_operator.kube.retry`). Given a :class:`RequestCounter`, every logical call is recorded in
+it, which is how tests and benchmarks assert "no writes when nothing changed"; without one nothing is counted.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class ListResult:
 
 
 class RequestCounter:
-    """Counts calls by ``(verb, resource, subresource)`` and keeps the messages of 403 answers; thread-safe."""
+    """Counts calls by ``(verb, resource, subresource)`` and keeps the messages of 403 answers;
+    thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -116,8 +117,8 @@ class KubeClient:
     def watch(self, resource: Resource, *, namespace: str | None = None, resource_version: str = "",
               timeout_seconds: int = 300, read_timeout: float = 150.0, bookmarks: bool = True,
               label_selector: str | None = None, gather: float = 0.0) -> WatchStream:
-        """Open a watch; a stream silent for ``read_timeout`` seconds raises ``TransportError``. ``gather``: see
-        :class:`WatchStream`.
+        """Open a watch; a stream silent for ``read_timeout`` seconds raises ``TransportError``. ``gather``:
+        see :class:`WatchStream`.
 
         Not retried here: whoever watches owns the reconnect loop (see the informers' reflector).
         """

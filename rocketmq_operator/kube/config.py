@@ -53,7 +53,8 @@ SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/
 def default_namespace(kubeconfig: str | None, *, context: str | None = None) -> str:
     """The namespace kubectl would use: the kubeconfig context's, else the pod's own (in a cluster), else
     ``default``. A kubeconfig that cannot be read gives ``default`` (loading the client reports why)."""
-    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube" / "config")
+    path = (kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+            or str(Path.home() / ".kube" / "config"))
     if kubeconfig or not os.environ.get("KUBERNETES_SERVICE_HOST"):
         try:
             contexts, active = kube_config.list_kube_config_contexts(config_file=path)

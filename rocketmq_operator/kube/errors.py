@@ -52,7 +52,8 @@ class Forbidden(ApiError):
 def namespace_terminating(error: ApiError) -> bool:
     """A 403 from namespace lifecycle admission: the namespace is being deleted (not a missing RBAC rule)."""
     causes = ((error.body or {}).get("details") or {}).get("causes") or ()
-    return any(c.get("reason") == "NamespaceTerminating" for c in causes) or "being terminated" in error.message
+    return (any(c.get("reason") == "NamespaceTerminating" for c in causes)
+            or "being terminated" in error.message)
 
 
 class Unauthorized(ApiError):

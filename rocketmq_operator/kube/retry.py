@@ -73,7 +73,8 @@ class RetryPolicy:
         return max(wait, retry_after) if retry_after is not None else wait
 
     def _wait(self, state: tenacity.RetryCallState, *, before: int = 0) -> float:
-        """The wait after tenacity's attempt ``state.attempt_number``, which follows ``before`` attempts of ours."""
+        """The wait after tenacity's attempt ``state.attempt_number``, which follows ``before`` attempts of
+        ours."""
         error = state.outcome.exception() if state.outcome is not None else None
         return self.delay(state.attempt_number + before, error)
 

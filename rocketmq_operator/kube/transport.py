@@ -4,8 +4,8 @@ This is where the generated client's ``ApiClient`` is used, and only its request
 auth headers come from ``param_serialize`` (``auth_settings=['BearerToken']``), the request goes through
 ``call_api`` with ``_preload_content`` semantics (the urllib3 response is read by us), and bodies are
 decoded with ``orjson.loads`` (several times faster than the standard library on the watch streams,
-which carry most of what the operator reads) — no generated model objects. Non-2xx answers and socket failures become
-:mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
+which carry most of what the operator reads) — no generated model objects. Non-2xx answers and socket failures
+become :mod:`rocketmq_operator.kube.errors` exceptions here, with the original chained.
 
 Requests that are answered in one body (everything but watches) take a shorter road when the configuration
 allows it: one kept-alive connection per thread speaking plain HTTP/1.1 (a request written in one piece from
@@ -45,7 +45,8 @@ Query = Sequence[tuple[str, str]]
 # Methods that read only: safe to send again when a reused connection was closed before any answer.
 _REPLAYABLE = frozenset({"GET", "HEAD"})
 # How a server's close of an idle kept-alive connection shows when a request is written to it anyway.
-_CLOSED_BEFORE_ANSWER = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)  # RemoteDisconnected too
+_CLOSED_BEFORE_ANSWER = (ConnectionResetError,  # RemoteDisconnected too
+                         BrokenPipeError, ConnectionAbortedError)
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length even when empty
 _MAX_LINE = 65536  # the longest status or header line read
 _MAX_HEADERS = 100
@@ -119,7 +120,8 @@ class DirectHttp:
         # The lines every request carries, built once.
         self._head = "".join(f"{k}: {v}\r\n" for k, v in
                              {"Host": host_header, "Accept-Encoding": "identity", **headers}.items())
-        self._auth = auth  # () -> {"BearerToken": {"key": ..., "value": ...}} (the configuration's auth_settings)
+        # () -> {"BearerToken": {"key": ..., "value": ...}} (the configuration's auth_settings)
+        self._auth = auth
         self._local = threading.local()
 
     @classmethod
@@ -129,16 +131,19 @@ class DirectHttp:
         config = api_client.configuration
         url = urlsplit(config.host or "")
         if getattr(config, "proxy", None) or url.scheme not in ("http", "https") or not url.hostname \
-                or url.path not in ("", "/") or not isinstance(api_client.rest_client.pool_manager, urllib3.PoolManager):
+                or url.path not in ("", "/") \
+                or not isinstance(api_client.rest_client.pool_manager, urllib3.PoolManager):
             return None
         context = _ssl_context(config) if url.scheme == "https" else None
         headers = {"Accept": "application/json", **{k: str(v) for k, v in api_client.default_headers.items()}}
-        return cls(scheme=url.scheme, host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
-                   context=context, server_hostname=getattr(config, "tls_server_name", None) or url.hostname,
+        return cls(scheme=url.scheme, host=url.hostname,
+                   port=url.port or (443 if url.scheme == "https" else 80), context=context,
+                   server_hostname=getattr(config, "tls_server_name", None) or url.hostname,
                    headers=headers, auth=config.auth_settings)
 
     def exchange(self, method: str, path: str, *, query: Query = (), body: bytes | None = None,
-                 content_type: str | None = None, timeout: Timeout = None) -> tuple[int, Mapping[str, str], bytes]:
+                 content_type: str | None = None,
+                 timeout: Timeout = None) -> tuple[int, Mapping[str, str], bytes]:
         """Status, headers (lower-case names) and whole body of one exchange; socket and protocol failures
         raise TransportError."""
         target = f"{path}?{urlencode(list(query), quote_via=quote)}" if query else path
@@ -163,7 +168,8 @@ class DirectHttp:
                 # A server may close an idle kept-alive connection just as a request goes out (after the idle
                 # check): a read is then sent once more on a fresh connection, as HTTP clients do for a
                 # replayable request. Anything else (or a fresh connection failing) is the caller's to retry.
-                if conn is not kept or method not in _REPLAYABLE or not isinstance(exc, _CLOSED_BEFORE_ANSWER):
+                if (conn is not kept or method not in _REPLAYABLE
+                        or not isinstance(exc, _CLOSED_BEFORE_ANSWER)):
                     raise TransportError(f"{type(exc).__name__}: {exc}", not_sent=False) from exc
 
     def _once(self, conn: _Connection, method: str, request: bytes,
@@ -286,7 +292,8 @@ def _ssl_context(config: Any) -> ssl.SSLContext:
 
 
 def _dropped(sock: Any) -> bool:
-    """An idle kept-alive socket that is readable has been closed by the server (or holds junk): not reusable."""
+    """An idle kept-alive socket that is readable has been closed by the server (or holds junk): not
+    reusable."""
     try:
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
@@ -334,8 +341,8 @@ class WatchStream:
     """
 
     def __init__(self, response: RawResponse, *, chunk_size: int = 65536, gather: float = 0.0) -> None:
-        """``gather``: once the stream has caught up (nothing waiting in the socket), wait this long before the
-        next read, so the events that follow are taken in one read rather than one wake-up each (see
+        """``gather``: once the stream has caught up (nothing waiting in the socket), wait this long before
+        the next read, so the events that follow are taken in one read rather than one wake-up each (see
         :func:`_dechunked_lines`); 0 reads each event as soon as it arrives."""
         self._response = response
         self._chunk_size = chunk_size

@@ -37,7 +37,8 @@ COMMANDS = {
                ("kubectl rocketmq topics mybrokercluster\n\n"
                 "# RocketMQ's own topics too\n"
                 "kubectl rocketmq topics mybrokercluster --all")),
-    "cluster-list": ("List the cluster's brokers as the name servers register them (like mqadmin clusterList)",
+    "cluster-list": (("List the cluster's brokers as the name servers register them "
+                      "(like mqadmin clusterList)"),
                      "kubectl rocketmq cluster-list mybrokercluster --timeout 2"),
 }
 DESCRIPTION = ("Inspect and operate the RocketMQ broker clusters rocketmq-operator runs: BrokerCluster "

@@ -67,7 +67,8 @@ def restart(ctx: Context, args: argparse.Namespace) -> int:
     _annotate(ctx, found, {ANNOTATION_RESTART: value})
     print(f"{found.ref} restart requested ({ANNOTATION_RESTART}={value})")
     print("The operator restarts one broker at a time (the slaves of every group, then the masters), each "
-          f"once the cluster is Ready; follow it with 'kubectl rocketmq status {found.name} -n {found.namespace}'")
+          f"once the cluster is Ready; follow it with "
+          f"'kubectl rocketmq status {found.name} -n {found.namespace}'")
     if is_paused(dict(found.obj)):
         _warn(f"{found.ref} is paused: the restart begins when it is resumed")
     if (found.obj.get("spec") or {}).get("allowRestart") is False:

@@ -91,7 +91,8 @@ def topic_rows(admin: AdminClient, endpoints: Endpoints, *,
             continue
         for topic, config in configs.items():
             if include_system or not (system_topic(topic) or topic in own):
-                seen.setdefault(topic, []).append((name, config.read_queue_nums, config.write_queue_nums, config.perm))
+                seen.setdefault(topic, []).append((name, config.read_queue_nums, config.write_queue_nums,
+                                                   config.perm))
     if masters and len(errors) == len(masters):
         raise PluginError("no master of the cluster answered: " + "; ".join(errors))
     return [_topic_row(topic, held) for topic, held in sorted(seen.items())], errors

@@ -26,7 +26,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Left-aligned columns, three spaces apart, no trailing spaces."""
     cells = [[str(h) for h in headers], *([str(c) for c in row] for row in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in cells)
 
 
 def age(then: datetime | None, now: datetime) -> str:
@@ -34,7 +35,8 @@ def age(then: datetime | None, now: datetime) -> str:
     if then is None:
         return "<unknown>"
     seconds = max(0, int((now - then).total_seconds()))
-    for limit, unit, size in ((120, "s", 1), (120 * 60, "m", 60), (48 * 3600, "h", 3600), (730 * 86400, "d", 86400)):
+    for limit, unit, size in ((120, "s", 1), (120 * 60, "m", 60), (48 * 3600, "h", 3600),
+                              (730 * 86400, "d", 86400)):
         if seconds < limit:
             return f"{seconds // size}{unit}"
     return f"{seconds // (365 * 86400)}y"
@@ -64,7 +66,8 @@ def render_status(obj: Mapping[str, Any], events: Sequence[Mapping[str, Any]], *
     status = obj.get("status") or {}
     name_servers = len(name_server_list(status.get("nameServers") or model.name_server_address))
     parts = [_summary(obj, model, now=now), "",
-             _brokers(status.get("brokers") or [], name_servers) if status.get("brokers") else "Brokers: <none>", "",
+             (_brokers(status.get("brokers") or [], name_servers) if status.get("brokers")
+              else "Brokers: <none>"), "",
              _conditions(status.get("conditions") or [], now), "", _events(events, now, max_events)]
     return "\n".join(parts) + "\n"
 
@@ -92,7 +95,8 @@ def _summary(obj: Mapping[str, Any], model: BrokerClusterModel, *, now: datetime
     lines += _roll_lines(status, now)
     observed, generation = status.get("observedGeneration"), meta.get("generation")
     if observed is not None and generation is not None and observed < generation:
-        lines.append(("Observed", f"generation {observed} of {generation}: the operator has not caught up yet"))
+        lines.append(("Observed",
+                      f"generation {observed} of {generation}: the operator has not caught up yet"))
     return "\n".join(f"{key + ':':<{_KEY_WIDTH}}{value}" for key, value in lines)
 
 

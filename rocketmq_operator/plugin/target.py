@@ -5,10 +5,10 @@ error that asks for the kind) or ``KIND/NAME`` with any of the kind's names kube
 ``broker/x``, ``brokerclusters.rocketmq.huanwei.io/x``).
 
 The name servers are resolved as the operator resolves them: the resource's front door
-(:mod:`rocketmq_operator.controllers.brokers.doors`) finds the NameService it follows (``nameServiceRef``, or for a
-Broker an empty ``nameServers``: the namespace's only NameService) and builds the model, whose
-``name_server_address`` is what the brokers are configured with; a cluster DNS name in it is then replaced
-by its pod's IP (:func:`rocketmq_operator.controllers.runtime.addresses.dialable`), because the plugin, like the
+(:mod:`rocketmq_operator.controllers.brokers.doors`) finds the NameService it follows (``nameServiceRef``, or
+for a Broker an empty ``nameServers``: the namespace's only NameService) and builds the model, whose
+``name_server_address`` is what the brokers are configured with; a cluster DNS name in it is then replaced by
+its pod's IP (:func:`rocketmq_operator.controllers.runtime.addresses.dialable`), because the plugin, like the
 operator, may run outside the cluster. The listers the door expects are stood in for by :class:`ApiView`,
 which reads the API server directly.
 """
@@ -132,7 +132,8 @@ class ApiView:
     def get(self, namespace: str | None, name: str) -> dict[str, Any]:
         return self._client.get(self.resource, name, namespace=namespace)
 
-    def list(self, namespace: str | None = None, selector: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    def list(self, namespace: str | None = None,
+             selector: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         labels = ",".join(f"{k}={v}" for k, v in (selector or {}).items()) or None
         return self._client.list(self.resource, namespace=namespace, label_selector=labels).items
 
@@ -150,7 +151,8 @@ def endpoints(client: KubeClient, found: Found) -> Endpoints:
     return endpoints_of(model, pods=ApiView(client, PODS), problems=problems, ref=found.ref)
 
 
-def endpoints_of(model: BrokerClusterModel, *, pods: Any, problems: tuple[str, ...] = (), ref: str = "") -> Endpoints:
+def endpoints_of(model: BrokerClusterModel, *, pods: Any, problems: tuple[str, ...] = (),
+                 ref: str = "") -> Endpoints:
     """The endpoints of a model; ``pods`` is read (``get``) for the IP of each cluster DNS name."""
     configured = model.name_server_address
     if not configured:

@@ -15,10 +15,10 @@ the 2018 talk shows for ``04-cluster-2m-2s.yaml``::
 
 followed by the DLedger keys (DLEDGER mode), the user's other properties in key order,
 ``updateNameServerAddrPeriod`` (10 s unless the user sets it: how soon a running broker applies a
-``namesrvAddr`` the operator pushed to it — RocketMQ's own default is 2 minutes), ``storePathRootDir`` (the store sub-path of the data volume), ``namesrvAddr`` and the
-``brokerIP1`` placeholder. User properties override the defaults
-(``deleteWhen``, ``fileReservedTime``, ``flushDiskType``) in place; the model has already removed
-the keys the operator owns.
+``namesrvAddr`` the operator pushed to it — RocketMQ's own default is 2 minutes), ``storePathRootDir`` (the
+store sub-path of the data volume), ``namesrvAddr`` and the ``brokerIP1`` placeholder. User properties
+override the defaults (``deleteWhen``, ``fileReservedTime``, ``flushDiskType``) in place; the model has
+already removed the keys the operator owns.
 
 Names, ids and roles come from :mod:`rocketmq_operator.resources.identity` (member 0 of a group the master,
 the others SLAVEs of the same ``brokerName``; allMaster: each pod a master of its own; DLEDGER: no
@@ -88,7 +88,8 @@ def broker_conf(model: BrokerClusterModel, *, group: int, member: int) -> str:
 
 def _identity(model: BrokerClusterModel, *, group: int, member: int) -> list[str]:
     me = identity.member(model.layout, group, member)
-    return [f"brokerClusterName={me.cluster_name}", f"brokerName={me.broker_name}", f"brokerId={me.broker_id}"]
+    return [f"brokerClusterName={me.cluster_name}", f"brokerName={me.broker_name}",
+            f"brokerId={me.broker_id}"]
 
 
 def group_service(model: BrokerClusterModel, group: int) -> str:

@@ -131,7 +131,8 @@ def group_files(model: BrokerClusterModel, group: int, confs: dict[str, str] | N
     return {**confs, START_SCRIPT: start_script(), PROBE_SCRIPT: script(PROBE_SCRIPT)}
 
 
-def broker_config_map(model: BrokerClusterModel, group: int, confs: dict[str, str] | None = None) -> dict[str, Any]:
+def broker_config_map(model: BrokerClusterModel, group: int,
+                      confs: dict[str, str] | None = None) -> dict[str, Any]:
     """The ConfigMap of a group with one of its own (see the module docstring)."""
     return {
         "apiVersion": "v1",
@@ -164,7 +165,8 @@ def _service_ports(model: BrokerClusterModel) -> list[dict[str, Any]]:
     return [{"name": name, "port": port, "targetPort": port, "protocol": "TCP"} for name, port in ports]
 
 
-def _headless(metadata: dict[str, Any], selector: dict[str, str], model: BrokerClusterModel) -> dict[str, Any]:
+def _headless(metadata: dict[str, Any], selector: dict[str, str],
+              model: BrokerClusterModel) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -176,12 +178,14 @@ def _headless(metadata: dict[str, Any], selector: dict[str, str], model: BrokerC
 
 def cluster_service(model: BrokerClusterModel) -> dict[str, Any]:
     """The headless Service giving every broker pod of the cluster a stable DNS name."""
-    return _headless(_cluster_meta(model, naming.cluster_service_name(model.name)), cluster_selector(model), model)
+    return _headless(_cluster_meta(model, naming.cluster_service_name(model.name)), cluster_selector(model),
+                     model)
 
 
 def broker_service(model: BrokerClusterModel, group: int) -> dict[str, Any]:
     """The headless Service of a group created with a Service of its own (see the module docstring)."""
-    return _headless(_meta(model, naming.group_name(model.name, group), group), group_selector(model, group), model)
+    return _headless(_meta(model, naming.group_name(model.name, group), group), group_selector(model, group),
+                     model)
 
 
 def _container(model: BrokerClusterModel) -> dict[str, Any]:
@@ -224,7 +228,8 @@ def _volumes(model: BrokerClusterModel, group: int) -> list[dict[str, Any]]:
     if has_own_config(model, group):
         config: dict[str, Any] = {"name": naming.config_map_name(model.name, group), "defaultMode": 0o555}
     else:  # the group's files out of the cluster's ConfigMap, under the names the start script reads
-        items = [{"key": cluster_conf_key(group, m), "path": conf_file_name(m)} for m in range(model.members_per_group)]
+        items = [{"key": cluster_conf_key(group, m), "path": conf_file_name(m)}
+                 for m in range(model.members_per_group)]
         items += [{"key": name, "path": name} for name in (START_SCRIPT, PROBE_SCRIPT)]
         config = {"name": naming.cluster_service_name(model.name), "items": items, "defaultMode": 0o555}
     return [
@@ -273,7 +278,8 @@ def broker_statefulset(model: BrokerClusterModel, group: int, *, config_hash: st
         spec["volumeClaimTemplates"] = templates
     metadata = _meta(model, naming.group_name(model.name, group), group)
     # What the group's broker names start with, kept where the group lives (see resources.identity).
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), identity.ANNOTATION_PREFIX: model.broker_name_prefix}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                               identity.ANNOTATION_PREFIX: model.broker_name_prefix}
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": metadata, "spec": spec}
 
 
@@ -333,7 +339,8 @@ def broker_cluster_objects(model: BrokerClusterModel, *, hot_name_servers: bool 
     model, shared, confs = placed(model, draining)
     config = [cluster_config_map(model, list(shared), confs)] if shared else []
     groups = [obj for group in range(model.groups)
-              for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers, confs=confs[group])]
+              for obj in broker_group_objects(model, group, hot_name_servers=hot_name_servers,
+                                              confs=confs[group])]
     return [cluster_service(model), *config, *groups, cluster_pdb(model)]
 
 

@@ -55,9 +55,9 @@ def data_size(data: Mapping[str, str]) -> int:
 
 def place(sizes: Mapping[int, int], *, base: int, own: AbstractSet[int], shared: AbstractSet[int],
           draining: AbstractSet[int] = frozenset()) -> Placement:
-    """Where each group of ``sizes`` (its files' bytes in the cluster's ConfigMap) goes, by the module's rules.
-    ``base``: the bytes of the cluster's ConfigMap without any group (the scripts); ``own``/``shared``: the
-    groups whose StatefulSet mounts a ConfigMap of the group's own / the cluster's now."""
+    """Where each group of ``sizes`` (its files' bytes in the cluster's ConfigMap) goes, by the module's
+    rules. ``base``: the bytes of the cluster's ConfigMap without any group (the scripts); ``own``/``shared``:
+    the groups whose StatefulSet mounts a ConfigMap of the group's own / the cluster's now."""
     staying = sorted(g for g in sizes if g in shared and g not in own)
     new = sorted(g for g in sizes if g not in shared and g not in own)
     if base + sum(sizes[g] for g in staying) > LIMIT:
@@ -68,8 +68,8 @@ def place(sizes: Mapping[int, int], *, base: int, own: AbstractSet[int], shared:
 
 
 def _fill(kept: list[int], candidates: list[int], sizes: Mapping[int, int], *, base: int) -> list[int]:
-    """``kept``, then the candidates in order while the total stays under :data:`JOIN` (the first that does not
-    fit and every one after it stay out)."""
+    """``kept``, then the candidates in order while the total stays under :data:`JOIN` (the first that does
+    not fit and every one after it stay out)."""
     total = base + sum(sizes[g] for g in kept)
     out = list(kept)
     for group in candidates:
@@ -81,19 +81,21 @@ def _fill(kept: list[int], candidates: list[int], sizes: Mapping[int, int], *, b
 
 
 def with_mounts(model: BrokerClusterModel, current: Mapping[int, dict[str, Any]]) -> BrokerClusterModel:
-    """The model naming what each running group's StatefulSet uses (``current``: by group): a headless Service of
-    its own (``legacy_groups``: serviceName is immutable), a ConfigMap of its own or the cluster's."""
+    """The model naming what each running group's StatefulSet uses (``current``: by group): a headless Service
+    of its own (``legacy_groups``: serviceName is immutable), a ConfigMap of its own or the cluster's."""
     legacy = frozenset(g for g, sts in current.items()
                        if sts["spec"].get("serviceName") == naming.group_name(model.name, g))
     own = frozenset(g for g, sts in current.items() if naming.config_map_name(model.name, g) in mounted(sts))
-    shared = frozenset(g for g, sts in current.items() if naming.cluster_service_name(model.name) in mounted(sts))
+    shared = frozenset(g for g, sts in current.items()
+                       if naming.cluster_service_name(model.name) in mounted(sts))
     if (legacy, own, shared) == (model.legacy_groups, model.own_config_groups, model.shared_config_groups):
         return model
     return replace(model, legacy_groups=legacy, own_config_groups=own, shared_config_groups=shared)
 
 
 def mounted(sts: Mapping[str, Any]) -> set[str]:
-    """The ConfigMaps a StatefulSet's pods mount (any volume name: earlier versions named theirs otherwise)."""
-    volumes: Iterable[Mapping[str, Any]] = (((sts.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
-        "volumes") or ()
+    """The ConfigMaps a StatefulSet's pods mount (any volume name: earlier versions named theirs
+    otherwise)."""
+    volumes: Iterable[Mapping[str, Any]] = (
+        (((sts.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or ())
     return {str(v["configMap"]["name"]) for v in volumes if (v.get("configMap") or {}).get("name")}

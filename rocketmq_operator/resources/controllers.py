@@ -33,7 +33,8 @@ API_VERSION = "rocketmq.apache.org/v1alpha1"
 COMPONENT = "controller"
 CONTAINER_NAME = "controller"
 CONTROLLER_APP = "rocketmq-controller"
-MAPPED_FILE_SIZE = 64 * 1024 * 1024  # the Raft log holds replica-table events only (RocketMQ's default: 1 GiB)
+# the Raft log holds replica-table events only (RocketMQ's default: 1 GiB)
+MAPPED_FILE_SIZE = 64 * 1024 * 1024
 ENV_GROUP, ENV_PEERS, ENV_STORE = naming.CONTROLLER_ENV
 OPERATOR_ENV = (*naming.FIELD_ENV, ENV_GROUP, ENV_PEERS, ENV_STORE)
 
@@ -47,15 +48,18 @@ class ControllerModel(ServerModel):
 
     @property
     def peers(self) -> str:
-        return naming.controller_peers(self.name, self.namespace, self.size, cluster_domain=self.cluster_domain)
+        return naming.controller_peers(self.name, self.namespace, self.size,
+                                       cluster_domain=self.cluster_domain)
 
     @property
     def address(self) -> str:
         """The ``controllerAddr`` brokers use."""
-        return naming.controller_address(self.name, self.namespace, self.size, cluster_domain=self.cluster_domain)
+        return naming.controller_address(self.name, self.namespace, self.size,
+                                         cluster_domain=self.cluster_domain)
 
 
-def from_controller(obj: Mapping[str, Any], *, cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN) -> ControllerModel:
+def from_controller(obj: Mapping[str, Any], *,
+                    cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN) -> ControllerModel:
     """The model of a ``Controller`` custom resource (the Apache operator's fields)."""
     spec = obj.get("spec") or {}
     problems: list[Problem] = []
@@ -69,7 +73,8 @@ def from_controller(obj: Mapping[str, Any], *, cluster_domain: str = naming.DEFA
     refused, notes = pod_problems(options, storage=store, operator_env=OPERATOR_ENV, operator_volumes=())
     return ControllerModel(
         parent=ParentRef.of(obj, api_version=API_VERSION, kind="Controller"),
-        image=spec.get("controllerImage", ""), size=size, image_pull_policy=spec.get("imagePullPolicy") or None,
+        image=spec.get("controllerImage", ""), size=size,
+        image_pull_policy=spec.get("imagePullPolicy") or None,
         labels=dict((obj.get("metadata") or {}).get("labels") or {}), pod=options, storage=store,
         generation=int((obj.get("metadata") or {}).get("generation", 0)), cluster_domain=cluster_domain,
         problems=(*problems, *refused), notes=tuple(notes))
@@ -112,14 +117,16 @@ def _meta(model: ControllerModel) -> dict[str, Any]:
 def controller_service(model: ControllerModel) -> dict[str, Any]:
     port = naming.CONTROLLER_PORT
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(model),
-            "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": controller_selector(model),
+            "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
+                     "selector": controller_selector(model),
                      "ports": [{"name": "controller", "port": port, "targetPort": port, "protocol": "TCP"}]}}
 
 
 def _container(model: ControllerModel) -> dict[str, Any]:
     port = naming.CONTROLLER_PORT
     conf = f"{naming.CONTROLLER_STORE_DIR}/controller.conf"
-    env = [*pod.field_env(), *controller_env(group=model.group, peers=model.peers, store=naming.CONTROLLER_STORE_DIR)]
+    env = [*pod.field_env(),
+           *controller_env(group=model.group, peers=model.peers, store=naming.CONTROLLER_STORE_DIR)]
     container: dict[str, Any] = {
         "name": CONTAINER_NAME, "image": model.image,
         "command": ["/bin/sh", "-c", start_command(conf, script="mqcontroller")],
@@ -145,8 +152,8 @@ def controller_statefulset(model: ControllerModel) -> dict[str, Any]:
         "selector": {"matchLabels": selector}, "updateStrategy": {"type": "RollingUpdate"},
         "persistentVolumeClaimRetentionPolicy": pod.retention_spec(model.storage),
         "template": {"metadata": template_meta, "spec": pod.pod_spec(
-            model.pod, containers=[_container(model)], volumes=pod.data_volumes(model.storage), selector=selector,
-            image=model.image, init_containers=init)},
+            model.pod, containers=[_container(model)], volumes=pod.data_volumes(model.storage),
+            selector=selector, image=model.image, init_containers=init)},
     }
     templates = pod.claim_templates(model.storage, labels=selector)
     if templates:

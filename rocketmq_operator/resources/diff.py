@@ -59,11 +59,11 @@ def needs_update(desired: Mapping[str, Any], current: Mapping[str, Any], *,
 class ContainsMemo:
     """Remembers what :func:`contains` found for a part of an object version that cannot change within it.
 
-    The API server bumps ``metadata.generation`` with every change to an object's spec, so ``(uid, generation)``
-    names one spec: whether it contains a desired value (named by a digest of its JSON) is then known after
-    the first comparison, and a sync that renders the same desired spec as the last one (most syncs: a pod
-    turned Ready) costs a digest instead of a walk. Objects without a generation are compared each time.
-    Thread-safe; bounded (least recently used entries go).
+    The API server bumps ``metadata.generation`` with every change to an object's spec, so
+    ``(uid, generation)`` names one spec: whether it contains a desired value (named by a digest of its JSON)
+    is then known after the first comparison, and a sync that renders the same desired spec as the last one
+    (most syncs: a pod turned Ready) costs a digest instead of a walk. Objects without a generation are
+    compared each time. Thread-safe; bounded (least recently used entries go).
     """
 
     def __init__(self, size: int = 8192) -> None:
@@ -80,7 +80,8 @@ class ContainsMemo:
         if not generation or not uid:
             return contains(desired, part, path=path)
         try:
-            digest = hashlib.blake2b(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+            digest = hashlib.blake2b(orjson.dumps(desired, option=orjson.OPT_SORT_KEYS),
+                                     digest_size=16).digest()
         except TypeError:  # not JSON data: nothing to name it by
             return contains(desired, part, path=path)
         key = (uid, generation, path, digest)
@@ -139,7 +140,8 @@ def _same_json(desired: Any, current: Any) -> bool:
     if kind is not dict and kind is not list:
         return True  # same type and equal
     try:
-        return orjson.dumps(desired, option=orjson.OPT_SORT_KEYS) == orjson.dumps(current, option=orjson.OPT_SORT_KEYS)
+        return (orjson.dumps(desired, option=orjson.OPT_SORT_KEYS)
+                == orjson.dumps(current, option=orjson.OPT_SORT_KEYS))
     except TypeError:
         return False
 

@@ -3,10 +3,10 @@
 Everything that names a broker to RocketMQ — broker.conf, the registration check, status, the roll's fence
 and lag gate, the drain, the scale-out copy, TopicTransfer — asks here; nothing else formats a broker name.
 
-- Broker group ``g`` of a cluster whose groups take the prefix ``p``: ``brokerName=p-g``, shared by the group's
-  master and its slaves (``brokerId`` = member ordinal; the master is member 0). In DLEDGER mode the Raft
-  group elects the master and the group's name is also its ``dLegerGroup``; in CONTROLLER mode every member
-  starts with ``brokerId=-1`` and the controller assigns the ids.
+- Broker group ``g`` of a cluster whose groups take the prefix ``p``: ``brokerName=p-g``, shared by the
+  group's master and its slaves (``brokerId`` = member ordinal; the master is member 0). In DLEDGER mode the
+  Raft group elects the master and the group's name is also its ``dLegerGroup``; in CONTROLLER mode every
+  member starts with ``brokerId=-1`` and the controller assigns the ids.
 - ``allMaster``: every member is a master of its own, ``brokerName`` = its pod name, ``brokerId=0`` (as
   ``mqadmin clusterList`` shows in the 2018 talk).
 - The prefix (:func:`default_prefix`, kept on each group's StatefulSet by :data:`ANNOTATION_PREFIX`):
@@ -120,7 +120,8 @@ def claimed_brokers(kind: str, obj: Mapping[str, Any]) -> set[str]:
     """The broker names another cluster holds or will hold: what its status lists, and what its prefix (from
     status, else its spec) gives its groups."""
     status = obj.get("status") or {}
-    names = {b["brokerName"] for b in status.get("brokers") or () if isinstance(b, Mapping) and b.get("brokerName")}
+    names = {b["brokerName"] for b in status.get("brokers") or ()
+             if isinstance(b, Mapping) and b.get("brokerName")}
     spec = obj.get("spec") or {}
     groups = spec.get("groupReplica", spec.get("size", 1))
     layout = Layout(name=obj["metadata"]["name"], cluster_name="",
@@ -130,7 +131,8 @@ def claimed_brokers(kind: str, obj: Mapping[str, Any]) -> set[str]:
     return names | set(cluster_brokers(layout))
 
 
-def clashes(ours: Iterable[str], others: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str, list[str]]]:
+def clashes(ours: Iterable[str],
+            others: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str, list[str]]]:
     """``(kind, name, shared broker names)`` of each other cluster that holds one of ``ours``."""
     mine = set(ours)
     out = []
@@ -146,7 +148,8 @@ def name_server_tokens(obj: Mapping[str, Any]) -> set[str]:
     ``ns:<name>`` for a NameService it names, ``ns:*`` for the namespace's only one (``nameServers: ""`` on a
     Broker), ``host:<host:port>`` for each literal address."""
     spec = obj.get("spec") or {}
-    ref = (spec.get("nameServiceRef") or {}).get("name") if isinstance(spec.get("nameServiceRef"), Mapping) else None
+    ref = ((spec.get("nameServiceRef") or {}).get("name") if isinstance(spec.get("nameServiceRef"), Mapping)
+           else None)
     if ref:
         return {f"ns:{ref}"}
     hosts = [h.strip() for h in str(spec.get("nameServers") or "").split(";") if h.strip()]
@@ -157,4 +160,5 @@ def share_name_servers(a: set[str], b: set[str]) -> bool:
     """Whether two token sets (:func:`name_server_tokens`) may name one name server."""
     if a & b:
         return True
-    return ("ns:*" in a and any(t.startswith("ns:") for t in b)) or ("ns:*" in b and any(t.startswith("ns:") for t in a))
+    return (("ns:*" in a and any(t.startswith("ns:") for t in b))
+            or ("ns:*" in b and any(t.startswith("ns:") for t in a)))

@@ -169,7 +169,8 @@ class NameServiceModel(ServerModel):
         """``controllerAddr`` for brokers when the name servers embed the controller ("" when they do not)."""
         if not self.embedded_controller:
             return ""
-        return naming.controller_address(self.name, self.namespace, self.size, cluster_domain=self.cluster_domain)
+        return naming.controller_address(self.name, self.namespace, self.size,
+                                         cluster_domain=self.cluster_domain)
 
     @property
     def address(self) -> str:
@@ -364,7 +365,8 @@ def _shape_problems(model: BrokerClusterModel) -> list[Problem]:
     if model.cluster_mode not in CLUSTER_MODES:
         problems.append(Problem("spec.clusterMode", f"must be one of {', '.join(CLUSTER_MODES)}"))
     if model.controller_mode and (model.dledger or model.all_master):
-        problems.append(Problem("spec.clusterMode", "CONTROLLER cannot be combined with DLEDGER or allMaster"))
+        problems.append(Problem("spec.clusterMode",
+                                "CONTROLLER cannot be combined with DLEDGER or allMaster"))
     if not model.image:
         problems.append(Problem("spec.brokerImage", "a broker image is required"))
     return problems

@@ -229,13 +229,14 @@ def controller_address(spec: Mapping[str, Any], *, name_service: Mapping[str, An
         return naming.controller_address(controller["metadata"]["name"], namespace, size,
                                          cluster_domain=cluster_domain)
     if ref:
-        problems.append(Problem("spec.controllerRef", f"Controller {ref!r} not found in namespace {namespace!r}"))
+        problems.append(Problem("spec.controllerRef",
+                                f"Controller {ref!r} not found in namespace {namespace!r}"))
         return ""
     ns_spec = (name_service or {}).get("spec") or {}
     if name_service is not None and ns_spec.get("enableControllerInNamesrv"):
-        return naming.controller_address(name_service["metadata"]["name"], namespace, int(ns_spec.get("size", 1)),
-                                         cluster_domain=cluster_domain)
-    problems.append(Problem("spec.clusterMode", "clusterMode CONTROLLER needs a Controller (spec.controllerRef, or "
-                                                "the namespace's only one) or a NameService with "
-                                                "enableControllerInNamesrv"))
+        return naming.controller_address(name_service["metadata"]["name"], namespace,
+                                         int(ns_spec.get("size", 1)), cluster_domain=cluster_domain)
+    problems.append(Problem("spec.clusterMode", "clusterMode CONTROLLER needs a Controller "
+                                                "(spec.controllerRef, or the namespace's only one) or a "
+                                                "NameService with enableControllerInNamesrv"))
     return ""

@@ -74,7 +74,8 @@ def from_proxy(obj: Mapping[str, Any], *, name_server_address: str) -> ProxyMode
     return ProxyModel(
         parent=ParentRef.of(obj, api_version=API_VERSION, kind="Proxy"), image=spec.get("proxyImage", ""),
         size=int(spec.get("size", 1)), name_server_address=name_server_address,
-        cluster_name=spec.get("clusterName") or DEFAULT_CLUSTER, image_pull_policy=spec.get("imagePullPolicy") or None,
+        cluster_name=spec.get("clusterName") or DEFAULT_CLUSTER,
+        image_pull_policy=spec.get("imagePullPolicy") or None,
         labels=dict((obj.get("metadata") or {}).get("labels") or {}), pod=options,
         generation=int((obj.get("metadata") or {}).get("generation", 0)), problems=(*problems, *refused),
         notes=tuple(notes))
@@ -114,7 +115,8 @@ def _container(model: ProxyModel) -> dict[str, Any]:
         "name": CONTAINER_NAME, "image": model.image, "command": ["/bin/sh", "-c", START_COMMAND],
         "ports": _ports(container=True), **pod.probes(naming.PROXY_GRPC_PORT),
         "volumeMounts": [{"name": naming.RUN_VOLUME, "mountPath": RUN_DIR},
-                         {"name": naming.RUN_VOLUME, "mountPath": f"{naming.ROCKETMQ_HOME_DIR}/logs", "subPath": "logs"}],
+                         {"name": naming.RUN_VOLUME, "mountPath": f"{naming.ROCKETMQ_HOME_DIR}/logs",
+                          "subPath": "logs"}],
         **pod.container_options(model.pod, env=env, heap=jvm.PROXY),
     }
     if model.image_pull_policy:

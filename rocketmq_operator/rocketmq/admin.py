@@ -210,7 +210,8 @@ class AdminClient:
         try:
             return DeferredMessages.from_table(info.table)
         except ValueError as exc:
-            raise ProtocolError(f"malformed delivery figures in runtime info: {exc}", addr=broker_addr) from exc
+            raise ProtocolError(f"malformed delivery figures in runtime info: {exc}",
+                                addr=broker_addr) from exc
 
     def broker_ha_status(self, broker_addr: str) -> HAStatus:
         response = self.invoke(broker_addr, GET_BROKER_HA_STATUS)
@@ -288,7 +289,8 @@ class AdminClient:
         self.invoke(broker_addr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body=body)
 
     def delete_subscription_group(self, broker_addr: str, group: str, *, clean_offset: bool = False) -> None:
-        self.invoke(broker_addr, DELETE_SUBSCRIPTIONGROUP, fields={"groupName": group, "cleanOffset": clean_offset})
+        self.invoke(broker_addr, DELETE_SUBSCRIPTIONGROUP,
+                    fields={"groupName": group, "cleanOffset": clean_offset})
 
     def topic_consumers(self, broker_addr: str, topic: str) -> frozenset[str]:
         """The groups that consume ``topic`` on one broker: online subscribers and groups with offsets."""
@@ -362,9 +364,11 @@ def _topic_table(data: Any) -> Mapping[str, TopicConfig]:
     if not isinstance(table, dict):
         raise TypeError("topicConfigTable is not a JSON object")
     return MappingProxyType({str(name): TopicConfig(
-        name=str(name), read_queue_nums=int(c.get("readQueueNums", 8)), write_queue_nums=int(c.get("writeQueueNums", 8)),
+        name=str(name), read_queue_nums=int(c.get("readQueueNums", 8)),
+        write_queue_nums=int(c.get("writeQueueNums", 8)),
         perm=int(c.get("perm", 6)), order=bool(c.get("order", False)),
-        attributes={str(k): str(v) for k, v in (c.get("attributes") or {}).items()}) for name, c in table.items()})
+        attributes={str(k): str(v) for k, v in (c.get("attributes") or {}).items()})
+        for name, c in table.items()})
 
 
 def _group_table(data: Any) -> Mapping[str, Mapping[str, Any]]:

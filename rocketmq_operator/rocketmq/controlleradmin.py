@@ -107,8 +107,9 @@ def controller_metadata(admin: AdminClient, addr: str, *, timeout: float | None 
                               is_leader=str(fields.get("isLeader", "false")).lower() == "true", peers=peers)
 
 
-def find_leader(admin: AdminClient, addrs: Iterable[str], *,
-                timeout: float | None = None) -> tuple[str | None, dict[str, ControllerMetadata | RemotingError]]:
+def find_leader(
+    admin: AdminClient, addrs: Iterable[str], *, timeout: float | None = None
+) -> tuple[str | None, dict[str, ControllerMetadata | RemotingError]]:
     """The address of the controller that leads (None when none says it does), and what each member said.
 
     A member that names another as leader is believed only when that one is among ``addrs`` or answered
@@ -142,8 +143,8 @@ def elect_master(admin: AdminClient, leader: str, *, cluster: str, broker_name: 
     """Asks the controller to make ``broker_id`` the master of ``broker_name`` (an admin-designated
     election: the broker must be alive and in the sync-state set, else the controller refuses with a
     ``ResponseError``). Idempotent: when it already is master the result says ``changed=False``."""
-    fields = {"clusterName": cluster, "brokerName": broker_name, "brokerId": broker_id, "designateElect": True,
-              "invokeTime": now_ms if now_ms is not None else int(time.time() * 1000)}
+    fields = {"clusterName": cluster, "brokerName": broker_name, "brokerId": broker_id,
+              "designateElect": True, "invokeTime": now_ms if now_ms is not None else int(time.time() * 1000)}
     response = admin.request(leader, CONTROLLER_ELECT_MASTER, fields=fields, timeout=timeout)
     if response.code not in (0, CONTROLLER_MASTER_STILL_EXIST):
         raise ResponseError(response.code, response.remark, addr=leader)

@@ -111,7 +111,8 @@ class WorkQueue(Generic[T]):
     # --- consumers ---------------------------------------------------------------------------------
 
     def get(self) -> tuple[T | None, bool]:
-        """Block until a key is ready and return ``(key, False)``; ``(None, True)`` once shut down and empty."""
+        """Block until a key is ready and return ``(key, False)``; ``(None, True)`` once shut down and
+        empty."""
         with self._lock:
             while True:
                 next_ready_in = self._promote()

@@ -42,7 +42,8 @@ class RateLimiter(Protocol):
 
 
 class ItemExponentialRateLimiter:
-    """Per key: ``base`` seconds after the first failure, doubling after each next one, at most ``max_delay``."""
+    """Per key: ``base`` seconds after the first failure, doubling after each next one, at most
+    ``max_delay``."""
 
     def __init__(self, base: float = 0.005, max_delay: float = 1000.0) -> None:
         if base <= 0 or max_delay < base:

@@ -121,8 +121,8 @@ class BrokerClusterReconciler:
         self.door = door
         # the prefixes decided for new clusters, shared with the other kind's reconciler (see nameclaims)
         self._claims = name_claims if name_claims is not None else NameClaims()
-        # --allow-external-name-servers: with spec.allowExternalNameServers, writes may go through name servers
-        # that are not the namespace's own (see writegate)
+        # --allow-external-name-servers: with spec.allowExternalNameServers, writes may go through name
+        # servers that are not the namespace's own (see writegate)
         self._allow_external = allow_external_name_servers
         self._templates = ContainsMemo()  # pod templates already compared, by StatefulSet version
         self._pacer = pacer
@@ -168,9 +168,9 @@ class BrokerClusterReconciler:
             return self._finish(obj, report, None)
         if not current and _ephemeral(model) and not (obj.get("status") or {}).get("observedGeneration"):
             self._recorder.event(obj, WARNING, "EphemeralStorage",
-                                 "the brokers' stores are emptyDir volumes: a master that restarts loses its messages, "
-                                 "so rolls restart only slaves; set storageMode StorageClass with volumeClaimTemplates "
-                                 "to keep them")
+                                 "the brokers' stores are emptyDir volumes: a master that restarts loses its "
+                                 "messages, so rolls restart only slaves; set storageMode StorageClass with "
+                                 "volumeClaimTemplates to keep them")
         if self._observer is not None:  # read once: the roll's fence and the drain's wipe both ask
             report.writes_refused(self._refusal(obj, model))
         sets = self._apply_groups(obj, model, current, report)
@@ -198,8 +198,9 @@ class BrokerClusterReconciler:
         return model
 
     def _lift_fence(self, obj: dict[str, Any], report: st.Report) -> None:
-        """A paused cluster restarts nothing, so a master whose writes a roll wiped gets them back (through the
-        name servers its status names); until that succeeds the fence stays in status.roll with the error."""
+        """A paused cluster restarts nothing, so a master whose writes a roll wiped gets them back (through
+        the name servers its status names); until that succeeds the fence stays in status.roll with the
+        error."""
         roll = (obj.get("status") or {}).get("roll") or {}
         if self._observer is None or not roll.get("fenced"):
             return
@@ -216,16 +217,19 @@ class BrokerClusterReconciler:
 
     def _names(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
                report: st.Report) -> BrokerClusterModel | None:
-        """The model with the broker-name prefix its groups run with (see resources.identity): the one recorded
-        on the running groups; for a new cluster the one it asks for, unless another cluster on the same name
-        servers holds those names — then a BrokerCluster that asked for nothing takes its own name, and any
-        other is refused (a condition naming the other cluster, and a Warning) before its pods start."""
+        """The model with the broker-name prefix its groups run with (see resources.identity): the one
+        recorded on the running groups; for a new cluster the one it asks for, unless another cluster on the
+        same name servers holds those names — then a BrokerCluster that asked for nothing takes its own name,
+        and any other is refused (a condition naming the other cluster, and a Warning) before its pods
+        start."""
         kind = self.door.resource.kind
-        recorded = identity.recorded_prefix(current.values()) or (obj.get("status") or {}).get("brokerNamePrefix")
+        recorded = (identity.recorded_prefix(current.values())
+                    or (obj.get("status") or {}).get("brokerNamePrefix"))
         with self._claims.deciding():  # read the peers, pick, record: one decision at a time (see nameclaims)
             recorded = recorded or self._claims.prefix(kind, obj)
             if recorded:
-                return replace(model, broker_name_prefix=recorded) if recorded != model.broker_name_prefix else model
+                return (replace(model, broker_name_prefix=recorded) if recorded != model.broker_name_prefix
+                        else model)
             others = self._name_peers(obj)
             clash = identity.clashes(identity.cluster_brokers(model.layout), others)
             if clash and self._may_rename(obj):
@@ -235,21 +239,23 @@ class BrokerClusterReconciler:
                 self._claims.claim(kind, obj, model.broker_name_prefix)
                 return model
         kind, name, shared = clash[0]
-        report.invalid(f"broker names {', '.join(shared[:4])}{' ...' if len(shared) > 4 else ''} are already used "
-                       f"on the same name servers by {kind} {name} (a name server keys its routes by broker name): "
-                       f"set spec.brokerNamePrefix to a prefix no other cluster there uses", reason="BrokerNameClash")
+        report.invalid(f"broker names {', '.join(shared[:4])}{' ...' if len(shared) > 4 else ''} are already "
+                       f"used on the same name servers by {kind} {name} (a name server keys its routes by "
+                       f"broker name): set spec.brokerNamePrefix to a prefix no other cluster there uses",
+                       reason="BrokerNameClash")
         self._warn_once(obj, report)
         return None
 
     def _may_rename(self, obj: dict[str, Any]) -> bool:
         """A new BrokerCluster that did not ask for a prefix may take its own name instead of the talk's."""
-        return self.door.resource.kind == "BrokerCluster" and not (obj.get("spec") or {}).get("brokerNamePrefix")
+        return (self.door.resource.kind == "BrokerCluster"
+                and not (obj.get("spec") or {}).get("brokerNamePrefix"))
 
     def _name_peers(self, obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        """The other clusters of the namespace on the same name servers that hold their broker names before this
-        one: those whose prefix is decided (recorded on their StatefulSets or in status, or claimed in this
-        process and not yet in the cache) and those created earlier. Each comes with its decided prefix in
-        status, so its names are the ones it runs with."""
+        """The other clusters of the namespace on the same name servers that hold their broker names before
+        this one: those whose prefix is decided (recorded on their StatefulSets or in status, or claimed in
+        this process and not yet in the cache) and those created earlier. Each comes with its decided prefix
+        in status, so its names are the ones it runs with."""
         tokens = identity.name_server_tokens(obj)
         me = (self.door.resource.kind, obj["metadata"]["name"])
         mine = _age(obj)
@@ -264,7 +270,8 @@ class BrokerClusterReconciler:
                            or identity.recorded_prefix(self._group_sets(other).values())
                            or self._claims.prefix(kind, other))
                 if decided:
-                    out.append((kind, {**other, "status": {**(other.get("status") or {}), "brokerNamePrefix": decided}}))
+                    out.append((kind, {**other, "status": {**(other.get("status") or {}),
+                                                           "brokerNamePrefix": decided}}))
                 elif _age(other) < mine:
                     out.append((kind, other))
         return out
@@ -277,7 +284,8 @@ class BrokerClusterReconciler:
         """The update strategies last written, by group, when the cache has not caught up with a write."""
         written = {g: self._written.get((sts["metadata"]["namespace"], sts["metadata"]["name"]))
                    for g, sts in current.items()}
-        if all(w is None or int(current[g]["metadata"].get("generation") or 0) >= w[0] for g, w in written.items()):
+        if all(w is None or int(current[g]["metadata"].get("generation") or 0) >= w[0]
+               for g, w in written.items()):
             return None
         return {g: w[1] for g, w in written.items() if w is not None}
 
@@ -290,7 +298,8 @@ class BrokerClusterReconciler:
         okey = self._observed_key(key)
         # Every broker pod of the cluster, those of groups beyond the spec too: a group being drained is read
         # (its master's consumer lag) until it is gone.
-        target = observe_target(model, self._cluster_objects(self._listers.pods, obj), pod_lister=self._listers.pods)
+        target = observe_target(model, self._cluster_objects(self._listers.pods, obj),
+                                pod_lister=self._listers.pods)
         self._observer.ensure(okey, target)
         facts = self._observer.fresh_facts(okey)
         starting = coming_up(name_server_list(model.name_server_address), self._listers.pods)
@@ -301,14 +310,17 @@ class BrokerClusterReconciler:
                                       admin_factory=self._observer.admin_factory))
         self._note_refusal(obj, report)
         if facts is not None and facts.unreachable and not waits_for_name_servers(facts, starting):
-            warn_when_new(self._recorder, obj, get_condition(obj, BROKERS_REGISTERED), reason="NameServersUnreachable",
-                          message="; ".join(facts.name_server_errors), said="", said_reason="NameServersUnreachable")
+            warn_when_new(self._recorder, obj, get_condition(obj, BROKERS_REGISTERED),
+                          reason="NameServersUnreachable", message="; ".join(facts.name_server_errors),
+                          said="", said_reason="NameServersUnreachable")
 
     def _write_gate(self, obj: dict[str, Any], addrs: list[str], *,
                     cluster_domain: str = naming.DEFAULT_CLUSTER_DOMAIN) -> WriteGate:
-        """Whether this cluster's writes to RocketMQ may go through the name servers ``addrs`` (see writegate)."""
-        return write_gate(addrs, namespace=obj["metadata"]["namespace"], name_services=self._listers.name_services,
-                          pods=self._listers.pods, spec_allows=(obj.get("spec") or {}).get(ALLOW_FIELD) is True,
+        """Whether this cluster's writes to RocketMQ may go through the name servers ``addrs`` (see
+        writegate)."""
+        return write_gate(addrs, namespace=obj["metadata"]["namespace"],
+                          name_services=self._listers.name_services, pods=self._listers.pods,
+                          spec_allows=(obj.get("spec") or {}).get(ALLOW_FIELD) is True,
                           operator_allows=self._allow_external, cluster_domain=cluster_domain)
 
     def _refusal(self, obj: dict[str, Any], model: BrokerClusterModel) -> str | None:
@@ -325,20 +337,22 @@ class BrokerClusterReconciler:
         for message in report.not_created:
             warn_when_new(self._recorder, obj, old, reason="FailedCreate", message=message)
 
-    def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
-                      report: st.Report) -> list[dict[str, Any] | None]:
+    def _apply_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
+                      current: dict[int, dict[str, Any]], report: st.Report) -> list[dict[str, Any] | None]:
         hot = self._observer is not None  # running brokers get name-server changes pushed, not a restart
         draining = tuple(sorted(g for g in current if g >= model.groups))
         objects = broker_cluster_objects(model, hot_name_servers=hot, draining=draining)
         configs = write_configs(obj, objects, self._controls["ConfigMap"], self._recorder)
         report.configs_written(configs)
-        desired_sets = {int(o["metadata"]["labels"][meta.LABEL_GROUP]): o for o in objects if o["kind"] == "StatefulSet"}
+        desired_sets = {int(o["metadata"]["labels"][meta.LABEL_GROUP]): o
+                        for o in objects if o["kind"] == "StatefulSet"}
         self._roll(obj, model, desired_sets, current, report, held=frozenset(configs.held))
         applied = apply_all(obj, configs.rest, self._controls, self._recorder, changes=configs.changes)
         report.absorb(applied)
         if applied.get("PodDisruptionBudget", naming.cluster_service_name(model.name)) is not None:
             self._retire_group_budgets(obj, model, current)
-        sets = [applied.get("StatefulSet", naming.group_name(model.name, group)) for group in range(model.groups)]
+        sets = [applied.get("StatefulSet", naming.group_name(model.name, group))
+                for group in range(model.groups)]
         for sts in sets:
             if sts is not None:
                 self._written[(sts["metadata"]["namespace"], sts["metadata"]["name"])] = (
@@ -347,10 +361,10 @@ class BrokerClusterReconciler:
 
     @staticmethod
     def _with_layout(model: BrokerClusterModel, current: dict[int, dict[str, Any]]) -> BrokerClusterModel:
-        """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created, with a
-        ConfigMap of its own, before one of each served the cluster), and which ConfigMap each group mounts:
-        serviceName is immutable and a new volume would restart the pods, so those keep theirs and nothing
-        restarts."""
+        """Names the groups whose StatefulSet governs its pods with a Service of the group's own (created,
+        with a ConfigMap of its own, before one of each served the cluster), and which ConfigMap each group
+        mounts: serviceName is immutable and a new volume would restart the pods, so those keep theirs and
+        nothing restarts."""
         return configlayout.with_mounts(model, current)
 
     def _retire_group_budgets(self, obj: dict[str, Any], model: BrokerClusterModel,
@@ -365,11 +379,12 @@ class BrokerClusterReconciler:
                 control.delete(obj, budget, reason="Replaced")
 
     def _roll(self, obj: dict[str, Any], model: BrokerClusterModel, desired_sets: dict[int, dict[str, Any]],
-              current: dict[int, dict[str, Any]], report: st.Report, *, held: frozenset[int] = frozenset()) -> None:
-        """Plans the next step of a template roll (see rollplan), sets the partitions it allows into the desired
-        StatefulSets and fences or restores a master's writes when the plan says so. ``held``: groups whose
-        StatefulSet is not written this time (their ConfigMap was not): the plan restarts none of their pods, and
-        their pods still have to be Ready for another's to restart."""
+              current: dict[int, dict[str, Any]], report: st.Report, *,
+              held: frozenset[int] = frozenset()) -> None:
+        """Plans the next step of a template roll (see rollplan), sets the partitions it allows into the
+        desired StatefulSets and fences or restores a master's writes when the plan says so. ``held``: groups
+        whose StatefulSet is not written this time (their ConfigMap was not): the plan restarts none of their
+        pods, and their pods still have to be Ready for another's to restart."""
         behind = self._cache_behind(current)
         if behind is not None:  # keep the partitions last written; plan once the cache shows them
             for group, sts in desired_sets.items():
@@ -383,8 +398,9 @@ class BrokerClusterReconciler:
         groups = [g for g in groups if g.group not in held]
         old = (obj.get("status") or {}).get("roll") or {}
         now = self._clock.wall()
-        params = rollplan.RollParams(observed=self._observer is not None, controller_mode=model.controller_mode,
-                                     all_master=model.all_master, ephemeral=_ephemeral(model))
+        params = rollplan.RollParams(observed=self._observer is not None,
+                                     controller_mode=model.controller_mode, all_master=model.all_master,
+                                     ephemeral=_ephemeral(model))
         step = rollplan.plan(groups, pods, old, now=now, params=params)
         set_partitions(desired_sets, step, allow_restart=model.allow_restart)
         if not model.allow_restart:  # nothing restarts: a master fenced for its restart gets its writes back
@@ -392,21 +408,25 @@ class BrokerClusterReconciler:
         roll, error = step.roll, None
         if self._observer is not None and (model.allow_restart or step.restore):
             refusal = report.foreign
-            if refusal is not None and writes_name_servers(step, old):  # held where it is: nothing restarts unfenced
+            # held where it is: nothing restarts unfenced
+            if refusal is not None and writes_name_servers(step, old):
                 report.rolling(old, waiting=f"roll held ({step.waiting}): {refusal}", error=None)
                 return
             name_servers = dialable_list(name_server_list(model.name_server_address), self._listers.pods)
-            roll, error = fence(step, admin_factory=self._observer.admin_factory, name_servers=name_servers, now=now)
+            roll, error = fence(step, admin_factory=self._observer.admin_factory, name_servers=name_servers,
+                                now=now)
             controllers = dialable_list(name_server_list(model.controller_address), self._listers.pods)
-            error = error or handover(step, admin_factory=self._observer.admin_factory, controllers=controllers,
-                                      cluster=model.cluster_name)
+            error = error or handover(step, admin_factory=self._observer.admin_factory,
+                                      controllers=controllers, cluster=model.cluster_name)
         if step.refused and model.allow_restart:
             self._refuse_restart(obj, step.refused, report)
             step = replace(step, waiting=None)
-        report.rolling(roll, waiting=None if step.done or not model.allow_restart else step.waiting, error=error)
+        report.rolling(roll, waiting=None if step.done or not model.allow_restart else step.waiting,
+                       error=error)
 
     def _refuse_restart(self, obj: dict[str, Any], why: str, report: st.Report) -> None:
-        """A restart the roll will not make (a master on an emptyDir store): RestartPending says why, once warned."""
+        """A restart the roll will not make (a master on an emptyDir store): RestartPending says why, once
+        warned."""
         report.restart_pending(why, reason="EphemeralStorage")
         self._warn_on_change(obj, st.RESTART_PENDING, "RestartRefused", why)
 
@@ -423,8 +443,8 @@ class BrokerClusterReconciler:
                 out[int(sts["metadata"]["labels"][meta.LABEL_GROUP])] = sts
         return out
 
-    def _check_extra_groups(self, obj: dict[str, Any], model: BrokerClusterModel, current: dict[int, dict[str, Any]],
-                            report: st.Report) -> None:
+    def _check_extra_groups(self, obj: dict[str, Any], model: BrokerClusterModel,
+                            current: dict[int, dict[str, Any]], report: st.Report) -> None:
         extra = sorted(g for g in current if g >= model.groups)
         if not extra:
             return
@@ -448,7 +468,8 @@ class BrokerClusterReconciler:
         spec = obj.get("spec") or {}
         refusal = report.foreign
         if refusal is not None:  # nothing is wiped through name servers the cluster does not own
-            self._execute(obj, model, refused_step(extra, (obj.get("status") or {}).get("drain") or {}, why=refusal),
+            self._execute(obj, model,
+                          refused_step(extra, (obj.get("status") or {}).get("drain") or {}, why=refusal),
                           report)
             return
         step = drain_step(extra, (obj.get("status") or {}).get("drain") or {},
@@ -456,11 +477,14 @@ class BrokerClusterReconciler:
                           timeout=float(spec.get("drainTimeoutSeconds", DEFAULT_DRAIN_TIMEOUT)),
                           brokers=lambda g: identity.group_brokers(model.layout, g), accept_loss=accept_loss,
                           admin_factory=self._observer.admin_factory,
-                          name_servers=dialable_list(name_server_list(model.name_server_address), self._listers.pods))
+                          name_servers=dialable_list(name_server_list(model.name_server_address),
+                                                     self._listers.pods))
         self._execute(obj, model, step, report)
 
-    def _execute(self, obj: dict[str, Any], model: BrokerClusterModel, step: DrainStep, report: st.Report) -> None:
-        """Reports the step, warns once about a drain that stopped, warns about a loss, deletes what it says."""
+    def _execute(self, obj: dict[str, Any], model: BrokerClusterModel, step: DrainStep,
+                 report: st.Report) -> None:
+        """Reports the step, warns once about a drain that stopped, warns about a loss, deletes what it
+        says."""
         report.draining(step)
         if step.stuck:
             warn_when_new(self._recorder, obj, get_condition(obj, st.SCALE_DOWN), reason=step.reason,
@@ -481,7 +505,8 @@ class BrokerClusterReconciler:
             if current is not None and controller_uid(current) == obj["metadata"]["uid"]:
                 control.delete(obj, current, reason="ScaledDown")
 
-    def _progress(self, model: BrokerClusterModel, sets: list[dict[str, Any] | None], report: st.Report) -> None:
+    def _progress(self, model: BrokerClusterModel, sets: list[dict[str, Any] | None],
+                  report: st.Report) -> None:
         """Reports rollouts in flight; the StatefulSet controller does the rolling (see resources.brokers)."""
         for group, sts in enumerate(sets):
             if sts is None:
@@ -493,7 +518,8 @@ class BrokerClusterReconciler:
             if status.get("observedGeneration", 0) < sts["metadata"].get("generation", 0):
                 report.progressing(f"broker group {group}: waiting for the StatefulSet controller")
             elif status.get("updatedReplicas", 0) < replicas:
-                if report.restart:  # the roll stopped for good (see _refuse_restart): serving, not progressing
+                # the roll stopped for good (see _refuse_restart): serving, not progressing
+                if report.restart:
                     continue
                 if model.allow_restart:
                     report.progressing(f"rolling broker group {group}: "
@@ -514,7 +540,8 @@ class BrokerClusterReconciler:
         return [o for o in lister.by_index(CLUSTER_INDEX, key)
                 if (o["metadata"].get("labels") or {}).get(meta.LABEL_APP) == meta.BROKER_APP]
 
-    def _finish(self, obj: dict[str, Any], report: st.Report, model: BrokerClusterModel | None) -> Result | None:
+    def _finish(self, obj: dict[str, Any], report: st.Report,
+                model: BrokerClusterModel | None) -> Result | None:
         pods = self._cluster_pods(obj, model) if model is not None else []
         extra = self.door.extra_status(model, pods) if model is not None else None
         status = report.status(model, pods=pods, extra=extra)

@@ -100,8 +100,8 @@ def _held_message(name: str, error: str, groups: list[int]) -> str:
     elif len(groups) == 1:
         held = f"broker group {groups[0]} keeps its pod template and none of its pods restarts until it is"
     else:
-        held = (f"broker groups {group_ranges(groups)} keep their pod templates and none of their pods restarts "
-                f"until it is")
+        held = (f"broker groups {group_ranges(groups)} keep their pod templates and none of their pods "
+                f"restarts until it is")
     return f"ConfigMap {name} was not written ({error}): {held}"
 
 

@@ -52,7 +52,8 @@ class FrontDoor:
     def resolve(self, obj: Mapping[str, Any], *, name_services: Lister, config_maps: Lister,
                 controllers: Lister | None = None) -> Refs:
         name_service, problem = resolve_name_service(obj, self.name_service_key(obj), name_services)
-        field = "spec.nameServers" if self.name_service_key(obj) == IMPLICIT_NAME_SERVICE else "spec.nameServiceRef"
+        field = ("spec.nameServers" if self.name_service_key(obj) == IMPLICIT_NAME_SERVICE
+                 else "spec.nameServiceRef")
         problems = [(problem[0], field, problem[1])] if problem else []
         config_map = None
         cm_name = self.config_map_name(obj)
@@ -94,15 +95,16 @@ BROKER_CLUSTER_DOOR = FrontDoor(
     name_service_key=lambda obj: name_service_key(obj, implicit=False),
     config_map_name=_properties_config_map,
     build=lambda obj, refs: models.from_broker_cluster(obj, name_service=refs.name_service,
-                                                       config_map=refs.config_map, controller=refs.controller),
+                                                       config_map=refs.config_map,
+                                                       controller=refs.controller),
     extra_status=_no_extra_status,
 )
 BROKER_DOOR = FrontDoor(
     resource=BROKERS,
     name_service_key=lambda obj: name_service_key(obj, implicit=True),
     config_map_name=_broker_common_config_map,
-    build=lambda obj, refs: models.from_broker(obj, name_service=refs.name_service, config_map=refs.config_map,
-                                               controller=refs.controller),
+    build=lambda obj, refs: models.from_broker(obj, name_service=refs.name_service,
+                                               config_map=refs.config_map, controller=refs.controller),
     extra_status=_apache_broker_status,
     config_map_field="spec.volumes[0].configMap",
 )

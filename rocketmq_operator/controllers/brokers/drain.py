@@ -92,13 +92,15 @@ def drain_step(extra: list[int], drain: Mapping[str, Any], facts: ClusterFacts |
     if drain.get("group") != group:  # recorded first; acted on from the next sync
         return DrainStep(drain={"group": group, "startedAt": now}, reason=STARTED,
                          waiting=f"draining broker group {group} before removing it")
-    look = _look(brokers(group), facts, drain, now=now, admin_factory=admin_factory, name_servers=name_servers)
+    look = _look(brokers(group), facts, drain, now=now, admin_factory=admin_factory,
+                 name_servers=name_servers)
     return decide(group, drain, look, now=now, timeout=timeout, accept_loss=accept_loss)
 
 
 def decide(group: int, drain: Mapping[str, Any], look: Look, *, now: float, timeout: float,
            accept_loss: bool) -> DrainStep:
-    """The rule: delete on a positive "nothing held" read after the grace, else wait, stop or accept the loss."""
+    """The rule: delete on a positive "nothing held" read after the grace, else wait, stop or accept the
+    loss."""
     drain = _with_wipe(drain, look.wiped_at)
     what = look.unknown or look.held
     if not what:
@@ -111,16 +113,17 @@ def decide(group: int, drain: Mapping[str, Any], look: Look, *, now: float, time
     waited = now - float(drain.get("startedAt", now))
     if waited < timeout:
         return DrainStep(drain=drain, reason=UNKNOWN if look.unknown else HELD,
-                         waiting=f"draining broker group {group}: {what}; nothing is deleted until it is drained")
+                         waiting=f"draining broker group {group}: {what}; nothing is deleted until it is "
+                                 f"drained")
     if accept_loss:
         return DrainStep(drain={}, delete=group,
                          lost=f"broker group {group} deleted undrained after {waited:.0f} s because "
                               f"{ACCEPT_LOSS_FIELD} is true: {what}")
     return DrainStep(drain=drain, reason=TIMED_OUT,
-                     stuck=f"broker group {group} is not drained within drainTimeoutSeconds ({timeout:.0f} s): {what}; "
-                           f"nothing is deleted "
-                           f"— consume the messages, raise drainTimeoutSeconds, or set {ACCEPT_LOSS_FIELD}: true "
-                           f"to delete it with them")
+                     stuck=f"broker group {group} is not drained within drainTimeoutSeconds "
+                           f"({timeout:.0f} s): {what}; nothing is deleted "
+                           f"— consume the messages, raise drainTimeoutSeconds, or set {ACCEPT_LOSS_FIELD}: "
+                           f"true to delete it with them")
 
 
 def unobserved_step(extra: Sequence[int], *, accept_loss: bool) -> DrainStep:
@@ -130,10 +133,10 @@ def unobserved_step(extra: Sequence[int], *, accept_loss: bool) -> DrainStep:
                          lost=f"broker group {max(extra)} deleted undrained: RocketMQ is not observed "
                               f"(--rocketmq-observe-interval 0) and {ACCEPT_LOSS_FIELD} is true")
     return DrainStep(drain={}, reason=NOT_OBSERVED,
-                     stuck=f"refusing to remove broker groups {list(extra)}: RocketMQ is not observed (the operator "
-                           f"runs with --rocketmq-observe-interval 0), so nothing can tell whether they still hold "
-                           f"messages; run it with a positive interval to drain them, or set {ACCEPT_LOSS_FIELD}: "
-                           f"true to delete them undrained")
+                     stuck=f"refusing to remove broker groups {list(extra)}: RocketMQ is not observed (the "
+                           f"operator runs with --rocketmq-observe-interval 0), so nothing can tell whether "
+                           f"they still hold messages; run it with a positive interval to drain them, or set "
+                           f"{ACCEPT_LOSS_FIELD}: true to delete them undrained")
 
 
 def refused_step(extra: Sequence[int], drain: Mapping[str, Any], *, why: str) -> DrainStep:
@@ -148,15 +151,17 @@ def _look(names: tuple[str, ...], facts: ClusterFacts | None, drain: Mapping[str
     masters = {name: _master(facts, name) for name in names}
     missing = sorted(name for name, addr in masters.items() if addr is None)
     if missing or not names:
-        return Look(unknown=f"the master of {', '.join(missing) or 'the group'} is not registered, so what it holds "
-                            f"is not known")
+        return Look(unknown=f"the master of {', '.join(missing) or 'the group'} is not registered, so what "
+                            f"it holds is not known")
     admin = admin_factory(name_servers)
     wiped_at = None
     try:
         wiped_at, failed = _wipe(admin, names, drain, now=now)
         if failed:
-            return Look(unknown=f"producers may still send to it: its write permission could not be wiped ({failed})")
-        return Look(holdings=tuple(read_holdings(admin, str(masters[n]), n) for n in names), wiped_at=wiped_at)
+            return Look(unknown=f"producers may still send to it: its write permission could not be wiped "
+                                f"({failed})")
+        return Look(holdings=tuple(read_holdings(admin, str(masters[n]), n) for n in names),
+                    wiped_at=wiped_at)
     except RemotingError as e:
         return Look(unknown=f"what it holds is not known: {e}", wiped_at=wiped_at)
     finally:
@@ -185,5 +190,5 @@ def _with_wipe(drain: Mapping[str, Any], wiped_at: float | None) -> Mapping[str,
 def _master(facts: ClusterFacts | None, broker: str) -> str | None:
     if facts is None:
         return None
-    return next((b.addr for b in facts.brokers if b.broker_name == broker and b.broker_id == 0 and b.registered_on),
-                None)
+    return next((b.addr for b in facts.brokers
+                 if b.broker_name == broker and b.broker_id == 0 and b.registered_on), None)

@@ -40,7 +40,8 @@ from rocketmq_operator.rocketmq import (
 
 SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX"
 HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC"
-HALF_GROUP = "CID_RMQ_SYS_TRANS"  # the group whose offset on the half topic is the transaction check's progress
+# the group whose offset on the half topic is the transaction check's progress
+HALF_GROUP = "CID_RMQ_SYS_TRANS"
 BOOKKEEPING_TOPICS = frozenset({"RMQ_SYS_TRANS_OP_HALF_TOPIC", "CHECKPOINT_TOPIC"})
 BOOKKEEPING_PREFIX = "rmq_sys_"  # timer topic, pop revive logs, broker-member sync
 
@@ -56,7 +57,8 @@ class HoldingsAdmin(Protocol):
 
     def topic_consumers(self, broker_addr: str, topic: str) -> frozenset[str]: ...
 
-    def broker_consume_stats(self, broker_addr: str, group: str, *, topic: str | None = None) -> ConsumeStats: ...
+    def broker_consume_stats(self, broker_addr: str, group: str, *,
+                             topic: str | None = None) -> ConsumeStats: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class Holdings:
     """Messages one broker still holds, by who they wait for."""
 
     broker: str
-    unconsumed: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (consumer group, topic) → messages
+    # (consumer group, topic) → messages
+    unconsumed: Mapping[tuple[str, str], int] = field(default_factory=dict)
     unsubscribed: Mapping[str, int] = field(default_factory=dict)  # topic no group consumes → messages
     delayed: int = 0  # delay-level messages not delivered yet
     timer: int = 0  # timer messages not delivered yet
@@ -80,16 +83,20 @@ class Holdings:
 
     def describe(self) -> str:
         """``"broker-1 holds 7 messages of orders for group audit, ..."``; "" when empty."""
-        parts = [f"{n} messages of {topic} for group {group}" for (group, topic), n in self.unconsumed.items()]
-        parts += [f"{n} messages of {topic}, which no consumer group consumes" for topic, n in self.unsubscribed.items()]
-        pending = ((self.delayed, "delay messages not delivered yet"), (self.timer, "timer messages not delivered yet"),
+        parts = [f"{n} messages of {topic} for group {group}"
+                 for (group, topic), n in self.unconsumed.items()]
+        parts += [f"{n} messages of {topic}, which no consumer group consumes"
+                  for topic, n in self.unsubscribed.items()]
+        pending = ((self.delayed, "delay messages not delivered yet"),
+                   (self.timer, "timer messages not delivered yet"),
                    (self.half, "transactional half messages not committed or rolled back yet"))
         parts += [f"{n} {what}" for n, what in pending if n]
         return f"{self.broker} holds " + ", ".join(parts) if parts else ""
 
 
 def read_holdings(admin: HoldingsAdmin, addr: str, broker: str) -> Holdings:
-    """What the master at ``addr`` (broker name ``broker``) holds; raises ``RemotingError`` when it cannot tell."""
+    """What the master at ``addr`` (broker name ``broker``) holds; raises ``RemotingError`` when it cannot
+    tell."""
     deferred = admin.deferred_messages(addr)
     unconsumed: dict[tuple[str, str], int] = {}
     unsubscribed: dict[str, int] = {}
@@ -101,7 +108,8 @@ def read_holdings(admin: HoldingsAdmin, addr: str, broker: str) -> Holdings:
         if topic == SCHEDULE_TOPIC:
             delayed += _undelivered(held, deferred)
         elif topic == HALF_TOPIC:
-            half += _behind(held, _offsets(admin.broker_consume_stats(addr, HALF_GROUP, topic=topic), topic, broker))
+            half += _behind(held, _offsets(admin.broker_consume_stats(addr, HALF_GROUP, topic=topic),
+                                           topic, broker))
         else:
             consumers = _consumers(admin, addr, topic, broker)
             if not consumers:
@@ -122,7 +130,8 @@ def _held(admin: HoldingsAdmin, addr: str, topic: str, broker: str) -> dict[int,
         stats = admin.topic_stats(addr, topic)
     except TopicNotFound:
         return {}
-    return {q.queue_id: (low, high) for q, (low, high) in stats.items() if q.broker_name == broker and high > low}
+    return {q.queue_id: (low, high) for q, (low, high) in stats.items()
+            if q.broker_name == broker and high > low}
 
 
 def _consumers(admin: HoldingsAdmin, addr: str, topic: str, broker: str) -> dict[str, dict[int, int]]:
@@ -137,7 +146,8 @@ def _consumers(admin: HoldingsAdmin, addr: str, topic: str, broker: str) -> dict
 
 
 def _offsets(stats: ConsumeStats, topic: str, broker: str) -> dict[int, int]:
-    return {q.queue_id: o.consumer_offset for q, o in stats.offsets.items() if q.topic == topic and q.broker_name == broker}
+    return {q.queue_id: o.consumer_offset for q, o in stats.offsets.items()
+            if q.topic == topic and q.broker_name == broker}
 
 
 def _behind(held: Mapping[int, tuple[int, int]], offsets: Mapping[int, int]) -> int:

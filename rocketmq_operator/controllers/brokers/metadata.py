@@ -81,8 +81,8 @@ def copy_metadata(model: BrokerClusterModel, facts: ClusterFacts | None, copied:
             if not source_addr or not target_addr:
                 missing = " and ".join(b for b, a in ((source, source_addr), (target, target_addr)) if not a)
                 return _result(model, copied, done, source_at,
-                               waiting=f"waiting for the master of {missing} to register before copying topics "
-                                       f"from {source} to {target}")
+                               waiting=f"waiting for the master of {missing} to register before copying "
+                                       f"topics from {source} to {target}")
             admin = admin or admin_factory(())
             try:
                 complete = _copy(admin, source_addr, target_addr, skip=skip)
@@ -108,8 +108,8 @@ def _kept(model: BrokerClusterModel, done: set[str]) -> tuple[str, ...]:
 
 def _result(model: BrokerClusterModel, copied: tuple[int, ...], done: set[str], source_at: int, *,
             waiting: str | None = None, error: str | None = None) -> CopyResult:
-    """What the copy has done: the groups (other than the source group) every broker of which has its copy, and
-    in allMaster mode the brokers."""
+    """What the copy has done: the groups (other than the source group) every broker of which has its copy,
+    and in allMaster mode the brokers."""
     layout = model.layout
     source = identity.member(layout, source_at, 0).broker_name
     groups = set(copied) | {g for g in range(model.groups) if g != source_at

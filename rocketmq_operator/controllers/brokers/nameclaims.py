@@ -1,5 +1,5 @@
-"""The broker-name prefixes this process has given new clusters, from the moment it decides until the cluster is
-gone (see resources.identity).
+"""The broker-name prefixes this process has given new clusters, from the moment it decides until the cluster
+is gone (see resources.identity).
 
 A new cluster's prefix is decided against the other clusters on the same name servers, as the listers show
 them. A cache lags the API server: two clusters created together can each be synced before the other's

@@ -38,17 +38,20 @@ class Registration:
     serving: bool = False  # every member is registered somewhere (Ready may be True)
 
 
-def observe_target(model: BrokerClusterModel, pods: list[dict[str, Any]], *, pod_lister: Lister) -> ObserveTarget:
+def observe_target(model: BrokerClusterModel, pods: list[dict[str, Any]], *,
+                   pod_lister: Lister) -> ObserveTarget:
     members = []
     for pod in pods:
         me = identity.member(model.layout, *member_of(pod))
         ip = (pod.get("status") or {}).get("podIP") or ""
         members.append(Member(pod=pod["metadata"]["name"], addr=f"{ip}:{naming.BROKER_PORT}" if ip else "",
                               broker_name=me.broker_name, broker_id=max(me.broker_id, 0)))
-    controllers = dialable_list(name_server_list(model.controller_address), pod_lister) if model.controller_mode else ()
+    controllers = (dialable_list(name_server_list(model.controller_address), pod_lister)
+                   if model.controller_mode else ())
     return ObserveTarget(cluster_name=model.cluster_name,
                          name_servers=dialable_list(name_server_list(model.name_server_address), pod_lister),
-                         namesrv_addr=model.name_server_address, members=tuple(sorted(members, key=lambda m: m.pod)),
+                         namesrv_addr=model.name_server_address,
+                         members=tuple(sorted(members, key=lambda m: m.pod)),
                          controllers=controllers,
                          broker_names=identity.cluster_brokers(model.layout) if controllers else ())
 
@@ -74,7 +77,8 @@ def is_listed(broker: BrokerFacts | None) -> bool:
 
 def waits_for_name_servers(facts: ClusterFacts | None, starting: tuple[str, ...]) -> bool:
     """No name server answered, and each configured one is a pod still coming up."""
-    return facts is not None and facts.unreachable and bool(starting) and len(starting) >= len(facts.target.name_servers)
+    return (facts is not None and facts.unreachable and bool(starting)
+            and len(starting) >= len(facts.target.name_servers))
 
 
 def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]], *,
@@ -97,12 +101,13 @@ def registration(facts: ClusterFacts | None, pods: list[dict[str, Any]], *,
     registered = len(names) - len(missing)
     counted = f"{registered}/{len(names)} brokers registered on {facts.name_servers_up} name server(s)"
     if missing:
-        return Registration("False", "NotRegistered", f"{counted}; waiting for {', '.join(missing)}", registered)
+        return Registration("False", "NotRegistered", f"{counted}; waiting for {', '.join(missing)}",
+                            registered)
     partial = [f"{n} on {by_pod[n].registered_on}" for n in names if not is_registered(by_pod[n], facts)]
     if partial:
         return Registration("False", "Propagating",
-                            f"{counted} but not yet on each: {', '.join(partial)} (a broker registers on each of its "
-                            "name servers at its next heartbeat, every 30 s)", registered,
+                            f"{counted} but not yet on each: {', '.join(partial)} (a broker registers on "
+                            "each of its name servers at its next heartbeat, every 30 s)", registered,
                             serving=True)
     return Registration("True", "AllRegistered", counted, registered, serving=True)
 
@@ -126,14 +131,15 @@ def broker_fields(entry: Mapping[str, Any], broker: BrokerFacts | None, facts: C
 
 def controller_view(model: BrokerClusterModel, facts: ClusterFacts | None,
                     pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """CONTROLLER mode: ``{pod: {"master", "brokerId", "inSync"}}`` as the controller's leader reports it (pods
-    matched by address; empty when the controllers were not read)."""
+    """CONTROLLER mode: ``{pod: {"master", "brokerId", "inSync"}}`` as the controller's leader reports it
+    (pods matched by address; empty when the controllers were not read)."""
     view: dict[str, dict[str, Any]] = {}
     groups = facts.controller.groups if facts is not None and facts.controller is not None else {}
     for pod in pods:
         ip = (pod.get("status") or {}).get("podIP")
         group = groups.get(identity.member(model.layout, *member_of(pod)).broker_name)
-        replica = next((r for r in group.replicas if r.addr == f"{ip}:{naming.BROKER_PORT}"), None) if group else None
+        replica = (next((r for r in group.replicas if r.addr == f"{ip}:{naming.BROKER_PORT}"), None)
+                   if group else None)
         if group is not None and ip:
             view[pod["metadata"]["name"]] = {
                 "master": replica is not None and replica.broker_id == group.master_id,

@@ -9,8 +9,9 @@ Three parts, in the order a sync uses them:
 - :func:`set_partitions` writes the plan's partitions into the desired StatefulSets before they are
   applied (a cluster that does not allow restarts keeps every pod held);
 - :func:`fence` wipes or restores a broker group's write permission on every name server (idempotent,
-  bounded by the admin client's timeouts) and returns the ``status.roll`` to record; :func:`writes_name_servers`
-  says whether a step needs one (the reconciler holds such a step where it may not write, see writegate);
+  bounded by the admin client's timeouts) and returns the ``status.roll`` to record;
+  :func:`writes_name_servers` says whether a step needs one (the reconciler holds such a step where it may not
+  write, see writegate);
 - :func:`handover` (CONTROLLER mode) asks the controllers' leader to make the planned slave master.
 """
 
@@ -60,13 +61,15 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
         # pods are on its one revision, nothing to roll (not "waiting for every pod to restart").
         unreported = not new_template and revision is None
         group_pods = [p for p in pods if member_of(p)[0] == group]
-        pending = current is not None and (new_template or (not unreported
-                                                            and any(_revision(p) != revision for p in group_pods)))
+        pending = current is not None and (new_template
+                                           or (not unreported
+                                               and any(_revision(p) != revision for p in group_pods)))
         settled = current is not None and status.get("observedGeneration", 0) >= current["metadata"].get(
             "generation", 0)
         strategy = ((current or {}).get("spec") or {}).get("updateStrategy") or {}
         groups.append(GroupState(group, identity.group_broker_name(layout, group), model.members_per_group,
-                                 pending=pending, settled=settled or current is None, new_template=new_template,
+                                 pending=pending, settled=settled or current is None,
+                                 new_template=new_template,
                                  partition=int((strategy.get("rollingUpdate") or {}).get("partition") or 0),
                                  brokers=identity.group_brokers(layout, group)))
         for pod in group_pods:
@@ -74,15 +77,18 @@ def roll_inputs(model: BrokerClusterModel, desired_sets: Mapping[int, dict[str, 
             seen = view.get(pod["metadata"]["name"], {})
             ordinal = member_of(pod)[1]
             states.append(PodState(
-                pod["metadata"]["name"], group, ordinal, broker_name=identity.member(layout, group, ordinal).broker_name,
-                updated=unreported or (revision is not None and _revision(pod) == revision), ready=pod_ready(pod),
+                pod["metadata"]["name"], group, ordinal,
+                broker_name=identity.member(layout, group, ordinal).broker_name,
+                updated=unreported or (revision is not None and _revision(pod) == revision),
+                ready=pod_ready(pod),
                 registered=is_registered(fact, facts) if facts is not None else None,
                 lag_bytes=fact.lag_bytes if fact else None, put_tps=fact.put_tps if fact else None,
                 master=seen.get("master"), broker_id=seen.get("brokerId"), in_sync=bool(seen.get("inSync"))))
     return groups, states
 
 
-def set_partitions(desired_sets: Mapping[int, dict[str, Any]], plan: RollPlan, *, allow_restart: bool) -> None:
+def set_partitions(desired_sets: Mapping[int, dict[str, Any]], plan: RollPlan, *,
+                   allow_restart: bool) -> None:
     for group, sts in desired_sets.items():
         replicas = sts["spec"]["replicas"]
         partition = plan.partitions.get(group, 0) if allow_restart else replicas

@@ -2,8 +2,9 @@
 
 A ``Report`` collects findings while the sync runs (problems, conflicts, refused writes, progress,
 pause, properties the operator overrode) and builds the status at the end through the one condition
-builder every controller uses (:class:`ConditionSet`). The status is built from scratch each time from the cache, with condition
-timestamps carried over when nothing changed, so equal findings give an equal status and no write.
+builder every controller uses (:class:`ConditionSet`). The status is built from scratch each time from the
+cache, with condition timestamps carried over when nothing changed, so equal findings give an equal status and
+no write.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class Report:
         self.drain_waiting: tuple[str, str] | None = None  # (reason, message) of the Draining condition
         self.restart: str | None = None
         self.override: str | None = None
-        self.foreign: str | None = None  # why no write may go through the name servers (condition NameServersForeign)
+        # why no write may go through the name servers (condition NameServersForeign)
+        self.foreign: str | None = None
         self.not_created: list[str] = []
         self.unreachable: list[str] = []
         self.observing = False
@@ -105,8 +107,8 @@ class Report:
             self.progressing(waiting)
 
     def draining(self, step: DrainStep) -> None:
-        """A group being drained before removal: kept in status.drain; what it waits for is condition Draining;
-        a drain that cannot go on (timed out, RocketMQ not observed) is ScaleDownRefused."""
+        """A group being drained before removal: kept in status.drain; what it waits for is condition
+        Draining; a drain that cannot go on (timed out, RocketMQ not observed) is ScaleDownRefused."""
         self.drain = dict(step.drain)
         if step.stuck:
             self.scale_down_refused(step.stuck, reason=step.reason)
@@ -132,7 +134,8 @@ class Report:
         self.override = message
 
     def writes_refused(self, message: str | None) -> None:
-        """The name servers are not the namespace's own and not allowed: fences and drains wait (see writegate)."""
+        """The name servers are not the namespace's own and not allowed: fences and drains wait (see
+        writegate)."""
         self.foreign = message
 
     def result(self) -> Result | None:
@@ -192,7 +195,8 @@ class Report:
         if self.is_paused:
             if self.roll is not None:  # a fence lifted (or not) while paused
                 self._optional(ROLLING, self.roll_error, "StepFailed")
-                old = {k: v for k, v in old.items() if k != "roll"} | ({"roll": self.roll} if self.roll else {})
+                old = ({k: v for k, v in old.items() if k != "roll"}
+                       | ({"roll": self.roll} if self.roll else {}))
             return {**old, "conditions": self.conditions.items}
         self._optional(SCALE_DOWN, self.scale_down, self.scale_down_reason)
         reason, message = self.drain_waiting or ("", None)
@@ -200,7 +204,8 @@ class Report:
         self._optional(RESTART_PENDING, self.restart, self.restart_reason)
         self._optional(OVERRIDDEN, self.override, "AppliedDifferently")
         self._optional(NAME_SERVERS_FOREIGN, self.foreign, REFUSED_REASON)
-        self._optional(ROLLING, self.roll_error or self.roll_waiting, "StepFailed" if self.roll_error else "OneAtATime")
+        self._optional(ROLLING, self.roll_error or self.roll_waiting,
+                       "StepFailed" if self.roll_error else "OneAtATime")
         if model is None:
             self._ready_condition(0, 0)
             return {**old, "conditions": self.conditions.items, "observedGeneration": self.generation}
@@ -232,8 +237,8 @@ class Report:
             **(extra or {}),
         }
 
-    def _registration(self, model: BrokerClusterModel, pods: list[dict[str, Any]], brokers: list[dict[str, Any]],
-                      status: dict[str, Any]) -> list[dict[str, Any]]:
+    def _registration(self, model: BrokerClusterModel, pods: list[dict[str, Any]],
+                      brokers: list[dict[str, Any]], status: dict[str, Any]) -> list[dict[str, Any]]:
         """RocketMQ's view: the BrokersRegistered and NameServersSynced conditions, registeredMembers, and
         each member's facts; Ready waits for every member to be registered."""
         reg = registration(self.facts, pods, starting=self.starting)

@@ -51,12 +51,13 @@ class WriteGate:
         if self.open:
             return None
         missing = [m for allowed, m in ((self.spec_allows, f"spec.{ALLOW_FIELD} is not true"),
-                                        (self.operator_allows, f"the operator does not run with {ALLOW_FLAG}"))
+                                        (self.operator_allows,
+                                         f"the operator does not run with {ALLOW_FLAG}"))
                    if not allowed]
         return (f"name servers {', '.join(self.foreign)} are not a NameService of this namespace, and "
-                f"{' and '.join(missing)}: the operator writes to RocketMQ (write-permission fences, drains) only "
-                f"through its own namespace's name servers; set spec.{ALLOW_FIELD}: true and run the operator "
-                f"with {ALLOW_FLAG} to allow these")
+                f"{' and '.join(missing)}: the operator writes to RocketMQ (write-permission fences, drains) "
+                f"only through its own namespace's name servers; set spec.{ALLOW_FIELD}: true and run the "
+                f"operator with {ALLOW_FLAG} to allow these")
 
 
 def write_gate(addrs: Iterable[str], *, namespace: str, name_services: Lister, pods: Lister,
@@ -89,7 +90,8 @@ def foreign_name_servers(addrs: Iterable[str], *, namespace: str, name_services:
 
 def _hosts(name_service: dict[str, Any], namespace: str, cluster_domain: str) -> list[str]:
     size = int((name_service.get("spec") or {}).get("size", 1))
-    return naming.name_server_hosts(name_service["metadata"]["name"], namespace, size, cluster_domain=cluster_domain)
+    return naming.name_server_hosts(name_service["metadata"]["name"], namespace, size,
+                                    cluster_domain=cluster_domain)
 
 
 def _pod_ips(pods: Lister, namespace: str, services: list[dict[str, Any]]) -> set[str]:

@@ -51,18 +51,19 @@ FAMILIES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "rocketmq_cluster_ready_members": ("broker pods that are Ready", CLUSTER_LABELS),
     "rocketmq_cluster_registered_members": ("brokers registered on every name server that answered",
                                             CLUSTER_LABELS),
-    "rocketmq_cluster_name_servers_up": ("name servers that answered the last fresh observation", CLUSTER_LABELS),
+    "rocketmq_cluster_name_servers_up": ("name servers that answered the last fresh observation",
+                                         CLUSTER_LABELS),
     "rocketmq_roll_in_progress": ("1 while a template roll is under way", CLUSTER_LABELS),
     "rocketmq_roll_step": ("1 for the step of the roll in progress: " + ", ".join(ROLL_STEPS),
                            (*CLUSTER_LABELS, "step")),
-    "rocketmq_roll_duration_seconds": ("how long the roll in progress has run (since this operator saw it start)",
-                                       CLUSTER_LABELS),
+    "rocketmq_roll_duration_seconds": (("how long the roll in progress has run "
+                                        "(since this operator saw it start)"), CLUSTER_LABELS),
     "rocketmq_drain_in_progress": ("1 while a broker group is drained before its removal", CLUSTER_LABELS),
     "rocketmq_drain_group": ("the broker group being drained", CLUSTER_LABELS),
     "rocketmq_drain_step": ("1 for the step of the drain in progress: " + ", ".join(DRAIN_STEPS),
                             (*CLUSTER_LABELS, "step")),
-    "rocketmq_drain_duration_seconds": ("how long the drain in progress has run (from status.drain.startedAt)",
-                                        CLUSTER_LABELS),
+    "rocketmq_drain_duration_seconds": (("how long the drain in progress has run "
+                                         "(from status.drain.startedAt)"), CLUSTER_LABELS),
 }
 
 Sample = tuple[str, tuple[str, ...], float]  # family, label values, value
@@ -98,7 +99,8 @@ class ClusterMetrics:
 
     def publish(self, key: tuple[str, str, str], status: Mapping[str, Any], facts: ClusterFacts | None, *,
                 observed: bool) -> None:
-        """Replaces the series of cluster ``key`` = (kind, namespace, name) with what ``status`` and ``facts`` say."""
+        """Replaces the series of cluster ``key`` = (kind, namespace, name) with what ``status`` and ``facts``
+        say."""
         now = self._clock.wall()
         with self._lock:
             old = self._snapshots.get(key) or _Snapshot()
@@ -130,15 +132,19 @@ class ClusterMetrics:
 
 
 def _families() -> dict[str, GaugeMetricFamily]:
-    return {name: GaugeMetricFamily(name, text, labels=list(labels)) for name, (text, labels) in FAMILIES.items()}
+    return {name: GaugeMetricFamily(name, text, labels=list(labels))
+            for name, (text, labels) in FAMILIES.items()}
 
 
 def _samples(key: tuple[str, str, str], status: Mapping[str, Any], facts: ClusterFacts | None, *,
              observed: bool) -> list[Sample]:
     cluster = tuple(str(part) for part in key)
-    out: list[Sample] = [("rocketmq_cluster_ready", cluster, 1.0 if _condition(status, "Ready") == "True" else 0.0)]
-    for name, field_ in (("rocketmq_cluster_groups", "groups"), ("rocketmq_cluster_ready_groups", "readyGroups"),
-                         ("rocketmq_cluster_members", "members"), ("rocketmq_cluster_ready_members", "readyMembers")):
+    out: list[Sample] = [("rocketmq_cluster_ready", cluster,
+                          1.0 if _condition(status, "Ready") == "True" else 0.0)]
+    for name, field_ in (("rocketmq_cluster_groups", "groups"),
+                         ("rocketmq_cluster_ready_groups", "readyGroups"),
+                         ("rocketmq_cluster_members", "members"),
+                         ("rocketmq_cluster_ready_members", "readyMembers")):
         if field_ in status:
             out.append((name, cluster, float(status[field_])))
     out += _roll_samples(cluster, status) + _drain_samples(cluster, status)
@@ -153,14 +159,16 @@ def _samples(key: tuple[str, str, str], status: Mapping[str, Any], facts: Cluste
     return out
 
 
-def _broker_samples(labels: tuple[str, ...], entry: Mapping[str, Any], fact: BrokerFacts | None) -> list[Sample]:
+def _broker_samples(labels: tuple[str, ...], entry: Mapping[str, Any],
+                    fact: BrokerFacts | None) -> list[Sample]:
     out: list[Sample] = [
         ("rocketmq_broker_up", labels, 1.0 if fact is not None and not fact.error else 0.0),
         ("rocketmq_broker_ready", labels, 1.0 if entry.get("ready") else 0.0),
         ("rocketmq_broker_registered_name_servers", labels, float(fact.registered_on if fact else 0)),
     ]
     if fact is not None and fact.role:  # as RocketMQ reports it (status holds the DLedger names)
-        out.append(("rocketmq_broker_role", (*labels, fact.broker_name, str(entry.get("role") or fact.role)), 1.0))
+        out.append(("rocketmq_broker_role", (*labels, fact.broker_name, str(entry.get("role") or fact.role)),
+                    1.0))
     if fact is not None and fact.lag_bytes is not None:
         out.append(("rocketmq_broker_replication_lag_bytes", labels, float(fact.lag_bytes)))
     if fact is not None and fact.put_tps is not None:

@@ -1,9 +1,9 @@
 """What a RocketMQ 5 controller group says about itself and about the broker groups it runs.
 
-An observation (run by the :class:`~rocketmq_operator.controllers.observe.observer.Observer`'s pool, never on a
-worker thread) asks every member for its Raft metadata, then asks the leader for the replica table of the
-broker groups named in the target. Each call is bounded by the admin client's timeouts, so a dead member
-costs one timeout. Nothing here touches the Kubernetes API.
+An observation (run by the :class:`~rocketmq_operator.controllers.observe.observer.Observer`'s pool, never on
+a worker thread) asks every member for its Raft metadata, then asks the leader for the replica table of the
+broker groups named in the target. Each call is bounded by the admin client's timeouts, so a dead member costs
+one timeout. Nothing here touches the Kubernetes API.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class ControllerTarget:
     members: tuple[tuple[str, str], ...]  # (pod, dialable host:port) of each controller
     broker_names: tuple[str, ...] = ()  # broker groups whose replica tables to read from the leader
 
-    def observe(self, *, admin_factory: Callable[[tuple[str, ...]], Any], now: Callable[[], float]) -> ControllerFacts:
+    def observe(self, *, admin_factory: Callable[[tuple[str, ...]], Any],
+                now: Callable[[], float]) -> ControllerFacts:
         return observe_controllers(self, admin_factory=admin_factory, now=now)
 
 

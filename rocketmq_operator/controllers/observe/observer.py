@@ -130,8 +130,8 @@ class Observer:
     """Observations of many clusters on a bounded pool of threads (``workers`` at work, up to
     ``max_workers`` while some wait on the network); shared by the broker controllers."""
 
-    def __init__(self, *, interval: float = DEFAULT_INTERVAL, workers: int = 4, max_workers: int = MAX_WORKERS,
-                 probe_workers: int = 4, clock: Clock = REAL_CLOCK,
+    def __init__(self, *, interval: float = DEFAULT_INTERVAL, workers: int = 4,
+                 max_workers: int = MAX_WORKERS, probe_workers: int = 4, clock: Clock = REAL_CLOCK,
                  admin_factory: Callable[[tuple[str, ...]], Any] = default_admin, pool: Any = None) -> None:
         """``pool``: where observations run (anything with ``submit`` and ``shutdown``); by default an elastic
         pool of ``workers`` threads started on the first observation."""
@@ -140,7 +140,8 @@ class Observer:
         self.admin_factory = admin_factory
         # Endpoints that ran into a timeout (None: nothing is remembered, every observation asks everyone).
         self.silence: Silence | None = Silence(clock=clock, first_backoff=interval,
-                                               max_backoff=MAX_BACKOFF_INTERVALS * interval, probe=self._submit_probe)
+                                               max_backoff=MAX_BACKOFF_INTERVALS * interval,
+                                               probe=self._submit_probe)
         self._workers, self._max_workers, self._probe_workers = workers, max_workers, probe_workers
         self._states: dict[Hashable, _State] = {}
         self._callbacks: list[Callable[[Hashable], None]] = []
@@ -164,7 +165,8 @@ class Observer:
         return facts
 
     def ensure(self, key: Hashable, target: ObserveTarget) -> None:
-        """Starts an observation of ``key`` when its facts are older than the interval or the target changed."""
+        """Starts an observation of ``key`` when its facts are older than the interval or the target
+        changed."""
         now = self.clock.now()
         with self._lock:
             state = self._states.setdefault(key, _State())
@@ -191,8 +193,8 @@ class Observer:
 
     def _submit(self, key: Hashable, target: ObserveTarget) -> None:
         if self._pool is None:
-            self._pool = ElasticPool(workers=self._workers, max_workers=self._max_workers, slow_after=SLOW_AFTER,
-                                     name="rocketmq-observer", clock=self.clock)
+            self._pool = ElasticPool(workers=self._workers, max_workers=self._max_workers,
+                                     slow_after=SLOW_AFTER, name="rocketmq-observer", clock=self.clock)
         self._pool.submit(self._run, key, target)
 
     def _run(self, key: Hashable, target: ObserveTarget) -> None:
@@ -218,7 +220,8 @@ class Observer:
 
     def _submit_probe(self, addr: str, kind: str) -> None:
         if self._probes is None:
-            self._probes = ThreadPoolExecutor(max_workers=self._probe_workers, thread_name_prefix="rocketmq-probe")
+            self._probes = ThreadPoolExecutor(max_workers=self._probe_workers,
+                                              thread_name_prefix="rocketmq-probe")
         self._probes.submit(self._probe, addr, kind)
 
     def _probe(self, addr: str, kind: str) -> None:
@@ -264,7 +267,8 @@ def observe(target: ObserveTarget, *, admin_factory: Callable[[tuple[str, ...]],
 
 def _registrations(target: ObserveTarget, admin_factory,
                    silence: Silence | None) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
-    """``addr → [(brokerName, brokerId) per name server that lists it]`` and one error per dead name server."""
+    """``addr → [(brokerName, brokerId) per name server that lists it]`` and one error per dead name
+    server."""
     found: dict[str, list[tuple[str, int]]] = {}
     errors: list[str] = []
     for ns in target.name_servers:
@@ -292,7 +296,8 @@ def _broker_facts(admin: Any, target: ObserveTarget, member: Member, addr: str,
     seen = registrations.get(addr, [])
     name, broker_id = seen[0] if seen else ("", None)
     base = BrokerFacts(pod=member.pod, addr=addr, broker_name=name, broker_id=broker_id,
-                       role=("MASTER" if broker_id == 0 else "SLAVE") if seen else "", registered_on=len(seen))
+                       role=("MASTER" if broker_id == 0 else "SLAVE") if seen else "",
+                       registered_on=len(seen))
     if silence is not None and (reason := silence.skip(addr, BROKER)):
         return replace(base, error=f"broker {addr}: {reason}")
     try:
@@ -302,9 +307,10 @@ def _broker_facts(admin: Any, target: ObserveTarget, member: Member, addr: str,
         _heard(silence, addr, BROKER, e)
         return replace(base, error=f"broker {addr}: {e}")
     _heard(silence, addr, BROKER, None)
-    return replace(base, version=info.version_desc, max_offset=info.commit_log_max_offset, namesrv_synced=synced,
-                   put_tps=_first_number(info.table.get("putTps", "")),
-                   get_tps=_first_number(info.table.get("getTransferredTps")  # 5.x; 4.x spelled it getTransferedTps
+    return replace(base, version=info.version_desc, max_offset=info.commit_log_max_offset,
+                   namesrv_synced=synced, put_tps=_first_number(info.table.get("putTps", "")),
+                   # 5.x; 4.x spelled it getTransferedTps
+                   get_tps=_first_number(info.table.get("getTransferredTps")
                                          or info.table.get("getTransferedTps", "")))
 
 

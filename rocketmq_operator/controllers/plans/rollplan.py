@@ -78,7 +78,8 @@ class RollParams:
     max_lag_bytes: int = DEFAULT_MAX_LAG_BYTES
     drain_seconds: float = DEFAULT_DRAIN_SECONDS
     observed: bool = True  # RocketMQ facts are available (registration, lag, fencing)
-    controller_mode: bool = False  # masters are elected by RocketMQ controllers (hand over instead of fencing)
+    # masters are elected by RocketMQ controllers (hand over instead of fencing)
+    controller_mode: bool = False
     all_master: bool = False  # every pod is a master of its own broker name (no slaves to wait for)
     ephemeral: bool = False  # the store is an emptyDir: a restarted static master comes back empty
 
@@ -115,18 +116,20 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
                         waiting=f"restoring write permission of {fenced}")
     moving = _in_flight(groups, by_group)
     if moving:
-        return RollPlan(partitions=partitions, roll=dict(roll), waiting=f"waiting for {', '.join(moving)} to restart")
+        return RollPlan(partitions=partitions, roll=dict(roll),
+                        waiting=f"waiting for {', '.join(moving)} to restart")
     blocker = _unhealthy(pods, groups, params)
     if blocker:
         return RollPlan(partitions=partitions, roll=dict(roll), waiting=blocker)
     candidate = _next(groups, by_group, params)
     if candidate is None:  # every pod is updated; the StatefulSet revisions catch up
-        return RollPlan(partitions=partitions, roll=dict(roll), waiting="waiting for the StatefulSet to settle")
+        return RollPlan(partitions=partitions, roll=dict(roll),
+                        waiting="waiting for the StatefulSet to settle")
     group = next(g for g in groups if g.group == candidate.group)
     if params.ephemeral and _is_master(candidate, params) and not params.controller_mode:
-        why = (f"not restarting master {candidate.name}: its store is an emptyDir, so it would come back without its "
-               f"messages, topics and consumer offsets; set storageMode StorageClass with volumeClaimTemplates "
-               f"to keep them")
+        why = (f"not restarting master {candidate.name}: its store is an emptyDir, so it would come back "
+               f"without its messages, topics and consumer offsets; set storageMode StorageClass with "
+               f"volumeClaimTemplates to keep them")
         return RollPlan(partitions=partitions, roll=dict(roll), waiting=why, refused=why)
     if params.controller_mode and group.replicas > 1 and params.observed:
         gate = _handover_gate(candidate, group, by_group[group.group], roll)
@@ -140,17 +143,18 @@ def plan(groups: Sequence[GroupState], pods: Sequence[PodState], roll: Mapping[s
         gate = _master_gate(candidate, group, by_group[group.group], roll, now=now, params=params)
         if gate is not None:
             return replace(gate, partitions=partitions)
-    return RollPlan(partitions={**partitions, candidate.group: candidate.ordinal}, roll=_rolling(roll, candidate),
-                    next_pod=candidate.name, waiting=f"restarting {candidate.name}")
+    return RollPlan(partitions={**partitions, candidate.group: candidate.ordinal},
+                    roll=_rolling(roll, candidate), next_pod=candidate.name,
+                    waiting=f"restarting {candidate.name}")
 
 
 def _unsettled(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]],
                roll: Mapping[str, Any]) -> RollPlan:
-    """The plan while the StatefulSet controller has not seen the latest spec of some group. Such a group's status
-    still names the update revision of the spec before: right after a template change, the pods still on the old
-    template look updated, the replacement of a released pod looks old, and the group may look as if nothing were
-    pending. Its partition stays as written (nothing moves, nothing is finished or restored) until the controller
-    reports on it; a group that gets a new template now holds every pod, as ever."""
+    """The plan while the StatefulSet controller has not seen the latest spec of some group. Such a group's
+    status still names the update revision of the spec before: right after a template change, the pods still
+    on the old template look updated, the replacement of a released pod looks old, and the group may look as
+    if nothing were pending. Its partition stays as written (nothing moves, nothing is finished or restored)
+    until the controller reports on it; a group that gets a new template now holds every pod, as ever."""
     partitions = {g.group: _held(g, by_group[g.group]) if g.settled or g.new_template else g.partition
                   for g in groups}
     waiting = "waiting for the StatefulSet controller" if roll or any(g.pending for g in groups) else None
@@ -201,7 +205,8 @@ def _is_master(pod: PodState, params: RollParams) -> bool:
     return pod.ordinal == 0 or params.all_master
 
 
-def _next(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]], params: RollParams) -> PodState | None:
+def _next(groups: Sequence[GroupState], by_group: Mapping[int, list[PodState]],
+          params: RollParams) -> PodState | None:
     """Slaves of every group first, then masters group by group. Within a group the StatefulSet's partition
     releases the highest ordinals first, so each group offers its highest pod not yet updated."""
     offers = [max((p for p in by_group[g.group] if not p.updated), key=lambda p: p.ordinal, default=None)
@@ -235,7 +240,8 @@ def _handover_gate(candidate: PodState, group: GroupState, pods: list[PodState],
 def _master_gate(master: PodState, group: GroupState, pods: list[PodState], roll: Mapping[str, Any], *,
                  now: float, params: RollParams) -> RollPlan | None:
     """None when the master may restart now; else the plan that brings it closer (sync, fence, drain)."""
-    behind = [p.name for p in pods if p.ordinal > 0 and (p.lag_bytes is None or p.lag_bytes > params.max_lag_bytes)]
+    behind = [p.name for p in pods
+              if p.ordinal > 0 and (p.lag_bytes is None or p.lag_bytes > params.max_lag_bytes)]
     if behind:
         return RollPlan(partitions={}, roll=dict(roll),
                         waiting=f"waiting for {', '.join(behind)} to catch up with {master.name} "
@@ -243,7 +249,8 @@ def _master_gate(master: PodState, group: GroupState, pods: list[PodState], roll
     return _fence_gate(master, roll, now=now, params=params)
 
 
-def _fence_gate(master: PodState, roll: Mapping[str, Any], *, now: float, params: RollParams) -> RollPlan | None:
+def _fence_gate(master: PodState, roll: Mapping[str, Any], *, now: float,
+                params: RollParams) -> RollPlan | None:
     """None once ``master``'s broker name is fenced and its producers have left; else the step towards it. An
     allMaster pod has no slaves, so this is its whole gate."""
     broker = master.broker_name
@@ -251,7 +258,8 @@ def _fence_gate(master: PodState, roll: Mapping[str, Any], *, now: float, params
         fence = {**roll, "fenced": broker}
         return RollPlan(partitions={}, roll=fence, waiting=f"wiping write permission of {broker}")
     if "wipedAt" not in roll:  # the executor records wipedAt once the name servers confirm
-        return RollPlan(partitions={}, roll=dict(roll), wipe=broker, waiting=f"wiping write permission of {broker}")
+        return RollPlan(partitions={}, roll=dict(roll), wipe=broker,
+                        waiting=f"wiping write permission of {broker}")
     waited = now - float(roll["wipedAt"])
     quiet = master.put_tps is not None and master.put_tps < QUIET_TPS
     if not quiet and waited < params.drain_seconds:

@@ -20,12 +20,12 @@ RocketMQ once and is then verified by reading RocketMQ back::
 
 A transfer covers every master the source should have: a master the source cluster expects but that is not
 registered (``Side.missing``, a broker that is down) holds Fencing, Draining, Deleting and the rollback in a
-``Wait`` that names it, so a transfer never reports Done (or RolledBack) while such a master could still hold a
-writable or a read-only copy of the topic.
+``Wait`` that names it, so a transfer never reports Done (or RolledBack) while such a master could still hold
+a writable or a read-only copy of the topic.
 
 A deleted TopicTransfer (:func:`on_delete`) rolls back as a failed one does: before Deleting it fails with
-reason ``TransferDeleted`` and the rollback above runs; in Deleting it finishes (nothing is left to undo); once
-Done or RolledBack, or when nothing was changed yet (Pending), its finalizer may go (``Release``).
+reason ``TransferDeleted`` and the rollback above runs; in Deleting it finishes (nothing is left to undo);
+once Done or RolledBack, or when nothing was changed yet (Pending), its finalizer may go (``Release``).
 
 The planner never talks to RocketMQ or Kubernetes. It reads the progress the controller keeps in
 ``status`` (so a restarted operator resumes) and facts read from RocketMQ in this sync, and returns one
@@ -161,7 +161,8 @@ class Progress:
                    steps=tuple(s["name"] for s in status.get("steps") or ()),
                    queues=Queues.from_status(status.get("topicConfig")),
                    groups=tuple(status.get("consumerGroups") or ()),
-                   owns_topic=bool(owned.get("topic")), owned_groups=tuple(owned.get("subscriptionGroups") or ()),
+                   owns_topic=bool(owned.get("topic")),
+                   owned_groups=tuple(owned.get("subscriptionGroups") or ()),
                    failed_in=status.get("failedIn") or "",
                    drain_started=parse_time(started) if started else None,
                    generation=int(status.get("transferGeneration") or 0))
@@ -251,7 +252,8 @@ class Release:
     message: str
 
 
-Action = Advance | CreateTopics | CreateGroups | SetPerm | DeleteTopic | DeleteGroups | Wait | Fail | Idle | Release
+Action = (Advance | CreateTopics | CreateGroups | SetPerm | DeleteTopic | DeleteGroups | Wait | Fail | Idle
+          | Release)
 WRITES = (CreateTopics, CreateGroups, SetPerm, DeleteTopic, DeleteGroups)
 
 
@@ -268,8 +270,8 @@ def plan(*, spec: Spec, progress: Progress, facts: Facts | None, now: float, gen
         return Fail("UnknownPhase", f"status.phase {progress.phase!r} is not a phase of a transfer")
     action = step(spec, progress, facts, now)
     if isinstance(action, Advance) and progress.phase == PENDING:  # the spec this transfer acts on
-        return Advance(action.phase, action.step, action.message, {**action.updates, "transferGeneration": generation,
-                                                                   "startedAt": _rfc3339(now)})
+        return Advance(action.phase, action.step, action.message,
+                       {**action.updates, "transferGeneration": generation, "startedAt": _rfc3339(now)})
     return action
 
 
@@ -287,7 +289,8 @@ def on_delete(progress: Progress) -> Fail | Release | None:
     if phase == PENDING:
         return Release("the transfer had changed nothing in RocketMQ yet")
     if phase == FAILED and progress.failed_in not in ROLLBACK_FROM:
-        return Release(f"the transfer failed in {progress.failed_in or 'an unknown phase'}; nothing to roll back")
+        return Release(f"the transfer failed in {progress.failed_in or 'an unknown phase'}; "
+                       f"nothing to roll back")
     if phase in (FAILED, DELETING):
         return None
     return Release(f"status.phase {phase!r} is not a phase of a transfer; nothing known to roll back")
@@ -295,9 +298,10 @@ def on_delete(progress: Progress) -> Fail | Release | None:
 
 def _terminal(progress: Progress, generation: int) -> Idle:
     if progress.generation and generation > progress.generation:
-        return Idle("SpecChangeIgnored", f"the transfer is {progress.phase}; spec changes after it finished are not "
-                                         f"acted on (create a new TopicTransfer)")
-    return Idle(progress.phase, "the transfer finished" if progress.phase == DONE else "the transfer was rolled back")
+        return Idle("SpecChangeIgnored", f"the transfer is {progress.phase}; spec changes after it finished "
+                                         f"are not acted on (create a new TopicTransfer)")
+    return Idle(progress.phase,
+                "the transfer finished" if progress.phase == DONE else "the transfer was rolled back")
 
 
 def _pending(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action:
@@ -306,9 +310,11 @@ def _pending(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action
         return Wait("SameCluster", f"source and target are both RocketMQ cluster {src.cluster}", IDLE_RECHECK)
     for side, name in ((src, spec.source), (tgt, spec.target)):
         if not side.masters:
-            return Wait("NoMasters", f"cluster {name} ({side.cluster}) has no registered master", IDLE_RECHECK)
+            return Wait("NoMasters", f"cluster {name} ({side.cluster}) has no registered master",
+                        IDLE_RECHECK)
     if not src.any_topic:
-        return Wait("TopicNotFound", f"topic {spec.topic} is not on source cluster {src.cluster}", IDLE_RECHECK)
+        return Wait("TopicNotFound", f"topic {spec.topic} is not on source cluster {src.cluster}",
+                    IDLE_RECHECK)
     queues = src.topic[next(b for b in src.masters if b in src.topic)]
     groups = sorted(facts.consumers | ({spec.consumer_group} if spec.consumer_group else set()))
     owned_groups = [g for g in groups if g not in tgt.groups]
@@ -328,12 +334,14 @@ def _creating(spec: Spec, progress: Progress, facts: Facts, now: float) -> Actio
                         "owned": {"topic": progress.owns_topic, "subscriptionGroups": owned}})
     missing = tuple(g for g in progress.groups if g not in tgt.groups)
     if missing:  # before the topic: a consumer reaching the target first would get a default group
-        return CreateGroups("target", missing, f"creating subscription groups {', '.join(missing)} on {tgt.cluster}")
+        return CreateGroups("target", missing,
+                            f"creating subscription groups {', '.join(missing)} on {tgt.cluster}")
     if progress.owns_topic and not tgt.has_topic(queues):
         return CreateTopics("target", (spec.topic,), _writable(queues),
-                            f"creating topic {spec.topic} on {tgt.cluster} ({queues.read} read / {queues.write} "
-                            f"write queues per broker)")
-    return Advance(FENCING, TARGET_CREATED, f"topic {spec.topic} and its subscription groups are on {tgt.cluster}")
+                            f"creating topic {spec.topic} on {tgt.cluster} ({queues.read} read / "
+                            f"{queues.write} write queues per broker)")
+    return Advance(FENCING, TARGET_CREATED,
+                   f"topic {spec.topic} and its subscription groups are on {tgt.cluster}")
 
 
 def _fencing(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action:
@@ -358,18 +366,20 @@ def _draining(spec: Spec, progress: Progress, facts: Facts, now: float) -> Actio
     lag = dict(facts.lag or {})
     behind = {g: n for g, n in sorted(lag.items()) if n > 0}
     if facts.lag is not None and not behind and not src.missing:
-        return Advance(DELETING, DRAINED, f"every consumer group consumed topic {spec.topic} on {src.cluster}",
-                       {"lag": lag})
+        return Advance(DELETING, DRAINED,
+                       f"every consumer group consumed topic {spec.topic} on {src.cluster}", {"lag": lag})
     started = progress.drain_started if progress.drain_started is not None else now
     waited, until = now - started, _rfc3339(started + spec.drain_timeout)
-    undrained = f"{_missing_text(src)} still missing" if src.missing else f"{_lag_text(behind)} on {src.cluster}"
+    undrained = (f"{_missing_text(src)} still missing" if src.missing
+                 else f"{_lag_text(behind)} on {src.cluster}")
     if waited > spec.drain_timeout:
         return Fail("DrainTimedOut", f"after {waited:.0f}s (drainTimeoutSeconds {spec.drain_timeout:.0f}) "
                                      f"{undrained}; nothing was deleted")
     if src.missing:
         return _missing(src, f"so that it is drained too (until {until})", {"lag": lag})
     message = f"waiting for {undrained} (until {until})"
-    return Wait("Draining", message if facts.lag is not None else "reading consumer lag", DRAIN_RECHECK, {"lag": lag})
+    return Wait("Draining", message if facts.lag is not None else "reading consumer lag", DRAIN_RECHECK,
+                {"lag": lag})
 
 
 def _deleting(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action:
@@ -392,24 +402,28 @@ def _failed(spec: Spec, progress: Progress, facts: Facts, now: float) -> Action:
     src, tgt = facts.source, facts.target
     queues = progress.queues
     if progress.failed_in not in ROLLBACK_FROM:
-        return Idle(FAILED, f"the transfer failed in {progress.failed_in or 'an unknown phase'}; nothing to roll back")
+        return Idle(FAILED, f"the transfer failed in {progress.failed_in or 'an unknown phase'}; "
+                            f"nothing to roll back")
     if queues and progress.failed_in != CREATING and src.any_topic and _perm_differs(src, queues.perm):
-        return SetPerm("source", queues, f"rolling back: making topic {spec.topic} writable again on {src.cluster}")
+        return SetPerm("source", queues,
+                       f"rolling back: making topic {spec.topic} writable again on {src.cluster}")
     groups = tuple(g for g in progress.owned_groups if g in tgt.groups)
     if groups:
-        return DeleteGroups("target", groups, f"rolling back: deleting subscription groups {', '.join(groups)} "
-                                              f"from {tgt.cluster}")
+        return DeleteGroups("target", groups,
+                            f"rolling back: deleting subscription groups {', '.join(groups)} "
+                            f"from {tgt.cluster}")
     if progress.owns_topic and tgt.any_topic and tgt.messages == 0:
         return DeleteTopic("target", f"rolling back: deleting topic {spec.topic} from {tgt.cluster}")
     if progress.failed_in != CREATING and src.missing:
         return _missing(src, f"to roll back: topic {spec.topic} is made writable there too")
     kept = (f"; topic {spec.topic} stays on {tgt.cluster}: it holds {tgt.messages} messages"
             if progress.owns_topic and tgt.any_topic else "")
-    return Advance(ROLLED_BACK, None, f"rolled back: topic {spec.topic} is served by {src.cluster} as before{kept}")
+    return Advance(ROLLED_BACK, None,
+                   f"rolled back: topic {spec.topic} is served by {src.cluster} as before{kept}")
 
 
-_PHASES = {PENDING: _pending, CREATING: _creating, FENCING: _fencing, DRAINING: _draining, DELETING: _deleting,
-           FAILED: _failed}
+_PHASES = {PENDING: _pending, CREATING: _creating, FENCING: _fencing, DRAINING: _draining,
+           DELETING: _deleting, FAILED: _failed}
 
 
 # -- small helpers -----------------------------------------------------------------------------------------

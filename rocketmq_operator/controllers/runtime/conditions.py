@@ -57,11 +57,11 @@ def already_says(condition: Mapping[str, Any] | None, text: str, *, reason: str 
             and text in (condition.get("message") or ""))
 
 
-def warn_when_new(recorder: Recorder, obj: dict[str, Any], condition: Mapping[str, Any] | None, *, reason: str,
-                  message: str, said: str | None = None, said_reason: str | None = None,
+def warn_when_new(recorder: Recorder, obj: dict[str, Any], condition: Mapping[str, Any] | None, *,
+                  reason: str, message: str, said: str | None = None, said_reason: str | None = None,
                   said_status: str | None = None) -> bool:
-    """A Warning event ``reason``/``message`` on ``obj`` unless ``condition`` already says it: its message holds
-    ``said`` (default: ``message``) and, when given, its reason is ``said_reason`` and its status
+    """A Warning event ``reason``/``message`` on ``obj`` unless ``condition`` already says it: its message
+    holds ``said`` (default: ``message``) and, when given, its reason is ``said_reason`` and its status
     ``said_status``. Returns whether the event was sent."""
     if already_says(condition, message if said is None else said, reason=said_reason, status=said_status):
         return False
@@ -108,7 +108,8 @@ class ConditionSet:
 
     def mark_blocked(self, *, denied: list[str], invalid: list[str], conflicts: list[str]) -> bool:
         """Ready=False for the first kind of blocked write found (what an apply pass reports); True if any."""
-        for found, reason in ((denied, "Forbidden"), (invalid, "InvalidObject"), (conflicts, "ResourceConflict")):
+        for found, reason in ((denied, "Forbidden"), (invalid, "InvalidObject"),
+                              (conflicts, "ResourceConflict")):
             if found:
                 self.ready(False, reason=reason, message="; ".join(found))
                 return True

@@ -66,7 +66,8 @@ class ObjectControl:
         except NotFound:
             return None
 
-    def apply(self, owner: dict[str, Any], desired: dict[str, Any], *, exact: tuple[str, ...] = ()) -> Applied:
+    def apply(self, owner: dict[str, Any], desired: dict[str, Any], *,
+              exact: tuple[str, ...] = ()) -> Applied:
         """``exact``: top-level maps the operator owns key by key (a ConfigMap's ``data``): a key only the
         current object has is drift too, and the write drops it."""
         meta = desired["metadata"]
@@ -159,8 +160,9 @@ class ApplyReport:
         return Result(requeue_after=STALE_CACHE_RECHECK) if self.stale else None
 
 
-def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]], controls: dict[str, ObjectControl],
-              recorder: Recorder, *, changes: ChangeLog | None = None) -> ApplyReport:
+def apply_all(owner: dict[str, Any], desired_objects: list[dict[str, Any]],
+              controls: dict[str, ObjectControl], recorder: Recorder, *,
+              changes: ChangeLog | None = None) -> ApplyReport:
     """Applies each desired object with the control for its kind, in order, and reports what happened.
 
     A foreign object in the way, a write RBAC forbids and a write the server rejects as invalid are
@@ -213,8 +215,9 @@ def _invalid_message(desired: dict[str, Any], error: Invalid) -> str:
     causes = ((error.body or {}).get("details") or {}).get("causes") or ()
     fields = sorted({c.get("field") for c in causes if c.get("field")})
     where = f" (field {', '.join(fields)})" if fields else ""
-    return (f"the API server rejected {desired['kind']} {desired['metadata']['name']}{where}: {error.message}; "
-            f"the change cannot be applied in place — revert it, or delete the object to have it recreated")
+    return (f"the API server rejected {desired['kind']} {desired['metadata']['name']}{where}: "
+            f"{error.message}; the change cannot be applied in place — revert it, or delete the object to "
+            f"have it recreated")
 
 
 def _warn_once(recorder: Recorder, owner: dict[str, Any], reason: str, message: str) -> str:
@@ -277,7 +280,8 @@ class StatusWriter:
         """True when ``obj`` is the version this writer's last status write made (its watch event)."""
         meta = obj.get("metadata") or {}
         version = meta.get("resourceVersion")
-        return version is not None and self._made.get((meta.get("namespace", ""), meta.get("name", ""))) == version
+        return (version is not None
+                and self._made.get((meta.get("namespace", ""), meta.get("name", ""))) == version)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drops what is remembered of a deleted object."""

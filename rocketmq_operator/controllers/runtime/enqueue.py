@@ -57,7 +57,8 @@ def _only_status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(o.get(k) == n.get(k) for k in ("generation", "labels", "annotations", "deletionTimestamp"))
 
 
-def parent_handler(enqueue: Enqueue, *, is_echo: Callable[[dict[str, Any]], bool] | None = None) -> FuncHandler:
+def parent_handler(enqueue: Enqueue, *,
+                   is_echo: Callable[[dict[str, Any]], bool] | None = None) -> FuncHandler:
     """Handler for the parent kind itself. ``is_echo`` tells the controller's own status writes coming back
     through the watch: a change of status only, made by the last sync, needs no sync of its own."""
 

@@ -55,7 +55,8 @@ def open_parent(lister: Lister, key: Key, *, clock: Clock, status: StatusWriter,
 
 
 def refuse(opened: Opened, *, reason: str, message: str, recorder: Recorder, status: StatusWriter) -> None:
-    """Ready=False with ``reason`` and ``message`` (a Warning event when the message is new); status written."""
+    """Ready=False with ``reason`` and ``message`` (a Warning event when the message is new); status
+    written."""
     warn_when_new(recorder, opened.obj, opened.conds.get(READY), reason=reason, message=message)
     opened.conds.ready(False, reason=reason, message=message)
     status.write(opened.obj, {**opened.old, "observedGeneration": opened.conds.generation,

@@ -55,7 +55,8 @@ def name_service_key(obj: Mapping[str, Any], *, implicit: bool) -> str | None:
 
 def resolve_name_service(obj: Mapping[str, Any], key: str | None,
                          lister: Lister) -> tuple[Mapping[str, Any] | None, tuple[str, str] | None]:
-    """The NameService ``key`` names in ``obj``'s namespace, or ``(reason, message)`` saying why there is none."""
+    """The NameService ``key`` names in ``obj``'s namespace, or ``(reason, message)`` saying why there is
+    none."""
     if key is None:
         return None, None
     namespace = obj["metadata"]["namespace"]

@@ -55,7 +55,8 @@ class Result:
 class TerminalError(Exception):
     """A failure that retrying cannot fix (bad input): reported, not retried."""
 
-    def __init__(self, message: str, *, reason: str = "ReconcileFailed", obj: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, reason: str = "ReconcileFailed",
+                 obj: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.obj = obj
@@ -122,7 +123,8 @@ class Controller:
             self.queue.add(key, priority=priority)
 
     def start(self, stop: threading.Event, *, sync_timeout: float | None = None) -> bool:
-        """Waits for the caches (False when ``stop`` is set first or the timeout passes), then starts workers."""
+        """Waits for the caches (False when ``stop`` is set first or the timeout passes), then starts
+        workers."""
         deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
         while not all(check() for check in self._has_synced):
             if stop.wait(0.05) or (deadline is not None and time.monotonic() > deadline):

@@ -1,12 +1,13 @@
 """The one reconciler shape the workload kinds share (NameService, Console, Proxy, Controller).
 
-``sync(key)``: open the parent (gone or paused: nothing else, see opening); build what the spec asks for (a spec
-it cannot serve is refused: Ready=False naming why, one Warning, no object touched); say Overridden for what the
-model applied differently; apply the objects; then Ready, one way for every kind — a blocked write first, then
-pods the StatefulSet controller cannot create (a Warning when that is news), then what the kind says of its
-workload; status last, written only when it differs. A kind fills in :meth:`WorkloadReconciler.build`,
-:meth:`~WorkloadReconciler.readiness` and :meth:`~WorkloadReconciler.status_fields`, and may look at more
-(``observe``) or ask to be looked at again (``result``).
+``sync(key)``: open the parent (gone or paused: nothing else, see opening); build what the spec asks for (a
+spec it cannot serve is refused: Ready=False naming why, one Warning, no object touched); say Overridden for
+what the model applied differently; apply the objects; then Ready, one way for every kind — a blocked write
+first, then pods the StatefulSet controller cannot create (a Warning when that is news), then what the kind
+says of its workload; status last, written only when it differs. A kind fills in
+:meth:`WorkloadReconciler.build`, :meth:`~WorkloadReconciler.readiness` and
+:meth:`~WorkloadReconciler.status_fields`, and may look at more (``observe``) or ask to be looked at again
+(``result``).
 
 Nothing of one sync is kept on the reconciler: what a sync learns travels in its arguments (workers run
 syncs of different objects at once).
@@ -70,7 +71,8 @@ class WorkloadReconciler:
     def build(self, obj: dict[str, Any]) -> Built:
         raise NotImplementedError
 
-    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None, seen: Any) -> Readiness:
+    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
+                  seen: Any) -> Readiness:
         raise NotImplementedError
 
     def status_fields(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
@@ -90,7 +92,8 @@ class WorkloadReconciler:
     # -- the shape ---------------------------------------------------------------------------------------
 
     def sync(self, key: Key) -> Result | None:
-        opened = open_parent(self._lister, key, clock=self._clock, status=self._status, gone=lambda: self.gone(key))
+        opened = open_parent(self._lister, key, clock=self._clock, status=self._status,
+                             gone=lambda: self.gone(key))
         if opened is None:
             return None
         built = self.build(opened.obj)
@@ -113,9 +116,11 @@ class WorkloadReconciler:
         conds = opened.conds
         if conds.mark_blocked(denied=applied.denied, invalid=applied.invalid, conflicts=applied.conflicts):
             return
-        not_created = pods_not_created(workload, self._failed_creates) if self._failed_creates is not None else None
+        not_created = (pods_not_created(workload, self._failed_creates) if self._failed_creates is not None
+                       else None)
         if not_created:
-            warn_when_new(self._recorder, opened.obj, conds.get(READY), reason="FailedCreate", message=not_created)
+            warn_when_new(self._recorder, opened.obj, conds.get(READY), reason="FailedCreate",
+                          message=not_created)
             conds.ready(False, reason="FailedCreate", message=not_created)
             return
         conds.ready(readiness.ok, reason=readiness.reason, message=readiness.message)

@@ -112,22 +112,25 @@ class TopicTransferReconciler:
         if is_deleted(obj):
             return self._deleted(obj, conds, spec, progress) if self._finalizer.holds(obj) else None
         if progress.phase in tp.TERMINAL:
-            self._finished(obj, conds, tp.plan(spec=spec, progress=progress, facts=None, now=0, generation=generation))
+            self._finished(obj, conds, tp.plan(spec=spec, progress=progress, facts=None, now=0,
+                                               generation=generation))
             return None
         if not self._finalizer.holds(obj):  # recorded before anything changes in RocketMQ; acted on next sync
             self._finalizer.add(obj)
             return Result(requeue_after=WRITE_RECHECK)
         return self._step(obj, conds, spec, progress)
 
-    def _step(self, obj: dict[str, Any], conds: ConditionSet, spec: tp.Spec, progress: tp.Progress) -> Result | None:
+    def _step(self, obj: dict[str, Any], conds: ConditionSet, spec: tp.Spec,
+              progress: tp.Progress) -> Result | None:
         """Read RocketMQ, plan, execute: one action."""
         with self._admins() as admins:
             try:
                 source, target = self._endpoints(obj, spec, admins)
                 now = self._clock.wall()
-                facts = read_facts(spec=spec, progress=progress, source=source, target=target, admin_for=admins,
-                                   now=now)
-                action = tp.plan(spec=spec, progress=progress, facts=facts, now=now, generation=conds.generation)
+                facts = read_facts(spec=spec, progress=progress, source=source, target=target,
+                                   admin_for=admins, now=now)
+                action = tp.plan(spec=spec, progress=progress, facts=facts, now=now,
+                                 generation=conds.generation)
                 return self._execute(obj, conds, action, spec=spec, progress=progress, source=source,
                                      target=target, admins=admins)
             except ClusterProblem as problem:
@@ -143,7 +146,8 @@ class TopicTransferReconciler:
         first = tp.on_delete(progress)
         if isinstance(first, tp.Release):
             if self._finalizer.remove(obj):
-                self._recorder.event(obj, NORMAL, "FinalizerRemoved", f"{first.message}; removed finalizer {FINALIZER}")
+                self._recorder.event(obj, NORMAL, "FinalizerRemoved",
+                                     f"{first.message}; removed finalizer {FINALIZER}")
             return None
         if isinstance(first, tp.Fail):
             return self._fail(obj, conds, progress, first.reason, first.message)
@@ -174,12 +178,14 @@ class TopicTransferReconciler:
         if isinstance(action, tp.Fail):
             return self._fail(obj, conds, progress, action.reason, action.message)
         if isinstance(action, tp.Wait):
-            return self._waiting(obj, conds, action.reason, action.message, action.after, {**ends, **action.updates})
+            return self._waiting(obj, conds, action.reason, action.message, action.after,
+                                 {**ends, **action.updates})
         if isinstance(action, tp.Idle):
             self._finished(obj, conds, action)
             return None
         side = source if action.side == "source" else target
-        _WRITERS[type(action)](admins(side.name_servers), side, action, spec=spec, source=source, admins=admins)
+        _WRITERS[type(action)](admins(side.name_servers), side, action, spec=spec, source=source,
+                               admins=admins)
         conds.remove(ROLLBACK_PENDING)
         conds.ready(False, reason=progress.phase, message=action.message)
         self._write(obj, conds, {**ends, "phase": progress.phase})
@@ -239,15 +245,18 @@ class TopicTransferReconciler:
         return Result(requeue_after=after)
 
     def _rollback_pending(self, obj: dict[str, Any], conds: ConditionSet, reason: str, message: str) -> None:
-        """Says why a deleted transfer keeps its finalizer: a condition, and a Warning when the cause is new."""
-        text = f"the TopicTransfer is deleted; finalizer {FINALIZER} stays until the rollback is done: {message}"
+        """Says why a deleted transfer keeps its finalizer: a condition, and a Warning when the cause is
+        new."""
+        text = (f"the TopicTransfer is deleted; finalizer {FINALIZER} stays until the rollback is done: "
+                f"{message}")
         warn_when_new(self._recorder, obj, get_condition(obj, ROLLBACK_PENDING), reason=ROLLBACK_PENDING,
                       message=text, said="", said_reason=reason)
         conds.set(ROLLBACK_PENDING, TRUE, reason=reason, message=text)
 
     def _finished(self, obj: dict[str, Any], conds: ConditionSet, action: tp.Action) -> None:
         if isinstance(action, tp.Idle) and action.reason == SPEC_IGNORED:
-            warn_when_new(self._recorder, obj, conds.get(SPEC_IGNORED), reason=SPEC_IGNORED, message=action.message)
+            warn_when_new(self._recorder, obj, conds.get(SPEC_IGNORED), reason=SPEC_IGNORED,
+                          message=action.message)
             conds.set(SPEC_IGNORED, TRUE, reason=SPEC_IGNORED, message=action.message)
             self._write(obj, conds, {})
 
@@ -274,8 +283,8 @@ def _create_topics(admin: AdminClient, side: Endpoint, action: tp.CreateTopics, 
     q = action.queues
     for addr in side.masters.values():
         for topic in action.topics:
-            admin.create_topic(TopicConfig(topic, read_queue_nums=q.read, write_queue_nums=q.write, perm=q.perm),
-                               broker_addr=addr)
+            admin.create_topic(TopicConfig(topic, read_queue_nums=q.read, write_queue_nums=q.write,
+                                           perm=q.perm), broker_addr=addr)
 
 
 def _create_groups(admin: AdminClient, side: Endpoint, action: tp.CreateGroups, *, source: Endpoint,
@@ -297,7 +306,8 @@ def _set_perm(admin: AdminClient, side: Endpoint, action: tp.SetPerm, *, spec: t
                                broker_addr=addr)
 
 
-def _delete_topic(admin: AdminClient, side: Endpoint, action: tp.DeleteTopic, *, spec: tp.Spec, **_: Any) -> None:
+def _delete_topic(admin: AdminClient, side: Endpoint, action: tp.DeleteTopic, *, spec: tp.Spec,
+                  **_: Any) -> None:
     for addr in side.masters.values():
         admin.delete_topic_in_broker(addr, spec.topic)
     admin.delete_topic_in_namesrv(spec.topic, cluster=side.cluster)

@@ -33,8 +33,8 @@ from rocketmq_operator.kube import NotFound
 from rocketmq_operator.resources import identity, meta
 from rocketmq_operator.rocketmq import AdminClient, ClusterInfo, TopicNotFound
 
-SYSTEM_GROUP_PREFIXES = ("CID_RMQ_SYS_", "CID_ONSAPI_", "CID_SYS_RMQ_", "TOOLS_CONSUMER", "FILTERSRV_CONSUMER",
-                         "SELF_TEST_", "CID_ONS-HTTP-PROXY", "__MONITOR_CONSUMER")
+SYSTEM_GROUP_PREFIXES = ("CID_RMQ_SYS_", "CID_ONSAPI_", "CID_SYS_RMQ_", "TOOLS_CONSUMER",
+                         "FILTERSRV_CONSUMER", "SELF_TEST_", "CID_ONS-HTTP-PROXY", "__MONITOR_CONSUMER")
 AdminFor = Callable[[tuple[str, ...]], AdminClient]
 
 
@@ -91,8 +91,9 @@ def candidates(name: str, namespace: str, listers: ClusterListers) -> list[Candi
         return [_resource_candidate(kind, obj, listers.pods)]
     found = {c.name_servers: c for c in _namespace_candidates(namespace, listers) if c.name_servers}
     if not found:
-        raise ClusterProblem("ClusterNotFound", f"cluster {name} not found: no Broker or BrokerCluster of that name "
-                                                f"and no name servers in namespace {namespace} to ask")
+        raise ClusterProblem("ClusterNotFound",
+                             f"cluster {name} not found: no Broker or BrokerCluster of that name and no "
+                             f"name servers in namespace {namespace} to ask")
     return list(found.values())
 
 
@@ -134,7 +135,8 @@ def _pod_broker(layout: identity.Layout, pod: Mapping[str, Any]) -> str:
 def _namespace_candidates(namespace: str, listers: ClusterListers) -> Iterable[Candidate]:
     for lister in (listers.brokers, listers.broker_clusters, listers.name_services):
         for obj in sorted(lister.list(namespace), key=lambda o: o["metadata"]["name"]):
-            yield Candidate(dialable_list(_addresses((obj.get("status") or {}).get("nameServers")), listers.pods))
+            yield Candidate(dialable_list(_addresses((obj.get("status") or {}).get("nameServers")),
+                                          listers.pods))
 
 
 def _addresses(value: Any) -> list[str]:
@@ -153,11 +155,12 @@ def resolve(name: str, found: list[Candidate], admin_for: AdminFor) -> Endpoint:
             masters = {b.name: b.master_addr for b in info.brokers_in(cluster) if b.master_addr}
             return Endpoint(cluster, candidate.name_servers, masters, candidate.expected)
     if found and found[0].owner:
-        raise ClusterProblem("ClusterNotReady", f"the brokers of {found[0].owner} are not registered on its name "
-                                                f"servers {';'.join(found[0].name_servers)} yet")
+        raise ClusterProblem("ClusterNotReady", f"the brokers of {found[0].owner} are not registered on "
+                                                f"its name servers {';'.join(found[0].name_servers)} yet")
     asked = ", ".join(";".join(c.name_servers) for c in found)
-    raise ClusterProblem("ClusterNotFound", f"cluster {name} not found: no Broker or BrokerCluster of that name and "
-                                            f"no RocketMQ cluster of that name on name servers {asked}")
+    raise ClusterProblem("ClusterNotFound", f"cluster {name} not found: no Broker or BrokerCluster of that "
+                                            f"name and no RocketMQ cluster of that name on name servers "
+                                            f"{asked}")
 
 
 def _cluster_of(candidate: Candidate, name: str, info: ClusterInfo) -> str | None:
@@ -186,10 +189,11 @@ def read_facts(*, spec: tp.Spec, progress: tp.Progress, source: Endpoint, target
 
 def _side(admin: AdminClient, endpoint: Endpoint, topic: str, *, groups: bool) -> tp.Side:
     masters = tuple(sorted(endpoint.masters))
-    present = frozenset.intersection(*(frozenset(admin.subscription_groups(endpoint.masters[b])) for b in masters)) \
+    present = frozenset.intersection(*(frozenset(admin.subscription_groups(endpoint.masters[b]))
+                                       for b in masters)) \
         if groups and masters else frozenset()
-    return tp.Side(cluster=endpoint.cluster, masters=masters, topic=_queues(admin, endpoint, topic), groups=present,
-                   missing=tuple(sorted(endpoint.expected - set(endpoint.masters))))
+    return tp.Side(cluster=endpoint.cluster, masters=masters, topic=_queues(admin, endpoint, topic),
+                   groups=present, missing=tuple(sorted(endpoint.expected - set(endpoint.masters))))
 
 
 def _queues(admin: AdminClient, endpoint: Endpoint, topic: str) -> dict[str, tp.Queues]:
@@ -213,11 +217,13 @@ def _lag(admin: AdminClient, endpoint: Endpoint, group: str, topic: str) -> int:
     total = 0
     for broker, addr in endpoint.masters.items():
         stats = admin.broker_consume_stats(addr, group, topic=topic)
-        total += sum(o.lag for mq, o in stats.offsets.items() if mq.topic == topic and mq.broker_name == broker)
+        total += sum(o.lag for mq, o in stats.offsets.items()
+                     if mq.topic == topic and mq.broker_name == broker)
     return total
 
 
-def _with_retry_topics(admin: AdminClient, side: tp.Side, endpoint: Endpoint, groups: Iterable[str]) -> tp.Side:
+def _with_retry_topics(admin: AdminClient, side: tp.Side, endpoint: Endpoint,
+                       groups: Iterable[str]) -> tp.Side:
     present = frozenset(tp.RETRY_PREFIX + g for g in groups
                         if set(side.masters) <= set(_queues(admin, endpoint, tp.RETRY_PREFIX + g)))
     return replace(side, retry_topics=present)

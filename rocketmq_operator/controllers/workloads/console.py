@@ -49,10 +49,12 @@ class ConsoleReconciler(WorkloadReconciler):
             return Built(address, refused=("NameServersUnknown", problem))
         return Built(address, console_objects(obj, name_server_address=address))
 
-    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None, seen: Any) -> Readiness:
+    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
+                  seen: Any) -> Readiness:
         ready, wanted = ready_replicas(workload), int(((workload or {}).get("spec") or {}).get("replicas", 1))
         ok = ready >= wanted
-        return Readiness(ok, "ConsoleAvailable" if ok else "Progressing", counted(ready, wanted, "console pods"))
+        return Readiness(ok, "ConsoleAvailable" if ok else "Progressing",
+                         counted(ready, wanted, "console pods"))
 
     def status_fields(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
                       seen: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The Controller reconciler: a Raft group of RocketMQ 5 controllers as a StatefulSet behind a headless Service.
+"""The Controller reconciler: a Raft group of RocketMQ 5 controllers as a StatefulSet behind a headless
+Service.
 
 The workload shape (runtime/workload): paused → a Paused condition only; a spec with problems → condition
 and Warning event, no change; apply the Service, the StatefulSet and the budget (the StatefulSet controller
@@ -35,8 +36,9 @@ LEADER_ELECTED = "LeaderElected"
 
 
 class ControllerGroupReconciler(WorkloadReconciler):
-    def __init__(self, *, lister: Lister, pods: Lister, failed_creates: Lister, controls: dict[str, ObjectControl],
-                 status: StatusWriter, recorder: Recorder, clock: Clock = REAL_CLOCK,
+    def __init__(self, *, lister: Lister, pods: Lister, failed_creates: Lister,
+                 controls: dict[str, ObjectControl], status: StatusWriter, recorder: Recorder,
+                 clock: Clock = REAL_CLOCK,
                  observer: Observer | None = None) -> None:
         super().__init__(lister=lister, controls=controls, status=status, recorder=recorder, clock=clock,
                          failed_creates=failed_creates)
@@ -58,7 +60,8 @@ class ControllerGroupReconciler(WorkloadReconciler):
             return None
         model: ControllerModel = built.model
         okey = ("Controller", key.namespace, key.name)
-        hosts = naming.controller_hosts(model.name, model.namespace, model.size, cluster_domain=model.cluster_domain)
+        hosts = naming.controller_hosts(model.name, model.namespace, model.size,
+                                        cluster_domain=model.cluster_domain)
         addrs = dialable_list(hosts, self._pods)
         target = ControllerTarget(members=tuple(zip([f"{model.name}-{i}" for i in range(model.size)], addrs)))
         self._observer.ensure(okey, target)

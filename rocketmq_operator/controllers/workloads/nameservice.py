@@ -40,11 +40,14 @@ class NameServiceReconciler(WorkloadReconciler):
             return Built(model, refused=("InvalidSpec", "; ".join(str(p) for p in model.problems)))
         return Built(model, name_service_objects(model), tuple(model.notes))
 
-    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None, seen: Any) -> Readiness:
+    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
+                  seen: Any) -> Readiness:
         size, ready = built.model.size, ready_replicas(workload)
-        settled = _rolled_out(workload) and int(((workload or {}).get("status") or {}).get("replicas") or 0) == size
+        settled = (_rolled_out(workload)
+                   and int(((workload or {}).get("status") or {}).get("replicas") or 0) == size)
         ok = ready == size and settled
-        return Readiness(ok, "AllNameServersReady" if ok else "Progressing", counted(ready, size, "name servers"))
+        return Readiness(ok, "AllNameServersReady" if ok else "Progressing",
+                         counted(ready, size, "name servers"))
 
     def status_fields(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
                       seen: Any) -> dict[str, Any]:

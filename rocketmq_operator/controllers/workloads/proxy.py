@@ -1,10 +1,10 @@
 """The Proxy reconciler: RocketMQ 5 proxies (cluster mode) as a Deployment behind a Service.
 
 The workload shape (runtime/workload): paused → a Paused condition only; the name servers are
-``spec.nameServers``, else ``spec.nameServiceRef``, else the namespace's only NameService — watched, so a resize
-reaches the proxies by a rolling update, one pod at a time; a spec with problems (or no name servers) → condition
-and Warning event, no change; apply the Service, the Deployment and the budget; Ready once every proxy runs the
-latest spec.
+``spec.nameServers``, else ``spec.nameServiceRef``, else the namespace's only NameService — watched, so a
+resize reaches the proxies by a rolling update, one pod at a time; a spec with problems (or no name servers) →
+condition and Warning event, no change; apply the Service, the Deployment and the budget; Ready once every
+proxy runs the latest spec.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class ProxyReconciler(WorkloadReconciler):
             return Built(model, refused=("InvalidSpec", "; ".join(str(p) for p in model.problems)))
         return Built(model, proxy_objects(model), tuple(model.notes))
 
-    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None, seen: Any) -> Readiness:
+    def readiness(self, opened: Opened, built: Built, workload: dict[str, Any] | None,
+                  seen: Any) -> Readiness:
         size, ready = built.model.size, ready_replicas(workload)
         ok = ready >= size and _rolled_out(workload, size)
         return Readiness(ok, "AllProxiesReady" if ok else "Progressing", counted(ready, size, "proxies"))
