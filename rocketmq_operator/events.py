@@ -19,7 +19,7 @@ from cachetools import LRUCache
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.kube.errors import ApiError, NotFound
+from rocketmq_operator.kube.errors import ApiError, FencedOff, NotFound
 from rocketmq_operator.kube.resources import EVENTS
 from rocketmq_operator.leaderelection import micro_time
 from rocketmq_operator.logs import get_logger
@@ -113,6 +113,8 @@ class EventRecorder:
                 if pending is None:
                     return
                 self._write(pending)
+            except FencedOff:
+                pass  # not the leader any more: the event is dropped with the rest of this replica's work
             except Exception:
                 log.exception("writing an event failed")
             finally:

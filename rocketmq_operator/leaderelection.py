@@ -5,9 +5,15 @@ Only the replica that holds the Lease runs controllers. The rules:
 - A candidate takes the Lease when nobody holds it, or when the holder has not renewed it for
   ``lease_duration`` as measured on the candidate's own clock from the moment it last saw the record
   change (so clock skew between machines does not matter).
-- The holder renews every ``retry_period``. When it cannot renew for ``renew_deadline`` it has lost the
-  lease: ``on_stopped_leading`` runs and the elector stops. The process then exits non-zero, because
-  another replica may already be reconciling.
+- The holder renews every ``retry_period``, also while ``on_started_leading`` is still starting (it runs on a
+  thread of its own: waiting for caches never holds up a renewal). A round is bounded by the lease client's
+  timeouts, which the process keeps well under ``renew_deadline``.
+- The holder may act until ``renew_deadline`` after the start of its last successful round
+  (:meth:`LeaderElector.leading`): ``renew_deadline`` < ``lease_duration``, and a candidate counts the lease
+  from when it saw the renewal, which is later, so a standby takes over only once the holder has stopped
+  acting. The process fences its writes on ``leading()``: a holder frozen past the deadline (SIGSTOP, a
+  stalled VM) sends nothing when it wakes. The first missed deadline ends leadership for good:
+  ``on_stopped_leading`` runs and the elector stops; the process then exits non-zero.
 - Every write carries the resourceVersion that was read, so two candidates never both win.
 - ``release()`` on a clean shutdown empties the holder, so a successor does not wait a whole lease.
 """
@@ -50,22 +56,35 @@ def micro_time(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _on_a_thread(fn: Callable[[], None]) -> None:
+    threading.Thread(target=fn, name="leading", daemon=True).start()
+
+
 class LeaderElector:
     """Acquires, renews and releases one Lease. ``run()`` blocks; call it from its own thread."""
 
     def __init__(self, client: LeaseClient, config: LeaseConfig, *,
                  on_started_leading: Callable[[], None], on_stopped_leading: Callable[[], None],
-                 clock: Clock = REAL_CLOCK) -> None:
+                 clock: Clock = REAL_CLOCK, start: Callable[[Callable[[], None]], None] | None = None) -> None:
+        """``start``: how ``on_started_leading`` is run (by default on a thread of its own, so that renewing
+        goes on while it starts)."""
         self._client = client
         self._cfg = config
         self._on_started = on_started_leading
         self._on_stopped = on_stopped_leading
+        self._start = start or _on_a_thread
         self._clock = clock
         self._stop = threading.Event()
         self._observed: dict[str, Any] | None = None  # last Lease read or written
         self._observed_spec: tuple | None = None
         self._observed_at = 0.0  # our clock when the record last changed
+        self._valid_until = float("-inf")  # our clock: may act until then (the last renewal + renew_deadline)
         self.is_leader = False
+        self.became_leader_at: float | None = None  # our clock, for the hand-over figure
+
+    def leading(self) -> bool:
+        """Whether this replica may act now: it holds the lease and its last renewal is within the deadline."""
+        return self.is_leader and self._clock.now() < self._valid_until
 
     # -- one attempt --------------------------------------------------------------------------------
 
@@ -139,28 +158,34 @@ class LeaderElector:
         if self._stop.is_set():
             return
         self.is_leader = True
+        self.became_leader_at = self._clock.now()
         log.info("became leader", identity=self._cfg.identity)
-        self._on_started()
+        self._start(self._on_started)
         self._renew_loop()
 
     def _safe_round(self) -> bool:
+        """One round; on success the replica may act until ``renew_deadline`` after the round began."""
+        started = self._clock.now()
         try:
-            return self.try_acquire_or_renew()
+            won = self.try_acquire_or_renew()
         except Exception:
             log.exception("leader election round failed")
             return False
+        if won:
+            self._valid_until = started + self._cfg.renew_deadline
+        return won
 
     def _renew_loop(self) -> None:
-        last_renew = self._clock.now()
         while not self._stop.is_set():
             self._clock.wait(self._stop, self._cfg.retry_period)
             if self._stop.is_set():
                 return
-            if self._safe_round():
-                last_renew = self._clock.now()
-            elif self._clock.now() - last_renew >= self._cfg.renew_deadline:
+            if not self.leading() or not self._safe_round():
+                if self.leading():
+                    continue  # a missed round within the deadline: try again next period
                 self.is_leader = False
-                log.error("leadership lost", identity=self._cfg.identity)
+                log.error("leadership lost", identity=self._cfg.identity,
+                          late=round(self._clock.now() - self._valid_until, 3))
                 self._on_stopped()
                 return
 

@@ -43,11 +43,13 @@ from rocketmq_operator.kube import (
     PODS,
     PROXIES,
     TOPIC_TRANSFERS,
+    USER_AGENT,
     ApiError,
     ClusterUnreachable,
     KubeConfigError,
     NotFound,
     Resource,
+    RetryPolicy,
     connect,
 )
 from rocketmq_operator.leaderelection import LeaderElector, LeaseConfig
@@ -94,6 +96,11 @@ def _identity() -> str:
     return os.environ.get("POD_NAME") or f"{socket.gethostname()}_{os.getpid()}"
 
 
+def user_agent(identity: str) -> str:
+    """The User-Agent of this process: the audit log tells replicas apart by it."""
+    return f"{USER_AGENT} ({identity})"
+
+
 def _lease_namespace(args: argparse.Namespace) -> str:
     if args.leader_election_namespace:
         return args.leader_election_namespace
@@ -127,6 +134,8 @@ class Operator:
                                              allow_external_name_servers=allow_external_name_servers)
         self.synced = threading.Event()
         self.started = False
+        # With leader election: whether this replica may act now (syncs and API writes are fenced on it).
+        self.may_act: Any = None
 
     def start(self) -> None:
         """Starts informers and controllers; returns once every controller has its workers running."""
@@ -134,7 +143,7 @@ class Operator:
         self.recorder.start()
         self.factory.start()
         for controller in self.controllers:
-            if not controller.start(self.stop_event):
+            if not controller.start(self.stop_event, may_act=self.may_act):
                 return
         self.synced.set()
         log.info("operator running", controllers=[c.kind for c in self.controllers])
@@ -211,8 +220,9 @@ def tune_garbage_collector() -> None:
 def run_operator(args: argparse.Namespace) -> int:
     logs.configure(level=args.log_level, fmt=args.log_format)
     tune_garbage_collector()
+    identity = _identity()
     try:
-        client = connect(args.kubeconfig)
+        client = connect(args.kubeconfig, user_agent=user_agent(identity))
         version = client.server_version()
     except (KubeConfigError, ClusterUnreachable, ApiError) as e:
         print(f"rocketmq-operator: cannot reach the Kubernetes API: {e}", file=sys.stderr)
@@ -222,7 +232,6 @@ def run_operator(args: argparse.Namespace) -> int:
         print(f"rocketmq-operator: these CRDs are not installed: {', '.join(missing)}; "
               f"install them with: kubectl apply -f manifests/crds/", file=sys.stderr)
         return 1
-    identity = _identity()
     log.info("connected", operator_version=__version__, server_version=version.get("gitVersion"),
              namespaces=_namespaces(args.namespace) or "all", identity=identity)
     op = Operator(client, namespaces=_namespaces(args.namespace), workers=args.workers,
@@ -305,8 +314,14 @@ def _start_leader_election(args: argparse.Namespace, op: Operator, client: Any,
         op.stop_reason = "lost the leader lease"
         op.stop_event.set()
 
-    elector = LeaderElector(client, LeaseConfig(namespace=_lease_namespace(args), name=LEASE_NAME,
-                                                identity=identity),
-                            on_started_leading=op.start, on_stopped_leading=lost)
+    config = LeaseConfig(namespace=_lease_namespace(args), name=LEASE_NAME, identity=identity)
+    # The lease has a client of its own: one attempt per call, each bounded well inside the renew deadline
+    # (a round is a get and a replace), never queued behind the controllers' requests.
+    call = config.renew_deadline / 5
+    lease_client = connect(args.kubeconfig, retry=RetryPolicy(attempts=1), probe=False,
+                           user_agent=user_agent(identity), timeout=(call, call))
+    elector = LeaderElector(lease_client, config, on_started_leading=op.start, on_stopped_leading=lost)
+    op.may_act = elector.leading
+    client.fence(elector.leading)
     threading.Thread(target=elector.run, name="leader-election", daemon=True).start()
     return elector

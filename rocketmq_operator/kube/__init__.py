@@ -12,6 +12,7 @@ from .errors import (
     AlreadyExists,
     ApiError,
     Conflict,
+    FencedOff,
     Forbidden,
     Gone,
     Invalid,
@@ -44,15 +45,18 @@ from .resources import (
     Resource,
 )
 from .retry import RetryPolicy
-from .transport import Transport, WatchStream
+from .transport import Timeout, Transport, WatchStream
 
 
 def connect(kubeconfig: str | None, *, retry: RetryPolicy | None = None,
             counter: RequestCounter | None = None, probe: bool = True, context: str | None = None,
-            user_agent: str = USER_AGENT) -> KubeClient:
-    """Load the configuration (see :func:`load_api_client`) and return a client over it."""
+            user_agent: str = USER_AGENT, timeout: Timeout | None = None) -> KubeClient:
+    """Load the configuration (see :func:`load_api_client`) and return a client over it; ``timeout``:
+    (connect, read) seconds per request, the client's default when None."""
     api_client = load_api_client(kubeconfig, context=context, probe=probe, user_agent=user_agent)
-    return KubeClient(Transport(api_client), retry=retry, counter=counter)
+    if timeout is None:
+        return KubeClient(Transport(api_client), retry=retry, counter=counter)
+    return KubeClient(Transport(api_client), retry=retry, counter=counter, timeout=timeout)
 
 
 __all__ = [
@@ -75,10 +79,12 @@ __all__ = [
     "SERVICES",
     "STATEFUL_SETS",
     "TOPIC_TRANSFERS",
+    "USER_AGENT",
     "AlreadyExists",
     "ApiError",
     "ClusterUnreachable",
     "Conflict",
+    "FencedOff",
     "Forbidden",
     "Gone",
     "Invalid",

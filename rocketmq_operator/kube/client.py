@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import Forbidden
+from .errors import FencedOff, Forbidden
 from .resources import Resource
 from .retry import RetryPolicy
 from .transport import Query, Timeout, Transport, WatchStream
@@ -78,6 +78,16 @@ class KubeClient:
         self._retry = retry or RetryPolicy()
         self.counter = counter  # None: nothing counts calls (the operator itself reads no count)
         self._timeout = timeout
+        self._fence: Callable[[], bool] | None = None
+
+    def fence(self, may_write: Callable[[], bool] | None) -> None:
+        """From now on a write is sent only while ``may_write()`` says so (else :class:`FencedOff`, nothing
+        sent): a replica that lost, or can no longer be sure of, the leader lease writes nothing."""
+        self._fence = may_write
+
+    def _check_fence(self, verb: str, resource: Resource) -> None:
+        if self._fence is not None and not self._fence():
+            raise _fence_refusal(verb, resource)
 
     def server_version(self) -> dict[str, Any]:
         """The API server's ``/version`` (gitVersion, major, minor, ...)."""
@@ -174,12 +184,17 @@ class KubeClient:
     def _call(self, verb: str, resource: Resource, method: str, path: str, *, idempotent: bool,
               query: Query = (), body: Any = None, content_type: str | None = None,
               subresource: str | None = None) -> Any:
+        fenced = self._fence is not None and verb in WRITE_VERBS
+        if fenced:
+            self._check_fence(verb, resource)
         if self.counter is not None:
             self.counter.record(verb, resource, subresource)
         if body is not None and content_type is None:
             content_type = "application/json"
 
         def attempt() -> Any:
+            if fenced:  # a retry too: the lease may have run out while this call waited
+                self._check_fence(verb, resource)
             return self._transport.exchange(method, path, query=query, body=body, content_type=content_type,
                                             timeout=self._timeout)
 
@@ -189,6 +204,10 @@ class KubeClient:
             if self.counter is not None:
                 self.counter.record_forbidden(verb, resource, e.message)
             raise
+
+
+def _fence_refusal(verb: str, resource: Resource) -> FencedOff:
+    return FencedOff(f"{verb} {resource} not sent: this replica does not hold the leader lease")
 
 
 def _query(**params: Any) -> list[tuple[str, str]]:

@@ -157,3 +157,8 @@ def _retry_after(headers: Mapping[str, str] | None, parsed: Mapping[str, Any]) -
         return max(0.0, float(value)) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+class FencedOff(Exception):
+    """A write this process may no longer make (it is not, or no longer surely, the leader); nothing was sent.
+    Not an :class:`ApiError`: it is never retried and no condition reports it."""

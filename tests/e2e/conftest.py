@@ -24,7 +24,9 @@ E2E_CLUSTER_DIR = ROOT / ".cluster-e2e"
 
 
 def _localcluster(cmd: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LOCAL_CLUSTER_DIR=str(E2E_CLUSTER_DIR))
+    # The API server keeps an audit log of writes (who wrote what, by user agent): the leader-election test
+    # reads it to prove that a replica which lost the lease wrote nothing afterwards.
+    env = dict(os.environ, LOCAL_CLUSTER_DIR=str(E2E_CLUSTER_DIR), LOCAL_CLUSTER_AUDIT="1")
     return subprocess.run([sys.executable, str(ROOT / "hack" / "localcluster.py"), cmd], check=False, env=env,
                           capture_output=True, text=True)
 

@@ -137,3 +137,75 @@ def test_custom_resources_the_api_server_does_not_serve_are_named(kubeconfig, cr
 
     unknown = Resource("rocketmq.apache.org", "v1alpha1", "nosuchthings", "NoSuchThing")
     assert missing_crds(connect(kubeconfig), (BROKERS, unknown)) == ["nosuchthings.rocketmq.apache.org"]
+
+
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+
+
+def _audited_writes(audit_log: Path, agent: str) -> list[dict]:
+    import json
+
+    records = [json.loads(line) for line in audit_log.read_text().splitlines() if line.strip()]
+    return [r for r in records if agent in (r.get("userAgent") or "") and r.get("verb") in WRITE_VERBS]
+
+
+def _micro(text: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+def _name_service(name: str, size: int = 1) -> dict:
+    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService", "metadata": {"name": name},
+            "spec": {"size": size, "nameServiceImage": "apache/rocketmq:5.3.3", "imagePullPolicy": "IfNotPresent",
+                     "storageMode": "EmptyDir"}}
+
+
+def test_a_leader_frozen_past_its_lease_writes_nothing_once_thawed(operators, api_client, local_cluster_dir,
+                                                                    namespace):
+    """SIGSTOP the leader longer than the lease while clusters change; the standby takes over; SIGCONT the old
+    leader: the API server's audit log holds no write of its user agent after the standby acquired the lease,
+    and the old leader exits 1 (lost the lease)."""
+    from tests.e2e.clusters import create_cr, get_cr, patch_cr
+
+    if local_cluster_dir is None:
+        pytest.skip("needs the session's local control plane and its audit log")
+    audit_log = local_cluster_dir / "logs" / "audit.log"
+    first = operators("--leader-elect", identity="frozen-a")
+    eventually(lambda: _lease_holder(api_client) == "frozen-a", timeout=60, what="frozen-a to lead")
+    second = operators("--leader-elect", identity="frozen-b")
+    eventually(lambda: second.get("/readyz")[0] == 200, timeout=60, what="the standby to be Ready")
+    create_cr(api_client, "NameService", namespace, _name_service("before"))
+    eventually(lambda: (get_cr(api_client, "NameService", namespace, "before").get("status") or {}).get("size"),
+               timeout=60, what="the leader to write the first NameService's status")
+    assert _audited_writes(audit_log, "(frozen-a)"), "the leader's writes are in the audit log"
+
+    first.proc.send_signal(signal.SIGSTOP)
+    frozen_at = time.monotonic()
+    try:
+        for i in range(3):  # work the frozen leader's watches will deliver when it wakes
+            create_cr(api_client, "NameService", namespace, _name_service(f"while-frozen-{i}"))
+        patch_cr(api_client, "NameService", namespace, "before", {"spec": {"size": 2}})
+        eventually(lambda: _lease_holder(api_client) == "frozen-b", timeout=40, interval=0.2,
+                   what="frozen-b to take the lease")
+        handover = time.monotonic() - frozen_at
+        lease = client.CoordinationV1Api(api_client).read_namespaced_lease("rocketmq-operator-lock", "default")
+        acquired = lease.spec.acquire_time.timestamp()
+        eventually(lambda: all((get_cr(api_client, "NameService", namespace, n).get("status") or {}).get("size")
+                               for n in ("while-frozen-0", "while-frozen-1", "while-frozen-2")),
+                   timeout=60, what="the new leader to serve what changed meanwhile")
+        patch_cr(api_client, "NameService", namespace, "before", {"spec": {"size": 3}})  # more work on waking
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
+    assert first.proc.wait(60) == 1, first.log()[-3000:]
+    assert "leadership lost" in first.log()
+
+    marker = f"audit-marker-{int(time.time() * 1000)}"  # once the marker is logged, everything before it is too
+    client.CoreV1Api(api_client).create_namespaced_config_map(namespace, {"metadata": {"name": marker}})
+    eventually(lambda: marker in audit_log.read_text(), timeout=60, what="the audit log to reach the marker")
+    late = [f"{r['verb']} {(r.get('objectRef') or {}).get('resource')}/{(r.get('objectRef') or {}).get('name')} "
+            f"at {r['requestReceivedTimestamp']}"
+            for r in _audited_writes(audit_log, "(frozen-a)") if _micro(r["requestReceivedTimestamp"]) >= acquired]
+    assert late == [], f"the old leader wrote after frozen-b acquired the lease: {late}"
+    assert _audited_writes(audit_log, "(frozen-b)"), "the new leader's writes are in the audit log"
+    print(f"FIGURE leader hand-over after SIGSTOP of the leader: {handover:.1f}s (lease 15 s, retry 2 s)")

@@ -87,10 +87,12 @@ class SteppingClock(FakeClock):
 
 class Candidate:
     """One replica: an elector over the shared store, its own clock, and a record of its callbacks.
-    ``when_leading(candidate)`` runs inside on_started_leading."""
+    ``when_leading(candidate)`` runs inside on_started_leading, in the test's thread unless ``start`` says
+    otherwise."""
 
     def __init__(self, store: LeaseStore, identity: str, *, clock: FakeClock | None = None,
-                 when_leading: Callable[[Candidate], None] = lambda candidate: None) -> None:
+                 when_leading: Callable[[Candidate], None] = lambda candidate: None,
+                 start: Callable[[Callable[[], None]], None] = lambda fn: fn()) -> None:
         self.clock = clock or FakeClock()
         self.started: list[str] = []
         self.stopped: list[str] = []
@@ -103,7 +105,7 @@ class Candidate:
             store, LeaseConfig(namespace=NS, name=LEASE, identity=identity, lease_duration=15.0,
                                renew_deadline=10.0, retry_period=2.0),
             on_started_leading=started, on_stopped_leading=lambda: self.stopped.append(identity),
-            clock=self.clock)
+            clock=self.clock, start=start)
 
     def attempt(self) -> bool:
         return self.elector.try_acquire_or_renew()
@@ -317,3 +319,91 @@ def test_a_failed_round_is_survived_by_run_and_retried_after_retry_period(store)
     a.elector.run()
     assert rounds == [0.0, 2.0, 4.0]
     assert a.started == ["a"] and a.elector.is_leader is True
+
+
+# -- acting only while the lease is surely held ----------------------------------------------------------------
+
+def test_renewals_go_on_while_the_new_leader_is_still_starting():
+    """on_started_leading waits for caches for as long as they take; the lease is renewed meanwhile."""
+    store = LeaseStore()
+    starting, released = threading.Event(), threading.Event()
+    renewals_while_starting = []
+
+    def slow_start(candidate: Candidate) -> None:
+        starting.set()
+        released.wait(10)
+
+    a = Candidate(store, "a", clock=SteppingClock(), when_leading=slow_start,
+                  start=lambda fn: threading.Thread(target=fn, daemon=True).start())
+    replace = store.replace
+
+    def renew(*args, **kwargs):
+        assert starting.wait(10)
+        renewals_while_starting.append(not released.is_set())
+        if len(renewals_while_starting) == 3:
+            released.set()
+            a.elector.stop()
+        return replace(*args, **kwargs)
+
+    store.replace = renew
+    a.elector.run()
+    assert renewals_while_starting == [True, True, True]
+    assert a.stopped == [] and spec(store)["holderIdentity"] == "a"
+
+
+def test_a_leader_may_act_only_until_renew_deadline_after_its_last_successful_round(store):
+    a = Candidate(store, "a", clock=SteppingClock(), when_leading=stop)
+    a.elector.run()
+    assert a.elector.leading() is True
+    a.clock.step(9.9)
+    assert a.elector.leading() is True
+    a.clock.step(0.2)
+    assert a.elector.leading() is False
+    assert a.elector.is_leader is True  # it still thinks it holds the lease: leading() is what fences
+
+
+class FreezingClock(SteppingClock):
+    """The process is frozen (SIGSTOP) for ``freeze`` seconds during its ``at``-th wait."""
+
+    def __init__(self, *, at: int, freeze: float) -> None:
+        super().__init__()
+        self.waits, self._at, self._freeze = 0, at, freeze
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        self.waits += 1
+        return super().wait(event, self._freeze if self.waits == self._at else timeout)
+
+
+def test_a_leader_frozen_past_the_renew_deadline_stops_at_once_without_renewing(store, candidates):
+    b = candidates("b")
+    a = Candidate(store, "a", clock=FreezingClock(at=2, freeze=30.0))
+    writes_before = []
+
+    def frozen_wait(event, timeout, wait=a.clock.wait):
+        if a.clock.waits == 1:  # the next wait is the freeze: the standby takes the lease meanwhile
+            writes_before.append(len(store.writes))
+            b.attempt()
+            b.clock.step(16)
+            assert b.attempt() is True
+        return wait(event, timeout)
+
+    a.clock.wait = frozen_wait
+    a.elector.run()
+    assert a.stopped == ["a"] and a.elector.leading() is False
+    assert [w for w in store.writes[writes_before[0]:] if w[1]["spec"]["holderIdentity"] == "a"] == []
+
+
+def test_a_leader_whose_rounds_fail_stops_on_the_first_missed_deadline_not_after_a_late_success(store):
+    a = Candidate(store, "a", clock=SteppingClock(), when_leading=lambda c: setattr(store, "broken", True))
+    rounds = []
+    get = store.get
+
+    def heal_after_the_deadline(*args, **kwargs):
+        rounds.append(a.clock.now())
+        if len(rounds) == 6:  # 12 s of failures: the deadline (10 s) has passed
+            store.broken = False
+        return get(*args, **kwargs)
+
+    store.get = heal_after_the_deadline
+    a.elector.run()
+    assert a.stopped == ["a"] and len(rounds) == 5  # no round after the deadline, so no late renewal

@@ -30,6 +30,7 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from rocketmq_operator.controllers.runtime.conditions import Recorder
+from rocketmq_operator.kube.errors import FencedOff
 from rocketmq_operator.logs import get_logger
 from rocketmq_operator.workqueue import PRIORITY_CHILD, PRIORITY_NORMAL, RateLimitingQueue
 
@@ -101,7 +102,8 @@ class Controller:
 
     def __init__(self, kind: str, reconciler: Reconciler, *, queue: RateLimitingQueue,
                  has_synced: list[Callable[[], bool]], recorder: Recorder | None = None, workers: int = 2,
-                 registry: CollectorRegistry = REGISTRY, child_delay: float = 0.0) -> None:
+                 registry: CollectorRegistry = REGISTRY, child_delay: float = 0.0,
+                 may_act: Callable[[], bool] | None = None) -> None:
         self.kind = kind
         self.child_delay = child_delay
         self.reconciler = reconciler
@@ -112,6 +114,7 @@ class Controller:
         self._threads: list[threading.Thread] = []
         self._metrics = ControllerMetrics.for_kind(kind, registry)
         self._log = log.bind(controller=kind)
+        self._may_act = may_act  # asked before every sync (the leader lease); no sync is begun without it
 
     def enqueue(self, key: Key, *, priority: int = PRIORITY_NORMAL) -> None:
         """Queues ``key``. A change seen on an owned object (``PRIORITY_CHILD``: pods turning Ready, status
@@ -122,9 +125,12 @@ class Controller:
         else:
             self.queue.add(key, priority=priority)
 
-    def start(self, stop: threading.Event, *, sync_timeout: float | None = None) -> bool:
+    def start(self, stop: threading.Event, *, sync_timeout: float | None = None,
+              may_act: Callable[[], bool] | None = None) -> bool:
         """Waits for the caches (False when ``stop`` is set first or the timeout passes), then starts
-        workers."""
+        workers. ``may_act``: asked before every sync (the leader lease); a sync is not begun without it."""
+        if may_act is not None:
+            self._may_act = may_act
         deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
         while not all(check() for check in self._has_synced):
             if stop.wait(0.05) or (deadline is not None and time.monotonic() > deadline):
@@ -178,6 +184,8 @@ class Controller:
 
     def _outcome(self, key: Key) -> str:
         try:
+            if self._may_act is not None and not self._may_act():
+                raise FencedOff(f"{self.kind} {key} not synced: this replica does not hold the leader lease")
             result = self.reconciler.sync(key)
         except TerminalError as e:
             self.queue.forget(key)
@@ -186,6 +194,10 @@ class Controller:
             if self._recorder is not None and e.obj is not None:
                 self._recorder.event(e.obj, "Warning", e.reason, str(e))
             return "terminal_error"
+        except FencedOff as e:  # the lease ran out: the process is stopping, and the new leader syncs this key
+            self.queue.forget(key)
+            self._log.warning("reconcile stopped: not the leader", key=str(key), error=str(e))
+            return "error"
         except Exception:  # noqa: BLE001 - any failure is retried with backoff
             self._metrics.errors.inc()
             self.queue.add_rate_limited(key)

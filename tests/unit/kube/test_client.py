@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,6 +15,7 @@ from rocketmq_operator.kube import (
     NODES,
     STATEFUL_SETS,
     AlreadyExists,
+    FencedOff,
     Gone,
     NotFound,
     ServerError,
@@ -201,3 +203,26 @@ def test_a_429_on_opening_a_watch_is_raised_with_retry_after_for_the_reflector()
     with pytest.raises(TooManyRequests) as caught:
         client.watch(CONFIG_MAPS)
     assert caught.value.retry_after == 4.0 and len(pool.requests) == 1
+
+
+def test_a_fenced_client_sends_no_write_but_still_reads():
+    client, pool, _ = fake_client()
+    client.fence(lambda: False)
+    with pytest.raises(FencedOff, match="create configmaps not sent"):
+        client.create(CONFIG_MAPS, {"metadata": {"name": "cm"}}, namespace="ns")
+    with pytest.raises(FencedOff):
+        client.delete(CONFIG_MAPS, "cm", namespace="ns")
+    assert pool.requests == []
+    pool.script.append(response(body={"ok": True}))
+    assert client.get(CONFIG_MAPS, "cm", namespace="ns") == {"ok": True}
+
+
+def test_a_write_whose_lease_runs_out_while_it_is_retried_is_not_sent_again():
+    client, pool, sleeps = fake_client()
+    leading = [True]
+    client.fence(lambda: leading[0])
+    pool.script.append(response(503, status_body(503, "ServiceUnavailable", "later")))
+    client._retry = replace(client._retry, sleep=lambda s: (sleeps.append(s), leading.__setitem__(0, False)))
+    with pytest.raises(FencedOff):
+        client.patch(CONFIG_MAPS, "cm", {"data": {"a": "1"}}, namespace="ns")
+    assert len(pool.requests) == 1 and sleeps

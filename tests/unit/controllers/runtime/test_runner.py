@@ -42,7 +42,7 @@ class Scripted:
 
 
 class Rig:
-    def __init__(self, *outcomes: Any) -> None:
+    def __init__(self, *outcomes: Any, may_act: Callable[[], bool] | None = None) -> None:
         self.clock = FakeClock()
         self.queue: RateLimitingQueue = RateLimitingQueue(clock=self.clock)
         self.registry = CollectorRegistry()
@@ -52,7 +52,7 @@ class Rig:
         # reuse (see test_every_fresh_registry_gets_its_own_reconcile_metrics).
         self.kind = f"t{uuid.uuid4().hex[:8]}"
         self.controller = Controller(self.kind, self.reconciler, queue=self.queue, has_synced=[],
-                                     recorder=self.recorder, registry=self.registry)
+                                     recorder=self.recorder, registry=self.registry, may_act=may_act)
 
     def step(self, seconds: float) -> None:
         self.clock.step(seconds)
@@ -230,3 +230,22 @@ def test_a_change_to_the_parent_itself_is_not_delayed_and_takes_a_waiting_child_
     r.queue.done(KEY)
     r.step(2.0)
     assert len(r.queue) == 0  # the waiting child change was taken by that sync
+
+
+def test_a_replica_that_may_not_act_begins_no_sync_and_does_not_retry_the_key(rig):
+    leading = [False]
+    r = rig(None, may_act=lambda: leading[0])
+    r.run_once()
+    assert r.reconciler.keys == [] and len(r.queue) == 0 and r.queue.num_requeues(KEY) == 0
+    leading[0] = True
+    r.run_once()
+    assert r.reconciler.keys == [KEY]
+
+
+def test_a_write_fenced_off_mid_sync_is_not_retried_by_this_replica(rig):
+    from rocketmq_operator.kube import FencedOff
+
+    r = rig(FencedOff("update brokerclusters not sent"))
+    r.run_once()
+    r.step(60)
+    assert len(r.queue) == 0 and r.queue.num_requeues(KEY) == 0
