@@ -25,10 +25,10 @@ Standard library only, so it runs before the project's virtualenv exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +36,9 @@ from pathlib import Path
 
 HACK = Path(__file__).resolve().parent
 sys.path.insert(0, str(HACK))
-import realnodes  # hack/ is not a package; localcluster.py runs as a script
+import hostutil  # hack/ is not a package; localcluster.py runs as a script
+import realnodes
+from hostutil import free_port, pid_alive, port_open, write_kubeconfig
 
 ROOT = HACK.parent
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -53,34 +55,9 @@ def cluster_dir() -> Path:
     return Path(os.environ.get("LOCAL_CLUSTER_DIR") or ROOT / ".cluster").resolve()
 
 
-def log(msg: str) -> None:
-    print(f"[localcluster] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, check=False, capture_output=True, text=True, **kw)
-    if check and proc.returncode != 0:
-        raise ClusterError(f"{' '.join(args[:3])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
+log = hostutil.logger("localcluster")
+# run(*args, check=True, **kw): output captured as text; a failure raises ClusterError.
+run = functools.partial(hostutil.run, error=ClusterError, words=3)
 
 
 # ---------------------------------------------------------------- certificates
@@ -96,26 +73,11 @@ def make_certs(pki: Path, extra_sans: list[str] = ()) -> None:
         "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
         "extendedKeyUsage=serverAuth\n")
     (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "server.ext"),
+    hostutil.sign_certs(o, (("apiserver", "/CN=kube-apiserver", "server.ext"),
                             ("admin", "/O=system:masters/CN=local-admin", "client.ext"),
-                            ("kwok", f"/O=system:masters/CN={KWOK_USER}", "client.ext")):
-        o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
-        o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-          "-out", f"{name}.crt", "-days", "3650", "-extfile", ext)
+                            ("kwok", f"/O=system:masters/CN={KWOK_USER}", "client.ext")))
     o("genrsa", "-out", "sa.key", "2048")
     o("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
-
-
-def write_kubeconfig(path: Path, pki: Path, server: str, user: str = "admin") -> None:
-    cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local", "cluster": {"server": server,
-                                                   "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
-                                          "client-key": str(pki / f"{user}.key")}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
-    }
-    path.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
 
 
 # ---------------------------------------------------------------- processes
@@ -221,12 +183,6 @@ def wait_for(what: str, check, *, timeout: float, d: Path, component: str, pid: 
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; {component} log:\n{log_tail(d, component)}")
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def kubectl(d: Path, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
     return run("kubectl", f"--kubeconfig={d / 'kubeconfig'}", "--request-timeout=10s", *args, check=check,
                input=stdin)
@@ -307,23 +263,16 @@ def state_path(d: Path) -> Path:
 
 
 def read_state(d: Path) -> dict | None:
-    try:
-        return json.loads(state_path(d).read_text())
-    except (OSError, ValueError):
-        return None
+    return hostutil.read_json(state_path(d))
 
 
 def running(d: Path) -> bool:
-    state = read_state(d)
-    return bool(state) and any(pid_alive(p) for p in state.get("pids", {}).values())
+    return hostutil.any_pid_alive(read_state(d))
 
 
 def build_binaries() -> Path:
-    proc = subprocess.run(["bash", str(HACK / "build-control-plane.sh")], check=False, stdout=subprocess.PIPE,
-                          text=True)
-    if proc.returncode != 0:
-        raise ClusterError("building the control plane failed (see the step named above)")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return hostutil.built_path(HACK / "build-control-plane.sh",
+                               ClusterError("building the control plane failed (see the step named above)"))
 
 
 def up() -> int:
@@ -408,19 +357,6 @@ def up() -> int:
     return 0
 
 
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(pid):
-            time.sleep(0.1)
-        if not pid_alive(pid):
-            return
-
-
 def remove_provisioned_dirs(d: Path) -> None:
     """The host directories the controller manager's host-path provisioner made for this cluster's
     volumes (real-node pods write into them; the provisioner only removes them when a claim goes)."""
@@ -444,7 +380,7 @@ def down(quiet: bool = False, keep_logs: bool = False) -> int:
         for name in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(name)
             if pid:
-                stop_pid(pid)
+                hostutil.stop_group(pid)
     if d.exists():
         for child in d.iterdir():
             if keep_logs and child.name == "logs":

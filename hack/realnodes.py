@@ -26,6 +26,7 @@ nothing is forwarded off the machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,11 @@ from pathlib import Path
 
 HACK = Path(__file__).resolve().parent
 ROOT = HACK.parent
+if str(HACK) not in sys.path:  # hack/ is not a package; tests/e2e/realnode.py loads this file by path
+    sys.path.insert(0, str(HACK))
+import hostutil
+from hostutil import cmdline, free_port, kill_all, pid_alive, process_start, write_kubeconfig
+from imagebuild.oci import normalized_ref  # the name an image's archive gives it, which pods resolve to
 
 # What tests import (tests/e2e/realnode.py re-exports these): real nodes carry the label and the taint,
 # so pods land there only with a matching nodeSelector and toleration.
@@ -81,21 +87,10 @@ class RealNodeError(RuntimeError):
     pass
 
 
-def log(msg: str) -> None:
-    print(f"[realnodes] {msg}", file=sys.stderr, flush=True)
-
-
-def run(*args: str, check: bool = True, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, check=False, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and proc.returncode != 0:
-        raise RealNodeError(f"{' '.join(args[:4])} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
-    return proc
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+log = hostutil.logger("realnodes")
+# run(*args, check=True, timeout=300, **kw): output captured as text; a failure raises RealNodeError with
+# the last 2000 characters of what the command printed.
+run = functools.partial(hostutil.run, error=RealNodeError, words=4, tail=2000, timeout=300)
 
 
 # ---------------------------------------------------------------- whether to run them
@@ -127,8 +122,8 @@ def images_script() -> Path:
 def owner_dir() -> Path | None:
     """The cluster directory that owns this machine's real nodes (written by ``prepare``)."""
     try:
-        return Path(json.loads(OWNER_FILE.read_text())["dir"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return Path(hostutil.read_json(OWNER_FILE)["dir"])
+    except (KeyError, TypeError):  # no owner file (None), or not one ``prepare`` wrote
         return None
 
 
@@ -140,39 +135,12 @@ def owner_alive(d: Path) -> bool:
             return True
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    try:
-        state = json.loads((d / "state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return any(pid_alive(p) for p in state.get("pids", {}).values())
-
-
-def process_start(pid: int) -> str | None:
-    """The start time of a process (in clock ticks since boot), so that a reused pid is not mistaken."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return hostutil.any_pid_alive(hostutil.read_json(d / "state.json"))
 
 
 def build_binaries() -> Path:
-    proc = subprocess.run(["bash", str(HACK / "build-node.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise RealNodeError("building the node binaries failed (see the step named above)")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return hostutil.built_path(HACK / "build-node.sh",
+                               RealNodeError("building the node binaries failed (see the step named above)"))
 
 
 def build_images() -> list[tuple[str, str]]:
@@ -210,10 +178,7 @@ def make_certs(pki: Path) -> None:
     for node in NODE_NAMES:
         certs += [(f"kubelet-{node}", f"/O=system:nodes/CN=system:node:{node}", "client.ext"),
                   (f"kubelet-serving-{node}", f"/CN={node}", "kubelet-serving.ext")]
-    for name, subj, ext in certs:
-        o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
-        o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-          "-out", f"{name}.crt", "-days", "3650", "-extfile", ext)
+    hostutil.sign_certs(o, certs)
 
 
 def apiserver_args(pki: Path) -> list[str]:
@@ -451,16 +416,6 @@ def kube_proxy_config(kubeconfig: Path, node: str, ports: dict) -> dict:
     }
 
 
-def write_kubeconfig(path: Path, pki: Path, server: str, user: str) -> None:
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
-                                          "client-key": str(pki / f"{user}.key")}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
-    }, indent=2))
-
-
 # ---------------------------------------------------------------- checks
 
 def dns_query(name: str, server: str = HOST_IP, timeout: float = 1.0) -> tuple[int, list[str]]:
@@ -633,17 +588,6 @@ class RealNodes:
         save_state()
 
 
-def normalized_ref(ref: str) -> str:
-    """The name the CRI looks an image up by: ``apache/rocketmq:5.3.3`` is
-    ``docker.io/apache/rocketmq:5.3.3``, ``rocketmq-operator:dev`` is ``docker.io/library/rocketmq-operator:dev``."""
-    first, sep, _ = ref.partition("/")
-    if not sep:
-        return f"docker.io/library/{ref}"
-    if "." in first or ":" in first or first == "localhost":
-        return ref
-    return f"docker.io/{ref}"
-
-
 def import_images(ctr: list[str], images: list[tuple[str, str]]) -> None:
     """Imports each archive into containerd's k8s.io namespace (unpacked for the overlayfs snapshotter)
     and makes sure it is known by its normalized name, which is what pods' image fields resolve to."""
@@ -720,13 +664,6 @@ def remove_cgroups() -> list[str]:
 
 # ---------------------------------------------------------------- teardown
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _our_processes(d: Path) -> list[int]:
     """kubelet, containerd, shims, CoreDNS and kube-proxy of this cluster's real nodes, found by the paths
     on their command lines (so a crashed run with no state file is cleaned up too)."""
@@ -735,18 +672,10 @@ def _our_processes(d: Path) -> list[int]:
     pids = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit() and int(p.name) != me:
-            cmd = _cmdline(int(p.name))
+            cmd = cmdline(int(p.name))
             if any(m in cmd for m in marks):
                 pids.append(int(p.name))
     return pids
-
-
-def _kill_all(pids, sig=signal.SIGKILL) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _mounts_under(prefixes: tuple[str, ...]) -> list[str]:
@@ -784,19 +713,12 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
     if not found_any:
         return
     t = time.monotonic()
-    state_pids = {}
-    try:
-        state_pids = json.loads((d / "state.json").read_text()).get("realnodes", {}).get("pids", {})
-    except (OSError, ValueError):
-        pass
+    state_pids = hostutil.read_json(d / "state.json", {}).get("realnodes", {}).get("pids", {})
     # Processes: the kubelet first (it would restart containers), then everything else.
     for name in sorted(state_pids, key=lambda n: not n.startswith("kubelet")):
         pid = state_pids[name]
         if pid_alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            hostutil.signal_group(pid, signal.SIGKILL)
     for _ in range(100):
         pids = set()
         for b in base_dirs:
@@ -805,7 +727,7 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
         pids = {p for p in pids if pid_alive(p)}
         if not pids:
             break
-        _kill_all(pids)
+        kill_all(pids)
         time.sleep(0.1)
     # Mounts: container root filesystems, volumes, network namespaces.
     prefixes = tuple(str(p) for p in (*base_dirs, RUN_DIR))
@@ -848,10 +770,7 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
                 pass
     _remove_shim_sockets()
     for b in base_dirs:
-        try:
-            created = json.loads((b / "created-dirs.json").read_text())
-        except (OSError, ValueError):
-            created = []
+        created = hostutil.read_json(b / "created-dirs.json", [])
         for c in sorted(created, key=lambda p: -p.count("/")):
             try:
                 os.rmdir(c)  # only when empty: anything else in it is not ours
