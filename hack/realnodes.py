@@ -697,24 +697,50 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
     ``leftovers`` (at bring-up) also what a crashed run of another cluster directory left behind; never
     the real nodes of another cluster that is running or coming up."""
     owner = owner_dir()
+    base_dirs = _base_dirs_to_remove(d, owner, leftovers)
+    if base_dirs is None:  # the machine-wide side is not ours: no mounts in our directory either
+        shutil.rmtree(d / "realnodes", ignore_errors=True)
+        return
+    if not _anything_on_the_machine(base_dirs, owner):
+        return
+    t = time.monotonic()
+    _kill_processes(d, base_dirs)
+    _unmount(base_dirs)
+    left = remove_cgroups()
+    _remove_network()
+    _restore_kernel_settings(base_dirs)
+    _remove_files_outside_our_dirs(base_dirs)
+    _remove_our_dirs(base_dirs)
+    if left:
+        log(f"warning: cgroups left behind (busy): {', '.join(left[:5])}")
+    if not quiet:
+        log(f"real nodes removed in {time.monotonic() - t:.1f}s")
+
+
+def _base_dirs_to_remove(d: Path, owner: Path | None, leftovers: bool) -> list[Path] | None:
+    """The real-node directories whose machine-wide side teardown removes: ``d``'s, and with ``leftovers``
+    a dead owner's too. None when that side is not ours to remove: another cluster owns it and is alive
+    (or ``leftovers`` is not set), or nobody owns it and ``leftovers`` is not set."""
     base = d / "realnodes"
     if owner is not None and owner != d:
         if not leftovers or owner_alive(owner):
-            shutil.rmtree(base, ignore_errors=True)  # no mounts there: the machine-wide side is not ours
-            return
-        base_dirs = [owner / "realnodes", base]
-    elif owner is None and not leftovers:
-        shutil.rmtree(base, ignore_errors=True)
-        return
-    else:
-        base_dirs = [base]
-    found_any = any(b.exists() for b in base_dirs) or RUN_DIR.exists() or owner is not None or \
+            return None
+        return [owner / "realnodes", base]
+    if owner is None and not leftovers:
+        return None
+    return [base]
+
+
+def _anything_on_the_machine(base_dirs: list[Path], owner: Path | None) -> bool:
+    """Whether real nodes left anything to remove: their directories, RUN_DIR, the owner file, the bridge."""
+    return any(b.exists() for b in base_dirs) or RUN_DIR.exists() or owner is not None or \
         Path(f"/sys/class/net/{BRIDGE}").exists()
-    if not found_any:
-        return
-    t = time.monotonic()
+
+
+def _kill_processes(d: Path, base_dirs: list[Path]) -> None:
+    """The kubelet first (it would restart containers), then everything else: containerd, shims,
+    containers, CoreDNS, kube-proxy, until none is left (10 s at most)."""
     state_pids = hostutil.read_json(d / "state.json", {}).get("realnodes", {}).get("pids", {})
-    # Processes: the kubelet first (it would restart containers), then everything else.
     for name in sorted(state_pids, key=lambda n: not n.startswith("kubelet")):
         pid = state_pids[name]
         if pid_alive(pid):
@@ -729,13 +755,18 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
             break
         kill_all(pids)
         time.sleep(0.1)
-    # Mounts: container root filesystems, volumes, network namespaces.
+
+
+def _unmount(base_dirs: list[Path]) -> None:
+    """Container root filesystems, volumes, network namespaces: lazily when busy."""
     prefixes = tuple(str(p) for p in (*base_dirs, RUN_DIR))
     for mp in _mounts_under(prefixes):
         if subprocess.run(["umount", mp], check=False, capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", mp], check=False, capture_output=True)
-    left = remove_cgroups()
-    # Network: veths on the bridge, the bridge, iptables.
+
+
+def _remove_network() -> None:
+    """The veths on the bridge, the bridge, the iptables chains."""
     links = run("ip", "-o", "link", "show", "master", BRIDGE, check=False).stdout
     for line in links.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
@@ -743,7 +774,10 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         run("ip", "link", "del", BRIDGE, check=False)
     remove_iptables_chains()
-    # Kernel settings.
+
+
+def _restore_kernel_settings(base_dirs: list[Path]) -> None:
+    """The values ``prepare`` saved; one that cannot be written back is a warning."""
     for b in base_dirs:
         saved_file = b / "sysctl.saved.json"
         if saved_file.exists():
@@ -753,7 +787,11 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
                         write_sysctl(k, v)
                     except RealNodeError as e:
                         log(f"warning: {e}")
-    # Files the components put outside our directories.
+
+
+def _remove_files_outside_our_dirs(base_dirs: list[Path]) -> None:
+    """What the components put in the machine's directories: CNI results, the kubelet's device-plugin
+    socket, its pod-log symlinks, the shims' sockets."""
     sandboxes = _our_sandbox_ids()
     if CNI_CACHE_DIR.is_dir():
         for f in CNI_CACHE_DIR.iterdir():
@@ -769,6 +807,11 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
             except OSError:
                 pass
     _remove_shim_sockets()
+
+
+def _remove_our_dirs(base_dirs: list[Path]) -> None:
+    """The fixed directories ``prepare`` created (when empty), the real-node directories, ``RUN_DIR`` and
+    ``OWNER_FILE``."""
     for b in base_dirs:
         created = hostutil.read_json(b / "created-dirs.json", [])
         for c in sorted(created, key=lambda p: -p.count("/")):
@@ -779,10 +822,6 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
         shutil.rmtree(b, ignore_errors=True)
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     OWNER_FILE.unlink(missing_ok=True)
-    if left:
-        log(f"warning: cgroups left behind (busy): {', '.join(left[:5])}")
-    if not quiet:
-        log(f"real nodes removed in {time.monotonic() - t:.1f}s")
 
 
 def _our_sandbox_ids() -> set[str]:
