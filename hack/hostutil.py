@@ -141,7 +141,8 @@ def any_pid_alive(state: dict | None) -> bool:
 
 
 def write_kubeconfig(path: Path, pki: Path, server: str, user: str = "admin") -> None:
-    """A kubeconfig for ``server`` as ``user`` (``<pki>/<user>.crt`` and ``.key``), trusting ``<pki>/ca.crt``."""
+    """A kubeconfig for ``server`` as ``user`` (``<pki>/<user>.crt`` and ``.key``), trusting
+    ``<pki>/ca.crt``."""
     cfg = {
         "apiVersion": "v1", "kind": "Config", "current-context": "local",
         "clusters": [{"name": "local", "cluster": {"server": server,

@@ -42,7 +42,8 @@ from hostutil import free_port, pid_alive, port_open, write_kubeconfig
 
 ROOT = HACK.parent
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-NODES = (("kwok-node-0", "zone-a"), ("kwok-node-1", "zone-b"), ("kwok-node-2", "zone-a"), ("kwok-node-3", "zone-b"))
+NODES = (("kwok-node-0", "zone-a"), ("kwok-node-1", "zone-b"), ("kwok-node-2", "zone-a"),
+         ("kwok-node-3", "zone-b"))
 SERVICE_CIDR = "10.96.0.0/16"
 START_TIMEOUT = 120.0
 
@@ -100,8 +101,8 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
                 "--unsafe-no-fsync=true", "--quota-backend-bytes=4294967296", "--log-level=warn"]
     if name == "kube-apiserver":
         return [str(bin_dir / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={ports['apiserver']}",
-                f"--cert-dir={d / 'data' / 'apiserver'}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                f"--secure-port={ports['apiserver']}", f"--cert-dir={d / 'data' / 'apiserver'}",
                 f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--client-ca-file={pki / 'ca.crt'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -113,10 +114,12 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
         return [str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1", f"--secure-port={ports['controller-manager']}",
-                f"--cert-dir={d / 'data' / 'controller-manager'}",  # its self-signed serving cert, not in /tmp
+                # its self-signed serving cert, not in /tmp
+                f"--cert-dir={d / 'data' / 'controller-manager'}",
                 "--leader-elect=false", "--enable-hostpath-provisioner=true",
                 f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
-                f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki / 'ca.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}", "--use-service-account-credentials=false",
                 "--concurrent-statefulset-syncs=10", "--concurrent-gc-syncs=20",
                 "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
@@ -180,7 +183,8 @@ def wait_for(what: str, check, *, timeout: float, d: Path, component: str, pid: 
             raise ClusterError(f"{component} exited while waiting for {what}; last log lines:\n"
                                f"{log_tail(d, component)}")
         time.sleep(0.25)
-    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; {component} log:\n{log_tail(d, component)}")
+    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; {component} log:\n"
+                       f"{log_tail(d, component)}")
 
 
 def kubectl(d: Path, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -197,7 +201,8 @@ def readyz(d: Path) -> bool:
 def node_manifest(name: str, zone: str) -> dict:
     return {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        "metadata": {"name": name,
+                     "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
                      "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                 "kubernetes.io/arch": "amd64", "type": "kwok",
                                 "topology.kubernetes.io/zone": zone}},
@@ -214,12 +219,12 @@ STORAGE_CLASS = {
 
 
 # KWOK (v0.7.0 and its main branch alike) ends a terminating pod with a delete by name, without the uid
-# precondition the kubelet has used since Kubernetes 1.3 (kubernetes/kubernetes#25224), and it queues one such
-# delete per update it sees of the terminating pod, its own first delete included (which sets the grace period to
-# 0 before removing the pod). A StatefulSet recreates a pod under the same name within milliseconds, so a delete
-# still queued for the old pod could remove the new one: in a rolling update, a pod restarted twice. The policy
-# refuses KWOK's deletes of pods that are not being deleted, which only such a stale delete can be; it does not
-# retry them.
+# precondition the kubelet has used since Kubernetes 1.3 (kubernetes/kubernetes#25224), and it queues one
+# such delete per update it sees of the terminating pod, its own first delete included (which sets the grace
+# period to 0 before removing the pod). A StatefulSet recreates a pod under the same name within
+# milliseconds, so a delete still queued for the old pod could remove the new one: in a rolling update, a pod
+# restarted twice. The policy refuses KWOK's deletes of pods that are not being deleted, which only such a
+# stale delete can be; it does not retry them.
 KWOK_USER = "kwok"
 KWOK_DELETE_POLICY = [
     {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
@@ -227,10 +232,11 @@ KWOK_DELETE_POLICY = [
      "spec": {"failurePolicy": "Fail",
               "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
                                                       "operations": ["DELETE"], "resources": ["pods"]}]},
-              "matchConditions": [{"name": "kwok", "expression": f"request.userInfo.username == '{KWOK_USER}'"}],
+              "matchConditions": [{"name": "kwok",
+                                   "expression": f"request.userInfo.username == '{KWOK_USER}'"}],
               "validations": [{"expression": "has(oldObject.metadata.deletionTimestamp)",
-                               "message": "kwok deletes only pods being deleted: this delete was meant for an "
-                                          "earlier pod of the same name"}]}},
+                               "message": "kwok deletes only pods being deleted: this delete was meant for "
+                                          "an earlier pod of the same name"}]}},
     {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
      "metadata": {"name": "kwok-deletes-terminating-pods-only"},
      "spec": {"policyName": "kwok-deletes-terminating-pods-only", "validationActions": ["Deny"]}},
@@ -292,9 +298,11 @@ def up() -> int:
     if unavailable and unavailable[1] and os.environ.get("CI") == "true":
         raise ClusterError(f"real nodes cannot come up under CI=true: {skipped}")
     make_certs(d / "pki", [] if skipped else realnodes.server_sans())
-    ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
+    ports = {k: free_port()
+             for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
     write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
-    write_kubeconfig(d / "kwok.kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}", user=KWOK_USER)
+    write_kubeconfig(d / "kwok.kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}",
+                     user=KWOK_USER)
     state = {"ports": ports, "pids": {}, "bin": str(bin_dir), "extra_args": {}}
     if audit_args(d):
         state["extra_args"]["kube-apiserver"] = audit_args(d)
@@ -339,7 +347,8 @@ def up() -> int:
             elif name == "kube-apiserver":
                 wait_for("/readyz", lambda: readyz(d), timeout=START_TIMEOUT, d=d, component=name, pid=pid)
                 create_objects(d)
-        wait_for("nodes Ready", lambda: nodes_ready(d), timeout=60, d=d, component="kwok", pid=state["pids"]["kwok"])
+        wait_for("nodes Ready", lambda: nodes_ready(d), timeout=60, d=d, component="kwok",
+                 pid=state["pids"]["kwok"])
         wait_for("default ServiceAccount", lambda: default_sa_exists(d), timeout=60, d=d,
                  component="kube-controller-manager", pid=state["pids"]["kube-controller-manager"])
         if nodes is not None:
@@ -366,7 +375,8 @@ def remove_provisioned_dirs(d: Path) -> None:
     for pv in json.loads(out.stdout).get("items", []):
         provisioner = pv.get("metadata", {}).get("annotations", {}).get("pv.kubernetes.io/provisioned-by")
         path = (pv.get("spec", {}).get("hostPath") or {}).get("path", "")
-        if provisioner == "kubernetes.io/host-path" and path.startswith("/tmp/hostpath_pv/") and ".." not in path:
+        if provisioner == "kubernetes.io/host-path" and path.startswith("/tmp/hostpath_pv/") and \
+                ".." not in path:
             run("rm", "-rf", path, check=False)
 
 

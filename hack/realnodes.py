@@ -78,8 +78,8 @@ KUBELET_SYSCTLS = {"vm.overcommit_memory": "1", "vm.panic_on_oom": "0", "kernel.
                    "kernel.panic_on_oops": "1", "kernel.keys.root_maxkeys": "1000000",
                    "kernel.keys.root_maxbytes": "25000000"}
 # Flipped by the CNI bridge plugin (ip_forward) and kube-proxy; saved and restored, not set.
-WATCHED_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.route_localnet",
-                   "net.ipv6.conf.all.forwarding")
+WATCHED_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
+                   "net.ipv4.conf.all.route_localnet", "net.ipv6.conf.all.forwarding")
 START_TIMEOUT = 120.0
 
 
@@ -146,7 +146,8 @@ def build_binaries() -> Path:
 def build_images() -> list[tuple[str, str]]:
     """(archive, image reference) pairs from hack/images.py, which builds them or reuses its cache."""
     script = images_script()
-    proc = subprocess.run([sys.executable, str(script), "build"], check=False, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, str(script), "build"], check=False, stdout=subprocess.PIPE,
+                          text=True)
     if proc.returncode != 0:
         raise RealNodeError("building the images failed (hack/images.py build; see above)")
     pairs = []
@@ -236,7 +237,8 @@ def guard_apiserver(port: int) -> None:
 def remove_iptables_chains() -> None:
     """Drops every KUBE-*, CNI-* and GUARD_CHAIN chain and each rule that mentions one, in every table."""
     def ours(text: str) -> bool:
-        return any(w.startswith(("KUBE-", "CNI-")) or w == GUARD_CHAIN for w in text.replace('"', " ").split())
+        return any(w.startswith(("KUBE-", "CNI-")) or w == GUARD_CHAIN
+                   for w in text.replace('"', " ").split())
 
     for save, restore in (("iptables-save", "iptables-restore"), ("ip6tables-save", "ip6tables-restore")):
         if not shutil.which(save):
@@ -385,7 +387,8 @@ def kubelet_config(base: Path, node: str, pki: Path, ports: dict, sock: Path) ->
         "oomScoreAdj": 0,
         "clusterDNS": [HOST_IP], "clusterDomain": CLUSTER_DOMAIN, "resolvConf": str(base / "resolv.conf"),
         "podLogsDir": str(base / "pod-logs"),
-        "registerWithTaints": [{"key": NODE_TAINT_KEY, "value": NODE_TAINT_VALUE, "effect": NODE_TAINT_EFFECT}],
+        "registerWithTaints": [{"key": NODE_TAINT_KEY, "value": NODE_TAINT_VALUE,
+                                "effect": NODE_TAINT_EFFECT}],
         # Images cannot be pulled again (no registry): never collect them.
         "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%",
@@ -533,11 +536,13 @@ class RealNodes:
         cfg = self.base / "containerd.toml"
         cfg.write_text(containerd_config(self.base, bin_dir, pause_image(rn["images"])))
         (self.base / "cni").mkdir(exist_ok=True)
-        (self.base / "cni" / "10-rocketmq-operator.conflist").write_text(json.dumps(cni_config(self.base), indent=2))
+        (self.base / "cni" / "10-rocketmq-operator.conflist").write_text(
+            json.dumps(cni_config(self.base), indent=2))
         t = time.monotonic()
         pid = spawn("containerd", [str(bin_dir / "containerd"), "--config", str(cfg), "--log-level", "warn"])
         ctr = [str(bin_dir / "ctr"), "--address", str(sock)]
-        self._wait_for("containerd", lambda: sock.exists() and run(*ctr, "version", check=False).returncode == 0,
+        self._wait_for("containerd",
+                       lambda: sock.exists() and run(*ctr, "version", check=False).returncode == 0,
                        timeout=60, d=self.d, component="containerd", pid=pid)
         self.timings.append(("containerd", time.monotonic() - t))
 
@@ -546,7 +551,8 @@ class RealNodes:
         # CoreDNS
         t = time.monotonic()
         (self.base / "Corefile").write_text(corefile(self.d / "kubeconfig"))
-        pid = spawn("coredns", [str(bin_dir / "coredns"), "-conf", str(self.base / "Corefile"), "-dns.port", "53"])
+        pid = spawn("coredns", [str(bin_dir / "coredns"), "-conf", str(self.base / "Corefile"),
+                                "-dns.port", "53"])
 
         def dns_answers() -> bool:
             try:
@@ -565,12 +571,13 @@ class RealNodes:
             nd = self.base / node
             nd.mkdir(parents=True, exist_ok=True)
             write_kubeconfig(nd / "kubeconfig", self.pki, server, f"kubelet-{node}")
-            (nd / "kubelet.json").write_text(json.dumps(kubelet_config(self.base, node, self.pki, ports, sock),
-                                                        indent=2))
+            (nd / "kubelet.json").write_text(
+                json.dumps(kubelet_config(self.base, node, self.pki, ports, sock), indent=2))
             labels = f"{NODE_LABEL_KEY}={NODE_LABEL_VALUE},topology.kubernetes.io/zone={NODE_ZONE}"
             pid = spawn(f"kubelet-{node}", [
-                str(bin_dir / "kubelet"), f"--config={nd / 'kubelet.json'}", f"--kubeconfig={nd / 'kubeconfig'}",
-                f"--root-dir={nd / 'kubelet'}", f"--cert-dir={nd / 'kubelet' / 'pki'}",
+                str(bin_dir / "kubelet"), f"--config={nd / 'kubelet.json'}",
+                f"--kubeconfig={nd / 'kubeconfig'}", f"--root-dir={nd / 'kubelet'}",
+                f"--cert-dir={nd / 'kubelet' / 'pki'}",
                 f"--hostname-override={node}", f"--node-ip={HOST_IP}", f"--node-labels={labels}", "--v=1"])
             self._wait_for(f"node {node} Ready", lambda n=node: node_ready(self._kubectl, self.d, n),
                            timeout=START_TIMEOUT, d=self.d, component=f"kubelet-{node}", pid=pid)
@@ -615,7 +622,8 @@ def cgroup_hierarchies() -> list[Path]:
     root = Path("/sys/fs/cgroup")
     if (root / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
         return [root]
-    return [p for p in sorted(root.iterdir()) if p.is_dir() and not p.is_symlink() and (p / "cgroup.procs").exists()]
+    return [p for p in sorted(root.iterdir())
+            if p.is_dir() and not p.is_symlink() and (p / "cgroup.procs").exists()]
 
 
 def make_cgroup_root() -> None:
@@ -739,7 +747,7 @@ def _anything_on_the_machine(base_dirs: list[Path], owner: Path | None) -> bool:
 
 def _kill_processes(d: Path, base_dirs: list[Path]) -> None:
     """The kubelet first (it would restart containers), then everything else: containerd, shims,
-    containers, CoreDNS, kube-proxy, until none is left (10 s at most)."""
+    containers, CoreDNS, kube-proxy, until none is left (100 rounds, 0.1 s apart)."""
     state_pids = hostutil.read_json(d / "state.json", {}).get("realnodes", {}).get("pids", {})
     for name in sorted(state_pids, key=lambda n: not n.startswith("kubelet")):
         pid = state_pids[name]
