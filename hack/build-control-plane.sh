@@ -4,22 +4,15 @@
 #
 # Prints the bin directory on the last line of stdout. Reuses a complete cache. Each step is timed and
 # a failure names the step that failed.
-set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
-source "$HACK_DIR/versions.env"
-
-CACHE_ROOT=${ROCKETMQ_OPERATOR_CACHE:-$HOME/.cache/rocketmq-operator}
 STAMP="k8s-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 OUT="$CACHE_ROOT/$STAMP"
 BIN="$OUT/bin"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
 
-complete() {
-  local b
-  for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || return 1; done
-}
+complete() { all_executable "$BIN" "${BINARIES[@]}"; }
 
 if complete; then
   echo "control plane binaries cached in $BIN" >&2
@@ -27,21 +20,9 @@ if complete; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "build-control-plane: 'go' is not on PATH; install Go >= 1.24" >&2; exit 1; }
+require_go 1.24
 mkdir -p "$BIN" "$OUT/src"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-
-step() {
-  # step NAME CMD...: runs CMD, prints its duration, names NAME when it fails.
-  local name=$1; shift
-  local start=$SECONDS
-  echo "==> $name" >&2
-  if ! "$@" >&2; then
-    echo "build-control-plane: step '$name' FAILED after $((SECONDS - start))s" >&2
-    exit 1
-  fi
-  echo "    $name took $((SECONDS - start))s" >&2
-}
+export CGO_ENABLED=0
 
 kube_gomod() {
   local dir=$OUT/src/kubernetes minor
@@ -62,20 +43,6 @@ kube_gomod() {
     echo ")"
   } >"$dir/go.mod"
   grep -c ' => k8s.io/' "$dir/go.mod" | sed 's/^/    staging modules replaced: /' >&2
-}
-
-kube_ldflags() {
-  local major minor
-  major=$(echo "$KUBE_VERSION" | sed 's/^v\([0-9]*\)\..*/\1/')
-  minor=$(echo "$KUBE_VERSION" | sed 's/^v[0-9]*\.\([0-9]*\)\..*/\1/')
-  local f="-s -w" pkg key val
-  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-    for kv in "gitVersion=$KUBE_VERSION" "gitMajor=$major" "gitMinor=$minor" "gitTreeState=clean" \
-              "buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; do
-      f+=" -X $pkg.$kv"
-    done
-  done
-  echo "$f"
 }
 
 kube_download() { (cd "$OUT/src/kubernetes" && go mod download k8s.io/kubernetes && go list -deps k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler >/dev/null); }
@@ -110,7 +77,7 @@ GOSRC
   (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" . && mv "$BIN/etcd.tmp" "$BIN/etcd")
 }
 
-kwok_build() { GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
+kwok_build() { gobin_install "$BIN" 0 "" "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; }
 
 TOTAL=$SECONDS
 echo "building local control plane into $BIN (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)" >&2

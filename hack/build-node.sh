@@ -12,13 +12,9 @@
 #   libseccomp-dev runc's seccomp support links libseccomp through cgo; without it runc cannot apply
 #                 the RuntimeDefault seccomp profile the operator's own Deployment asks for.
 #   conntrack     kube-proxy clears stale UDP conntrack entries (DNS) with it.
-set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
 
-HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
-source "$HACK_DIR/versions.env"
-
-CACHE_ROOT=${ROCKETMQ_OPERATOR_CACHE:-$HOME/.cache/rocketmq-operator}
 CP_STAMP="k8s-${KUBE_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 KUBE_SRC="$CACHE_ROOT/$CP_STAMP/src/kubernetes"
 STAMP="node-k8s-${KUBE_VERSION}_containerd-${CONTAINERD_VERSION}_runc-${RUNC_VERSION}_cni-${CNI_PLUGINS_VERSION}_coredns-${COREDNS_VERSION}"
@@ -28,28 +24,13 @@ CNI_PLUGINS=(bridge host-local loopback portmap)
 BINARIES=(kubelet kube-proxy containerd ctr containerd-shim-runc-v2 runc coredns "${CNI_PLUGINS[@]/#/cni/}")
 DEBIAN_PACKAGES=(iptables libseccomp-dev conntrack)
 
-complete() {
-  local b
-  for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || return 1; done
-}
+complete() { all_executable "$BIN" "${BINARIES[@]}"; }
 
 missing_packages() {
   local p
   for p in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
   done
-}
-
-step() {
-  # step NAME CMD...: runs CMD, prints its duration, names NAME when it fails.
-  local name=$1; shift
-  local start=$SECONDS
-  echo "==> $name" >&2
-  if ! "$@" >&2; then
-    echo "build-node: step '$name' FAILED after $((SECONDS - start))s" >&2
-    exit 1
-  fi
-  echo "    $name took $((SECONDS - start))s" >&2
 }
 
 debian_packages() {
@@ -68,22 +49,8 @@ if complete && [[ -z $(missing_packages) ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "build-node: 'go' is not on PATH; install Go >= 1.26" >&2; exit 1; }
+require_go 1.26
 mkdir -p "$BIN/cni" "$OUT/src"
-export GOFLAGS=-mod=mod GOTOOLCHAIN=local
-
-kube_ldflags() {
-  local major minor f="-s -w" pkg kv
-  major=$(echo "$KUBE_VERSION" | sed 's/^v\([0-9]*\)\..*/\1/')
-  minor=$(echo "$KUBE_VERSION" | sed 's/^v[0-9]*\.\([0-9]*\)\..*/\1/')
-  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-    for kv in "gitVersion=$KUBE_VERSION" "gitMajor=$major" "gitMinor=$minor" "gitTreeState=clean" \
-              "buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; do
-      f+=" -X $pkg.$kv"
-    done
-  done
-  echo "$f"
-}
 
 kube_gomod() {
   # The control plane's script writes the wrapper go.mod (and builds the control plane if missing).
@@ -95,12 +62,6 @@ kube_build() {
   local cmd=$1
   (cd "$KUBE_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "$(kube_ldflags)" -o "$BIN/$cmd.tmp" \
     "k8s.io/kubernetes/cmd/$cmd" && mv "$BIN/$cmd.tmp" "$BIN/$cmd")
-}
-
-gobin_install() {
-  # gobin_install DIR CGO TAGS LDFLAGS PACKAGE@VERSION...: go install into DIR.
-  local dir=$1 cgo=$2 tags=$3 ldflags=$4; shift 4
-  GOBIN="$dir" CGO_ENABLED=$cgo go install -trimpath -tags "$tags" -ldflags "$ldflags" "$@"
 }
 
 containerd_build() {

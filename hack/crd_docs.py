@@ -33,7 +33,8 @@ it is (their inner fields are the Kubernetes API's).
 """
 
 # The API server refuses a description on a CRD's root metadata, so the page says it here.
-METADATA = "Standard Kubernetes object metadata; the annotations the operator reads are in the kind's description."
+METADATA = ("Standard Kubernetes object metadata; the annotations the operator reads are in the kind's "
+            "description.")
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ def constraints(field: Field) -> str:
         parts.append(f"default `{_literal(s['default'])}`")
     if "enum" in s:
         parts.append("one of " + ", ".join(f"`{v}`" for v in s["enum"]))
-    for key, word in (("minimum", "≥"), ("maximum", "≤"), ("minLength", "length ≥"), ("maxLength", "length ≤"),
-                      ("maxItems", "items ≤"), ("maxProperties", "entries ≤")):
+    for key, word in (("minimum", "≥"), ("maximum", "≤"), ("minLength", "length ≥"),
+                      ("maxLength", "length ≤"), ("maxItems", "items ≤"), ("maxProperties", "entries ≤")):
         if key in s:
             parts.append(f"{word} {s[key]}")
     if "pattern" in s:

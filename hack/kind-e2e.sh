@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The e2e suite against a kind cluster (needs a Docker engine): installs a pinned kind, creates a
 # cluster, builds and loads the operator image, deploys the manifests, runs tests/e2e against it.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source hack/versions.env
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh" || exit 1
+cd "$REPO_ROOT"
 CLUSTER=${KIND_CLUSTER:-rocketmq-operator}
 IMAGE=${IMAGE:-rocketmq-operator:dev}
 GOBIN=${GOBIN:-$(go env GOPATH)/bin}

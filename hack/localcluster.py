@@ -25,10 +25,10 @@ Standard library only, so it runs before the project's virtualenv exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,11 +36,14 @@ from pathlib import Path
 
 HACK = Path(__file__).resolve().parent
 sys.path.insert(0, str(HACK))
-import realnodes  # hack/ is not a package; localcluster.py runs as a script
+import hostutil  # hack/ is not a package; localcluster.py runs as a script
+import realnodes
+from hostutil import free_port, pid_alive, port_open, write_kubeconfig
 
 ROOT = HACK.parent
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-NODES = (("kwok-node-0", "zone-a"), ("kwok-node-1", "zone-b"), ("kwok-node-2", "zone-a"), ("kwok-node-3", "zone-b"))
+NODES = (("kwok-node-0", "zone-a"), ("kwok-node-1", "zone-b"), ("kwok-node-2", "zone-a"),
+         ("kwok-node-3", "zone-b"))
 SERVICE_CIDR = "10.96.0.0/16"
 START_TIMEOUT = 120.0
 
@@ -53,34 +56,9 @@ def cluster_dir() -> Path:
     return Path(os.environ.get("LOCAL_CLUSTER_DIR") or ROOT / ".cluster").resolve()
 
 
-def log(msg: str) -> None:
-    print(f"[localcluster] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, check=False, capture_output=True, text=True, **kw)
-    if check and proc.returncode != 0:
-        raise ClusterError(f"{' '.join(args[:3])} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
+log = hostutil.logger("localcluster")
+# run(*args, check=True, **kw): output captured as text; a failure raises ClusterError.
+run = functools.partial(hostutil.run, error=ClusterError, words=3)
 
 
 # ---------------------------------------------------------------- certificates
@@ -96,26 +74,11 @@ def make_certs(pki: Path, extra_sans: list[str] = ()) -> None:
         "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
         "extendedKeyUsage=serverAuth\n")
     (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name, subj, ext in (("apiserver", "/CN=kube-apiserver", "server.ext"),
+    hostutil.sign_certs(o, (("apiserver", "/CN=kube-apiserver", "server.ext"),
                             ("admin", "/O=system:masters/CN=local-admin", "client.ext"),
-                            ("kwok", f"/O=system:masters/CN={KWOK_USER}", "client.ext")):
-        o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
-        o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-          "-out", f"{name}.crt", "-days", "3650", "-extfile", ext)
+                            ("kwok", f"/O=system:masters/CN={KWOK_USER}", "client.ext")))
     o("genrsa", "-out", "sa.key", "2048")
     o("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
-
-
-def write_kubeconfig(path: Path, pki: Path, server: str, user: str = "admin") -> None:
-    cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local", "cluster": {"server": server,
-                                                   "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
-                                          "client-key": str(pki / f"{user}.key")}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
-    }
-    path.write_text(json.dumps(cfg, indent=2))  # JSON is valid YAML
 
 
 # ---------------------------------------------------------------- processes
@@ -138,8 +101,8 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
                 "--unsafe-no-fsync=true", "--quota-backend-bytes=4294967296", "--log-level=warn"]
     if name == "kube-apiserver":
         return [str(bin_dir / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={ports['apiserver']}",
-                f"--cert-dir={d / 'data' / 'apiserver'}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                f"--secure-port={ports['apiserver']}", f"--cert-dir={d / 'data' / 'apiserver'}",
                 f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--client-ca-file={pki / 'ca.crt'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -151,10 +114,12 @@ def _component_args(name: str, bin_dir: Path, d: Path, ports: dict[str, int]) ->
         return [str(bin_dir / "kube-controller-manager"), f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1", f"--secure-port={ports['controller-manager']}",
-                f"--cert-dir={d / 'data' / 'controller-manager'}",  # its self-signed serving cert, not in /tmp
+                # its self-signed serving cert, not in /tmp
+                f"--cert-dir={d / 'data' / 'controller-manager'}",
                 "--leader-elect=false", "--enable-hostpath-provisioner=true",
                 f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}",
-                f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki / 'ca.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}", "--use-service-account-credentials=false",
                 "--concurrent-statefulset-syncs=10", "--concurrent-gc-syncs=20",
                 "--kube-api-qps=200", "--kube-api-burst=400", "--v=1"]
@@ -218,13 +183,8 @@ def wait_for(what: str, check, *, timeout: float, d: Path, component: str, pid: 
             raise ClusterError(f"{component} exited while waiting for {what}; last log lines:\n"
                                f"{log_tail(d, component)}")
         time.sleep(0.25)
-    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; {component} log:\n{log_tail(d, component)}")
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; {component} log:\n"
+                       f"{log_tail(d, component)}")
 
 
 def kubectl(d: Path, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -241,7 +201,8 @@ def readyz(d: Path) -> bool:
 def node_manifest(name: str, zone: str) -> dict:
     return {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        "metadata": {"name": name,
+                     "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
                      "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                 "kubernetes.io/arch": "amd64", "type": "kwok",
                                 "topology.kubernetes.io/zone": zone}},
@@ -258,12 +219,12 @@ STORAGE_CLASS = {
 
 
 # KWOK (v0.7.0 and its main branch alike) ends a terminating pod with a delete by name, without the uid
-# precondition the kubelet has used since Kubernetes 1.3 (kubernetes/kubernetes#25224), and it queues one such
-# delete per update it sees of the terminating pod, its own first delete included (which sets the grace period to
-# 0 before removing the pod). A StatefulSet recreates a pod under the same name within milliseconds, so a delete
-# still queued for the old pod could remove the new one: in a rolling update, a pod restarted twice. The policy
-# refuses KWOK's deletes of pods that are not being deleted, which only such a stale delete can be; it does not
-# retry them.
+# precondition the kubelet has used since Kubernetes 1.3 (kubernetes/kubernetes#25224), and it queues one
+# such delete per update it sees of the terminating pod, its own first delete included (which sets the grace
+# period to 0 before removing the pod). A StatefulSet recreates a pod under the same name within
+# milliseconds, so a delete still queued for the old pod could remove the new one: in a rolling update, a pod
+# restarted twice. The policy refuses KWOK's deletes of pods that are not being deleted, which only such a
+# stale delete can be; it does not retry them.
 KWOK_USER = "kwok"
 KWOK_DELETE_POLICY = [
     {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
@@ -271,10 +232,11 @@ KWOK_DELETE_POLICY = [
      "spec": {"failurePolicy": "Fail",
               "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
                                                       "operations": ["DELETE"], "resources": ["pods"]}]},
-              "matchConditions": [{"name": "kwok", "expression": f"request.userInfo.username == '{KWOK_USER}'"}],
+              "matchConditions": [{"name": "kwok",
+                                   "expression": f"request.userInfo.username == '{KWOK_USER}'"}],
               "validations": [{"expression": "has(oldObject.metadata.deletionTimestamp)",
-                               "message": "kwok deletes only pods being deleted: this delete was meant for an "
-                                          "earlier pod of the same name"}]}},
+                               "message": "kwok deletes only pods being deleted: this delete was meant for "
+                                          "an earlier pod of the same name"}]}},
     {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
      "metadata": {"name": "kwok-deletes-terminating-pods-only"},
      "spec": {"policyName": "kwok-deletes-terminating-pods-only", "validationActions": ["Deny"]}},
@@ -307,23 +269,16 @@ def state_path(d: Path) -> Path:
 
 
 def read_state(d: Path) -> dict | None:
-    try:
-        return json.loads(state_path(d).read_text())
-    except (OSError, ValueError):
-        return None
+    return hostutil.read_json(state_path(d))
 
 
 def running(d: Path) -> bool:
-    state = read_state(d)
-    return bool(state) and any(pid_alive(p) for p in state.get("pids", {}).values())
+    return hostutil.any_pid_alive(read_state(d))
 
 
 def build_binaries() -> Path:
-    proc = subprocess.run(["bash", str(HACK / "build-control-plane.sh")], check=False, stdout=subprocess.PIPE,
-                          text=True)
-    if proc.returncode != 0:
-        raise ClusterError("building the control plane failed (see the step named above)")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return hostutil.built_path(HACK / "build-control-plane.sh",
+                               ClusterError("building the control plane failed (see the step named above)"))
 
 
 def up() -> int:
@@ -343,9 +298,11 @@ def up() -> int:
     if unavailable and unavailable[1] and os.environ.get("CI") == "true":
         raise ClusterError(f"real nodes cannot come up under CI=true: {skipped}")
     make_certs(d / "pki", [] if skipped else realnodes.server_sans())
-    ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
+    ports = {k: free_port()
+             for k in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")}
     write_kubeconfig(d / "kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}")
-    write_kubeconfig(d / "kwok.kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}", user=KWOK_USER)
+    write_kubeconfig(d / "kwok.kubeconfig", d / "pki", f"https://127.0.0.1:{ports['apiserver']}",
+                     user=KWOK_USER)
     state = {"ports": ports, "pids": {}, "bin": str(bin_dir), "extra_args": {}}
     if audit_args(d):
         state["extra_args"]["kube-apiserver"] = audit_args(d)
@@ -390,7 +347,8 @@ def up() -> int:
             elif name == "kube-apiserver":
                 wait_for("/readyz", lambda: readyz(d), timeout=START_TIMEOUT, d=d, component=name, pid=pid)
                 create_objects(d)
-        wait_for("nodes Ready", lambda: nodes_ready(d), timeout=60, d=d, component="kwok", pid=state["pids"]["kwok"])
+        wait_for("nodes Ready", lambda: nodes_ready(d), timeout=60, d=d, component="kwok",
+                 pid=state["pids"]["kwok"])
         wait_for("default ServiceAccount", lambda: default_sa_exists(d), timeout=60, d=d,
                  component="kube-controller-manager", pid=state["pids"]["kube-controller-manager"])
         if nodes is not None:
@@ -408,19 +366,6 @@ def up() -> int:
     return 0
 
 
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(pid):
-            time.sleep(0.1)
-        if not pid_alive(pid):
-            return
-
-
 def remove_provisioned_dirs(d: Path) -> None:
     """The host directories the controller manager's host-path provisioner made for this cluster's
     volumes (real-node pods write into them; the provisioner only removes them when a claim goes)."""
@@ -430,7 +375,8 @@ def remove_provisioned_dirs(d: Path) -> None:
     for pv in json.loads(out.stdout).get("items", []):
         provisioner = pv.get("metadata", {}).get("annotations", {}).get("pv.kubernetes.io/provisioned-by")
         path = (pv.get("spec", {}).get("hostPath") or {}).get("path", "")
-        if provisioner == "kubernetes.io/host-path" and path.startswith("/tmp/hostpath_pv/") and ".." not in path:
+        if provisioner == "kubernetes.io/host-path" and path.startswith("/tmp/hostpath_pv/") and \
+                ".." not in path:
             run("rm", "-rf", path, check=False)
 
 
@@ -444,7 +390,7 @@ def down(quiet: bool = False, keep_logs: bool = False) -> int:
         for name in reversed(COMPONENTS):
             pid = state.get("pids", {}).get(name)
             if pid:
-                stop_pid(pid)
+                hostutil.stop_group(pid)
     if d.exists():
         for child in d.iterdir():
             if keep_logs and child.name == "logs":

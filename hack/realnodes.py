@@ -26,6 +26,7 @@ nothing is forwarded off the machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +42,11 @@ from pathlib import Path
 
 HACK = Path(__file__).resolve().parent
 ROOT = HACK.parent
+if str(HACK) not in sys.path:  # hack/ is not a package; tests/e2e/realnode.py loads this file by path
+    sys.path.insert(0, str(HACK))
+import hostutil
+from hostutil import cmdline, free_port, kill_all, pid_alive, process_start, write_kubeconfig
+from imagebuild.oci import normalized_ref  # the name an image's archive gives it, which pods resolve to
 
 # What tests import (tests/e2e/realnode.py re-exports these): real nodes carry the label and the taint,
 # so pods land there only with a matching nodeSelector and toleration.
@@ -72,8 +78,8 @@ KUBELET_SYSCTLS = {"vm.overcommit_memory": "1", "vm.panic_on_oom": "0", "kernel.
                    "kernel.panic_on_oops": "1", "kernel.keys.root_maxkeys": "1000000",
                    "kernel.keys.root_maxbytes": "25000000"}
 # Flipped by the CNI bridge plugin (ip_forward) and kube-proxy; saved and restored, not set.
-WATCHED_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.route_localnet",
-                   "net.ipv6.conf.all.forwarding")
+WATCHED_SYSCTLS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables",
+                   "net.ipv4.conf.all.route_localnet", "net.ipv6.conf.all.forwarding")
 START_TIMEOUT = 120.0
 
 
@@ -81,21 +87,10 @@ class RealNodeError(RuntimeError):
     pass
 
 
-def log(msg: str) -> None:
-    print(f"[realnodes] {msg}", file=sys.stderr, flush=True)
-
-
-def run(*args: str, check: bool = True, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, check=False, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and proc.returncode != 0:
-        raise RealNodeError(f"{' '.join(args[:4])} failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
-    return proc
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+log = hostutil.logger("realnodes")
+# run(*args, check=True, timeout=300, **kw): output captured as text; a failure raises RealNodeError with
+# the last 2000 characters of what the command printed.
+run = functools.partial(hostutil.run, error=RealNodeError, words=4, tail=2000, timeout=300)
 
 
 # ---------------------------------------------------------------- whether to run them
@@ -127,8 +122,8 @@ def images_script() -> Path:
 def owner_dir() -> Path | None:
     """The cluster directory that owns this machine's real nodes (written by ``prepare``)."""
     try:
-        return Path(json.loads(OWNER_FILE.read_text())["dir"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return Path(hostutil.read_json(OWNER_FILE)["dir"])
+    except (KeyError, TypeError):  # no owner file (None), or not one ``prepare`` wrote
         return None
 
 
@@ -140,45 +135,19 @@ def owner_alive(d: Path) -> bool:
             return True
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    try:
-        state = json.loads((d / "state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return any(pid_alive(p) for p in state.get("pids", {}).values())
-
-
-def process_start(pid: int) -> str | None:
-    """The start time of a process (in clock ticks since boot), so that a reused pid is not mistaken."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return hostutil.any_pid_alive(hostutil.read_json(d / "state.json"))
 
 
 def build_binaries() -> Path:
-    proc = subprocess.run(["bash", str(HACK / "build-node.sh")], check=False, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise RealNodeError("building the node binaries failed (see the step named above)")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return hostutil.built_path(HACK / "build-node.sh",
+                               RealNodeError("building the node binaries failed (see the step named above)"))
 
 
 def build_images() -> list[tuple[str, str]]:
     """(archive, image reference) pairs from hack/images.py, which builds them or reuses its cache."""
     script = images_script()
-    proc = subprocess.run([sys.executable, str(script), "build"], check=False, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, str(script), "build"], check=False, stdout=subprocess.PIPE,
+                          text=True)
     if proc.returncode != 0:
         raise RealNodeError("building the images failed (hack/images.py build; see above)")
     pairs = []
@@ -210,10 +179,7 @@ def make_certs(pki: Path) -> None:
     for node in NODE_NAMES:
         certs += [(f"kubelet-{node}", f"/O=system:nodes/CN=system:node:{node}", "client.ext"),
                   (f"kubelet-serving-{node}", f"/CN={node}", "kubelet-serving.ext")]
-    for name, subj, ext in certs:
-        o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
-        o("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-          "-out", f"{name}.crt", "-days", "3650", "-extfile", ext)
+    hostutil.sign_certs(o, certs)
 
 
 def apiserver_args(pki: Path) -> list[str]:
@@ -271,7 +237,8 @@ def guard_apiserver(port: int) -> None:
 def remove_iptables_chains() -> None:
     """Drops every KUBE-*, CNI-* and GUARD_CHAIN chain and each rule that mentions one, in every table."""
     def ours(text: str) -> bool:
-        return any(w.startswith(("KUBE-", "CNI-")) or w == GUARD_CHAIN for w in text.replace('"', " ").split())
+        return any(w.startswith(("KUBE-", "CNI-")) or w == GUARD_CHAIN
+                   for w in text.replace('"', " ").split())
 
     for save, restore in (("iptables-save", "iptables-restore"), ("ip6tables-save", "ip6tables-restore")):
         if not shutil.which(save):
@@ -420,7 +387,8 @@ def kubelet_config(base: Path, node: str, pki: Path, ports: dict, sock: Path) ->
         "oomScoreAdj": 0,
         "clusterDNS": [HOST_IP], "clusterDomain": CLUSTER_DOMAIN, "resolvConf": str(base / "resolv.conf"),
         "podLogsDir": str(base / "pod-logs"),
-        "registerWithTaints": [{"key": NODE_TAINT_KEY, "value": NODE_TAINT_VALUE, "effect": NODE_TAINT_EFFECT}],
+        "registerWithTaints": [{"key": NODE_TAINT_KEY, "value": NODE_TAINT_VALUE,
+                                "effect": NODE_TAINT_EFFECT}],
         # Images cannot be pulled again (no registry): never collect them.
         "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%",
@@ -449,16 +417,6 @@ def kube_proxy_config(kubeconfig: Path, node: str, ports: dict) -> dict:
         "iptables": {"localhostNodePorts": False, "masqueradeAll": False},
         "oomScoreAdj": 0,
     }
-
-
-def write_kubeconfig(path: Path, pki: Path, server: str, user: str) -> None:
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": user, "user": {"client-certificate": str(pki / f"{user}.crt"),
-                                          "client-key": str(pki / f"{user}.key")}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
-    }, indent=2))
 
 
 # ---------------------------------------------------------------- checks
@@ -578,11 +536,13 @@ class RealNodes:
         cfg = self.base / "containerd.toml"
         cfg.write_text(containerd_config(self.base, bin_dir, pause_image(rn["images"])))
         (self.base / "cni").mkdir(exist_ok=True)
-        (self.base / "cni" / "10-rocketmq-operator.conflist").write_text(json.dumps(cni_config(self.base), indent=2))
+        (self.base / "cni" / "10-rocketmq-operator.conflist").write_text(
+            json.dumps(cni_config(self.base), indent=2))
         t = time.monotonic()
         pid = spawn("containerd", [str(bin_dir / "containerd"), "--config", str(cfg), "--log-level", "warn"])
         ctr = [str(bin_dir / "ctr"), "--address", str(sock)]
-        self._wait_for("containerd", lambda: sock.exists() and run(*ctr, "version", check=False).returncode == 0,
+        self._wait_for("containerd",
+                       lambda: sock.exists() and run(*ctr, "version", check=False).returncode == 0,
                        timeout=60, d=self.d, component="containerd", pid=pid)
         self.timings.append(("containerd", time.monotonic() - t))
 
@@ -591,7 +551,8 @@ class RealNodes:
         # CoreDNS
         t = time.monotonic()
         (self.base / "Corefile").write_text(corefile(self.d / "kubeconfig"))
-        pid = spawn("coredns", [str(bin_dir / "coredns"), "-conf", str(self.base / "Corefile"), "-dns.port", "53"])
+        pid = spawn("coredns", [str(bin_dir / "coredns"), "-conf", str(self.base / "Corefile"),
+                                "-dns.port", "53"])
 
         def dns_answers() -> bool:
             try:
@@ -610,12 +571,13 @@ class RealNodes:
             nd = self.base / node
             nd.mkdir(parents=True, exist_ok=True)
             write_kubeconfig(nd / "kubeconfig", self.pki, server, f"kubelet-{node}")
-            (nd / "kubelet.json").write_text(json.dumps(kubelet_config(self.base, node, self.pki, ports, sock),
-                                                        indent=2))
+            (nd / "kubelet.json").write_text(
+                json.dumps(kubelet_config(self.base, node, self.pki, ports, sock), indent=2))
             labels = f"{NODE_LABEL_KEY}={NODE_LABEL_VALUE},topology.kubernetes.io/zone={NODE_ZONE}"
             pid = spawn(f"kubelet-{node}", [
-                str(bin_dir / "kubelet"), f"--config={nd / 'kubelet.json'}", f"--kubeconfig={nd / 'kubeconfig'}",
-                f"--root-dir={nd / 'kubelet'}", f"--cert-dir={nd / 'kubelet' / 'pki'}",
+                str(bin_dir / "kubelet"), f"--config={nd / 'kubelet.json'}",
+                f"--kubeconfig={nd / 'kubeconfig'}", f"--root-dir={nd / 'kubelet'}",
+                f"--cert-dir={nd / 'kubelet' / 'pki'}",
                 f"--hostname-override={node}", f"--node-ip={HOST_IP}", f"--node-labels={labels}", "--v=1"])
             self._wait_for(f"node {node} Ready", lambda n=node: node_ready(self._kubectl, self.d, n),
                            timeout=START_TIMEOUT, d=self.d, component=f"kubelet-{node}", pid=pid)
@@ -631,17 +593,6 @@ class RealNodes:
         self.timings.append(("kube-proxy", time.monotonic() - t))
         rn["nodes"] = list(NODE_NAMES)
         save_state()
-
-
-def normalized_ref(ref: str) -> str:
-    """The name the CRI looks an image up by: ``apache/rocketmq:5.3.3`` is
-    ``docker.io/apache/rocketmq:5.3.3``, ``rocketmq-operator:dev`` is ``docker.io/library/rocketmq-operator:dev``."""
-    first, sep, _ = ref.partition("/")
-    if not sep:
-        return f"docker.io/library/{ref}"
-    if "." in first or ":" in first or first == "localhost":
-        return ref
-    return f"docker.io/{ref}"
 
 
 def import_images(ctr: list[str], images: list[tuple[str, str]]) -> None:
@@ -671,7 +622,8 @@ def cgroup_hierarchies() -> list[Path]:
     root = Path("/sys/fs/cgroup")
     if (root / "cgroup.controllers").exists():  # cgroup v2: one hierarchy
         return [root]
-    return [p for p in sorted(root.iterdir()) if p.is_dir() and not p.is_symlink() and (p / "cgroup.procs").exists()]
+    return [p for p in sorted(root.iterdir())
+            if p.is_dir() and not p.is_symlink() and (p / "cgroup.procs").exists()]
 
 
 def make_cgroup_root() -> None:
@@ -720,13 +672,6 @@ def remove_cgroups() -> list[str]:
 
 # ---------------------------------------------------------------- teardown
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _our_processes(d: Path) -> list[int]:
     """kubelet, containerd, shims, CoreDNS and kube-proxy of this cluster's real nodes, found by the paths
     on their command lines (so a crashed run with no state file is cleaned up too)."""
@@ -735,18 +680,10 @@ def _our_processes(d: Path) -> list[int]:
     pids = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit() and int(p.name) != me:
-            cmd = _cmdline(int(p.name))
+            cmd = cmdline(int(p.name))
             if any(m in cmd for m in marks):
                 pids.append(int(p.name))
     return pids
-
-
-def _kill_all(pids, sig=signal.SIGKILL) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _mounts_under(prefixes: tuple[str, ...]) -> list[str]:
@@ -768,35 +705,54 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
     ``leftovers`` (at bring-up) also what a crashed run of another cluster directory left behind; never
     the real nodes of another cluster that is running or coming up."""
     owner = owner_dir()
+    base_dirs = _base_dirs_to_remove(d, owner, leftovers)
+    if base_dirs is None:  # the machine-wide side is not ours: no mounts in our directory either
+        shutil.rmtree(d / "realnodes", ignore_errors=True)
+        return
+    if not _anything_on_the_machine(base_dirs, owner):
+        return
+    t = time.monotonic()
+    _kill_processes(d, base_dirs)
+    _unmount(base_dirs)
+    left = remove_cgroups()
+    _remove_network()
+    _restore_kernel_settings(base_dirs)
+    _remove_files_outside_our_dirs(base_dirs)
+    _remove_our_dirs(base_dirs)
+    if left:
+        log(f"warning: cgroups left behind (busy): {', '.join(left[:5])}")
+    if not quiet:
+        log(f"real nodes removed in {time.monotonic() - t:.1f}s")
+
+
+def _base_dirs_to_remove(d: Path, owner: Path | None, leftovers: bool) -> list[Path] | None:
+    """The real-node directories whose machine-wide side teardown removes: ``d``'s, and with ``leftovers``
+    a dead owner's too. None when that side is not ours to remove: another cluster owns it and is alive
+    (or ``leftovers`` is not set), or nobody owns it and ``leftovers`` is not set."""
     base = d / "realnodes"
     if owner is not None and owner != d:
         if not leftovers or owner_alive(owner):
-            shutil.rmtree(base, ignore_errors=True)  # no mounts there: the machine-wide side is not ours
-            return
-        base_dirs = [owner / "realnodes", base]
-    elif owner is None and not leftovers:
-        shutil.rmtree(base, ignore_errors=True)
-        return
-    else:
-        base_dirs = [base]
-    found_any = any(b.exists() for b in base_dirs) or RUN_DIR.exists() or owner is not None or \
+            return None
+        return [owner / "realnodes", base]
+    if owner is None and not leftovers:
+        return None
+    return [base]
+
+
+def _anything_on_the_machine(base_dirs: list[Path], owner: Path | None) -> bool:
+    """Whether real nodes left anything to remove: their directories, RUN_DIR, the owner file, the bridge."""
+    return any(b.exists() for b in base_dirs) or RUN_DIR.exists() or owner is not None or \
         Path(f"/sys/class/net/{BRIDGE}").exists()
-    if not found_any:
-        return
-    t = time.monotonic()
-    state_pids = {}
-    try:
-        state_pids = json.loads((d / "state.json").read_text()).get("realnodes", {}).get("pids", {})
-    except (OSError, ValueError):
-        pass
-    # Processes: the kubelet first (it would restart containers), then everything else.
+
+
+def _kill_processes(d: Path, base_dirs: list[Path]) -> None:
+    """The kubelet first (it would restart containers), then everything else: containerd, shims,
+    containers, CoreDNS, kube-proxy, until none is left (100 rounds, 0.1 s apart)."""
+    state_pids = hostutil.read_json(d / "state.json", {}).get("realnodes", {}).get("pids", {})
     for name in sorted(state_pids, key=lambda n: not n.startswith("kubelet")):
         pid = state_pids[name]
         if pid_alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            hostutil.signal_group(pid, signal.SIGKILL)
     for _ in range(100):
         pids = set()
         for b in base_dirs:
@@ -805,15 +761,20 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
         pids = {p for p in pids if pid_alive(p)}
         if not pids:
             break
-        _kill_all(pids)
+        kill_all(pids)
         time.sleep(0.1)
-    # Mounts: container root filesystems, volumes, network namespaces.
+
+
+def _unmount(base_dirs: list[Path]) -> None:
+    """Container root filesystems, volumes, network namespaces: lazily when busy."""
     prefixes = tuple(str(p) for p in (*base_dirs, RUN_DIR))
     for mp in _mounts_under(prefixes):
         if subprocess.run(["umount", mp], check=False, capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", mp], check=False, capture_output=True)
-    left = remove_cgroups()
-    # Network: veths on the bridge, the bridge, iptables.
+
+
+def _remove_network() -> None:
+    """The veths on the bridge, the bridge, the iptables chains."""
     links = run("ip", "-o", "link", "show", "master", BRIDGE, check=False).stdout
     for line in links.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
@@ -821,7 +782,10 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         run("ip", "link", "del", BRIDGE, check=False)
     remove_iptables_chains()
-    # Kernel settings.
+
+
+def _restore_kernel_settings(base_dirs: list[Path]) -> None:
+    """The values ``prepare`` saved; one that cannot be written back is a warning."""
     for b in base_dirs:
         saved_file = b / "sysctl.saved.json"
         if saved_file.exists():
@@ -831,7 +795,11 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
                         write_sysctl(k, v)
                     except RealNodeError as e:
                         log(f"warning: {e}")
-    # Files the components put outside our directories.
+
+
+def _remove_files_outside_our_dirs(base_dirs: list[Path]) -> None:
+    """What the components put in the machine's directories: CNI results, the kubelet's device-plugin
+    socket, its pod-log symlinks, the shims' sockets."""
     sandboxes = _our_sandbox_ids()
     if CNI_CACHE_DIR.is_dir():
         for f in CNI_CACHE_DIR.iterdir():
@@ -847,11 +815,13 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
             except OSError:
                 pass
     _remove_shim_sockets()
+
+
+def _remove_our_dirs(base_dirs: list[Path]) -> None:
+    """The fixed directories ``prepare`` created (when empty), the real-node directories, ``RUN_DIR`` and
+    ``OWNER_FILE``."""
     for b in base_dirs:
-        try:
-            created = json.loads((b / "created-dirs.json").read_text())
-        except (OSError, ValueError):
-            created = []
+        created = hostutil.read_json(b / "created-dirs.json", [])
         for c in sorted(created, key=lambda p: -p.count("/")):
             try:
                 os.rmdir(c)  # only when empty: anything else in it is not ours
@@ -860,10 +830,6 @@ def teardown(d: Path, quiet: bool = False, leftovers: bool = False) -> None:
         shutil.rmtree(b, ignore_errors=True)
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     OWNER_FILE.unlink(missing_ok=True)
-    if left:
-        log(f"warning: cgroups left behind (busy): {', '.join(left[:5])}")
-    if not quiet:
-        log(f"real nodes removed in {time.monotonic() - t:.1f}s")
 
 
 def _our_sandbox_ids() -> set[str]:

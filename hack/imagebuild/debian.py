@@ -177,7 +177,8 @@ def rootfs(recipe: RootfsRecipe, cache: Path) -> Path:
     if result.returncode != 0:
         log_file = staging / "debootstrap/debootstrap.log"
         detail = log_file.read_text()[-3000:] if log_file.exists() else ""
-        raise SystemExit(f"images: debootstrap failed ({result.returncode}):\n{result.stderr[-3000:]}\n{detail}")
+        raise SystemExit(f"images: debootstrap failed ({result.returncode}):\n{result.stderr[-3000:]}\n"
+                         f"{detail}")
     _passwd_lines(staging, recipe.users)
     for step in recipe.chroot_steps:
         subprocess.run(["chroot", str(staging), *step], check=True, stdout=sys.stderr,

@@ -42,7 +42,8 @@ def go_arch() -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One path in a layer. ``kind`` is ``dir``, ``file`` (``source`` or ``data``), ``symlink`` or ``link``."""
+    """One path in a layer. ``kind`` is ``dir``, ``file`` (``source`` or ``data``), ``symlink`` or
+    ``link``."""
 
     path: str  # inside the image, without the leading slash
     kind: str
@@ -231,7 +232,8 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 def normalized_ref(ref: str) -> str:
     """The name containerd's CRI resolves ``ref`` to: "rocketmq-operator:dev" is
-    "docker.io/library/rocketmq-operator:dev", "apache/rocketmq:5.3.3" is "docker.io/apache/rocketmq:5.3.3"."""
+    "docker.io/library/rocketmq-operator:dev", "apache/rocketmq:5.3.3" is
+    "docker.io/apache/rocketmq:5.3.3"."""
     first, sep, _ = ref.partition("/")
     if not sep:
         return f"docker.io/library/{ref}"
@@ -291,7 +293,8 @@ def write_archive(ref: str, layers: Sequence[Blob], config: ImageConfig, blobs_d
         ("oci-layout", _json_bytes({"imageLayoutVersion": "1.0.0"})),
         ("index.json", _json_bytes(index)),
     ]
-    for blob in sorted({b.hex: b for b in (*layers, config_blob, manifest_blob)}.values(), key=lambda b: b.hex):
+    for blob in sorted({b.hex: b for b in (*layers, config_blob, manifest_blob)}.values(),
+                       key=lambda b: b.hex):
         members.append((f"blobs/sha256/{blob.hex}", blobs_dir / blob.hex))
     archive.parent.mkdir(parents=True, exist_ok=True)
     tmp = archive.with_name(f".{archive.name}.{os.getpid()}.tmp")

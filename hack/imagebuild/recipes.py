@@ -153,7 +153,8 @@ def build(image: Image, cache: Cache) -> Built:
     if image.archive.exists() and meta.exists():
         saved = json.loads(meta.read_text())
         if saved.get("key") == key:
-            return Built(image.name, image.ref, image.archive, saved["manifest"], True, time.monotonic() - started)
+            return Built(image.name, image.ref, image.archive, saved["manifest"], True,
+                         time.monotonic() - started)
     layers = image.layers(cache)
     manifest = oci.write_archive(image.ref, layers, image.config(), cache.blobs, image.archive,
                                  history=image.history)
@@ -171,7 +172,8 @@ def _gcc_version() -> str:
     gcc = debian.ensure_command("gcc", "gcc")
     if not list(Path("/usr/lib").glob("*/libc.a")) and not Path("/usr/lib/libc.a").exists():
         debian.apt_install("libc6-dev")  # the static C library
-    return subprocess.run([gcc, "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    return subprocess.run([gcc, "--version"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()[0]
 
 
 def _pause_key() -> str:
@@ -234,8 +236,8 @@ def fetch_jars(cache: Cache) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     log(f"fetching RocketMQ {version} jars (with proxy and controller) from Maven Central")
-    subprocess.run(["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "-Pimage", f"-Drocketmq.version={version}",
-                    "dependency:copy-dependencies", "-DincludeScope=runtime",
+    subprocess.run(["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "-Pimage",
+                    f"-Drocketmq.version={version}", "dependency:copy-dependencies", "-DincludeScope=runtime",
                     f"-DoutputDirectory={staging}"], check=True, stdout=sys.stderr)
     (staging / ".complete").touch()
     os.replace(staging, dest)
@@ -302,7 +304,8 @@ def _rocketmq_config() -> oci.ImageConfig:
         labels={
             "org.opencontainers.image.title": "rocketmq",
             "org.opencontainers.image.version": rocketmq_version(),
-            "org.opencontainers.image.description": "Apache RocketMQ servers and tools, built by hack/images.py",
+            "org.opencontainers.image.description":
+                "Apache RocketMQ servers and tools, built by hack/images.py",
         },
     )
 
@@ -314,7 +317,8 @@ ROCKETMQ = Image(
     layers=_rocketmq_layers,
     config=_rocketmq_config,
     history=[
-        f"debootstrap --variant=minbase bookworm + {' '.join(ROCKETMQ_ROOTFS.packages)}; user rocketmq (3000)",
+        (f"debootstrap --variant=minbase bookworm + {' '.join(ROCKETMQ_ROOTFS.packages)}; "
+         "user rocketmq (3000)"),
         "RocketMQ lib/ (Maven Central), bin/ launchers and conf/ under $ROCKETMQ_HOME, owned by 3000",
     ],
 )
@@ -352,7 +356,8 @@ def _host_pip(cache: Cache) -> list[str]:
     if not (venv / "bin" / "pip").exists():
         python = shutil.which("python3.11") or (sys.executable if sys.version_info[:2] == (3, 11) else None)
         if python is None:  # wheels built by another Python would not load in the image's 3.11
-            raise SystemExit("images: the operator image needs Python 3.11 on this machine to build its wheels")
+            raise SystemExit("images: the operator image needs Python 3.11 on this machine to build its "
+                             "wheels")
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     return [str(venv / "bin" / "python"), "-m", "pip"]
 
@@ -371,7 +376,8 @@ def _wheelhouse(cache: Cache) -> Path:
     pip = _host_pip(cache)
     log("wheels of requirements.lock from PyPI")
     quiet = ["-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", *quiet, "-r", str(lock), "-w", str(staging)], check=True, stdout=sys.stderr)
+    subprocess.run([*pip, "wheel", *quiet, "-r", str(lock), "-w", str(staging)], check=True,
+                   stdout=sys.stderr)
     subprocess.run([*pip, "download", *quiet, "--no-deps", "--only-binary=:all:", PIP_FOR_INSTALL,
                     "-d", str(staging)], check=True, stdout=sys.stderr)
     shutil.copy(lock, staging / "requirements.lock")

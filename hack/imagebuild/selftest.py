@@ -153,7 +153,8 @@ def _cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
-def wait_for(output: Path, text: str, proc: subprocess.Popen, what: str, timeout: float = BOOT_TIMEOUT) -> float:
+def wait_for(output: Path, text: str, proc: subprocess.Popen, what: str,
+             timeout: float = BOOT_TIMEOUT) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if text in output.read_text(errors="replace"):
@@ -218,8 +219,9 @@ def check_rocketmq(rootfs: Rootfs) -> None:
     check(entry.stdout.split() == ["entrypoint-ran-given", "3000"], "the entrypoint runs a given command",
           entry.stdout + entry.stderr)
     java = rootfs.run(["java", "-version"])
-    check(java.returncode == 0 and 'version "17' in java.stderr, "java -version: " + java.stderr.splitlines()[0]
-          if java.stderr else "java -version", java.stdout + java.stderr)
+    check(java.returncode == 0 and 'version "17' in java.stderr,
+          "java -version: " + java.stderr.splitlines()[0] if java.stderr else "java -version",
+          java.stdout + java.stderr)
 
     selftest_dir = rootfs.root / "tmp" / "selftest"
     selftest_dir.mkdir()
@@ -264,7 +266,8 @@ def check_rocketmq(rootfs: Rootfs) -> None:
     while True:
         # -XX:-UsePerfData: this mqadmin is PID 1 of its own namespace too, like the name server, and
         # /tmp/hsperfdata_rocketmq/1 is taken (in a pod it shares the PID namespace: no clash)
-        listed = rootfs.run(["sh", "mqadmin", "clusterList", "-n", namesrv], env={"JAVA_OPT": "-XX:-UsePerfData"})
+        listed = rootfs.run(["sh", "mqadmin", "clusterList", "-n", namesrv],
+                            env={"JAVA_OPT": "-XX:-UsePerfData"})
         if listed.returncode == 0 and "selftest-broker" in listed.stdout or time.monotonic() > deadline:
             break
         time.sleep(2)
