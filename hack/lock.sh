@@ -3,8 +3,9 @@
 #   requirements.lock      the runtime closure (install_requires): what the image installs
 #   requirements-dev.lock  the same plus the test and lint extras: what `make install` installs and the tests run
 # The runtime pins are then taken from the dev resolution, so the image runs exactly what the tests ran.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || exit 1
+cd "$REPO_ROOT"
 PYTHON="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -65,7 +65,8 @@ class LeaderElector:
 
     def __init__(self, client: LeaseClient, config: LeaseConfig, *,
                  on_started_leading: Callable[[], None], on_stopped_leading: Callable[[], None],
-                 clock: Clock = REAL_CLOCK, start: Callable[[Callable[[], None]], None] | None = None) -> None:
+                 clock: Clock = REAL_CLOCK,
+                 start: Callable[[Callable[[], None]], None] | None = None) -> None:
         """``start``: how ``on_started_leading`` is run (by default on a thread of its own, so that renewing
         goes on while it starts)."""
         self._client = client
@@ -83,7 +84,8 @@ class LeaderElector:
         self.became_leader_at: float | None = None  # our clock, for the hand-over figure
 
     def leading(self) -> bool:
-        """Whether this replica may act now: it holds the lease and its last renewal is within the deadline."""
+        """Whether this replica may act now: it holds the lease and its last renewal is within the
+        deadline."""
         return self.is_leader and self._clock.now() < self._valid_until
 
     # -- one attempt --------------------------------------------------------------------------------

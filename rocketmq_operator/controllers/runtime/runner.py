@@ -194,7 +194,8 @@ class Controller:
             if self._recorder is not None and e.obj is not None:
                 self._recorder.event(e.obj, "Warning", e.reason, str(e))
             return "terminal_error"
-        except FencedOff as e:  # the lease ran out: the process is stopping, and the new leader syncs this key
+        except FencedOff as e:
+            # the lease ran out: the process is stopping, and the new leader syncs this key
             self.queue.forget(key)
             self._log.warning("reconcile stopped: not the leader", key=str(key), error=str(e))
             return "error"
