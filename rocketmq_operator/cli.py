@@ -1,7 +1,8 @@
 """The ``rocketmq-operator`` command: ``run`` starts the operator, ``admin`` talks to RocketMQ directly.
 
-Every ``run`` flag has an environment equivalent (the Deployment sets the environment). A wrong flag or
-an unreachable cluster gives one clear line on stderr and a non-zero exit, never a traceback.
+Every ``run`` flag has an environment equivalent (the Deployment sets the environment). A wrong flag, a
+wrong environment value or an unreachable cluster gives one clear line on stderr and a non-zero exit, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -14,11 +15,48 @@ from rocketmq_operator import __version__
 from rocketmq_operator.logs import LEVELS
 
 
+class EnvError(Exception):
+    """An environment value a flag would take as its default is not one the flag accepts."""
+
+
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    word = value.strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise EnvError(f"environment {name}={value!r} is not one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return word in TRUE_WORDS
+
+
+def _env(name: str, default: str, convert) -> object:
+    """The default of a flag from environment ``name`` (else ``default``), converted as the flag converts."""
+    value = os.environ.get(name) or default
+    try:
+        return convert(value)
+    except (argparse.ArgumentTypeError, ValueError) as e:
+        raise EnvError(f"environment {name}={value!r}: {e}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds, 0 or more")
+    return value
+
+
+def _choice(*choices: str):
+    def convert(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+    return convert
 
 
 def _positive_int(text: str) -> int:
@@ -47,14 +85,14 @@ def _add_run_parser(subparsers) -> None:
                      help="kubeconfig file (env KUBECONFIG); default: in-cluster, else ~/.kube/config")
     run.add_argument("--namespace", default=env("WATCH_NAMESPACE", ""),
                      help="comma-separated namespaces to watch, empty = all (env WATCH_NAMESPACE)")
-    run.add_argument("--workers", type=_positive_int, default=int(env("WORKERS", "8")),
+    run.add_argument("--workers", type=_positive_int, default=_env("WORKERS", "8", _positive_int),
                      help="worker threads per controller (env WORKERS, default 8; a sync mostly waits on the "
                           "API server, so threads, not CPU, bound how many clusters are created at once)")
     run.add_argument("--metrics-bind-address", type=_bind_address,
-                     default=env("METRICS_BIND_ADDRESS", ":8383"),
+                     default=_env("METRICS_BIND_ADDRESS", ":8383", _bind_address),
                      help="address of /metrics (env METRICS_BIND_ADDRESS, default :8383)")
     run.add_argument("--health-probe-bind-address", type=_bind_address,
-                     default=env("HEALTH_PROBE_BIND_ADDRESS", ""),
+                     default=_env("HEALTH_PROBE_BIND_ADDRESS", "", _bind_address),
                      help="address of /healthz and /readyz; empty = same server as metrics "
                           "(env HEALTH_PROBE_BIND_ADDRESS)")
     run.add_argument("--leader-elect", action=argparse.BooleanOptionalAction,
@@ -62,12 +100,13 @@ def _add_run_parser(subparsers) -> None:
                      help="hold a Lease so that only one replica reconciles (env LEADER_ELECT)")
     run.add_argument("--leader-election-namespace", default=env("LEADER_ELECTION_NAMESPACE") or None,
                      help="namespace of the Lease (default: the pod's namespace, else 'default')")
-    run.add_argument("--log-level", choices=LEVELS, default=env("LOG_LEVEL", "info"))
-    run.add_argument("--log-format", choices=("auto", "json", "console"), default=env("LOG_FORMAT", "auto"))
-    run.add_argument("--resync-period", type=float, default=float(env("RESYNC_PERIOD", "600")),
+    run.add_argument("--log-level", choices=LEVELS, default=_env("LOG_LEVEL", "info", _choice(*LEVELS)))
+    formats = ("auto", "json", "console")
+    run.add_argument("--log-format", choices=formats, default=_env("LOG_FORMAT", "auto", _choice(*formats)))
+    run.add_argument("--resync-period", type=_seconds, default=_env("RESYNC_PERIOD", "600", _seconds),
                      help="seconds between cache replays (env RESYNC_PERIOD)")
-    run.add_argument("--rocketmq-observe-interval", type=float,
-                     default=float(env("ROCKETMQ_OBSERVE_INTERVAL", "30")),
+    run.add_argument("--rocketmq-observe-interval", type=_seconds,
+                     default=_env("ROCKETMQ_OBSERVE_INTERVAL", "30", _seconds),
                      help="seconds between reads of each cluster's name servers and brokers (registration, "
                           "roles, lag) and name-server pushes; 0 turns RocketMQ observation off, and then a "
                           "name-server change rolls the brokers (env ROCKETMQ_OBSERVE_INTERVAL)")
@@ -94,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except EnvError as e:
+        print(f"rocketmq-operator: {e}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
