@@ -8,6 +8,7 @@ terminal summary.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from rocketmq_operator.rocketmq import AdminClient
+from tests.prerequisites import missing_tools
 from tests.rocketmq.rmq_servers import (
     BROKER,
     CLUSTER,
@@ -46,9 +48,12 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def rocketmq_jars(request: pytest.FixtureRequest) -> Jars:
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"real RocketMQ tests need {' and '.join(missing)} on PATH")
+    verdict = missing_tools(("java", "mvn"), which=shutil.which, ci=os.environ.get("CI") == "true")
+    if verdict is not None:
+        fail, message = verdict
+        if fail:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     started = time.monotonic()
     jars = fetch_jars()
     request.config.stash[_REPORT].append(
