@@ -89,8 +89,9 @@ def _add_run_parser(subparsers) -> None:
                      help="worker threads per controller (env WORKERS, default 8; a sync mostly waits on the "
                           "API server, so threads, not CPU, bound how many clusters are created at once)")
     run.add_argument("--metrics-bind-address", type=_bind_address,
-                     default=_env("METRICS_BIND_ADDRESS", ":8383", _bind_address),
-                     help="address of /metrics (env METRICS_BIND_ADDRESS, default :8383)")
+                     default=_env("METRICS_BIND_ADDRESS", "127.0.0.1:8383", _bind_address),
+                     help="address of /metrics (env METRICS_BIND_ADDRESS, default 127.0.0.1:8383: this machine "
+                          "only; the Deployment sets :8383 so that the kubelet and Prometheus reach it)")
     run.add_argument("--health-probe-bind-address", type=_bind_address,
                      default=_env("HEALTH_PROBE_BIND_ADDRESS", "", _bind_address),
                      help="address of /healthz and /readyz; empty = same server as metrics "
@@ -105,6 +106,10 @@ def _add_run_parser(subparsers) -> None:
     run.add_argument("--log-format", choices=formats, default=_env("LOG_FORMAT", "auto", _choice(*formats)))
     run.add_argument("--resync-period", type=_seconds, default=_env("RESYNC_PERIOD", "600", _seconds),
                      help="seconds between cache replays (env RESYNC_PERIOD)")
+    run.add_argument("--cache-unhealthy-after", type=_seconds,
+                     default=_env("CACHE_UNHEALTHY_AFTER", "300", _seconds),
+                     help="seconds an informer may go without a successful list or watch before /healthz "
+                          "fails, so that the kubelet restarts the operator (env CACHE_UNHEALTHY_AFTER)")
     run.add_argument("--rocketmq-observe-interval", type=_seconds,
                      default=_env("ROCKETMQ_OBSERVE_INTERVAL", "30", _seconds),
                      help="seconds between reads of each cluster's name servers and brokers (registration, "

@@ -185,6 +185,13 @@ class InformerCollector:
             "objects": GaugeMetricFamily("rocketmq_operator_informer_objects",
                                          "objects in the cache of the informer of a resource",
                                          labels=["resource"]),
+            "failures": CounterMetricFamily("rocketmq_operator_informer_failures",
+                                            "failed lists and watches of the informer of a resource (each "
+                                            "is retried; any error that is not the API's relists)",
+                                            labels=["resource"]),
+            "failing_for": GaugeMetricFamily("rocketmq_operator_informer_failing_seconds",
+                                             "seconds since the informer of a resource last succeeded, while "
+                                             "it fails (0 when it delivers)", labels=["resource"]),
         }
         for resource, stats in sorted(self._factory.stats().items(), key=lambda item: str(item[0])):
             for name, family in families.items():
@@ -280,11 +287,20 @@ def _start_servers(args: argparse.Namespace, op: Operator) -> list[ProbeServer] 
     def ready() -> bool:
         return op.synced.is_set() or (args.leader_elect and not op.started)
 
+    def healthy() -> bool:
+        """False once an informer has delivered nothing for --cache-unhealthy-after seconds (the kubelet then
+        restarts the process: a cache that stopped would otherwise serve stale objects for good)."""
+        stuck = op.factory.unhealthy(args.cache_unhealthy_after)
+        if stuck:
+            log.error("informers not delivering", informers=stuck, after=args.cache_unhealthy_after)
+        return not stuck
+
     try:
-        metrics = ProbeServer(args.metrics_bind_address, ready=ready)
+        metrics = ProbeServer(args.metrics_bind_address, ready=ready, healthy=healthy)
         servers = [metrics]
         if args.health_probe_bind_address and args.health_probe_bind_address != args.metrics_bind_address:
-            servers.append(ProbeServer(args.health_probe_bind_address, ready=ready, serve_metrics=False))
+            servers.append(ProbeServer(args.health_probe_bind_address, ready=ready, healthy=healthy,
+                                       serve_metrics=False))
     except OSError as e:
         print(f"rocketmq-operator: cannot listen on {args.metrics_bind_address}: {e}", file=sys.stderr)
         return None

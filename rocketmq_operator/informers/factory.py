@@ -58,6 +58,11 @@ class SharedInformerFactory:
         """Each informer's :meth:`SharedInformer.stats`."""
         return {informer.resource: informer.stats() for informer in self._snapshot()}
 
+    def unhealthy(self, after: float) -> list[str]:
+        """``<resource>@<scope>`` of every reflector that has had no success for ``after`` seconds."""
+        return [f"{informer.resource}@{scope}" for informer in self._snapshot()
+                for scope in informer.unhealthy(after)]
+
     def start(self) -> None:
         for informer in self._snapshot():
             informer.start()

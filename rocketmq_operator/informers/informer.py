@@ -104,7 +104,14 @@ class SharedInformer:
         and the objects cached now."""
         return {"lists": sum(r.lists for r in self._reflectors),
                 "watches": sum(r.watches for r in self._reflectors),
-                "events": sum(r.events for r in self._reflectors), "objects": len(self.store)}
+                "events": sum(r.events for r in self._reflectors), "objects": len(self.store),
+                "failures": sum(r.failures for r in self._reflectors),
+                "failing_for": max((self._clock.now() - r.failing_since for r in self._reflectors
+                                    if r.failing_since is not None), default=0.0)}
+
+    def unhealthy(self, after: float) -> list[str]:
+        """The scopes (``*`` or a namespace) whose reflector has had no success for ``after`` seconds."""
+        return [r.namespace or "*" for r in self._reflectors if not r.healthy(after)]
 
     def has_synced(self) -> bool:
         """True once every reflector's first list is in the store."""

@@ -7,7 +7,13 @@ for longer than ``idle_timeout`` (a socket read timeout; bookmarks count as traf
 the last resourceVersion seen. When the server says that resourceVersion is too old (HTTP 410, or an
 ERROR event with code 410 in the stream) the reflector relists (after a backoff if nothing arrived
 since the last list, so a server that keeps answering 410 is not hammered). Any other failure backs off: 0.8 s
-doubling to 30 s with jitter, reset after two minutes without failure; a 429's Retry-After is a floor.
+doubling to 30 s with jitter, reset after two minutes without failure; a 429's Retry-After is a floor. A
+failure that is not an API error (a malformed event, a body that is not JSON, a transform that raised) may have
+cost events, so the reflector relists after the backoff; it never stops on an error.
+
+``failing_since`` says since when (the reflector's clock) nothing has succeeded: it is set by the first failure
+and cleared by a list, an opened watch or an event; :meth:`Reflector.healthy` turns false once it is older
+than a bound, and the process reports that (``/healthz``, a metric).
 """
 
 from __future__ import annotations
@@ -102,6 +108,26 @@ class Reflector:
         self.lists = 0
         self.watches = 0
         self.events = 0
+        self.failures = 0
+        self.failing_since: float | None = None
+
+    @property
+    def namespace(self) -> str | None:
+        return self._namespace
+
+    def healthy(self, unhealthy_after: float) -> bool:
+        """False once nothing has succeeded (list, watch opened, event) for ``unhealthy_after`` seconds."""
+        since = self.failing_since
+        return since is None or self._clock.now() - since < unhealthy_after
+
+    def _failed(self) -> None:
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = self._clock.now()
+
+    def _succeeded(self) -> None:
+        if self.failing_since is not None:
+            self.failing_since = None
 
     def run(self) -> None:
         """List and watch until :meth:`stop`, backing off between failures."""
@@ -111,8 +137,18 @@ class Reflector:
             except ApiError as err:
                 if self._stop.is_set():
                     return
+                self._failed()
                 delay = self._delay_after(err)
                 log.warning("reflector %s: %s; retrying in %.1fs", self._name(), err, delay)
+                if self._clock.wait(self._stop, delay):
+                    return
+            except Exception:
+                if self._stop.is_set():
+                    return
+                self._failed()
+                self.resource_version = None  # events may have been lost: list again
+                delay = self._backoff.next_delay()
+                log.exception("reflector %s failed; relisting in %.1fs", self._name(), delay)
                 if self._clock.wait(self._stop, delay):
                     return
 
@@ -137,6 +173,7 @@ class Reflector:
                     raise  # expired straight after a list: back off rather than relist in a loop
                 return
             except TransportError as err:
+                self._failed()  # cleared again once the next watch opens
                 log.info("reflector %s: watch stream dropped (%s); rewatching", self._name(), err)
 
     def _list(self) -> None:
@@ -151,6 +188,7 @@ class Reflector:
         self.resource_version = (page.get("metadata") or {}).get("resourceVersion", "")
         self.has_synced = True
         self._fresh_list = True
+        self._succeeded()
 
     def _watch(self) -> None:
         """Open a watch (errors opening it propagate) and apply events until it ends."""
@@ -160,6 +198,7 @@ class Reflector:
             raise _OpenFailed(str(err), not_sent=err.not_sent) from err
         self._stream = stream
         self.watches += 1
+        self._succeeded()
         try:
             self._consume(stream)
         finally:
@@ -184,6 +223,8 @@ class Reflector:
                 self._sink.apply(event["type"], self._transform(obj))
             if rv:
                 self.resource_version = rv
+            if self.failing_since is not None:
+                self._succeeded()
 
     def _transform_item(self, item: Obj) -> Obj:
         """List items come without apiVersion/kind; give them the ones watch events carry."""

@@ -144,3 +144,49 @@ def test_an_ipv6_bind_address_in_brackets_is_served():
             assert r.read() == b"ok\n"
     finally:
         server.stop()
+
+
+def _idle_connections(port: int, n: int) -> list:
+    import socket
+
+    return [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
+
+
+def test_connections_beyond_the_limit_are_closed_unanswered_and_threads_stay_bounded():
+    import threading
+
+    server = ProbeServer("127.0.0.1:0", ready=lambda: True, max_connections=4, request_timeout=30.0)
+    server.start()
+    before = threading.active_count()
+    idle = _idle_connections(server.port, 40)  # connect and say nothing
+    try:
+        closed = 0
+        for sock in idle[4:]:
+            sock.settimeout(5)
+            closed += sock.recv(1) == b""  # the server closed it
+        assert closed == 36 and server.refused == 36
+        assert threading.active_count() - before <= 4
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
+
+
+def test_a_connection_that_sends_no_request_is_closed_after_the_request_timeout():
+    server = ProbeServer("127.0.0.1:0", ready=lambda: True, request_timeout=0.2)
+    server.start()
+    (sock,) = _idle_connections(server.port, 1)
+    try:
+        sock.settimeout(5)
+        assert sock.recv(1) == b""  # closed by the server, long before the client's 5 s
+        assert get(server, "/healthz")[0] == 200  # and its slot is free again
+    finally:
+        sock.close()
+        server.stop()
+
+
+def test_by_default_metrics_listen_on_this_machine_only(monkeypatch):
+    from rocketmq_operator import cli
+
+    monkeypatch.delenv("METRICS_BIND_ADDRESS", raising=False)
+    assert cli.build_parser().parse_args(["run"]).metrics_bind_address == "127.0.0.1:8383"

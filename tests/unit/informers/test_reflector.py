@@ -135,3 +135,40 @@ def test_stop_ends_run_even_while_backing_off():
     reflector.run()
     assert clock.waits == [0.8] and sink.calls == []
     assert isinstance(Exhausted("x"), ServerError)
+
+
+def test_a_malformed_event_backs_off_and_relists_instead_of_stopping_the_cache():
+    malformed = {"object": cm("x", rv="12")}  # no "type": a KeyError deep in the reflector
+    source = FakeSource([ListResult([cm("a")], "10"), ListResult([cm("a"), cm("b", rv="13")], "20")],
+                        [[event("ADDED", "c", "11"), malformed], []])
+    reflector, sink, clock = run_until_exhausted(source)
+    assert sink.calls == [("replace", ["a"], "ns", True), ("ADDED", "c"), ("replace", ["a", "b"], "ns", False)]
+    assert clock.waits == [0.8] and source.list_calls == ["ns", "ns"]
+    assert source.watch_calls[-1]["resource_version"] == "20"
+    assert reflector.failures == 1 and reflector.failing_since is None  # the relist succeeded
+
+
+def test_a_body_that_is_not_json_relists_too():
+    source = FakeSource([ValueError("Expecting value: line 1 column 1 (char 0)"), ListResult([], "10")], [])
+    reflector, _, clock = run_until_exhausted(source)
+    assert clock.waits == [0.8] and source.list_calls == ["ns", "ns"] and reflector.has_synced
+
+
+def test_a_reflector_that_keeps_failing_turns_unhealthy_after_the_bound_and_healthy_on_success():
+    failures = [ServerError("boom", status=500)] * 6  # 0.8 + 1.6 + 3.2 + 6.4 + 12.8 + 25.6 = 50.4 s
+    source = FakeSource([*failures, ListResult([], "10")], [])
+    sink, clock = RecordingSink(), RecordingClock()
+    reflector = Reflector(source, CONFIG_MAPS, sink, namespace="ns", clock=clock, rand=lambda: 0.0)
+    seen = []
+    wait = clock.wait
+
+    def watching(event, timeout):
+        seen.append((round(clock.now() - start, 1), reflector.healthy(10.0)))
+        return wait(event, timeout)
+
+    clock.wait = watching
+    start = clock.now()
+    source.on_exhausted = reflector.stop
+    reflector.run()
+    assert seen == [(0.0, True), (0.8, True), (2.4, True), (5.6, True), (12.0, False), (24.8, False)]
+    assert reflector.failing_since is None and reflector.healthy(10.0)  # the seventh list succeeded
