@@ -5,8 +5,10 @@
 #   is open (a broker serves its port a moment before it registers, and a broker cut off from every name
 #   server is not reachable by clients). Asks each name server of the member's broker.conf (the
 #   ConfigMap's copy, which follows name-server changes, and the copy the broker started with) for the
-#   cluster info (request code 106) and looks for "<POD_IP>:<listen port>" in the answer. Exit 0:
-#   registered on at least one name server; 1: on none.
+#   cluster info (request code 106) and looks for "<POD_IP>:<listen port>" in the answer. The name
+#   servers are asked at once, each within 3 s from connect to answer (a hung or unreachable one costs
+#   its 3 s, never more, and never delays the answer of a healthy one). Exit 0 as soon as one lists
+#   the broker; 1 when none does.
 # broker-probe.sh alive — liveness: the broker answers a request of its own (code 26, its config) within
 #   4 s. A frozen or wedged JVM keeps its port open (the kernel still accepts connections), so a TCP
 #   probe never notices it; this does.
@@ -55,16 +57,36 @@ registered_on() { # registered_on HOST:PORT
     return 1
 }
 
+if [ "${1:-ready}" = registered ]; then # registered HOST:PORT: one name server (the readiness check runs it)
+    registered_on "$2" 2>/dev/null
+    exit $?
+fi
+
 if [ "${1:-ready}" = alive ]; then
     request "127.0.0.1:${port:-10911}" 26 >/dev/null 2>&1 && { exec 3<&-; exit 0; }
     echo "broker-probe: the broker on port ${port:-10911} did not answer within 4 s" >&2
     exit 1
 fi
 
+NAME_SERVER_TIMEOUT="${NAME_SERVER_TIMEOUT:-3}"
+pids=()
 for ns in $name_servers; do
-    if registered_on "$ns" 2>/dev/null; then
-        exit 0
-    fi
+    # its output goes nowhere: a check left running must not hold the probe's output (and so the probe) open
+    timeout -k 1 "$NAME_SERVER_TIMEOUT" bash "$0" registered "$ns" </dev/null >/dev/null 2>&1 &
+    pids+=("$!")
+done
+while [ "${#pids[@]}" -gt 0 ]; do
+    running=()
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            running+=("$pid")
+        elif wait "$pid"; then
+            kill -TERM "${running[@]}" "${pids[@]}" 2>/dev/null  # timeout passes it on to its check
+            exit 0
+        fi
+    done
+    pids=("${running[@]}")
+    [ "${#pids[@]}" -eq 0 ] || sleep 0.05
 done
 echo "broker-probe: $me is not registered on any of: $(echo $name_servers)" >&2
 exit 1

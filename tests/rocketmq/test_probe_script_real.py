@@ -63,3 +63,15 @@ def test_a_port_that_accepts_but_never_answers_is_not_alive_within_the_probe_tim
         took = time.monotonic() - started
     assert done.returncode == 1 and "did not answer" in done.stderr
     assert took < 5, f"the liveness check took {took:.1f}s (the probe's timeoutSeconds is 5)"
+
+
+def test_a_hung_name_server_before_the_real_one_does_not_delay_readiness(rocketmq, tmp_path):
+    with socket.socket() as hung:  # accepts (the kernel does), never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        started = time.monotonic()
+        done = ready(tmp_path, namesrv=f"127.0.0.1:{hung.getsockname()[1]};{rocketmq.namesrv}",
+                     broker=rocketmq.master)
+        took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert took < 2, f"readiness took {took:.1f}s with one hung name server (the probe's timeoutSeconds is 5)"
