@@ -38,7 +38,7 @@ def ref(kind: str, name: str, *, controller: bool = True) -> dict[str, Any]:
     return {"apiVersion": "x/v1", "kind": kind, "name": name, "uid": f"uid-{name}", "controller": controller}
 
 
-# -- the parent kind ------------------------------------------------------------------------------------------
+# -- the parent kind -----------------------------------------------------------------------------------------
 
 def test_parents_from_the_initial_list_go_in_at_low_priority():
     enqueue = Recorded()
@@ -107,7 +107,7 @@ def test_new_work_is_handed_out_before_the_initial_list_in_a_real_queue():
     assert [queue.try_get() for _ in range(3)] == [Key("ns", "new"), Key("ns", "old-1"), Key("ns", "old-2")]
 
 
-# -- children -------------------------------------------------------------------------------------------------
+# -- children ------------------------------------------------------------------------------------------------
 
 def child_handler(enqueue: Recorded):
     return mapped_handler(enqueue, owner_keys("BrokerCluster"))
