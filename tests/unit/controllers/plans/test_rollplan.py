@@ -154,7 +154,7 @@ def test_a_released_pod_still_on_the_old_revision_holds_the_roll_and_keeps_its_p
     # the template was just written and nothing replaced yet: every pod looks updated, nothing pending
     (False, {"updated": True}),
 ], ids=["a-replacement-looks-old", "nothing-looks-pending"])
-def test_groups_the_statefulset_controller_has_not_seen_keep_their_partitions_whatever_their_stale_status_says(  # noqa: E501
+def test_groups_the_statefulset_controller_has_not_seen_keep_their_partitions_whatever_their_stale_status_says(  # noqa: E501, RUF100 - the name alone is over 110
         group_0_pending, c_0_1):
     """Right after a template change the cache shows the new generation with the status of the old one
     (observedGeneration behind, the previous update revision): which pods are updated, and whether anything is
