@@ -133,7 +133,7 @@ req = urllib.request.Request(f"https://{host}:{port}/version",
 body = json.load(urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sa + "/ca.crt"), timeout=10))
 seccomp = open("/proc/self/status").read().split("Seccomp:")[1].split()[0]
 print(json.dumps({"host": host, "major": body["major"], "uid": os.getuid(), "seccomp": seccomp}))
-"""  # noqa: E501, RUF100 - the program the pod runs: a line of it, kept as it is run
+"""  # noqa: E501, RUF100 - a line of the program the pod runs: wrapping it would change the string
 
 
 def test_a_locked_down_pod_reaches_the_api_server_through_the_kubernetes_service(
