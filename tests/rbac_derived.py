@@ -1,7 +1,7 @@
 """What the operator calls on the API, derived from its code: the verbs from the client methods each control
-object, status writer, finalizer writer, event recorder and leader elector calls (read from their source), the resources from
-the controllers as the registry wires them. The RBAC unit test compares it with manifests/rbac, the e2e test
-asks the API server whether the installed rules allow exactly it."""
+object, status writer, finalizer writer, event recorder and leader elector calls (read from their source), the
+resources from the controllers as the registry wires them. The RBAC unit test compares it with manifests/rbac,
+the e2e test asks the API server whether the installed rules allow exactly it."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ KINDS = {
 
 def get_cr(api_client, kind: str, namespace: str, name: str) -> dict:
     group, version, plural = KINDS[kind]
-    return client.CustomObjectsApi(api_client).get_namespaced_custom_object(group, version, namespace, plural, name)
+    return client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+        group, version, namespace, plural, name)
 
 
 def patch_cr(api_client, kind: str, namespace: str, name: str, body: dict) -> dict:
@@ -107,7 +108,8 @@ class RestartRecorder:
         self._started.set()
         w = watch.Watch()
         while not self._stop.is_set():
-            for ev in w.stream(core.list_namespaced_pod, self.namespace, resource_version=rv, timeout_seconds=5):
+            for ev in w.stream(core.list_namespaced_pod, self.namespace, resource_version=rv,
+                               timeout_seconds=5):
                 pod = ev["object"]
                 rv = pod.metadata.resource_version
                 self._observe(ev["type"], pod)

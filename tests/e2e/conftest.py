@@ -106,7 +106,8 @@ def crds(kubeconfig) -> None:
             "app.kubernetes.io/name=rocketmq-operator")
 
 
-def kubectl(kubeconfig: str, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+def kubectl(kubeconfig: str, *args: str, check: bool = True,
+            stdin: str | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", *args], check=False, capture_output=True,
                           text=True,
                           input=stdin, timeout=120)

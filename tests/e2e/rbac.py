@@ -38,7 +38,8 @@ def install_operator_identity(kubeconfig: str, api_client, *, namespace: str, su
     core = client.CoreV1Api(api_client)
     if namespace not in [n.metadata.name for n in core.list_namespace().items]:
         core.create_namespace({"metadata": {"name": namespace}})
-    kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
+    kubectl(kubeconfig, "apply", "-f", "-",
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
 
 
 def remove_operator_identity(kubeconfig: str, *, namespace: str, suffix: str) -> None:
@@ -47,14 +48,16 @@ def remove_operator_identity(kubeconfig: str, *, namespace: str, suffix: str) ->
     kubectl(kubeconfig, "delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
 
 
-def service_account_kubeconfig(api_client, *, namespace: str, path: Path, name: str = "rocketmq-operator") -> str:
+def service_account_kubeconfig(api_client, *, namespace: str, path: Path,
+                               name: str = "rocketmq-operator") -> str:
     """A kubeconfig that authenticates as ServiceAccount ``name`` with a TokenRequest token."""
     token = client.CoreV1Api(api_client).create_namespaced_service_account_token(
         name, namespace, {"spec": {"expirationSeconds": 86400}}).status.token
     conf = api_client.configuration
     path.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "operator",
-        "clusters": [{"name": "c", "cluster": {"server": conf.host, "certificate-authority": conf.ssl_ca_cert}}],
+        "clusters": [{"name": "c", "cluster": {"server": conf.host,
+                                               "certificate-authority": conf.ssl_ca_cert}}],
         "users": [{"name": "operator", "user": {"token": token}}],
         "contexts": [{"name": "operator", "context": {"cluster": "c", "user": "operator",
                                                        "namespace": namespace}}],

@@ -43,7 +43,8 @@ def test_the_broker_example_gets_its_pods_and_converges(operator, api_client, ku
     wait_ready(api_client, "NameService", namespace, "name-service", timeout=120)
     broker = wait_ready(api_client, "Broker", namespace, "broker", timeout=120)
     assert broker["status"]["nodes"] == ["broker-0-0", "broker-0-1"]
-    [pod, _] = sorted(pods_of(api_client, namespace, "rocketmq.apache.org/cluster=broker"), key=lambda p: p.metadata.name)
+    [pod, _] = sorted(pods_of(api_client, namespace, "rocketmq.apache.org/cluster=broker"),
+                      key=lambda p: p.metadata.name)
     assert "broker-config" in [v.name for v in pod.spec.volumes]  # the user's volume is still there
     env = container_env(pod, "broker")
     assert env["HEAP_OPTS"] == "$(BROKER_MEM)"  # the Apache image's knob, for the official image's launcher
@@ -71,11 +72,13 @@ def test_editing_broker_common_conf_rolls_the_brokers(operator, api_client, kube
     assert "fileReservedTime=72" in conf
 
 
-def test_the_all_in_one_and_console_examples_converge_in_the_namespace_they_name(operator, api_client, kubeconfig):
+def test_the_all_in_one_and_console_examples_converge_in_the_namespace_they_name(
+        operator, api_client, kubeconfig):
     """rocketmq_v1alpha1_rocketmq_cluster.yaml names namespace default: a NameService with hostNetwork, a
     Broker with nameServers "" and a Console; rocketmq_v1alpha1_console_cr.yaml then replaces that Console
     with one that mounts its own configuration."""
-    paths = [str(example(n)) for n in ("rocketmq_v1alpha1_rocketmq_cluster.yaml", "rocketmq_v1alpha1_console_cr.yaml")]
+    paths = [str(example(n)) for n in ("rocketmq_v1alpha1_rocketmq_cluster.yaml",
+                                       "rocketmq_v1alpha1_console_cr.yaml")]
     try:
         kubectl(kubeconfig, "apply", "-f", paths[0])
         for kind, name in (("NameService", "name-service"), ("Broker", "broker"), ("Console", "console")):
@@ -88,7 +91,8 @@ def test_the_all_in_one_and_console_examples_converge_in_the_namespace_they_name
             deployment = client.AppsV1Api(api_client).read_namespaced_deployment("console", "default")
             volumes = [v.name for v in deployment.spec.template.spec.volumes or ()]
             return deployment if "console-config" in volumes else None
-        eventually(console_mounts_its_config, timeout=30, what="the console example's volume in the Deployment")
+        eventually(console_mounts_its_config, timeout=30,
+                   what="the console example's volume in the Deployment")
         wait_ready(api_client, "Console", "default", "console", timeout=120)
     finally:
         for path in reversed(paths):
@@ -99,8 +103,8 @@ def test_the_console_service_example_applies(kubeconfig, namespace):
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_cluster_service.yaml")
 
 
-def test_the_controller_example_runs_a_controller_behind_its_headless_service(operator, api_client, kubeconfig,
-                                                                            namespace):
+def test_the_controller_example_runs_a_controller_behind_its_headless_service(
+        operator, api_client, kubeconfig, namespace):
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_controller_cr.yaml")
     found = wait_ready(api_client, "Controller", namespace, "controller", timeout=120)
     assert found["status"]["nodes"] == ["controller-0"]
@@ -115,16 +119,19 @@ def test_the_controller_example_runs_a_controller_behind_its_headless_service(op
 
 def test_the_topic_transfer_example_is_served_and_names_the_cluster_it_cannot_find(operator, api_client,
                                                                                   kubeconfig, namespace):
-    """No RocketMQ runs behind the example's broker-0 and broker-1 here: the transfer waits, saying so; it holds
-    the rollback finalizer, which a delete of the still Pending transfer lets go at once."""
+    """No RocketMQ runs behind the example's broker-0 and broker-1 here: the transfer waits, saying so; it
+    holds the rollback finalizer, which a delete of the still Pending transfer lets go at once."""
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_topictransfer_cr.yaml")
     found = wait_condition(api_client, "TopicTransfer", namespace, "topictransfer", "Ready", "False",
                            reason="ClusterNotFound", timeout=30)
     assert found["message"].startswith("source cluster broker-0 not found")
     obj = get_cr(api_client, "TopicTransfer", namespace, "topictransfer")
-    assert obj["status"]["phase"] == "Pending" and obj["spec"]["drainTimeoutSeconds"] == 600  # the CRD default
-    assert obj["metadata"]["finalizers"] == ["rocketmq.apache.org/topictransfer-rollback"]  # before any change
-    kubectl(kubeconfig, "delete", "-n", namespace, "topictransfer", "topictransfer", "--wait=true", "--timeout=30s")
+    # the CRD default
+    assert obj["status"]["phase"] == "Pending" and obj["spec"]["drainTimeoutSeconds"] == 600
+    # before any change
+    assert obj["metadata"]["finalizers"] == ["rocketmq.apache.org/topictransfer-rollback"]
+    kubectl(kubeconfig, "delete", "-n", namespace, "topictransfer", "topictransfer", "--wait=true",
+            "--timeout=30s")
     gone = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
         "rocketmq.apache.org", "v1alpha1", namespace, "topictransfers")["items"]
     assert gone == []  # nothing was changed in RocketMQ: the finalizer went at once
@@ -133,14 +140,17 @@ def test_the_topic_transfer_example_is_served_and_names_the_cluster_it_cannot_fi
 
 def test_pods_the_statefulset_controller_cannot_create_are_said_in_status_and_an_event(operator, api_client,
                                                                                      kubeconfig, namespace):
-    """A quota of zero pods: the operator cannot foresee it, the StatefulSet controller meets it (FailedCreate)."""
+    """A quota of zero pods: the operator cannot foresee it, the StatefulSet controller meets it
+    (FailedCreate)."""
     core = client.CoreV1Api(api_client)
-    core.create_namespaced_resource_quota(namespace, {"metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+    core.create_namespaced_resource_quota(namespace, {"metadata": {"name": "no-pods"},
+                                                      "spec": {"hard": {"pods": "0"}}})
     apply(kubeconfig, namespace, "rocketmq_v1alpha1_nameservice_cr.yaml")
     found = wait_condition(api_client, "NameService", namespace, "name-service", "Ready", "False",
                            reason="FailedCreate", timeout=30)
     assert "StatefulSet name-service cannot create pods" in found["message"] and "quota" in found["message"]
-    wait_event(api_client, namespace, "name-service", reason="FailedCreate", type_="Warning", contains="quota")
+    wait_event(api_client, namespace, "name-service", reason="FailedCreate", type_="Warning",
+               contains="quota")
     core.delete_namespaced_resource_quota("no-pods", namespace)
     wait_ready(api_client, "NameService", namespace, "name-service", timeout=120)
 
@@ -159,5 +169,6 @@ def test_a_broker_on_the_namespaces_name_service_follows_its_resize_at_once(oper
             "-p", '{"spec": {"size": 2}}')
     second = f"name-service-1.name-service.{namespace}.svc.cluster.local:9876"
     core = client.CoreV1Api(api_client)
-    eventually(lambda: second in core.read_namespaced_config_map("broker-brokers", namespace).data["group-0-broker-0.conf"],
+    eventually(lambda: second in core.read_namespaced_config_map("broker-brokers", namespace)
+               .data["group-0-broker-0.conf"],
                timeout=20, what="the broker's namesrvAddr to follow the NameService resize")

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("E2E_KUBECONFIG")),
 
 def restart_apiserver() -> None:
     env = dict(os.environ, LOCAL_CLUSTER_DIR=str(E2E_CLUSTER_DIR))
-    proc = subprocess.run([sys.executable, str(ROOT / "hack" / "localcluster.py"), "restart", "kube-apiserver"],
+    proc = subprocess.run([sys.executable, str(ROOT / "hack" / "localcluster.py"), "restart",
+                           "kube-apiserver"],
                           check=False, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
 

@@ -58,8 +58,8 @@ def talk_namespace(api_client):
 
 
 TALK_ROLES = {
-    "04-cluster-2m-2s.yaml": (["SYNC_MASTER", "SLAVE", "SYNC_MASTER", "SLAVE"], ["brokerName=broker-1", "brokerId=1",
-                                                                             "brokerRole=SLAVE"]),
+    "04-cluster-2m-2s.yaml": (["SYNC_MASTER", "SLAVE", "SYNC_MASTER", "SLAVE"],
+                              ["brokerName=broker-1", "brokerId=1", "brokerRole=SLAVE"]),
     "04-cluster-2m.yaml": (["ASYNC_MASTER"] * 4, ["brokerId=0", "brokerRole=ASYNC_MASTER"]),
 }
 
@@ -75,10 +75,13 @@ def test_the_talks_manifest_creates_the_groups_pods_and_broker_confs_it_shows(
     sets = {s.metadata.name: s for s in apps.list_namespaced_stateful_set(TALK_NS).items}
     assert sorted(sets) == ["mybrokercluster-0", "mybrokercluster-1"]
     assert all(s.spec.replicas == 2 and s.spec.update_strategy.type == "RollingUpdate" for s in sets.values())
-    pods = sorted(p.metadata.name for p in core.list_namespaced_pod(TALK_NS, label_selector="app=rocketmq-broker").items)
-    assert pods == ["mybrokercluster-0-0", "mybrokercluster-0-1", "mybrokercluster-1-0", "mybrokercluster-1-1"]
+    pods = sorted(p.metadata.name
+                  for p in core.list_namespaced_pod(TALK_NS, label_selector="app=rocketmq-broker").items)
+    assert pods == ["mybrokercluster-0-0", "mybrokercluster-0-1", "mybrokercluster-1-0",
+                    "mybrokercluster-1-1"]
     services = {s.metadata.name: s for s in core.list_namespaced_service(TALK_NS).items}
-    assert services["mybrokercluster-brokers"].spec.cluster_ip == "None"  # one headless Service for the cluster
+    # one headless Service for the cluster
+    assert services["mybrokercluster-brokers"].spec.cluster_ip == "None"
     assert {"mybrokercluster-0", "mybrokercluster-1"}.isdisjoint(services)
     assert all(s.spec.service_name == "mybrokercluster-brokers" for s in sets.values())
     pdbs = client.PolicyV1Api(api_client).list_namespaced_pod_disruption_budget(TALK_NS).items
@@ -96,7 +99,8 @@ def test_the_talks_manifest_creates_the_groups_pods_and_broker_confs_it_shows(
         assert s.metadata.labels["app.kubernetes.io/managed-by"] == "rocketmq-operator"
     assert bc["status"]["readyMembers"] == 4 and bc["status"]["readyGroups"] == 2
     assert [b["role"] for b in bc["status"]["brokers"]] == roles
-    wait_event(api_client, TALK_NS, "mybrokercluster", reason="Created", contains="StatefulSet mybrokercluster-0")
+    wait_event(api_client, TALK_NS, "mybrokercluster", reason="Created",
+               contains="StatefulSet mybrokercluster-0")
     printed = kubectl(kubeconfig, "get", "rocketmq", "-n", TALK_NS).stdout
     assert "mybrokercluster" in printed
 
@@ -117,10 +121,11 @@ def test_a_converged_cluster_is_synced_with_zero_writes(operator, api_client, na
 def test_scaling_members_and_groups_up_adds_slaves_and_groups(operator, api_client, namespace):
     create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
-    patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"membersPerGroup": 3, "groupReplica": 2}})
+    patch_cr(api_client, "BrokerCluster", namespace, "bc",
+             {"spec": {"membersPerGroup": 3, "groupReplica": 2}})
     bc = wait_ready(api_client, "BrokerCluster", namespace, "bc")
-    assert sorted(b["name"] for b in bc["status"]["brokers"]) == ["bc-0-0", "bc-0-1", "bc-0-2", "bc-1-0", "bc-1-1",
-                                                                    "bc-1-2"]
+    assert sorted(b["name"] for b in bc["status"]["brokers"]) == ["bc-0-0", "bc-0-1", "bc-0-2",
+                                                                    "bc-1-0", "bc-1-1", "bc-1-2"]
     assert "brokerId=2" in conf_of(api_client, namespace, "bc", 0, 2)
 
 
@@ -137,7 +142,8 @@ def test_removing_groups_is_refused_without_the_opt_ins_and_done_with_them(opera
         wait_event(api_client, namespace, "bc", reason="ScaleDownRefused", type_="Warning")
     assert apps.read_namespaced_stateful_set("bc-1", namespace)  # the group is still there
 
-    patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"allowGroupScaleDown": True, "groupReplica": 1}})
+    patch_cr(api_client, "BrokerCluster", namespace, "bc",
+             {"spec": {"allowGroupScaleDown": True, "groupReplica": 1}})
     # This operator does not observe RocketMQ (KWOK pods run nothing): nothing can say the group is empty, so
     # the removal is refused, saying how to proceed, until the loss is accepted.
     refused = wait_condition(api_client, "BrokerCluster", namespace, "bc", "ScaleDownRefused", "True",
@@ -159,7 +165,8 @@ def test_removing_groups_is_refused_without_the_opt_ins_and_done_with_them(opera
 
 
 def test_scaling_members_down_removes_the_highest_slaves_first(operator, api_client, namespace):
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, membersPerGroup=3))
+    create_cr(api_client, "BrokerCluster", namespace,
+              small_cluster(namespace, groupReplica=1, membersPerGroup=3))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"membersPerGroup": 2}})
     bc = eventually(lambda: (o := get_cr(api_client, "BrokerCluster", namespace, "bc"))["status"].get(
@@ -177,7 +184,8 @@ def _assert_rolled_slaves_first(recorder: RestartRecorder, groups: dict[str, lis
         # one at a time: each restart waits until the pod restarted before it is Ready again
         for (deleted_at, prev), (next_at, _) in itertools.pairwise(restarted):
             ready_again = [t for t, name in recorder.became_ready if name == prev and t > deleted_at]
-            assert ready_again and min(ready_again) <= next_at, f"{prev} was not Ready before the next restart"
+            assert ready_again and min(ready_again) <= next_at, (
+                f"{prev} was not Ready before the next restart")
 
 
 def test_an_image_upgrade_rolls_each_group_slaves_before_the_master_one_pod_at_a_time(
@@ -186,8 +194,9 @@ def test_an_image_upgrade_rolls_each_group_slaves_before_the_master_one_pod_at_a
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     recorder = RestartRecorder(api_client, namespace)
     patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"brokerImage": "apache/rocketmq:5.3.2"}})
-    eventually(lambda: client.AppsV1Api(api_client).read_namespaced_stateful_set("bc-1", namespace).spec.template
-               .spec.containers[0].image == "apache/rocketmq:5.3.2", timeout=30, what="the new template")
+    eventually(lambda: client.AppsV1Api(api_client).read_namespaced_stateful_set("bc-1", namespace)
+               .spec.template.spec.containers[0].image == "apache/rocketmq:5.3.2",
+               timeout=30, what="the new template")
     for sts in ("bc-0", "bc-1"):
         kubectl(kubeconfig, "rollout", "status", f"statefulset/{sts}", "-n", namespace, "--timeout=120s")
     wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=60)
@@ -195,7 +204,8 @@ def test_an_image_upgrade_rolls_each_group_slaves_before_the_master_one_pod_at_a
     _assert_rolled_slaves_first(recorder, {"0": ["bc-0-0", "bc-0-1"], "1": ["bc-1-0", "bc-1-1"]})
     # one broker at a time across the cluster: the slaves of every group, then the masters group by group
     assert recorder.order() == ["bc-0-1", "bc-1-1", "bc-0-0", "bc-1-0"]
-    pods = client.CoreV1Api(api_client).list_namespaced_pod(namespace, label_selector="app=rocketmq-broker").items
+    pods = client.CoreV1Api(api_client).list_namespaced_pod(namespace,
+                                                            label_selector="app=rocketmq-broker").items
     assert {p.spec.containers[0].image for p in pods} == {"apache/rocketmq:5.3.2"}
 
 
@@ -203,7 +213,8 @@ def test_a_properties_change_rewrites_broker_conf_and_rolls_the_pods(operator, a
     create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, **CLAIMS))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     recorder = RestartRecorder(api_client, namespace)
-    patch_cr(api_client, "BrokerCluster", namespace, "bc", {"spec": {"properties": {"fileReservedTime": "72"}}})
+    patch_cr(api_client, "BrokerCluster", namespace, "bc",
+             {"spec": {"properties": {"fileReservedTime": "72"}}})
     eventually(lambda: "fileReservedTime=72" in conf_of(api_client, namespace, "bc", 0, 0), timeout=30,
                what="the new broker.conf")
     eventually(lambda: len(recorder.order()) == 2, timeout=90, what="two restarts")
@@ -231,13 +242,16 @@ def test_brokers_follow_the_name_service_they_reference(operator, api_client, na
     wait_ready(api_client, "BrokerCluster", namespace, "bc", timeout=120)
 
 
-def test_deleted_or_edited_children_come_back_and_foreign_objects_are_left_alone(operator, api_client, namespace):
+def test_deleted_or_edited_children_come_back_and_foreign_objects_are_left_alone(
+        operator, api_client, namespace):
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     policy = client.PolicyV1Api(api_client)
-    core.create_namespaced_config_map(namespace, {"metadata": {"name": "bc-brokers"}, "data": {"mine": "yes"}})
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "bc-brokers"},
+                                                  "data": {"mine": "yes"}})
     create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace))
     wait_condition(api_client, "BrokerCluster", namespace, "bc", "Ready", "False", reason="ResourceConflict")
-    wait_event(api_client, namespace, "bc", reason="ResourceConflict", type_="Warning", contains="ConfigMap bc-brokers")
+    wait_event(api_client, namespace, "bc", reason="ResourceConflict", type_="Warning",
+               contains="ConfigMap bc-brokers")
     assert core.read_namespaced_config_map("bc-brokers", namespace).data == {"mine": "yes"}
     core.delete_namespaced_config_map("bc-brokers", namespace)
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
@@ -280,8 +294,8 @@ def test_pausing_stops_all_changes_and_shows_a_condition(operator, api_client, n
              {"metadata": {"annotations": {"rocketmq.apache.org/pause-reconcile": None}}})
     eventually(lambda: apps.read_namespaced_stateful_set("bc-0", namespace).spec.replicas == 3, timeout=30,
                what="changes to resume")
-    assert "Paused" not in [c["type"] for c in wait_ready(api_client, "BrokerCluster", namespace, "bc")["status"]
-                            ["conditions"]]
+    assert "Paused" not in [c["type"] for c in
+                            wait_ready(api_client, "BrokerCluster", namespace, "bc")["status"]["conditions"]]
 
 
 @pytest.mark.parametrize("spec, words", [
@@ -290,8 +304,8 @@ def test_pausing_stops_all_changes_and_shows_a_condition(operator, api_client, n
     ({"replicationMode": "QUORUM"}, "replicationMode"),
     ({"replicationMode": "DLEDGER", "membersPerGroup": 2}, "DLEDGER"),
 ])
-def test_invalid_specs_are_rejected_by_the_api_server_with_a_readable_message(api_client, namespace, crds, spec,
-                                                                              words):
+def test_invalid_specs_are_rejected_by_the_api_server_with_a_readable_message(
+        api_client, namespace, crds, spec, words):
     with pytest.raises(ApiException) as rejected:
         create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, **spec))
     assert rejected.value.status == 422 and words in rejected.value.body
@@ -307,12 +321,14 @@ def test_an_allmaster_cluster_cannot_lose_members_but_a_master_slave_cluster_can
     patch_cr(api_client, "BrokerCluster", namespace, "ms", {"spec": {"membersPerGroup": 1}})
 
 
-def test_a_missing_name_service_is_reported_and_other_clusters_are_still_served(operator, api_client, namespace):
+def test_a_missing_name_service_is_reported_and_other_clusters_are_still_served(
+        operator, api_client, namespace):
     body = small_cluster(namespace, name="orphan", groupReplica=1)
     del body["spec"]["nameServers"]
     body["spec"]["nameServiceRef"] = {"name": "nowhere"}
     create_cr(api_client, "BrokerCluster", namespace, body)
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, name="healthy", groupReplica=1))
+    create_cr(api_client, "BrokerCluster", namespace,
+              small_cluster(namespace, name="healthy", groupReplica=1))
     c = wait_condition(api_client, "BrokerCluster", namespace, "orphan", "Ready", "False")
     assert "nowhere" in c["message"]
     wait_event(api_client, namespace, "orphan", reason=c["reason"], type_="Warning")
@@ -341,7 +357,8 @@ def test_clusters_in_two_namespaces_are_served_at_once_without_sharing_state(ope
 def test_deleting_a_cluster_collects_its_objects_and_keeps_its_claims(operator, api_client, namespace):
     body = small_cluster(namespace, groupReplica=1, membersPerGroup=1, storageMode="StorageClass",
                          volumeClaimTemplate={"metadata": {"name": "broker-storage"}, "spec": {
-                             "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+                             "accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "1Gi"}}}})
     create_cr(api_client, "BrokerCluster", namespace, body)
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
@@ -381,8 +398,8 @@ def test_a_change_in_the_referenced_properties_config_map_rewrites_broker_conf_a
     core = client.CoreV1Api(api_client)
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "broker-props"},
                                                   "data": {"fileReservedTime": "96"}})
-    create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1, config={"name": "broker-props"},
-                                                                      **CLAIMS))
+    create_cr(api_client, "BrokerCluster", namespace,
+              small_cluster(namespace, groupReplica=1, config={"name": "broker-props"}, **CLAIMS))
     wait_ready(api_client, "BrokerCluster", namespace, "bc")
     assert "fileReservedTime=96" in conf_of(api_client, namespace, "bc", 0, 0)
     recorder = RestartRecorder(api_client, namespace)

@@ -1,7 +1,7 @@
-"""RocketMQ 5 high availability kinds against the local control plane (KWOK pods, no RocketMQ inside): a Controller
-becomes a StatefulSet behind its headless Service; a Broker in CONTROLLER mode gets the controller keys and
-follows a Controller resize; name servers can embed the controller; a Proxy becomes a Deployment behind a
-Service and follows a NameService resize by a rolling update."""
+"""RocketMQ 5 high availability kinds against the local control plane (KWOK pods, no RocketMQ inside): a
+Controller becomes a StatefulSet behind its headless Service; a Broker in CONTROLLER mode gets the controller
+keys and follows a Controller resize; name servers can embed the controller; a Proxy becomes a Deployment
+behind a Service and follows a NameService resize by a rolling update."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def controller_addr(name: str, namespace: str, size: int) -> str:
     return ";".join(f"{name}-{i}.{name}.{namespace}.svc.cluster.local:9878" for i in range(size))
 
 
-def test_a_controller_mode_broker_takes_the_controllers_and_follows_their_resize(operator, api_client, namespace):
+def test_a_controller_mode_broker_takes_the_controllers_and_follows_their_resize(
+        operator, api_client, namespace):
     create_cr(api_client, "Controller", namespace, sample("rocketmq-controller.yaml", namespace))
     broker = sample("rocketmq-cluster-controller.yaml", namespace)
     broker["spec"]["nameServers"] = "ns-0:9876"
@@ -62,14 +63,16 @@ def test_a_controller_mode_broker_without_controllers_says_so(operator, api_clie
 
     def refused():
         obj = get_cr(api_client, "Broker", namespace, "rocketmq-ha")
-        ready = next((c for c in (obj.get("status") or {}).get("conditions") or () if c["type"] == "Ready"), {})
+        ready = next((c for c in (obj.get("status") or {}).get("conditions") or ()
+                      if c["type"] == "Ready"), {})
         return ready if ready.get("reason") == "InvalidSpec" else None
     ready = eventually(refused, timeout=30, what="the Broker to report that it has no controllers")
     assert "clusterMode CONTROLLER needs a Controller" in ready["message"]
     assert client.AppsV1Api(api_client).list_namespaced_stateful_set(namespace).items == []
 
 
-def test_name_servers_that_embed_the_controller_serve_a_controller_mode_broker(operator, api_client, namespace):
+def test_name_servers_that_embed_the_controller_serve_a_controller_mode_broker(
+        operator, api_client, namespace):
     create_cr(api_client, "NameService", namespace, name_service(namespace, enableControllerInNamesrv=True))
     broker = sample("rocketmq-cluster-controller.yaml", namespace)
     del broker["spec"]["controllerRef"]
@@ -95,8 +98,8 @@ def test_a_proxy_runs_behind_its_service_and_rolls_one_pod_at_a_time_to_follow_i
     assert {(p.name, p.port) for p in service.spec.ports} == {("grpc", 8081), ("remoting", 8080)}
     apps = client.AppsV1Api(api_client)
     deployment = apps.read_namespaced_deployment("rocketmq-proxy", namespace)
-    assert (deployment.spec.strategy.rolling_update.max_unavailable, deployment.spec.strategy.rolling_update.max_surge) \
-        == (1, 0)
+    assert (deployment.spec.strategy.rolling_update.max_unavailable,
+            deployment.spec.strategy.rolling_update.max_surge) == (1, 0)
     before = deployment.metadata.generation
     patch_cr(api_client, "NameService", namespace, "rocketmq-nameserver", {"spec": {"size": 3}})
     third = f"rocketmq-nameserver-2.rocketmq-nameserver.{namespace}.svc.cluster.local:9876"

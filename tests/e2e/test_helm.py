@@ -36,7 +36,8 @@ pytestmark = needs_exclusive_cluster
 class ChartOperator:
     """The operator as the chart's Deployment would run it, as a local process under the chart's identity."""
 
-    def __init__(self, api_client, deployment: dict, *, release_namespace: str, tmp_path: Path, identity: str):
+    def __init__(self, api_client, deployment: dict, *, release_namespace: str, tmp_path: Path,
+                 identity: str):
         sa = deployment["spec"]["template"]["spec"]["serviceAccountName"]
         kubeconfig = service_account_kubeconfig(api_client, namespace=release_namespace,
                                                  path=tmp_path / f"{identity}-kubeconfig", name=sa)
@@ -48,9 +49,9 @@ class ChartOperator:
                    METRICS_BIND_ADDRESS=f"127.0.0.1:{self.port}")
         self.log_path = tmp_path / f"{identity}.log"
         with self.log_path.open("w") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "rocketmq_operator.cli", "run", "--kubeconfig",
-                                          kubeconfig, *c.get("args", [])], stdout=out, stderr=subprocess.STDOUT,
-                                         env=env, cwd=ROOT)
+            self.proc = subprocess.Popen([sys.executable, "-m", "rocketmq_operator.cli", "run",
+                                          "--kubeconfig", kubeconfig, *c.get("args", [])],
+                                         stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -82,7 +83,8 @@ def _deployment(api_client, namespace: str, name: str) -> dict:
 
 def _env(deployment: dict) -> dict[str, str]:
     """The container's literal variables (the API server leaves out an empty value)."""
-    return {e["name"]: e.get("value") or "" for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e.get("value") or ""
+            for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
             if "valueFrom" not in e}
 
 
@@ -103,11 +105,13 @@ def _run_cluster(api_client, deployment: dict, *, release_namespace: str, namesp
             wait_ready(api_client, "BrokerCluster", namespace, name, timeout=90)
         except AssertionError as e:
             raise AssertionError(f"{e}\noperator log:\n{op.log()[-3000:]}") from e
-        series = f'rocketmq_cluster_ready{{cluster="{name}",kind="BrokerCluster",namespace="{namespace}"}} 1.0'
+        series = (f'rocketmq_cluster_ready{{cluster="{name}",kind="BrokerCluster",'
+                  f'namespace="{namespace}"}} 1.0')
         eventually(lambda: series in op.metrics(), timeout=15, what=f"{series} on /metrics")
         # A deleted cluster takes its series along.
         group, version, plural = KINDS["BrokerCluster"]
-        client.CustomObjectsApi(api_client).delete_namespaced_custom_object(group, version, namespace, plural, name)
+        client.CustomObjectsApi(api_client).delete_namespaced_custom_object(
+            group, version, namespace, plural, name)
         eventually(lambda: f'cluster="{name}"' not in op.metrics(), timeout=30,
                    what=f"the series of {namespace}/{name} to leave /metrics")
     finally:
@@ -130,32 +134,34 @@ def _connected(log: str) -> dict:
 
 @pytest.fixture
 def release(kubeconfig, api_client, crds):
-    """A release name and its namespace (created by helm); uninstalled and removed afterwards if a test failed."""
+    """A release name and its namespace (created by helm); uninstalled and removed afterwards if a test
+    failed."""
     name, ns = f"rmq-{uuid.uuid4().hex[:6]}", f"helm-{uuid.uuid4().hex[:6]}"
     yield name, ns
     helm("uninstall", name, "-n", ns, "--wait", "--timeout", "60s", kubeconfig=kubeconfig)
     kubectl(kubeconfig, "delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
 
 
-def test_install_upgrade_and_uninstall_with_the_operator_under_the_charts_rbac(kubeconfig, api_client, namespace,
-                                                                               release, tmp_path):
+def test_install_upgrade_and_uninstall_with_the_operator_under_the_charts_rbac(
+        kubeconfig, api_client, namespace, release, tmp_path):
     name, release_ns = release
     fullname = f"{name}-rocketmq-operator"
     instance = f"app.kubernetes.io/instance={name}"
     # KWOK pods run no RocketMQ: observation off, through the chart's value.
-    _helm(kubeconfig, "install", name, str(CHART), "-n", release_ns, "--create-namespace", "--wait", "--timeout",
-          "120s", "--set", "rocketmqObserveInterval=0")
+    _helm(kubeconfig, "install", name, str(CHART), "-n", release_ns, "--create-namespace", "--wait",
+          "--timeout", "120s", "--set", "rocketmqObserveInterval=0")
     deployment = _deployment(api_client, release_ns, fullname)
     assert deployment["status"].get("availableReplicas") == 1
     assert (_env(deployment)["WATCH_NAMESPACE"], _env(deployment)["WORKERS"]) == ("", "8")
-    assert _names(kubeconfig, "clusterrole", selector=instance) == [f"clusterrole.rbac.authorization.k8s.io/{fullname}"]
-    text = _run_cluster(api_client, deployment, release_namespace=release_ns, namespace=namespace, name="first",
-                        tmp_path=tmp_path, identity="helm-install-0")
+    assert _names(kubeconfig, "clusterrole", selector=instance) == [
+        f"clusterrole.rbac.authorization.k8s.io/{fullname}"]
+    text = _run_cluster(api_client, deployment, release_namespace=release_ns, namespace=namespace,
+                        name="first", tmp_path=tmp_path, identity="helm-install-0")
     assert _connected(text)["namespaces"] == "all"
 
     # Upgrade: watch only the test's namespace (a Role there instead of the ClusterRole), fewer workers.
-    _helm(kubeconfig, "upgrade", name, str(CHART), "-n", release_ns, "--reuse-values", "--wait", "--timeout", "120s",
-          "--set", f"watchNamespaces={{{namespace}}}", "--set", "workers=2")
+    _helm(kubeconfig, "upgrade", name, str(CHART), "-n", release_ns, "--reuse-values", "--wait",
+          "--timeout", "120s", "--set", f"watchNamespaces={{{namespace}}}", "--set", "workers=2")
     history = json.loads(_helm(kubeconfig, "history", name, "-n", release_ns, "-o", "json"))
     assert [h["revision"] for h in history] == [1, 2] and history[-1]["status"] == "deployed"
     deployment = _deployment(api_client, release_ns, fullname)
@@ -167,8 +173,8 @@ def test_install_upgrade_and_uninstall_with_the_operator_under_the_charts_rbac(k
     sa = f"system:serviceaccount:{release_ns}:{fullname}"
     can = kubectl(kubeconfig, "auth", "can-i", "list", "pods", f"--as={sa}", "-n", "default", check=False)
     assert can.stdout.strip() == "no"
-    text = _run_cluster(api_client, deployment, release_namespace=release_ns, namespace=namespace, name="second",
-                        tmp_path=tmp_path, identity="helm-upgrade-0")
+    text = _run_cluster(api_client, deployment, release_namespace=release_ns, namespace=namespace,
+                        name="second", tmp_path=tmp_path, identity="helm-upgrade-0")
     started = [json.loads(line) for line in text.splitlines() if '"controller started"' in line]
     assert {s["controller"]: s["workers"] for s in started}["brokercluster"] == 2
     assert _connected(text)["namespaces"] == [namespace]

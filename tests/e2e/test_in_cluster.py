@@ -32,7 +32,8 @@ def _can_unshare() -> bool:
 
 
 pytestmark = [needs_exclusive_cluster,
-              pytest.mark.skipif(not _can_unshare(), reason="needs root and unshare for a private mount namespace")]
+              pytest.mark.skipif(not _can_unshare(),
+                                 reason="needs root and unshare for a private mount namespace")]
 
 
 def test_the_operator_runs_in_cluster_mode_under_its_service_account(kubeconfig, api_client, crds, namespace,
@@ -49,16 +50,16 @@ def test_the_operator_runs_in_cluster_mode_under_its_service_account(kubeconfig,
         port = free_port()
         script = (f"mount -t tmpfs tmpfs /run && mkdir -p {SA_DIR} && "
                   f"cp {tmp_path}/token {tmp_path}/ca.crt {tmp_path}/namespace {SA_DIR}/ && "
-                  f"exec {sys.executable} -m rocketmq_operator.cli run --leader-elect --namespace {namespace} "
-                  f"--metrics-bind-address 127.0.0.1:{port} --log-format json")
+                  f"exec {sys.executable} -m rocketmq_operator.cli run --leader-elect "
+                  f"--namespace {namespace} --metrics-bind-address 127.0.0.1:{port} --log-format json")
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
         env.update(KUBERNETES_SERVICE_HOST=server.hostname, KUBERNETES_SERVICE_PORT=str(server.port),
                    POD_NAME="in-cluster-0", HOME=str(tmp_path), PYTHONUNBUFFERED="1",
                    ROCKETMQ_OBSERVE_INTERVAL="0")  # KWOK pods run no RocketMQ to observe
         log = tmp_path / "operator.log"
         with log.open("w") as out:
-            proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT,
-                                    env=env, cwd=ROOT)
+            proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=out,
+                                    stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
             create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace, groupReplica=1))
             try:

@@ -147,7 +147,8 @@ class GatedSource:
         self.open.set()
 
 
-def test_a_410_makes_the_informer_relist_with_no_lost_and_no_phantom_objects(kube: KubeClient, ns: str) -> None:
+def test_a_410_makes_the_informer_relist_with_no_lost_and_no_phantom_objects(
+        kube: KubeClient, ns: str) -> None:
     for i in range(30):
         kube.create(CONFIG_MAPS, configmap(ns, f"cm-{i}"))
     source = GatedSource(kube)

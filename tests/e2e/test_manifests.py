@@ -54,7 +54,8 @@ NEEDED = sorted(
 DENIED = [
     ("delete", "nodes", ""), ("get", "nodes", ""), ("get", "secrets", ""), ("list", "secrets", ""),
     ("create", "pods", ""), ("update", "pods", ""), ("delete", "pods", ""), ("get", "configmaps", ""),
-    ("patch", "statefulsets.apps", ""), ("patch", "brokers.rocketmq.apache.org", "status"), ("delete", "persistentvolumeclaims", ""), ("create", "pods", "exec"),
+    ("patch", "statefulsets.apps", ""), ("patch", "brokers.rocketmq.apache.org", "status"),
+    ("delete", "persistentvolumeclaims", ""), ("create", "pods", "exec"),
     ("create", "brokerclusters.rocketmq.huanwei.io", ""), ("delete", "brokers.rocketmq.apache.org", ""),
     ("update", "nameservices.rocketmq.apache.org", ""),
     ("delete", "customresourcedefinitions.apiextensions.k8s.io", ""),

@@ -74,8 +74,8 @@ def operators(kubeconfig, crds, tmp_path):
 
 
 def test_a_wrong_flag_gives_one_clear_line_and_a_nonzero_exit():
-    proc = subprocess.run([*OPERATOR, "run", "--workers", "zero"], check=False, capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = subprocess.run([*OPERATOR, "run", "--workers", "zero"], check=False, capture_output=True,
+                          text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert "--workers" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -85,7 +85,8 @@ def test_an_unreachable_cluster_gives_one_clear_line_and_exit_1(tmp_path):
     port = free_port()
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', "
+        f"insecure-skip-tls-verify: true}}}}]\n"
         "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n")
     proc = subprocess.run([*OPERATOR, "run", "--kubeconfig", str(kubeconfig), "--metrics-bind-address",
                            f"127.0.0.1:{free_port()}"], check=False, capture_output=True, text=True, cwd=ROOT,

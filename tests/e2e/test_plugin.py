@@ -28,8 +28,8 @@ RESTART = "rocketmq.apache.org/restartedAt"
 def kubectl_rocketmq(kubeconfig: str, *args: str) -> subprocess.CompletedProcess:
     """``kubectl rocketmq ARGS``: kubectl finds the plugin on PATH."""
     env = {**os.environ, "PATH": f"{PLUGIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(["kubectl", "rocketmq", *args, "--kubeconfig", kubeconfig], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    return subprocess.run(["kubectl", "rocketmq", *args, "--kubeconfig", kubeconfig], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
 
 
 @pytest.mark.skipif(IN_CLUSTER_OPERATOR, reason="needs a cluster no operator serves yet")
@@ -38,18 +38,20 @@ def test_a_cluster_the_operator_has_not_reconciled_has_no_status_yet(kubeconfig,
     create_cr(api_client, "BrokerCluster", namespace, small_cluster(namespace))
     done = kubectl_rocketmq(kubeconfig, "status", "bc", "-n", namespace)
     assert done.returncode == 1
-    assert done.stderr == (f"error: brokercluster.rocketmq.huanwei.io/bc has no status yet: the operator has not "
-                           f"reconciled it (is the operator running and watching namespace '{namespace}'?)\n")
+    assert done.stderr == (f"error: brokercluster.rocketmq.huanwei.io/bc has no status yet: the operator has "
+                           f"not reconciled it (is the operator running and watching namespace "
+                           f"'{namespace}'?)\n")
     broker = {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker", "metadata": {"name": "bc"},
               "spec": {"size": 1, "brokerImage": "apache/rocketmq:5.3.3", "nameServers": "127.0.0.1:9876"}}
     create_cr(api_client, "Broker", namespace, broker)
     both = kubectl_rocketmq(kubeconfig, "pause", "bc", "-n", namespace)
     assert both.returncode == 1
-    assert both.stderr == (f"error: both a BrokerCluster and a Broker are named 'bc' in namespace '{namespace}': "
-                           f"say brokercluster/bc or broker/bc\n")
+    assert both.stderr == (f"error: both a BrokerCluster and a Broker are named 'bc' in namespace "
+                           f"'{namespace}': say brokercluster/bc or broker/bc\n")
     assert kubectl_rocketmq(kubeconfig, "pause", "broker/bc", "-n", namespace).returncode == 0
     assert get_cr(api_client, "Broker", namespace, "bc")["metadata"]["annotations"][PAUSE] == "true"
-    assert PAUSE not in (get_cr(api_client, "BrokerCluster", namespace, "bc")["metadata"].get("annotations") or {})
+    assert PAUSE not in (get_cr(api_client, "BrokerCluster", namespace, "bc")["metadata"].get("annotations")
+                         or {})
 
 
 def test_status_shows_groups_members_roles_conditions_and_events(operator, kubeconfig, api_client, namespace):
@@ -167,12 +169,14 @@ def test_a_restart_of_a_paused_cluster_waits_and_says_so(operator, kubeconfig, a
     assert kubectl_rocketmq(kubeconfig, "pause", "bc", "-n", namespace).returncode == 0
     wait_condition(api_client, "BrokerCluster", namespace, "bc", "Paused", "True")
     done = kubectl_rocketmq(kubeconfig, "restart", "bc", "-n", namespace)
-    assert "warning: brokercluster.rocketmq.huanwei.io/bc is paused: the restart begins when it is resumed" in done.stderr
+    assert ("warning: brokercluster.rocketmq.huanwei.io/bc is paused: the restart begins when it is resumed"
+            in done.stderr)
     template = client.AppsV1Api(api_client).read_namespaced_stateful_set("bc-0", namespace).spec.template
     assert RESTART not in (template.metadata.annotations or {})
 
 
-def test_status_of_an_apache_broker_and_the_name_server_error_of_topics(operator, kubeconfig, api_client, namespace):
+def test_status_of_an_apache_broker_and_the_name_server_error_of_topics(
+        operator, kubeconfig, api_client, namespace):
     import yaml
 
     docs = [d for d in yaml.safe_load_all((SAMPLES / "rocketmq-cluster.yaml").read_text()) if d]
@@ -182,9 +186,11 @@ def test_status_of_an_apache_broker_and_the_name_server_error_of_topics(operator
     broker["spec"].pop("volumes", None)
     create_cr(api_client, "Broker", namespace, broker)
     name = broker["metadata"]["name"]
-    eventually(lambda: get_cr(api_client, "Broker", namespace, name).get("status"), timeout=30, what="a status")
+    eventually(lambda: get_cr(api_client, "Broker", namespace, name).get("status"), timeout=30,
+               what="a status")
     done = kubectl_rocketmq(kubeconfig, "status", f"broker/{name}", "-n", namespace)
     assert done.returncode == 0 and "Kind:          Broker (rocketmq.apache.org/v1alpha1)" in done.stdout
     done = kubectl_rocketmq(kubeconfig, "topics", name, "-n", namespace, "--timeout", "1")
     assert done.returncode == 1
-    assert done.stderr.startswith("error: cannot reach the name servers 127.0.0.1:1 (configured: 127.0.0.1:1)")
+    assert done.stderr.startswith(
+        "error: cannot reach the name servers 127.0.0.1:1 (configured: 127.0.0.1:1)")

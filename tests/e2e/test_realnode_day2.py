@@ -44,14 +44,15 @@ def _options(env: list[dict], memory: str, *, claims: bool = False) -> dict:
     # its consumers had not read is gone — a roll of EmptyDir brokers is not a safe roll.
     storage = {"storageMode": "StorageClass", "volumeClaimTemplate": {
         "metadata": {"name": "broker-storage"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}} if claims else {
-        "storageMode": "EmptyDir"}
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    } if claims else {"storageMode": "EmptyDir"}
     return {"imagePullPolicy": "IfNotPresent", **storage, "env": env,
             "resources": {"requests": {"cpu": "50m", "memory": memory}}, **placement()}
 
 
 def _name_service() -> dict:
-    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService", "metadata": {"name": NAME_SERVICE},
+    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService",
+            "metadata": {"name": NAME_SERVICE},
             "spec": {"size": 1, "nameServiceImage": ROCKETMQ_IMAGE,
                      **_options([{"name": "HEAP_OPTS", "value": "-Xms128m -Xmx128m -Xmn64m"}], "256Mi")}}
 
@@ -68,9 +69,11 @@ def _cluster(name: str, *, cluster_name: str, groups: int, members: int, all_mas
 
 def _diagnostics(kubeconfig: str, ns: str, op: OperatorProcess | None = None) -> str:
     out = [kubectl(kubeconfig, "-n", ns, "get", "pods,sts", "-o", "wide", check=False).stdout,
-           kubectl(kubeconfig, "-n", ns, "get", "brokerclusters.rocketmq.huanwei.io,topictransfers.rocketmq.apache.org",
+           kubectl(kubeconfig, "-n", ns, "get",
+                   "brokerclusters.rocketmq.huanwei.io,topictransfers.rocketmq.apache.org",
                    "-o", "yaml", check=False).stdout[-6000:],
-           kubectl(kubeconfig, "-n", ns, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout[-3000:]]
+           kubectl(kubeconfig, "-n", ns, "get", "events", "--sort-by=.lastTimestamp",
+                   check=False).stdout[-3000:]]
     if op is not None:
         out.append("--- operator log\n" + op.log()[-4000:])
     return "\n".join(out)
@@ -108,11 +111,13 @@ def day2(api_client, kubeconfig, real_nodes, operator_kubeconfig, tmp_path_facto
     op = Operator(operator_kubeconfig, ns, tmp_path_factory.mktemp("day2-operator"))
     try:
         create_cr(api_client, "NameService", ns, _name_service())
-        create_cr(api_client, "BrokerCluster", ns, _cluster(CLUSTER, cluster_name="DefaultCluster", groups=2, members=2))
-        create_cr(api_client, "BrokerCluster", ns, _cluster(TARGET, cluster_name="TargetCluster", groups=1, members=1,
-                                                                all_master=True))
+        create_cr(api_client, "BrokerCluster", ns,
+                  _cluster(CLUSTER, cluster_name="DefaultCluster", groups=2, members=2))
+        create_cr(api_client, "BrokerCluster", ns,
+                  _cluster(TARGET, cluster_name="TargetCluster", groups=1, members=1, all_master=True))
         try:
-            for kind, name in (("NameService", NAME_SERVICE), ("BrokerCluster", CLUSTER), ("BrokerCluster", TARGET)):
+            for kind, name in (("NameService", NAME_SERVICE), ("BrokerCluster", CLUSTER),
+                               ("BrokerCluster", TARGET)):
                 wait_ready(api_client, kind, ns, name, timeout=300)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{_diagnostics(kubeconfig, ns, op)}") from None
@@ -139,8 +144,8 @@ def _create_topic(core, ns: str, topic: str, cluster: str) -> None:
 def _load(core, ns: str, topic: str, **kw):
     from rocketmq_operator.rocketmq.load import LoadRun
 
-    return LoadRun(_namesrv(core, ns), topic, rate=40, route_ttl=2.0, drain_timeout=120, start_from="earliest",
-                   **kw).start()
+    return LoadRun(_namesrv(core, ns), topic, rate=40, route_ttl=2.0, drain_timeout=120,
+                   start_from="earliest", **kw).start()
 
 
 def _report(name: str, report) -> None:
@@ -164,7 +169,8 @@ class DownSampler:
     def _run(self) -> None:
         while not self._stop.wait(1.0):
             try:
-                pods = self.core.list_namespaced_pod(self.ns, label_selector=f"{LABEL_CLUSTER}={self.cluster}").items
+                pods = self.core.list_namespaced_pod(self.ns,
+                                                     label_selector=f"{LABEL_CLUSTER}={self.cluster}").items
             except Exception:  # noqa: BLE001, S112 - a sample lost, not a failure
                 continue
             down = tuple(sorted(p.metadata.name for p in pods if not any(
@@ -198,7 +204,8 @@ def _rolled(api_client, ns: str, before: dict[int, str]) -> bool:
     return not bc["status"].get("roll") and condition(bc, "Ready").get("status") == "True"
 
 
-def test_a_properties_change_rolls_one_broker_at_a_time_under_load_and_loses_nothing(day2, api_client, kubeconfig):
+def test_a_properties_change_rolls_one_broker_at_a_time_under_load_and_loses_nothing(
+        day2, api_client, kubeconfig):
     ns, core = day2["ns"], day2["core"]
     _create_topic(core, ns, TOPIC, "DefaultCluster")
     run = _load(core, ns, TOPIC)
@@ -206,9 +213,11 @@ def test_a_properties_change_rolls_one_broker_at_a_time_under_load_and_loses_not
     before = _revisions(api_client, ns)
     sampler = DownSampler(core, ns, CLUSTER)
     start = time.monotonic()
-    patch_cr(api_client, "BrokerCluster", ns, CLUSTER, {"spec": {"properties": {"maxMessageSize": "4194304"}}})
+    patch_cr(api_client, "BrokerCluster", ns, CLUSTER,
+             {"spec": {"properties": {"maxMessageSize": "4194304"}}})
     try:
-        eventually(lambda: _rolled(api_client, ns, before), timeout=1200, interval=2, what="the whole cluster to roll")
+        eventually(lambda: _rolled(api_client, ns, before), timeout=1200, interval=2,
+                   what="the whole cluster to roll")
     except AssertionError as e:
         sampler.stop()
         run.stop()
@@ -222,7 +231,8 @@ def test_a_properties_change_rolls_one_broker_at_a_time_under_load_and_loses_not
     most = max((len(d) for _, d in samples), default=0)
     FIGURES["roll: most brokers down at once"] = str(most)
     went_down = sorted({p for _, d in samples for p in d})
-    assert went_down == [f"{CLUSTER}-{g}-{m}" for g in (0, 1) for m in (0, 1)], went_down  # every broker rolled
+    # every broker rolled
+    assert went_down == [f"{CLUSTER}-{g}-{m}" for g in (0, 1) for m in (0, 1)], went_down
     assert most <= 1, [s for s in samples if len(s[1]) > 1][:5]
     assert report.lost == 0, report.lost_keys
     assert report.drained, report.to_json()
@@ -239,7 +249,8 @@ def _sts_exists(api_client, ns: str, name: str) -> bool:
         raise
 
 
-def test_a_group_with_unconsumed_messages_is_deleted_only_once_they_are_consumed(day2, api_client, kubeconfig):
+def test_a_group_with_unconsumed_messages_is_deleted_only_once_they_are_consumed(
+        day2, api_client, kubeconfig):
     from rocketmq_operator.rocketmq import Message, Producer, PullConsumer
 
     ns, core = day2["ns"], day2["core"]
@@ -266,7 +277,8 @@ def test_a_group_with_unconsumed_messages_is_deleted_only_once_they_are_consumed
     start = time.monotonic()
     patch_cr(api_client, "BrokerCluster", ns, CLUSTER, {"spec": {"groupReplica": 1}})
     eventually(lambda: "draining" in condition(get_cr(api_client, "BrokerCluster", ns, CLUSTER), "Ready")
-               .get("message", "") or (get_cr(api_client, "BrokerCluster", ns, CLUSTER)["status"].get("drain")),
+               .get("message", "")
+               or (get_cr(api_client, "BrokerCluster", ns, CLUSTER)["status"].get("drain")),
                timeout=60, interval=1, what="the drain of group 1 to start")
     time.sleep(20)  # several observations and syncs: the group must still be there
     assert _sts_exists(api_client, ns, f"{CLUSTER}-1"), "group 1 was deleted with unconsumed messages"
@@ -304,9 +316,12 @@ def _freeze_while_the_drain_reads(api_client, core, ns: str) -> None:
             bc = get_cr(api_client, "BrokerCluster", ns, CLUSTER)
             return next((c["message"] for c in bc["status"].get("conditions") or ()
                          if "is not known" in c.get("message", "")), None)
-        message = eventually(unknown, timeout=25, interval=0.5, what="the drain to say the holdings are not known")
-        assert _sts_exists(api_client, ns, f"{CLUSTER}-1"), "group 1 was deleted while its master did not answer"
-        FIGURES["scale-in: frozen master to holdings unknown"] = f"{time.monotonic() - frozen:.1f}s ({message[:120]})"
+        message = eventually(unknown, timeout=25, interval=0.5,
+                             what="the drain to say the holdings are not known")
+        assert _sts_exists(api_client, ns, f"{CLUSTER}-1"), (
+            "group 1 was deleted while its master did not answer")
+        FIGURES["scale-in: frozen master to holdings unknown"] = (
+            f"{time.monotonic() - frozen:.1f}s ({message[:120]})")
     finally:
         if Path(f"/proc/{pid}").exists():
             os.kill(pid, signal.SIGCONT)
@@ -323,19 +338,22 @@ def test_scale_out_gives_a_new_group_the_topics_of_group_0(day2, api_client, kub
     patch_cr(api_client, "BrokerCluster", ns, CLUSTER, {"spec": {"groupReplica": 3}})
     try:
         wait_ready(api_client, "BrokerCluster", ns, CLUSTER, timeout=420)
-        bc = eventually(lambda: {1, 2} <= set(((b := get_cr(api_client, "BrokerCluster", ns, CLUSTER))["status"].get(
-            "scaleOut") or {}).get("copiedGroups", ())) and b, timeout=120, interval=1,
+        bc = eventually(lambda: {1, 2} <= set(
+            ((b := get_cr(api_client, "BrokerCluster", ns, CLUSTER))["status"].get("scaleOut") or {})
+            .get("copiedGroups", ())) and b, timeout=120, interval=1,
             what="groups 1 and 2 given group 0's metadata")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnostics(kubeconfig, ns, day2['op'])}") from None
     FIGURES["scale-out 1→3: patch to new groups Ready with metadata"] = f"{time.monotonic() - start:.1f}s"
-    master = next(b["address"] for b in bc["status"]["brokers"] if b["brokerName"] == "broker-2" and b["brokerId"] == 0)
+    master = next(b["address"] for b in bc["status"]["brokers"]
+                  if b["brokerName"] == "broker-2" and b["brokerId"] == 0)
     with AdminClient(_namesrv(core, ns), connect_timeout=2, request_timeout=5) as admin:
         topics = admin.topic_configs(master)
     assert TOPIC in topics, sorted(topics)
 
 
-def test_a_topictransfer_under_load_survives_kill_9_of_the_operator_and_loses_nothing(day2, api_client, kubeconfig):
+def test_a_topictransfer_under_load_survives_kill_9_of_the_operator_and_loses_nothing(
+        day2, api_client, kubeconfig):
     from rocketmq_operator.rocketmq import AdminClient
 
     ns, core, op = day2["ns"], day2["core"], day2["op"]
@@ -345,7 +363,8 @@ def test_a_topictransfer_under_load_survives_kill_9_of_the_operator_and_loses_no
     start = time.monotonic()
     create_cr(api_client, "TopicTransfer", ns, {
         "apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer", "metadata": {"name": "move"},
-        "spec": {"topic": MOVING, "sourceCluster": CLUSTER, "targetCluster": TARGET, "drainTimeoutSeconds": 300}})
+        "spec": {"topic": MOVING, "sourceCluster": CLUSTER, "targetCluster": TARGET,
+                 "drainTimeoutSeconds": 300}})
     phases: list[str] = []
 
     def phase():

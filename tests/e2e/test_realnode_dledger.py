@@ -79,13 +79,14 @@ def _leader(api_client, ns: str) -> str | None:
 
 
 def test_the_dledger_group_elects_one_leader_and_status_shows_its_followers(dledger, api_client):
-    roles = eventually(lambda: (r := _roles(api_client, dledger)) and sorted(r.values()) == ["FOLLOWER", "FOLLOWER",
-                                                                                            "LEADER"] and r,
+    roles = eventually(lambda: (r := _roles(api_client, dledger))
+                       and sorted(r.values()) == ["FOLLOWER", "FOLLOWER", "LEADER"] and r,
                        timeout=120, interval=1, what="one LEADER and two FOLLOWERs in status")
     assert sorted(roles) == [f"{BROKER}-0-{m}" for m in range(3)]
 
 
-def test_killing_the_leaders_pod_elects_a_new_leader_without_losing_a_message(dledger, api_client, kubeconfig):
+def test_killing_the_leaders_pod_elects_a_new_leader_without_losing_a_message(
+        dledger, api_client, kubeconfig):
     from rocketmq_operator.rocketmq import AdminClient, LoadRun, TopicConfig
 
     ns_ip = client.CoreV1Api(api_client).read_namespaced_pod(f"{NAME_SERVICE}-0", dledger).status.pod_ip
@@ -112,8 +113,8 @@ def test_killing_the_leaders_pod_elects_a_new_leader_without_losing_a_message(dl
     finally:
         report = run.stop()
     print(f"\nFIGURE DLedger kill -9 leader: new leader in {took:.1f}s; longest write pause "
-          f"{report.max_send_gap_s:.2f}s; sent {report.sent_ok}, received {report.received}, lost {report.lost}, "
-          f"send errors {report.send_errors}")
+          f"{report.max_send_gap_s:.2f}s; sent {report.sent_ok}, received {report.received}, "
+          f"lost {report.lost}, send errors {report.send_errors}")
     assert report.lost == 0, report.lost_keys
     eventually(lambda: _roles(api_client, dledger).get(old) == "FOLLOWER", timeout=300, interval=2,
                what=f"{old} to rejoin as a follower")

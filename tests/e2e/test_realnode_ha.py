@@ -48,10 +48,12 @@ def _resources(ns: str) -> list[tuple[str, dict]]:
     def meta(name: str) -> dict:
         return {"name": name, "namespace": ns}
     return [
-        ("NameService", {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService", "metadata": meta(NAME_SERVICE),
+        ("NameService", {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService",
+                         "metadata": meta(NAME_SERVICE),
                          "spec": {"size": 1, "nameServiceImage": ROCKETMQ_IMAGE, "storageMode": "EmptyDir",
                                   **_pod_options(SMALL_HEAP, "256Mi")}}),
-        ("Controller", {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Controller", "metadata": meta(CONTROLLER),
+        ("Controller", {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Controller",
+                        "metadata": meta(CONTROLLER),
                         "spec": {"size": 3, "controllerImage": ROCKETMQ_IMAGE, "storageMode": "EmptyDir",
                                  **_pod_options(SMALL_HEAP, "256Mi")}}),
         ("Broker", {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker", "metadata": meta(BROKER),
@@ -186,7 +188,8 @@ def test_the_group_has_one_master_the_controller_elected_and_two_in_sync_slaves(
     assert group.master_addr == f"{_pod_ip(api_client, ha, master_pod)}:10911"
 
 
-def test_kill_9_of_the_master_pod_makes_an_in_sync_slave_master_without_losing_a_message(ha, api_client, kubeconfig):
+def test_kill_9_of_the_master_pod_makes_an_in_sync_slave_master_without_losing_a_message(
+        ha, api_client, kubeconfig):
     old = _masters(api_client, ha)[GROUP]
     old_addr = f"{_pod_ip(api_client, ha, old)}:10911"
     run = _load(api_client, ha)
@@ -194,8 +197,9 @@ def test_kill_9_of_the_master_pod_makes_an_in_sync_slave_master_without_losing_a
         time.sleep(10)
         killed = time.monotonic()
         kubectl(kubeconfig, "-n", ha, "delete", "pod", old, "--grace-period=0", "--force")
-        group = eventually(lambda: (g := _replica_group(api_client, ha)) and g.master_addr not in (None, old_addr)
-                           and g, timeout=60, interval=0.2, what="the controllers to elect a new master")
+        group = eventually(lambda: (g := _replica_group(api_client, ha))
+                           and g.master_addr not in (None, old_addr) and g,
+                           timeout=60, interval=0.2, what="the controllers to elect a new master")
         elected = time.monotonic() - killed
         eventually(lambda: _masters(api_client, ha).get(GROUP) not in (None, old), timeout=60, interval=1,
                    what="status.controllerMasters to name the new master")
@@ -207,7 +211,8 @@ def test_kill_9_of_the_master_pod_makes_an_in_sync_slave_master_without_losing_a
     assert report.lost == 0, report.lost_keys
 
     def rejoined() -> bool:
-        entry = next(b for b in get_cr(api_client, "Broker", ha, BROKER)["status"]["brokers"] if b["name"] == old)
+        entry = next(b for b in get_cr(api_client, "Broker", ha, BROKER)["status"]["brokers"]
+                     if b["name"] == old)
         return entry.get("role") == "SLAVE" and bool(entry.get("ready"))
     eventually(rejoined, timeout=240, interval=2, what=f"{old} to come back as a slave")
 
@@ -218,7 +223,8 @@ def test_a_roll_in_controller_mode_hands_mastership_over_and_loses_nothing(ha, a
     started = time.monotonic()
     try:
         time.sleep(5)
-        patch_cr(api_client, "Broker", ha, BROKER, {"spec": {"podAnnotations": {"e2e/roll": uuid.uuid4().hex[:8]}}})
+        patch_cr(api_client, "Broker", ha, BROKER,
+                 {"spec": {"podAnnotations": {"e2e/roll": uuid.uuid4().hex[:8]}}})
         apps = client.AppsV1Api(api_client)
 
         def rolled():
@@ -235,12 +241,14 @@ def test_a_roll_in_controller_mode_hands_mastership_over_and_loses_nothing(ha, a
     finally:
         report = run.stop()
     after = _masters(api_client, ha).get(GROUP)
-    _figure("roll in controller mode", report, **{"roll took": f"{took:.0f}s", "master": f"{before} -> {after}"})
+    _figure("roll in controller mode", report,
+            **{"roll took": f"{took:.0f}s", "master": f"{before} -> {after}"})
     assert report.lost == 0, report.lost_keys
     assert after is not None
 
 
-def test_a_client_goes_through_the_proxy_service_and_a_name_service_resize_reaches_the_proxies(ha, api_client):
+def test_a_client_goes_through_the_proxy_service_and_a_name_service_resize_reaches_the_proxies(
+        ha, api_client):
     from rocketmq_operator.rocketmq import LoadRun
 
     wait_ready(api_client, "Proxy", ha, PROXY, timeout=300)
@@ -251,7 +259,8 @@ def test_a_client_goes_through_the_proxy_service_and_a_name_service_resize_reach
         started = time.monotonic()
         patch_cr(api_client, "NameService", ha, NAME_SERVICE, {"spec": {"size": 2}})
         second = f"{NAME_SERVICE}-1.{NAME_SERVICE}.{ha}.svc"
-        eventually(lambda: second in get_cr(api_client, "Proxy", ha, PROXY)["status"]["nameServers"], timeout=60,
+        eventually(lambda: second in get_cr(api_client, "Proxy", ha, PROXY)["status"]["nameServers"],
+                   timeout=60,
                    what="the Proxy to take the second name server")
         proxy = wait_ready(api_client, "Proxy", ha, PROXY, timeout=600)
         took = time.monotonic() - started

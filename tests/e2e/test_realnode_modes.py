@@ -51,7 +51,8 @@ FIGURES: dict[str, str] = {}
 
 
 def _name_service() -> dict:
-    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService", "metadata": {"name": NAME_SERVICE},
+    return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService",
+            "metadata": {"name": NAME_SERVICE},
             "spec": {"size": 1, "nameServiceImage": ROCKETMQ_IMAGE, "imagePullPolicy": "IfNotPresent",
                      "storageMode": "EmptyDir", "dnsPolicy": "ClusterFirst",
                      "env": [{"name": "HEAP_OPTS", "value": "-Xms96m -Xmx96m -Xmn48m"}],
@@ -80,7 +81,8 @@ def _broker_cluster(name: str) -> dict:
 def _apache_broker(name: str) -> dict:
     _, cluster, members = CLUSTERS[name]
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker", "metadata": {"name": name},
-            "spec": {"size": 2, "replicaPerGroup": members - 1, "brokerImage": ROCKETMQ_IMAGE, "nameServers": "",
+            "spec": {"size": 2, "replicaPerGroup": members - 1, "brokerImage": ROCKETMQ_IMAGE,
+                     "nameServers": "",
                      "replicationMode": "ASYNC" if name == "ab" else "SYNC",
                      "properties": {"brokerClusterName": cluster}, **POD, **(CLAIMS if name == "ac" else {}),
                      **placement()}}
@@ -147,7 +149,8 @@ def _run_wave(api_client, kubeconfig, ns: str, namesrv: str, wave: tuple[str, ..
         create_cr(api_client, "Controller", ns, _controller())
     for name in wave:
         kind = CLUSTERS[name][0]
-        create_cr(api_client, kind, ns, _broker_cluster(name) if kind == "BrokerCluster" else _apache_broker(name))
+        create_cr(api_client, kind, ns,
+                  _broker_cluster(name) if kind == "BrokerCluster" else _apache_broker(name))
     try:
         for name in wave:
             wait_ready(api_client, CLUSTERS[name][0], ns, name, timeout=420)
@@ -194,7 +197,8 @@ def _delete(api_client, ns: str, wave: tuple[str, ...]) -> None:
         custom.delete_namespaced_custom_object(group, version, ns, plural, "ctl")
     core = client.CoreV1Api(api_client)
     prefixes = tuple(f"{n}-" for n in (*wave, "ctl"))
-    eventually(lambda: not [p for p in core.list_namespaced_pod(ns).items if p.metadata.name.startswith(prefixes)],
+    eventually(lambda: not [p for p in core.list_namespaced_pod(ns).items
+                            if p.metadata.name.startswith(prefixes)],
                timeout=180, interval=2, what=f"the pods of {', '.join(wave)} to go")
 
 
@@ -222,10 +226,12 @@ def test_clusters_on_one_name_server_never_share_a_broker_name_or_an_address(mod
     names = [n for name in wave for n in modes["seen"][name]["names"]]
     assert len(names) == len(set(names)) and set(names) <= set(info.brokers), (names, sorted(info.brokers))
     addrs = [a for b in info.brokers.values() for a in b.addrs.values()]
-    assert len(addrs) == len(set(addrs)) == sum(len(modes["seen"][n]["obj"]["status"]["brokers"]) for n in wave)
+    assert len(addrs) == len(set(addrs)) == sum(len(modes["seen"][n]["obj"]["status"]["brokers"])
+                                                for n in wave)
     talk = [n for n in wave if n not in ALL_MASTER and CLUSTERS[n][0] == "BrokerCluster"
             and modes["seen"][n]["obj"]["status"]["brokerNamePrefix"] == "broker"]
-    assert len(talk) == (1 if any(CLUSTERS[n][0] == "BrokerCluster" and n not in ALL_MASTER for n in wave) else 0)
+    assert len(talk) == (1 if any(CLUSTERS[n][0] == "BrokerCluster" and n not in ALL_MASTER for n in wave)
+                         else 0)
 
 
 @pytest.mark.parametrize("name", list(CLUSTERS))
@@ -236,7 +242,8 @@ def test_a_cluster_topic_has_queues_on_every_broker_and_every_message_is_consume
     assert report.sent_ok > 0 and report.lost == 0 and report.received == report.sent_ok, report.to_json()
 
 
-def test_an_allmaster_scale_out_copies_topics_and_groups_to_the_new_master_before_it_is_ready(modes, api_client):
+def test_an_allmaster_scale_out_copies_topics_and_groups_to_the_new_master_before_it_is_ready(
+        modes, api_client):
     from rocketmq_operator.rocketmq import AdminClient, TopicConfig
 
     ns = modes["ns"]
@@ -260,14 +267,18 @@ def test_an_allmaster_scale_out_copies_topics_and_groups_to_the_new_master_befor
 
 def test_a_cluster_asking_for_broker_names_another_holds_is_refused_before_its_pods_start(modes, api_client):
     ns = modes["ns"]
-    clash = {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster", "metadata": {"name": "late"},
+    clash = {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster",
+             "metadata": {"name": "late"},
              "spec": {"brokerImage": ROCKETMQ_IMAGE, "nameServiceRef": {"name": NAME_SERVICE},
-                      "brokerNamePrefix": "ab", "groupReplica": 1, "membersPerGroup": 1, **POD, **placement()}}
+                      "brokerNamePrefix": "ab", "groupReplica": 1, "membersPerGroup": 1, **POD,
+                      **placement()}}
     create_cr(api_client, "BrokerCluster", ns, clash)
     ready = eventually(lambda: (c := condition(get_cr(api_client, "BrokerCluster", ns, "late"), "Ready"))
-                       .get("reason") == "BrokerNameClash" and c, timeout=60, interval=1, what="BrokerNameClash")
+                       .get("reason") == "BrokerNameClash" and c, timeout=60, interval=1,
+                       what="BrokerNameClash")
     assert "Broker ab" in ready["message"] and "brokerNamePrefix" in ready["message"], ready
-    sets = client.AppsV1Api(api_client).list_namespaced_stateful_set(ns, label_selector="rocketmq.apache.org/cluster=late")
+    sets = client.AppsV1Api(api_client).list_namespaced_stateful_set(
+        ns, label_selector="rocketmq.apache.org/cluster=late")
     assert sets.items == []
 
 
@@ -299,7 +310,8 @@ class PermSampler:
                 self.samples += 1
                 for q in queues:
                     if q.broker_name in self._last and self._last[q.broker_name] != q.writable:
-                        self.changes.append((round(time.monotonic() - self._start, 1), q.broker_name, q.writable))
+                        self.changes.append((round(time.monotonic() - self._start, 1), q.broker_name,
+                                             q.writable))
                     self._last[q.broker_name] = q.writable
 
     @property
@@ -339,7 +351,8 @@ def _read_all(namesrv: str, group: str, topic: str, keys: frozenset[str]) -> set
         def read_all():
             received.update(k for m in late.poll() for k in m.keys)
             return keys <= received
-        eventually(read_all, timeout=120, interval=0.2, what=f"{group} to read every acknowledged key of {topic}")
+        eventually(read_all, timeout=120, interval=0.2,
+                   what=f"{group} to read every acknowledged key of {topic}")
     return received
 
 
@@ -359,8 +372,10 @@ def tenant(modes, api_client):
                  **POD, **claims, **placement()}})
     obj = wait_ready(api_client, "BrokerCluster", ns, "tenant", timeout=300)
     with AdminClient([modes["namesrv"]]) as admin:
-        admin.create_topic(TopicConfig("Modes-tenant", read_queue_nums=2, write_queue_nums=2), cluster="TenantCluster")
-        eventually(lambda: admin.topic_route("Modes-tenant").queues, timeout=60, interval=1, what="Modes-tenant's route")
+        admin.create_topic(TopicConfig("Modes-tenant", read_queue_nums=2, write_queue_nums=2),
+                           cluster="TenantCluster")
+        eventually(lambda: admin.topic_route("Modes-tenant").queues, timeout=60, interval=1,
+                   what="Modes-tenant's route")
     return {"ns": ns, "obj": obj}
 
 
@@ -380,36 +395,41 @@ def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the
             for broker in names[n]:
                 admin.create_subscription_group(_cluster_info(namesrv).brokers[broker].addrs[0],
                                                 {"groupName": f"modes-kept-{n}", "retryMaxTimes": 5})
-    runs = {n: LoadRun([namesrv], f"Modes-{n}", rate=30, group=f"modes-roll-{n}", route_ttl=2.0, drain_timeout=90)
-            .start() for n in ("ab", "ac")}
+    runs = {n: LoadRun([namesrv], f"Modes-{n}", rate=30, group=f"modes-roll-{n}", route_ttl=2.0,
+                       drain_timeout=90).start() for n in ("ab", "ac")}
     time.sleep(3)  # traffic flowing before the rolls start
     before = {n: {g: apps.read_namespaced_stateful_set(f"{n}-{g}", ns).status.update_revision for g in (0, 1)}
               for n in ("ab", "ac")}
     core = client.CoreV1Api(api_client)
-    unrolled = {(tenant["ns"] if p.startswith("tenant") else ns, p): None for p in ("ab-0-0", "ab-1-0", "tenant-0-0")}
+    unrolled = {(tenant["ns"] if p.startswith("tenant") else ns, p): None
+                for p in ("ab-0-0", "ab-1-0", "tenant-0-0")}
     unrolled = {k: core.read_namespaced_pod(k[1], k[0]).metadata.uid for k in unrolled}
     perms = PermSampler(namesrv, ["Modes-ab", "Modes-ac", "Modes-tenant"])
     start = time.monotonic()
     for n in ("ab", "ac"):
         patch_cr(api_client, "Broker", ns, n, {"spec": {"properties": {"maxMessageSize": "4194304"}}})
-    patch_cr(api_client, "BrokerCluster", tenant["ns"], "tenant", {"spec": {"properties": {"maxMessageSize": "4194304"}}})
+    patch_cr(api_client, "BrokerCluster", tenant["ns"], "tenant",
+             {"spec": {"properties": {"maxMessageSize": "4194304"}}})
     try:
-        eventually(lambda: _rolled(api_client, tenant["ns"], "tenant", tenant_before, members=(1,), groups=(0,)),
+        eventually(lambda: _rolled(api_client, tenant["ns"], "tenant", tenant_before, members=(1,),
+                                   groups=(0,)),
                    timeout=600, interval=2, what="the tenant's slave to roll")
         held = eventually(lambda: (c := condition(get_cr(api_client, "BrokerCluster", tenant["ns"], "tenant"),
                                                   "NameServersForeign")).get("status") == "True" and c,
-                          timeout=120, interval=1, what="the tenant's roll held at its master: NameServersForeign")
+                          timeout=120, interval=1,
+                          what="the tenant's roll held at its master: NameServersForeign")
         eventually(lambda: _rolled(api_client, ns, "ab", before["ab"], members=(1,)), timeout=600, interval=2,
                    what="ab's slaves to roll")
-        eventually(lambda: _rolled(api_client, ns, "ac", before["ac"], members=(0, 1)), timeout=900, interval=2,
-                   what="every member of ac to roll")
+        eventually(lambda: _rolled(api_client, ns, "ac", before["ac"], members=(0, 1)), timeout=900,
+                   interval=2, what="every member of ac to roll")
         FIGURES["ab + ac roll (2 slaves; 2 masters + 2 slaves)"] = f"{time.monotonic() - start:.1f}s"
-        pending = eventually(lambda: (c := condition(get_cr(api_client, "Broker", ns, "ab"), "RestartPending"))
+        pending = eventually(lambda: (c := condition(get_cr(api_client, "Broker", ns, "ab"),
+                                                     "RestartPending"))
                              .get("reason") == "EphemeralStorage" and c, timeout=60, interval=1,
                              what="ab's RestartPending condition")
         eventually(lambda: condition(get_cr(api_client, "Broker", ns, "ac"), "Ready").get("status") == "True"
-                   and not get_cr(api_client, "Broker", ns, "ac")["status"].get("roll"), timeout=120, interval=1,
-                   what="ac Ready with no roll in status")
+                   and not get_cr(api_client, "Broker", ns, "ac")["status"].get("roll"), timeout=120,
+                   interval=1, what="ac Ready with no roll in status")
     except AssertionError as e:
         for run in runs.values():
             run.stop()
@@ -421,11 +441,13 @@ def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the
     reports = {n: run.stop() for n, run in runs.items()}
     acked = {n: run.acknowledged() for n, run in runs.items()}
     FIGURES["roll permission samples / changes"] = f"{perms.samples} / {changes}"
-    assert {*names["ab"], *names["ac"], "tenant-0"} <= set(perms.last) and all(perms.last.values()), perms.last
+    assert {*names["ab"], *names["ac"], "tenant-0"} <= set(perms.last) and all(perms.last.values()), (
+        perms.last)
     # ab's masters were never restarted and never fenced, nor the tenant's; ac's were, one at a time, and are
     # writable again
     assert not [c for c in changes if c[1] in (*names["ab"], "tenant-0") and not c[2]], changes
-    assert {k: core.read_namespaced_pod(k[1], k[0]).metadata.uid for k in unrolled} == unrolled  # not restarted
+    # not restarted
+    assert {k: core.read_namespaced_pod(k[1], k[0]).metadata.uid for k in unrolled} == unrolled
     assert "are not a NameService of this namespace" in held["message"], held
     rolling = condition(get_cr(api_client, "BrokerCluster", tenant["ns"], "tenant"), "Rolling")
     assert "wiping write permission of tenant-0" in rolling.get("message", ""), rolling
@@ -442,7 +464,8 @@ def test_two_brokers_on_one_name_service_roll_under_load_and_neither_touches_the
         report = reports[n]
         assert report.sent_ok > 0 and report.lost == 0 and report.drained, report.to_json()
         received = _read_all(namesrv, f"modes-lagging-{n}", f"Modes-{n}", acked[n])
-        FIGURES[f"{n} roll: sent/received/lagging group"] = f"{report.sent_ok}/{report.received}/{len(acked[n] & received)}"
+        FIGURES[f"{n} roll: sent/received/lagging group"] = (
+            f"{report.sent_ok}/{report.received}/{len(acked[n] & received)}")
     with AdminClient([namesrv]) as admin:
         info = _cluster_info(namesrv)
         for n in ("ab", "ac"):

@@ -46,7 +46,8 @@ def _name_service() -> dict:
         "metadata": {"name": NAME_SERVICE, "namespace": NS},
         "spec": {
             "size": 2, "nameServiceImage": ROCKETMQ_IMAGE, "imagePullPolicy": "IfNotPresent",
-            "resources": {"requests": {"memory": "256Mi", "cpu": "50m"}, "limits": {"memory": "1Gi", "cpu": "500m"}},
+            "resources": {"requests": {"memory": "256Mi", "cpu": "50m"},
+                          "limits": {"memory": "1Gi", "cpu": "500m"}},
             "hostNetwork": False, "dnsPolicy": "ClusterFirst",
             "env": [{"name": "HEAP_OPTS", "value": "-Xms128m -Xmx128m -Xmn64m"}],
             **placement(),
@@ -62,7 +63,8 @@ def _broker() -> dict:
             "size": 3,
             "nameServers": "rocketmq-nameserver-0.rocketmq-nameserver.rocketmq.svc.cluster.local:9876",
             "brokerImage": ROCKETMQ_IMAGE, "imagePullPolicy": "IfNotPresent",
-            "resources": {"requests": {"memory": "512Mi", "cpu": "50m"}, "limits": {"memory": "1Gi", "cpu": "1"}},
+            "resources": {"requests": {"memory": "512Mi", "cpu": "50m"},
+                          "limits": {"memory": "1Gi", "cpu": "1"}},
             "storageMode": "StorageClass", "hostPath": "", "scalePodName": "broker-0",
             "volumeClaimTemplates": [{
                 "metadata": {"name": "broker-storage"},
@@ -70,7 +72,8 @@ def _broker() -> dict:
                          "resources": {"requests": {"storage": "100Gi"}}}}],
             "properties": {"brokerClusterName": "DefaultCluster", "brokerRole": "ASYNC_MASTER",
                            "flushDiskType": "ASYNC_FLUSH", "deleteWhen": "04", "fileReservedTime": "48"},
-            "env": [{"name": "JAVA_OPT_EXT", "value": "-Xms256m -Xmx256m -Xmn128m -XX:MaxDirectMemorySize=256m"}],
+            "env": [{"name": "JAVA_OPT_EXT",
+                     "value": "-Xms256m -Xmx256m -Xmn128m -XX:MaxDirectMemorySize=256m"}],
             **placement(),
         },
     }
@@ -78,8 +81,10 @@ def _broker() -> dict:
 
 def _diagnostics(kubeconfig: str) -> str:
     out = [kubectl(kubeconfig, "-n", NS, "get", "pods,pvc", "-o", "wide", check=False).stdout,
-           kubectl(kubeconfig, "-n", NS, "get", "brokers.rocketmq.apache.org", "-o", "yaml", check=False).stdout[-5000:],
-           kubectl(kubeconfig, "-n", NS, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout[-3000:]]
+           kubectl(kubeconfig, "-n", NS, "get", "brokers.rocketmq.apache.org", "-o", "yaml",
+                   check=False).stdout[-5000:],
+           kubectl(kubeconfig, "-n", NS, "get", "events", "--sort-by=.lastTimestamp",
+                   check=False).stdout[-3000:]]
     return "\n".join(out)
 
 
@@ -115,13 +120,15 @@ def seed(api_client, kubeconfig, real_nodes, crds):
     core = client.CoreV1Api(api_client)
     kubectl(kubeconfig, "delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=180s")
     storage = client.StorageV1Api(api_client)
-    storage.create_storage_class({"metadata": {"name": STORAGE_CLASS}, "provisioner": "kubernetes.io/host-path",
+    storage.create_storage_class({"metadata": {"name": STORAGE_CLASS},
+                                  "provisioner": "kubernetes.io/host-path",
                                   "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"})
     try:
         start = time.monotonic()
         kubectl(kubeconfig, "apply", "-f", "-", stdin=_operator_manifests())
         try:
-            kubectl(kubeconfig, "-n", NS, "rollout", "status", "deployment/rocketmq-operator", "--timeout=180s")
+            kubectl(kubeconfig, "-n", NS, "rollout", "status", "deployment/rocketmq-operator",
+                    "--timeout=180s")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{_diagnostics(kubeconfig)}") from None
         FIGURES["operator Deployment available"] = f"{time.monotonic() - start:.1f}s"
@@ -142,13 +149,15 @@ def seed(api_client, kubeconfig, real_nodes, crds):
             print(f"FIGURE seed {key}: {value}")
 
 
-def test_the_operators_own_deployment_serves_in_cluster_on_the_real_node_locked_down(seed, kubeconfig, real_nodes):
+def test_the_operators_own_deployment_serves_in_cluster_on_the_real_node_locked_down(
+        seed, kubeconfig, real_nodes):
     pod = seed.list_namespaced_pod(NS, label_selector="name=rocketmq-operator").items[0]
     assert pod.spec.node_name in real_nodes, pod.spec.node_name
     container = pod.spec.containers[0]
     assert container.image == OPERATOR_IMAGE
     assert container.security_context.read_only_root_filesystem is True
-    assert pod.spec.security_context.run_as_non_root is True and pod.spec.security_context.run_as_user == 65532
+    assert pod.spec.security_context.run_as_non_root is True and (
+        pod.spec.security_context.run_as_user == 65532)
     assert pod.status.container_statuses[0].restart_count == 0
     lease = client.CoordinationV1Api(seed.api_client).read_namespaced_lease("rocketmq-operator-lock", NS)
     assert lease.spec.holder_identity == pod.metadata.name, lease.spec.holder_identity
@@ -156,7 +165,8 @@ def test_the_operators_own_deployment_serves_in_cluster_on_the_real_node_locked_
     errors = [line for line in logs.splitlines() if '"level": "error"' in line or "Forbidden" in line]
     assert not errors, errors[:5]
     mem = kubectl(kubeconfig, "-n", NS, "exec", pod.metadata.name, "--", "python", "-c",
-                  "print(open('/proc/1/status').read().split('VmRSS:')[1].split()[0])", check=False).stdout.strip()
+                  "print(open('/proc/1/status').read().split('VmRSS:')[1].split()[0])",
+                  check=False).stdout.strip()
     FIGURES["operator RSS in cluster"] = f"{mem} kB"
 
 
@@ -174,7 +184,8 @@ def _registered_groups(core) -> set[str]:
 
 def test_the_seeds_broker_runs_three_groups_on_bound_claims(seed, kubeconfig):
     claims = seed.list_namespaced_persistent_volume_claim(NS).items
-    assert len(claims) == 3 and all(c.status.phase == "Bound" for c in claims), [c.status.phase for c in claims]
+    assert len(claims) == 3 and all(c.status.phase == "Bound" for c in claims), [
+        c.status.phase for c in claims]
     assert _registered_groups(seed) == {f"{BROKER}-{g}" for g in range(3)}  # <Broker name>-<g>
     broker = get_cr(seed.api_client, "Broker", NS, BROKER)
     assert broker["status"].get("registeredMembers") == 3, broker["status"]
@@ -186,7 +197,8 @@ def test_kubectl_patch_size_3_to_5_registers_five_groups(seed, kubeconfig):
             "-p", '[{"op": "replace", "path": "/spec/size", "value": 5}]')
     try:
         wait_ready(seed.api_client, "Broker", NS, BROKER, timeout=240)
-        groups = eventually(lambda: len(_registered_groups(seed)) == 5 and _registered_groups(seed), timeout=60,
+        groups = eventually(lambda: len(_registered_groups(seed)) == 5 and _registered_groups(seed),
+                            timeout=60,
                             what="five groups in the cluster info")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnostics(kubeconfig)}") from None
@@ -207,12 +219,14 @@ def test_a_message_survives_the_deletion_of_its_brokers_pod(seed, kubeconfig):
     from rocketmq_operator.rocketmq import Message, Producer, PullConsumer
 
     pod0 = seed.list_namespaced_pod(NS, label_selector="app=rocketmq-broker").items[0].metadata.name
-    out = kubectl(kubeconfig, "-n", NS, "exec", pod0, "--", "sh", "mqadmin", "updateTopic", "-c", "DefaultCluster",
-                  "-t", TOPIC, "-n", "rocketmq-nameserver-0.rocketmq-nameserver.rocketmq.svc.cluster.local:9876").stdout
+    out = kubectl(kubeconfig, "-n", NS, "exec", pod0, "--", "sh", "mqadmin", "updateTopic", "-c",
+                  "DefaultCluster", "-t", TOPIC, "-n",
+                  "rocketmq-nameserver-0.rocketmq-nameserver.rocketmq.svc.cluster.local:9876").stdout
     assert "success" in out.lower(), out
     key = f"seed-{uuid.uuid4().hex[:8]}"
     with Producer(_namesrv(seed), group="seed-producer") as producer:
-        sent = eventually(lambda: producer.send(Message(TOPIC, b"kept on the claim", keys=(key,))), timeout=30,
+        sent = eventually(lambda: producer.send(Message(TOPIC, b"kept on the claim", keys=(key,))),
+                          timeout=30,
                           what="a send to SeedTopic")
     assert sent.status.name == "SEND_OK", sent
     pod = _pod_at(seed, sent.broker_addr)
@@ -230,7 +244,8 @@ def test_a_message_survives_the_deletion_of_its_brokers_pod(seed, kubeconfig):
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnostics(kubeconfig)}") from None
     FIGURES["broker pod deleted to Ready again"] = f"{time.monotonic() - start:.1f}s"
-    assert claim in {v.persistent_volume_claim.claim_name for v in new.spec.volumes if v.persistent_volume_claim}
+    assert claim in {v.persistent_volume_claim.claim_name for v in new.spec.volumes
+                     if v.persistent_volume_claim}
     received = []
     with PullConsumer(_namesrv(seed), group=f"seed-consumer-{key}", topic=TOPIC) as consumer:
         def got():
@@ -257,7 +272,8 @@ def test_a_frozen_broker_is_restarted_by_its_liveness_probe_and_ready_only_once_
         ready = any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or ())
         try:
             with AdminClient(_namesrv(seed)[0], connect_timeout=2, request_timeout=3) as admin:
-                listed = any(addr in b.addrs.values() for b in admin.cluster_info().brokers_in("DefaultCluster"))
+                listed = any(addr in b.addrs.values()
+                             for b in admin.cluster_info().brokers_in("DefaultCluster"))
         except Exception:  # noqa: BLE001 - a name server busy for a moment is a sample lost, not a failure
             return False
         samples.append((time.monotonic() - start, ready, listed))

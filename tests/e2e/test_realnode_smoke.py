@@ -45,7 +45,8 @@ def pods(api_client, real_nodes, kubeconfig):
     core.create_namespace({"metadata": {"name": ns, "labels": {"e2e": "true"}}})
     core.create_namespaced_service(ns, {
         "metadata": {"name": "nsrv"},
-        "spec": {"clusterIP": "None", "selector": {"app": "nsrv"}, "ports": [{"name": "main", "port": 9876}]}})
+        "spec": {"clusterIP": "None", "selector": {"app": "nsrv"},
+                 "ports": [{"name": "main", "port": 9876}]}})
     core.create_namespaced_pod(ns, _pod("nsrv-0", {
         "hostname": "nsrv-0", "subdomain": "nsrv", "terminationGracePeriodSeconds": 5,
         "containers": [{"name": "namesrv", "image": ROCKETMQ_IMAGE, "imagePullPolicy": "Never",
@@ -59,7 +60,8 @@ def pods(api_client, real_nodes, kubeconfig):
 
     def ready(name):
         pod = core.read_namespaced_pod(name, ns)
-        return pod if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []) else None
+        return pod if any(c.type == "Ready" and c.status == "True"
+                          for c in pod.status.conditions or []) else None
 
     try:
         nsrv = eventually(lambda: ready("nsrv-0"), timeout=180, what="the name server pod Ready")
@@ -98,7 +100,8 @@ def test_a_pod_resolves_a_headless_service_pod_name_to_the_pod_ip(pods, kubeconf
     name = f"nsrv-0.nsrv.{pods['namespace']}.svc.{CLUSTER_DOMAIN}"
     out = _exec(kubeconfig, pods, "getent", "hosts", name).stdout.split()
     assert out[0] == pods["nsrv"].status.pod_ip, out
-    assert _exec(kubeconfig, pods, "grep", "-c", f"nameserver {HOST_IP}", "/etc/resolv.conf").stdout.strip() == "1"
+    assert _exec(kubeconfig, pods, "grep", "-c", f"nameserver {HOST_IP}",
+                 "/etc/resolv.conf").stdout.strip() == "1"
     missing = kubectl(kubeconfig, "-n", pods["namespace"], "exec", "client", "--", "getent", "hosts",
                       "no-such-host.example.com", check=False)
     assert missing.returncode != 0  # nothing outside the cluster domain resolves
@@ -130,17 +133,19 @@ req = urllib.request.Request(f"https://{host}:{port}/version",
 body = json.load(urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sa + "/ca.crt"), timeout=10))
 seccomp = open("/proc/self/status").read().split("Seccomp:")[1].split()[0]
 print(json.dumps({"host": host, "major": body["major"], "uid": os.getuid(), "seccomp": seccomp}))
-"""
+"""  # noqa: E501, RUF100 - a line of the program the pod runs: wrapping it would change the string
 
 
-def test_a_locked_down_pod_reaches_the_api_server_through_the_kubernetes_service(pods, api_client, kubeconfig):
+def test_a_locked_down_pod_reaches_the_api_server_through_the_kubernetes_service(
+        pods, api_client, kubeconfig):
     import json
 
     core = client.CoreV1Api(api_client)
     ns = pods["namespace"]
     core.create_namespaced_pod(ns, _pod("in-cluster", {
         "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{"name": "check", "image": OPERATOR_IMAGE, "imagePullPolicy": "Never",
                         "command": ["python3", "-c", IN_CLUSTER_CHECK],
                         "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,

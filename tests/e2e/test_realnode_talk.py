@@ -53,7 +53,8 @@ def _broker_cluster() -> dict:
             "nameServiceRef": {"name": NAME_SERVICE},
             "allMaster": False, "replicationMode": "SYNC", "groupReplica": 2, "membersPerGroup": 2,
             "storageMode": "EmptyDir",
-            "env": [{"name": "HEAP_OPTS", "value": "-Xms256m -Xmx256m -Xmn128m -XX:MaxDirectMemorySize=256m"}],
+            "env": [{"name": "HEAP_OPTS",
+                     "value": "-Xms256m -Xmx256m -Xmn128m -XX:MaxDirectMemorySize=256m"}],
             "resources": {"requests": {"cpu": "50m", "memory": "512Mi"}},
             **placement(),
         },
@@ -139,7 +140,8 @@ def test_ready_with_every_broker_registered_as_rocketmq_reports(talk, api_client
     assert sorted(brokers) == BROKER_PODS, diag
     for g in (0, 1):
         master, slave = brokers[f"{CLUSTER}-{g}-0"], brokers[f"{CLUSTER}-{g}-1"]
-        assert (master["brokerName"], master["brokerId"], master["role"]) == (f"broker-{g}", 0, "MASTER"), diag
+        assert (master["brokerName"], master["brokerId"], master["role"]) == (
+            f"broker-{g}", 0, "MASTER"), diag
         assert (slave["brokerName"], slave["brokerId"], slave["role"]) == (f"broker-{g}", 1, "SLAVE"), diag
         assert master.get("registeredOn") == 2 and slave.get("registeredOn") == 2, diag
     core = client.CoreV1Api(api_client)
@@ -163,7 +165,8 @@ def test_mqadmin_cluster_list_shows_both_groups_with_master_and_slave(talk, kube
 
     ns = talk["ns"]
     nsrv = pod_fqdn(f"{NAME_SERVICE}-0", NAME_SERVICE, ns, cluster_domain=CLUSTER_DOMAIN)
-    out = _pod_exec(kubeconfig, ns, f"{CLUSTER}-0-0", "sh", "mqadmin", "clusterList", "-n", f"{nsrv}:9876").stdout
+    out = _pod_exec(kubeconfig, ns, f"{CLUSTER}-0-0", "sh", "mqadmin", "clusterList", "-n",
+                    f"{nsrv}:9876").stdout
     print(f"\nmqadmin clusterList -n {nsrv}:9876\n{out}")
     FIGURES["clusterList"] = "\n" + out
     rows = [line.split() for line in out.splitlines() if "broker-" in line]
@@ -176,7 +179,8 @@ def test_a_keyed_message_sent_is_received(talk, api_client, kubeconfig):
 
     ns = talk["ns"]
     out = _pod_exec(kubeconfig, ns, f"{CLUSTER}-0-0", "sh", "mqadmin", "updateTopic", "-c", "DefaultCluster",
-                    "-t", TOPIC, "-n", f"{NAME_SERVICE}-0.{NAME_SERVICE}.{ns}.svc.{CLUSTER_DOMAIN}:9876").stdout
+                    "-t", TOPIC, "-n",
+                    f"{NAME_SERVICE}-0.{NAME_SERVICE}.{ns}.svc.{CLUSTER_DOMAIN}:9876").stdout
     assert "success" in out.lower(), out
     namesrv = [f"{ip}:9876" for ip in _name_server_ips(api_client, ns)]
     key = f"talk-{uuid.uuid4().hex[:8]}"
@@ -235,7 +239,8 @@ def test_name_server_resize_2_3_2_reaches_every_broker_without_a_restart(talk, a
                timeout=120, interval=1, what=f"{new_pod} Ready")
     serving = time.monotonic()
     try:
-        eventually(sample(on_all(3)), timeout=180, interval=1, what="every broker registered on 3 name servers")
+        eventually(sample(on_all(3)), timeout=180, interval=1,
+                   what="every broker registered on 3 name servers")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnostics(kubeconfig, ns)}") from None
     took, since_ready = time.monotonic() - start, time.monotonic() - serving
@@ -260,7 +265,8 @@ def test_name_server_resize_2_3_2_reaches_every_broker_without_a_restart(talk, a
                        for ip in _broker_ips(api_client, ns))
     start = time.monotonic()
     eventually(sample(brokers_use_two), timeout=120, interval=1, what="every broker's namesrvAddr back to 2")
-    eventually(sample(on_all(2)), timeout=120, interval=1, what="every broker registered on the 2 name servers")
+    eventually(sample(on_all(2)), timeout=120, interval=1,
+               what="every broker registered on the 2 name servers")
     FIGURES["resize 3→2: every broker's namesrvAddr back to 2"] = f"{time.monotonic() - start:.1f}s"
     after = identity(pods())
     assert after == before, f"broker pods restarted or were replaced: before={before} after={after}"
@@ -277,7 +283,8 @@ def test_kubectl_rocketmq_status_and_cluster_list_show_the_observed_cluster(talk
     assert "4/4 registered" in status.stdout, status.stdout
     rows = [line.split() for line in status.stdout.splitlines() if line.startswith(("0 ", "1 "))]
     assert {(r[2], r[3], r[4]) for r in rows} >= {("broker-0", "0", "MASTER"), ("broker-0", "1", "SLAVE"),
-                                                  ("broker-1", "0", "MASTER"), ("broker-1", "1", "SLAVE")}, rows
+                                                  ("broker-1", "0", "MASTER"),
+                                                  ("broker-1", "1", "SLAVE")}, rows
     listed = kubectl_rocketmq(kubeconfig, "cluster-list", CLUSTER, "-n", talk["ns"])
     assert listed.returncode == 0, listed.stderr
     assert "broker-0" in listed.stdout and "broker-1" in listed.stdout, listed.stdout

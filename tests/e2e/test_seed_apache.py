@@ -23,7 +23,8 @@ def seed_namespace(api_client):
     core, storage = client.CoreV1Api(api_client), client.StorageV1Api(api_client)
     core.create_namespace({"metadata": {"name": SEED_NS}})
     default = next((c for c in storage.list_storage_class().items
-                    if (c.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class") == "true"),
+                    if (c.metadata.annotations or {}).get("storageclass.kubernetes.io/is-default-class")
+                    == "true"),
                    None)  # the cluster's own provisioner: host-path here, local-path on kind
     try:
         storage.create_storage_class({
@@ -64,7 +65,8 @@ def test_the_seed_walkthrough_runs_unchanged(operator, api_client, kubeconfig, s
     wait_ready(api_client, "NameService", SEED_NS, "rocketmq-nameserver")
     broker = wait_ready(api_client, "Broker", SEED_NS, "rocketmq-cluster")
     assert broker["status"]["size"] == 3
-    assert broker["status"]["nodes"] == ["rocketmq-cluster-0-0", "rocketmq-cluster-1-0", "rocketmq-cluster-2-0"]
+    assert broker["status"]["nodes"] == ["rocketmq-cluster-0-0", "rocketmq-cluster-1-0",
+                                         "rocketmq-cluster-2-0"]
     assert "rocketmq-cluster" in kubectl(kubeconfig, "get", "broker", "-n", SEED_NS).stdout
     listed = kubectl(kubeconfig, "get", "statefulset,svc,pvc", "-n", SEED_NS).stdout
     assert "rocketmq-cluster-2" in listed and "broker-storage-rocketmq-cluster-0-0" in listed
@@ -88,7 +90,8 @@ def test_the_seed_walkthrough_runs_unchanged(operator, api_client, kubeconfig, s
     eventually(lambda: client.AppsV1Api(api_client).read_namespaced_stateful_set(
         "rocketmq-cluster-0", SEED_NS).spec.template.spec.containers[0].image == "apache/rocketmq:5.1.0",
         timeout=30, what="the new image in the template")
-    kubectl(kubeconfig, "rollout", "status", "statefulset", "rocketmq-cluster-0", "-n", SEED_NS, "--timeout=120s")
+    kubectl(kubeconfig, "rollout", "status", "statefulset", "rocketmq-cluster-0", "-n", SEED_NS,
+            "--timeout=120s")
 
     # 4.3 a configuration change restarts the pods
     recorder = RestartRecorder(api_client, SEED_NS)
@@ -104,9 +107,11 @@ def test_the_seed_walkthrough_runs_unchanged(operator, api_client, kubeconfig, s
 
     # 7.3 backup, delete, restore: the same cluster comes back on the same data claims
     claims_before = {c.metadata.name: c.metadata.uid
-                     for c in client.CoreV1Api(api_client).list_namespaced_persistent_volume_claim(SEED_NS).items}
+                     for c in client.CoreV1Api(api_client).list_namespaced_persistent_volume_claim(
+                         SEED_NS).items}
     backup = tmp_path / "backup.yaml"
-    backup.write_text(kubectl(kubeconfig, "get", "broker", "rocketmq-cluster", "-n", SEED_NS, "-o", "yaml").stdout)
+    backup.write_text(kubectl(kubeconfig, "get", "broker", "rocketmq-cluster", "-n", SEED_NS, "-o",
+                              "yaml").stdout)
     kubectl(kubeconfig, "delete", "broker", "rocketmq-cluster", "-n", SEED_NS, "--wait=true")
     eventually(lambda: not client.AppsV1Api(api_client).list_namespaced_stateful_set(
         SEED_NS, label_selector="rocketmq.apache.org/cluster=rocketmq-cluster").items, timeout=60,
@@ -115,7 +120,8 @@ def test_the_seed_walkthrough_runs_unchanged(operator, api_client, kubeconfig, s
     restored = wait_ready(api_client, "Broker", SEED_NS, "rocketmq-cluster", timeout=120)
     assert restored["status"]["size"] == 5
     claims_after = {c.metadata.name: c.metadata.uid
-                    for c in client.CoreV1Api(api_client).list_namespaced_persistent_volume_claim(SEED_NS).items}
+                    for c in client.CoreV1Api(api_client).list_namespaced_persistent_volume_claim(
+                        SEED_NS).items}
     assert claims_after == claims_before
 
 

@@ -38,9 +38,11 @@ class Controllers:
         return ";".join(self.addrs)
 
 
-def operator_conf(home: Path, *, script: str, peers: str, self_ordinal: int, extra_lines: tuple[str, ...] = ()) -> Path:
+def operator_conf(home: Path, *, script: str, peers: str, self_ordinal: int,
+                  extra_lines: tuple[str, ...] = ()) -> Path:
     """The conf file the operator's pod start command writes (resources/controllers.py), made by running that
-    very command with a stand-in ``bin/<script>`` that prints the path it was given instead of starting Java."""
+    very command with a stand-in ``bin/<script>`` that prints the path it was given instead of starting
+    Java."""
     conf, store = home / "server.conf", home / "store"
     (home / "bin").mkdir(parents=True, exist_ok=True)
     (home / "bin" / script).write_text('echo "$2"\n')
@@ -98,7 +100,8 @@ def start_proxy(jars: Jars, home: Path, *, namesrv: str, cluster: str) -> tuple[
     """A proxy with the rmq-proxy.json a Proxy pod gets (resources/proxy.py), on free loopback ports."""
     remoting, grpc = free_port(), free_port()
     home.mkdir(parents=True, exist_ok=True)
-    proxy = {"metadata": {"name": "p", "namespace": "t"}, "spec": {"size": 1, "proxyImage": "x", "clusterName": cluster}}
+    proxy = {"metadata": {"name": "p", "namespace": "t"},
+             "spec": {"size": 1, "proxyImage": "x", "clusterName": cluster}}
     config = {**from_proxy(proxy, name_server_address=namesrv).config, "remotingListenPort": remoting,
               "grpcServerPort": grpc, "remotingAccessAddr": "127.0.0.1"}
     conf = home / "rmq-proxy.json"

@@ -116,14 +116,16 @@ class JavaProcess:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.output = home / "stdout.log"
-        self._command = ["java", *heap, *_COMMON_FLAGS, f"-Duser.home={home}", "-cp", jars.classpath, main, *args]
+        self._command = ["java", *heap, *_COMMON_FLAGS, f"-Duser.home={home}", "-cp", jars.classpath, main,
+                         *args]
         self._spawn()
 
     def _spawn(self) -> None:
         env = {**os.environ, "ROCKETMQ_HOME": str(self.home)}
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(
-                self._command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.home, start_new_session=True
+                self._command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.home,
+                start_new_session=True
             )
         self.started_at = time.monotonic()
 
@@ -133,7 +135,8 @@ class JavaProcess:
         self._spawn()
 
     def wait_booted(self, *, timeout: float = BOOT_TIMEOUT) -> float:
-        """Seconds from start to the boot line ("boot success" unless told); JvmStartError if it exits or times out."""
+        """Seconds from start to the boot line ("boot success" unless told); JvmStartError if it exits or
+        times out."""
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
             if self.boot_marker in self.output.read_text(errors="replace"):

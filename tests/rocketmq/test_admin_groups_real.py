@@ -21,8 +21,8 @@ def unique(prefix: str) -> str:
 def send(admin, addr: str, topic: str, *, queue_id: int, count: int) -> None:
     for index in range(count):
         fields = {"producerGroup": "groups-test", "topic": topic, "defaultTopic": "TBW102",
-                  "defaultTopicQueueNums": 4, "queueId": queue_id, "sysFlag": 0, "bornTimestamp": 0, "flag": 0,
-                  "properties": "", "reconsumeTimes": 0, "unitMode": False, "batch": False}
+                  "defaultTopicQueueNums": 4, "queueId": queue_id, "sysFlag": 0, "bornTimestamp": 0,
+                  "flag": 0, "properties": "", "reconsumeTimes": 0, "unitMode": False, "batch": False}
         admin.invoke(addr, RequestCode.SEND_MESSAGE, fields=fields, body=f"message {index}".encode())
 
 
@@ -31,7 +31,8 @@ def test_a_subscription_group_is_created_read_back_and_deleted(rocketmq: RocketM
     admin.create_subscription_group(rocketmq.master, {"groupName": group, "retryMaxTimes": 7,
                                                       "consumeBroadcastEnable": False})
     config = admin.subscription_groups(rocketmq.master)[group]
-    assert (config["groupName"], config["retryMaxTimes"], config["consumeBroadcastEnable"]) == (group, 7, False)
+    assert (config["groupName"], config["retryMaxTimes"], config["consumeBroadcastEnable"]) == (
+        group, 7, False)
     assert config["consumeEnable"] is True  # the broker's default for what was not given
 
     admin.delete_subscription_group(rocketmq.master, group)

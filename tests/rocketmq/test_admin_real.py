@@ -271,7 +271,8 @@ def test_connections_to_a_broker_are_reused_across_calls(rocketmq: RocketMQ):
 def test_a_brokers_topic_configs_list_a_created_topic_with_its_queue_counts(admin, rocketmq):
     from rocketmq_operator.rocketmq import TopicConfig
 
-    admin.create_topic(TopicConfig("ConfigsListed", read_queue_nums=3, write_queue_nums=3), broker_addr=rocketmq.master)
+    admin.create_topic(TopicConfig("ConfigsListed", read_queue_nums=3, write_queue_nums=3),
+                       broker_addr=rocketmq.master)
     configs = admin.topic_configs(rocketmq.master)
     assert (configs["ConfigsListed"].read_queue_nums, configs["ConfigsListed"].write_queue_nums) == (3, 3)
     assert "TBW102" in configs or "SCHEDULE_TOPIC_XXXX" in configs  # system topics come too

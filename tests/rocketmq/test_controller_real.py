@@ -154,8 +154,8 @@ def test_a_designated_election_hands_mastership_over_under_load(ha: HaCluster, r
         report = run.stop()
     rocketmq_report.append(
         f"handover (ELECT_MASTER to broker {target.broker_id}): new master registered in {switched:.1f}s; "
-        f"longest write pause {report.max_send_gap_s:.2f}s; sent {report.sent_ok}, received {report.received}, "
-        f"lost {report.lost}, send errors {report.send_errors}")
+        f"longest write pause {report.max_send_gap_s:.2f}s; sent {report.sent_ok}, "
+        f"received {report.received}, lost {report.lost}, send errors {report.send_errors}")
     assert report.lost == 0, report.lost_keys
     assert report.sent_ok > 0 and report.drained
     with ha.admin() as admin:  # idempotent: asking again changes nothing
@@ -168,7 +168,8 @@ def test_a_designated_election_hands_mastership_over_under_load(ha: HaCluster, r
     restarted = time.monotonic()
     ha.brokers[old_master].restart()
     ha.brokers[old_master].wait_booted()
-    wait_until(lambda: _all_in_sync(ha, 3), timeout=120, what="all three in sync after the old master restarted")
+    wait_until(lambda: _all_in_sync(ha, 3), timeout=120,
+               what="all three in sync after the old master restarted")
     rocketmq_report.append(f"handover, then the old master restarted as a roll does: all three in sync after "
                            f"{time.monotonic() - restarted:.1f}s")
 
@@ -195,8 +196,9 @@ def test_a_killed_master_is_replaced_by_an_in_sync_slave_without_losing_acknowle
         report = run.stop()
     rocketmq_report.append(
         f"fail-over (kill -9 master {old_master}): new master {new.master_addr} elected in {elected:.1f}s, "
-        f"registered in {serving:.1f}s; longest write pause {report.max_send_gap_s:.2f}s; sent {report.sent_ok}, "
-        f"received {report.received}, lost {report.lost}, send errors {report.send_errors}")
+        f"registered in {serving:.1f}s; longest write pause {report.max_send_gap_s:.2f}s; "
+        f"sent {report.sent_ok}, received {report.received}, lost {report.lost}, "
+        f"send errors {report.send_errors}")
     assert new.replica(new.master_id).in_sync
     assert report.lost == 0, report.lost_keys
     assert report.drained
@@ -208,7 +210,8 @@ def test_a_message_goes_through_a_real_proxy_in_cluster_mode(ha: HaCluster, tmp_
     try:
         booted = proc.wait_booted(timeout=120)
         with AdminClient(proxy, connect_timeout=1.0, request_timeout=TIMEOUT) as admin:
-            route = wait_until(lambda: admin.topic_route(TOPIC), timeout=60, what="the proxy to serve the route")
+            route = wait_until(lambda: admin.topic_route(TOPIC), timeout=60,
+                               what="the proxy to serve the route")
         assert {addr for b in route.brokers for addr in b.addrs.values()} == {proxy}
         with Producer(proxy, send_timeout=10.0) as producer:
             sent = producer.send(Message(TOPIC, b"through the proxy", keys=("proxy-1",)))
@@ -219,9 +222,10 @@ def test_a_message_goes_through_a_real_proxy_in_cluster_mode(ha: HaCluster, tmp_
         run = LoadRun(proxy, TOPIC, rate=20, route_ttl=2.0, drain_timeout=60).start()
         time.sleep(8)
         report = run.stop()
-        rocketmq_report.append(f"proxy: booted in {booted:.1f}s; sent {sent.msg_id} and pulled it back through "
-                               f"{proxy} (remoting); a load run through it: sent {report.sent_ok}, received "
-                               f"{report.received}, lost {report.lost}, send errors {report.send_errors}")
+        rocketmq_report.append(f"proxy: booted in {booted:.1f}s; sent {sent.msg_id} and pulled it back "
+                               f"through {proxy} (remoting); a load run through it: sent {report.sent_ok}, "
+                               f"received {report.received}, lost {report.lost}, "
+                               f"send errors {report.send_errors}")
         assert report.sent_ok > 0 and report.lost == 0 and report.drained, report
     finally:
         proc.stop()
@@ -240,7 +244,8 @@ def test_the_observer_reads_the_leader_and_each_groups_master_from_real_controll
 
 def test_name_servers_embedding_the_controller_elect_a_master_for_controller_mode_brokers(
         image_jars, tmp_path, rocketmq_report):
-    """enableControllerInNamesrv, as a NameService pod starts it: brokers take their roles from the name server."""
+    """enableControllerInNamesrv, as a NameService pod starts it: brokers take their roles from the name
+    server."""
     started = time.monotonic()
     ns_proc, namesrv, controller = start_embedding_namesrv(image_jars, tmp_path / "namesrv")
     processes = [ns_proc]
@@ -257,7 +262,8 @@ def test_name_servers_embedding_the_controller_elect_a_master_for_controller_mod
             group = wait_until(lambda: (g := sync_state_data(admin, controller, ["broker-e"]).get("broker-e"))
                                and len([r for r in g.replicas if r.in_sync and r.alive]) == 2 and g,
                                timeout=90, what="a master and an in-sync slave on the embedded controller")
-            wait_until(lambda: (b := admin.cluster_info().brokers.get("broker-e")) and b.master_addr == group.master_addr,
+            wait_until(lambda: (b := admin.cluster_info().brokers.get("broker-e"))
+                       and b.master_addr == group.master_addr,
                        timeout=30, what="the elected master to register")
         rocketmq_report.append(f"embedded controller: name server + 2 brokers in sync after "
                                f"{time.monotonic() - started:.1f}s")

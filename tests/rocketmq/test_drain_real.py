@@ -65,9 +65,9 @@ def send(admin: AdminClient, addr: str, topic: str, *, count: int = 1, sys_flag:
     """Straight to the master (its name-server routes are read-only while it is drained)."""
     for index in range(count):
         fields = {"producerGroup": "drain-test", "topic": topic, "defaultTopic": "TBW102",
-                  "defaultTopicQueueNums": 2, "queueId": 0, "sysFlag": sys_flag, "bornTimestamp": 0, "flag": 0,
-                  "properties": encode_properties(properties or {}), "reconsumeTimes": 0, "unitMode": False,
-                  "batch": False}
+                  "defaultTopicQueueNums": 2, "queueId": 0, "sysFlag": sys_flag, "bornTimestamp": 0,
+                  "flag": 0, "properties": encode_properties(properties or {}), "reconsumeTimes": 0,
+                  "unitMode": False, "batch": False}
         admin.invoke(addr, RequestCode.SEND_MESSAGE, fields=fields, body=f"message {index}".encode())
 
 
@@ -77,13 +77,15 @@ def step(drained, *, accept_loss: bool = False):
     facts = ClusterFacts(target=target, read_at=0, name_servers_up=1, name_server_errors=(), brokers=(
         BrokerFacts("drain-0", master, broker_name=BROKER, broker_id=0, role="MASTER", registered_on=1),))
     return drain_step([1], FENCED, facts, now=NOW, timeout=600, brokers=lambda g: (BROKER,),
-                      admin_factory=lambda addrs: AdminClient(addrs, request_timeout=5.0), name_servers=(namesrv,),
+                      admin_factory=lambda addrs: AdminClient(addrs, request_timeout=5.0),
+                      name_servers=(namesrv,),
                       accept_loss=accept_loss)
 
 
 def consume_all(namesrv: str, group: str, topic: str, count: int) -> None:
     with AdminClient(namesrv) as admin:
-        admin.create_subscription_group(admin.cluster_info().brokers[BROKER].master_addr, {"groupName": group})
+        admin.create_subscription_group(admin.cluster_info().brokers[BROKER].master_addr,
+                                        {"groupName": group})
     with PullConsumer(namesrv, group=group, topic=topic) as consumer:
         got: list = []
         wait_until(lambda: got.extend(consumer.poll()) or len(got) >= count, timeout=30,
@@ -130,7 +132,8 @@ def test_a_topic_with_messages_and_no_consumer_group_keeps_the_master(drained, a
     admin.create_topic(TopicConfig(topic, read_queue_nums=1, write_queue_nums=1), broker_addr=master)
     send(admin, master, topic, count=2)
     waiting = step(drained)
-    assert waiting.delete is None and f"2 messages of {topic}, which no consumer group consumes" in waiting.waiting
+    assert waiting.delete is None and (
+        f"2 messages of {topic}, which no consumer group consumes" in waiting.waiting)
     assert step(drained, accept_loss=True).delete is None  # the loss is accepted only after the timeout
     admin.delete_topic_in_broker(master, topic)
     assert step(drained).delete == 1
@@ -145,7 +148,8 @@ def test_delay_messages_keep_the_master_until_delivered_and_consumed(drained, ad
     assert held.delayed == 2 and "2 delay messages not delivered yet" in step(drained).waiting
 
     delivered = wait_until(lambda: admin.deferred_messages(master).delay_levels.get(2) == (2, 2) and
-                           read_holdings(admin, master, BROKER), timeout=30, what="the delay level to deliver")
+                           read_holdings(admin, master, BROKER), timeout=30,
+                           what="the delay level to deliver")
     assert delivered.delayed == 0 and dict(delivered.unsubscribed) == {topic: 2}  # on the real topic now
     consume_all(namesrv, group, topic, 2)
     assert step(drained).delete == 1
@@ -155,7 +159,8 @@ def test_a_half_message_keeps_the_master(drained, admin):
     _, master = drained
     topic = unique("transfer")
     admin.create_topic(TopicConfig(topic, read_queue_nums=1, write_queue_nums=1), broker_addr=master)
-    send(admin, master, topic, sys_flag=TRANSACTION_PREPARED, properties={"TRAN_MSG": "true", "PGROUP": "drain-test"})
+    send(admin, master, topic, sys_flag=TRANSACTION_PREPARED,
+         properties={"TRAN_MSG": "true", "PGROUP": "drain-test"})
     waiting = step(drained)
     assert waiting.delete is None
     assert "1 transactional half messages not committed or rolled back yet" in waiting.waiting

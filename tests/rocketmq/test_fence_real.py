@@ -1,9 +1,9 @@
-"""Covers a roll's fence lifted on real RocketMQ when the cluster is paused: the session's master had its write
-permission wiped by a roll (status.roll.fenced names it), the cluster is paused before the master restarts, and
-the broker reconciler — wired as production wires it, over in-memory listers, with the real AdminClient —
-gives the master its writes back through the name server the status names; the route read back from the name
-server shows it writable, and status.roll no longer records the fence. While the name server refuses (its
-port refuses connections) the fence stays recorded with the error."""
+"""Covers a roll's fence lifted on real RocketMQ when the cluster is paused: the session's master had its
+write permission wiped by a roll (status.roll.fenced names it), the cluster is paused before the master
+restarts, and the broker reconciler — wired as production wires it, over in-memory listers, with the real
+AdminClient — gives the master its writes back through the name server the status names; the route read back
+from the name server shows it writable, and status.roll no longer records the fence. While the name server
+refuses (its port refuses connections) the fence stays recorded with the error."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ NS, NAME = "default", "fenced"
 
 
 def _paused_mid_roll(name_servers: str, broker: str) -> Cluster:
-    """A paused BrokerCluster whose roll wiped ``broker``'s writes, on name servers it is allowed to write to."""
+    """A paused BrokerCluster whose roll wiped ``broker``'s writes, on name servers it is allowed to write
+    to."""
     cluster = Cluster()
     cluster.seed(BROKER_CLUSTERS, {
         "apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster",
@@ -46,7 +47,8 @@ def _writable(admin: AdminClient, topic: str) -> set[bool]:
 def test_pausing_a_cluster_mid_roll_gives_the_fenced_master_its_writes_back_on_the_name_server(rocketmq):
     topic = f"fence_{uuid.uuid4().hex[:6]}"
     with AdminClient(rocketmq.namesrv) as admin:
-        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=rocketmq.cluster)
+        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2),
+                           cluster=rocketmq.cluster)
         wait_until(lambda: _writable(admin, topic) == {True}, timeout=30, what="the topic's route")
         try:
             assert admin.wipe_write_perm(rocketmq.broker_name).counts  # what the roll's fence did

@@ -27,7 +27,8 @@ CLUSTER = "ScaleOutCluster"
 
 
 def test_a_new_group_gets_the_topics_and_subscription_groups_of_group_0(rocketmq, rocketmq_jars, tmp_path):
-    started = [start_broker(rocketmq_jars, tmp_path / f"broker-{g}", namesrv=rocketmq.namesrv, cluster=CLUSTER,
+    started = [start_broker(rocketmq_jars, tmp_path / f"broker-{g}", namesrv=rocketmq.namesrv,
+                            cluster=CLUSTER,
                             name=f"broker-{g}", broker_id=0) for g in (0, 1)]
     procs, (first, second) = [p for p, _ in started], [a for _, a in started]
     try:

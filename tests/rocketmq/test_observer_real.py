@@ -1,6 +1,7 @@
 """Covers the observer against real RocketMQ (a name server, a master and its slave on loopback): the facts it
 reads (registration on every name server, roles, version, a slave's lag) and the name-server push — a second
-name server reaches the running brokers by UPDATE_BROKER_CONFIG, without a restart, and they register there."""
+name server reaches the running brokers by UPDATE_BROKER_CONFIG, without a restart, and they register
+there."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def test_an_observation_reads_registration_roles_versions_and_lag(rocketmq, rock
     master, slave = facts.brokers
     assert (master.pod, master.role, master.broker_id, master.registered_on) == ("broker-0-0", "MASTER", 0, 1)
     assert (slave.pod, slave.role, slave.broker_id) == ("broker-0-1", "SLAVE", 1)
-    assert master.version == rocketmq_jars.version_desc and slave.lag_bytes is not None and slave.lag_bytes >= 0
+    assert master.version == rocketmq_jars.version_desc and slave.lag_bytes is not None and (
+        slave.lag_bytes >= 0)
     assert master.namesrv_synced and slave.namesrv_synced
 
 
@@ -39,7 +41,8 @@ def test_an_observation_reads_the_masters_put_and_get_tps(rocketmq):
         return (master.put_tps, master.get_tps) if None not in (master.put_tps, master.get_tps) else None
 
     # A freshly started broker reports its rates once its first sampling window is complete.
-    put, get = wait_until(master_tps, timeout=60, interval=1.0, what="the master's putTps and getTransferredTps")
+    put, get = wait_until(master_tps, timeout=60, interval=1.0,
+                          what="the master's putTps and getTransferredTps")
     assert put >= 0 and get >= 0
 
 
@@ -52,7 +55,8 @@ def test_a_dead_name_server_costs_one_bounded_timeout_and_is_named(rocketmq):
     assert "127.0.0.1:1" in facts.name_server_errors[0]
 
 
-def test_a_new_name_server_is_pushed_to_running_brokers_and_they_register_there(rocketmq, rocketmq_jars, tmp_path):
+def test_a_new_name_server_is_pushed_to_running_brokers_and_they_register_there(
+        rocketmq, rocketmq_jars, tmp_path):
     proc, second = start_namesrv(rocketmq_jars, tmp_path / "namesrv-2")
     try:
         proc.wait_booted()

@@ -1,5 +1,6 @@
 """Covers kubectl rocketmq's topics and cluster-list against a real name server and master/slave pair: the
-endpoints come from a Broker resource whose literal nameServers point at them, through the operator's model."""
+endpoints come from a Broker resource whose literal nameServers point at them, through the operator's
+model."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ pytestmark = [pytest.mark.rocketmq, pytest.mark.timeout(900)]
 
 
 def broker_resource(name_servers: str, cluster: str = CLUSTER) -> dict:
-    """An Apache Broker naming the test's name server, its cluster name given as the Apache operator's users do."""
+    """An Apache Broker naming the test's name server, its cluster name given as the Apache operator's users
+    do."""
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker",
             "metadata": {"name": "plugin", "namespace": "default", "uid": "uid-plugin", "generation": 1},
             "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.3",
@@ -63,6 +65,8 @@ def test_topics_lists_a_created_topic_with_its_queues_and_hides_rocketmqs_own(ro
 
 def test_a_cluster_name_the_name_server_does_not_know_is_a_clear_error(rocketmq: RocketMQ):
     endpoints = where(rocketmq, cluster="NoSuchCluster")
-    with pytest.raises(PluginError, match=rf"cluster 'NoSuchCluster' is not registered .*registered clusters: {CLUSTER}"), \
+    with pytest.raises(PluginError,
+                       match=rf"cluster 'NoSuchCluster' is not registered "
+                             rf".*registered clusters: {CLUSTER}"), \
             mq.connect(endpoints, timeout=5.0) as admin:
         mq.broker_rows(admin, endpoints)

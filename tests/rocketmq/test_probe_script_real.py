@@ -1,7 +1,7 @@
 """Covers scripts/broker-probe.sh (the brokers' readiness and liveness probes) against a real name server and
-broker: ready when the name server lists the broker, not ready for an address it does not list or a name server
-that is down; alive when the broker answers, not alive when its port is closed or accepts without answering (a
-frozen JVM)."""
+broker: ready when the name server lists the broker, not ready for an address it does not list or a name
+server that is down; alive when the broker answers, not alive when its port is closed or accepts without
+answering (a frozen JVM)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def ready(tmp_path: Path, *, namesrv: str, broker: str, mode: str = "ready") -> 
     (conf_dir / "broker-0.conf").write_text(f"brokerName=b\nlistenPort={port}\nnamesrvAddr={namesrv}\n")
     env = {"PATH": "/usr/bin:/bin", "POD_NAME": "c-0-0", "POD_IP": host, "BROKER_CONF_DIR": str(conf_dir),
            "BROKER_RUN_DIR": str(tmp_path / "run")}
-    return subprocess.run(["bash", str(SCRIPT), mode], check=False, env=env, capture_output=True, text=True, timeout=20)
+    return subprocess.run(["bash", str(SCRIPT), mode], check=False, env=env, capture_output=True, text=True,
+                          timeout=20)
 
 
 def test_a_registered_broker_is_ready(rocketmq, tmp_path):

@@ -1,10 +1,10 @@
-"""Covers a whole TopicTransfer on real RocketMQ: the session's cluster (a master and its slave) is the source,
-one more broker in a second cluster on the same name server is the target. The TopicTransfer reconciler runs
-as production wires it, over in-memory listers and a recording API, with a real AdminClient; a producer and
-a pull consumer run throughout. The topic must end on the target only with its subscription and retry
-groups there, and the consumer must receive every message that was sent. A transfer deleted while Fencing,
-after the source was made read-only, must leave the source writable again (as the name server routes it)
-before its finalizer goes."""
+"""Covers a whole TopicTransfer on real RocketMQ: the session's cluster (a master and its slave) is the
+source, one more broker in a second cluster on the same name server is the target. The TopicTransfer
+reconciler runs as production wires it, over in-memory listers and a recording API, with a real AdminClient; a
+producer and a pull consumer run throughout. The topic must end on the target only with its subscription and
+retry groups there, and the consumer must receive every message that was sent. A transfer deleted while
+Fencing, after the source was made read-only, must leave the source writable again (as the name server routes
+it) before its finalizer goes."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ TARGET_CLUSTER, TARGET_BROKER = "TargetCluster", "broker-t"
 
 @pytest.fixture(scope="module")
 def target_broker(rocketmq: RocketMQ, rocketmq_jars, tmp_path_factory):
-    proc, addr = start_broker(rocketmq_jars, tmp_path_factory.mktemp("target") / "broker", namesrv=rocketmq.namesrv,
+    proc, addr = start_broker(rocketmq_jars, tmp_path_factory.mktemp("target") / "broker",
+                              namesrv=rocketmq.namesrv,
                               cluster=TARGET_CLUSTER, name=TARGET_BROKER, broker_id=0)
     try:
         proc.wait_booted()
@@ -120,7 +121,8 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
                                                                                   capsys):
     topic, group = f"moving_{uuid.uuid4().hex[:6]}", f"readers_{uuid.uuid4().hex[:6]}"
     with AdminClient(rocketmq.namesrv) as admin:
-        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=rocketmq.cluster)
+        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2),
+                           cluster=rocketmq.cluster)
         admin.create_subscription_group(rocketmq.master, {"groupName": group, "retryMaxTimes": 5})
         wait_until(lambda: admin.topic_route(topic).queues, timeout=30, what="the topic's route")
     traffic = Traffic(rocketmq.namesrv, topic, group)
@@ -148,8 +150,10 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
 
     status = cluster.get(TOPIC_TRANSFERS, "default", "move")["status"]
     # the first sync only adds the finalizer: no status yet
-    assert [p for p, _ in phases] == [None, "CreatingTarget", "Fencing", "Draining", "Deleting", "Done"], phases
-    assert status["consumerGroups"] == [group] and status["owned"] == {"topic": True, "subscriptionGroups": [group]}
+    assert [p for p, _ in phases] == [None, "CreatingTarget", "Fencing", "Draining", "Deleting",
+                                      "Done"], phases
+    assert status["consumerGroups"] == [group] and status["owned"] == {"topic": True,
+                                                                       "subscriptionGroups": [group]}
     with AdminClient(rocketmq.namesrv) as admin:
         route = admin.topic_route(topic)
         assert {q.broker_name for q in route.queues} == {TARGET_BROKER}
@@ -164,7 +168,8 @@ def test_a_topic_moves_to_the_other_cluster_under_load_and_consumers_lose_nothin
     assert [r for r in normal if r in ("TargetCreated", "SourceFenced", "Drained", "SourceDeleted",
                                        "RetryTopicsCreated")] == ["TargetCreated", "SourceFenced", "Drained",
                                                                   "SourceDeleted", "RetryTopicsCreated"]
-    assert reconciler().sync(Key("default", "move")) is None and len(cluster.api.actions) == syncs_done  # done
+    # done
+    assert reconciler().sync(Key("default", "move")) is None and len(cluster.api.actions) == syncs_done
     with capsys.disabled():
         print(f"\nTopicTransfer: {' → '.join(f'{p} at {t:.1f}s' for p, t in phases if p)}; "
               f"sent {len(traffic.sent)}, received {len(traffic.received)}, lost {len(lost)}, "
@@ -175,12 +180,14 @@ def test_a_transfer_deleted_while_fencing_makes_the_source_writable_again_before
         rocketmq, target_broker, capsys):
     topic = f"fenced_{uuid.uuid4().hex[:6]}"
     with AdminClient(rocketmq.namesrv) as admin:
-        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2), cluster=rocketmq.cluster)
+        admin.create_topic(TopicConfig(topic, read_queue_nums=2, write_queue_nums=2),
+                           cluster=rocketmq.cluster)
         wait_until(lambda: admin.topic_route(topic).queues, timeout=30, what="the topic's route")
     cluster = _transfer_world(rocketmq, topic)
 
     def sync() -> dict:
-        registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister, recorder=cluster.recorder,
+        registry.topic_transfer_reconciler(client=cluster.api, lister_for=cluster.lister,
+                                           recorder=cluster.recorder,
                                            clock=REAL_CLOCK).sync(Key("default", "move"))
         cluster.catch_up()
         time.sleep(0.2)  # as the work queue would wait between syncs
@@ -213,7 +220,8 @@ def test_a_transfer_deleted_while_fencing_makes_the_source_writable_again_before
             assert time.monotonic() - started < 120, obj and obj["status"]
         released_at = time.monotonic() - started
         assert source_perms(admin) == {6}  # read back from the name server's route
-        assert TARGET_BROKER not in {q.broker_name for q in admin.topic_route(topic).queues}  # target topic removed
+        # target topic removed
+        assert TARGET_BROKER not in {q.broker_name for q in admin.topic_route(topic).queues}
     assert phases[0] == "Failed" and phases[-1] == "RolledBack", phases
     assert cluster.recorder.reasons()[-1] == "FinalizerRemoved"
     with capsys.disabled():

@@ -33,7 +33,8 @@ def _entries(tmp_path: Path) -> list[oci.Entry]:
     return [
         oci.file("home/rocketmq/rocketmq-5.3.3/lib/b.jar", source=source, uid=3000, gid=3000),
         oci.directory("home/rocketmq", uid=3000, gid=3000),
-        oci.file("home/rocketmq/rocketmq-5.3.3/bin/mqnamesrv", data="#!/bin/sh\n", mode=0o755, uid=3000, gid=3000),
+        oci.file("home/rocketmq/rocketmq-5.3.3/bin/mqnamesrv", data="#!/bin/sh\n", mode=0o755,
+                 uid=3000, gid=3000),
         oci.symlink("usr/bin/java", "/usr/lib/jvm/bin/java"),
     ]
 
@@ -95,7 +96,8 @@ def test_the_archive_is_an_oci_layout_that_ctr_import_names_and_tags(tmp_path: P
     config = oci.ImageConfig(env={"A": "1"}, entrypoint=["/x"], user="3000:3000", working_dir="/w")
     archive = tmp_path / "image.tar"
     manifest = oci.write_archive("rocketmq-operator:dev", [layer], config, tmp_path / "blobs", archive)
-    again = oci.write_archive("rocketmq-operator:dev", [layer], config, tmp_path / "blobs", tmp_path / "2.tar")
+    again = oci.write_archive("rocketmq-operator:dev", [layer], config, tmp_path / "blobs",
+                              tmp_path / "2.tar")
     assert archive.read_bytes() == (tmp_path / "2.tar").read_bytes() and manifest == again
     with tarfile.open(archive) as tar:
         names = tar.getnames()
@@ -116,7 +118,8 @@ def test_the_archive_is_an_oci_layout_that_ctr_import_names_and_tags(tmp_path: P
     assert entry["platform"]["os"] == "linux"
     parsed_manifest, parsed_config, layers = oci.read_archive(archive)
     assert parsed_config["rootfs"]["diff_ids"] == [layer.diff_id]
-    assert parsed_config["config"] == {"Env": ["A=1"], "Entrypoint": ["/x"], "User": "3000:3000", "WorkingDir": "/w"}
+    assert parsed_config["config"] == {"Env": ["A=1"], "Entrypoint": ["/x"], "User": "3000:3000",
+                                       "WorkingDir": "/w"}
     assert layers == [f"blobs/sha256/{layer.hex}"]
     assert parsed_manifest["layers"][0]["mediaType"] == oci.MEDIA_LAYER
 

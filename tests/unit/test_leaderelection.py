@@ -129,7 +129,7 @@ def spec(store: LeaseStore) -> dict[str, Any]:
     return store.lease()["spec"]
 
 
-# -- the store fake itself ------------------------------------------------------------------------------------
+# -- the store fake itself -----------------------------------------------------------------------------------
 
 def test_the_lease_store_rejects_a_replace_with_a_stale_resource_version(store):
     store.create(None, {"metadata": {"name": LEASE}, "spec": {}}, namespace=NS)
@@ -145,7 +145,7 @@ def test_the_lease_store_rejects_a_second_create_of_the_same_name(store):
         store.create(None, {"metadata": {"name": LEASE}, "spec": {}}, namespace=NS)
 
 
-# -- acquiring and renewing -----------------------------------------------------------------------------------
+# -- acquiring and renewing ----------------------------------------------------------------------------------
 
 def test_the_first_candidate_creates_the_lease_and_holds_it(store, candidates):
     a = candidates("a")
@@ -249,7 +249,7 @@ def test_a_candidate_that_loses_the_create_race_does_not_hold_the_lease(store, c
     assert spec(store)["holderIdentity"] == "a"
 
 
-# -- losing and releasing -------------------------------------------------------------------------------------
+# -- losing and releasing ------------------------------------------------------------------------------------
 
 def test_a_holder_that_cannot_renew_for_renew_deadline_stops_leading(store):
     def break_the_store(candidate: Candidate) -> None:

@@ -8,18 +8,23 @@ from rocketmq_operator.manager import slim_budget, slim_pod
 def test_a_budget_is_cached_without_its_status():
     pdb = {"metadata": {"name": "b", "resourceVersion": "7"}, "spec": {"maxUnavailable": 1},
            "status": {"currentHealthy": 3, "disruptionsAllowed": 1}}
-    assert slim_budget(pdb) == {"metadata": {"name": "b", "resourceVersion": "7"}, "spec": {"maxUnavailable": 1}}
+    assert slim_budget(pdb) == {"metadata": {"name": "b", "resourceVersion": "7"},
+                                "spec": {"maxUnavailable": 1}}
 
 
 def test_a_pod_keeps_identity_labels_owner_and_readiness_only():
-    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"a": "b"}, "resourceVersion": "3",
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"a": "b"},
+                        "resourceVersion": "3",
                         "ownerReferences": [{"uid": "o"}], "generateName": "x-"},
-           "spec": {"nodeName": "n1", "containers": [{"name": "broker", "image": "i", "env": [{"name": "E"}]}],
+           "spec": {"nodeName": "n1",
+                    "containers": [{"name": "broker", "image": "i", "env": [{"name": "E"}]}],
                     "volumes": [{"name": "v"}]},
-           "status": {"phase": "Running", "podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}],
+           "status": {"phase": "Running", "podIP": "10.0.0.1",
+                      "conditions": [{"type": "Ready", "status": "True"}],
                       "containerStatuses": [{"restartCount": 2}], "startTime": "t"}}
     slim = slim_pod(pod)
-    assert slim["metadata"] == {"name": "p", "namespace": "ns", "uid": "u", "labels": {"a": "b"}, "resourceVersion": "3",
+    assert slim["metadata"] == {"name": "p", "namespace": "ns", "uid": "u", "labels": {"a": "b"},
+                                "resourceVersion": "3",
                                 "ownerReferences": [{"uid": "o"}]}
     assert "spec" not in slim
     assert slim["status"] == {"podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]}
@@ -29,7 +34,8 @@ def test_a_pod_update_that_only_binds_it_or_moves_other_conditions_is_no_news_to
     from rocketmq_operator.controllers.runtime.enqueue import same_but_version
 
     def pod(rv, **status):
-        return {"metadata": {"name": "p", "namespace": "ns", "resourceVersion": rv}, "spec": {}, "status": status}
+        return {"metadata": {"name": "p", "namespace": "ns", "resourceVersion": rv}, "spec": {},
+                "status": status}
 
     created = slim_pod(pod("1", phase="Pending"))
     bound = pod("2", phase="Pending", conditions=[{"type": "PodScheduled", "status": "True",

@@ -33,7 +33,8 @@ def _chart_objects(*sets: str) -> dict:
 
 
 def _kustomize_objects(path: str) -> dict:
-    return by_id([d for d in render_kustomize(path) if d["kind"] not in ("Namespace", "CustomResourceDefinition")])
+    return by_id([d for d in render_kustomize(path)
+                  if d["kind"] not in ("Namespace", "CustomResourceDefinition")])
 
 
 def _container(docs: dict) -> dict:
@@ -77,13 +78,15 @@ def test_several_watched_namespaces_get_a_role_each_and_no_cluster_role():
     kinds = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs}
     assert not any(k in ("ClusterRole", "ClusterRoleBinding") for k, _, _ in kinds)
     for ns in ("team-a", "team-b"):
-        assert ("Role", ns, "mq-rocketmq-operator") in kinds and ("RoleBinding", ns, "mq-rocketmq-operator") in kinds
+        assert ("Role", ns, "mq-rocketmq-operator") in kinds and (
+            "RoleBinding", ns, "mq-rocketmq-operator") in kinds
     binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == "team-a")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mq-rocketmq-operator", "namespace": "ops"}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mq-rocketmq-operator",
+                                    "namespace": "ops"}]
     assert _env(by_id(docs))["WATCH_NAMESPACE"]["value"] == "team-a,team-b"
     cluster_rules = next(d for d in render_kustomize("rbac") if d["kind"] == "ClusterRole")["rules"]
-    assert next(d for d in docs if d["kind"] == "Role" and d["metadata"]["namespace"] == "team-b")["rules"] == \
-        cluster_rules
+    assert next(d for d in docs
+                if d["kind"] == "Role" and d["metadata"]["namespace"] == "team-b")["rules"] == cluster_rules
 
 
 def test_values_reach_the_deployment_as_flags_the_operator_accepts(monkeypatch):
@@ -111,7 +114,8 @@ def test_values_reach_the_deployment_as_flags_the_operator_accepts(monkeypatch):
         monkeypatch.setenv(name, e.get("value", "from-field-ref"))
     args = build_parser().parse_args(["run", *c["args"]])
     assert (args.leader_elect, args.log_level, args.log_format, args.metrics_bind_address, args.workers,
-            args.rocketmq_observe_interval, args.resync_period) == (True, "debug", "console", ":9090", 6, 10.0, 120.0)
+            args.rocketmq_observe_interval, args.resync_period) == (
+        True, "debug", "console", ":9090", 6, 10.0, 120.0)
     assert args.allow_external_name_servers is True
 
 
@@ -142,7 +146,8 @@ def test_the_chart_crds_are_copies_of_manifests_crds(name):
 
 
 def test_the_chart_ships_no_crd_that_manifests_lacks_and_renders_them_with_include_crds():
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == sorted(p.name for p in (MANIFESTS / "crds").glob("*.yaml"))
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == sorted(
+        p.name for p in (MANIFESTS / "crds").glob("*.yaml"))
     crds = [d for d in render_chart(include_crds=True) if d["kind"] == "CustomResourceDefinition"]
     assert len(crds) == len(list((MANIFESTS / "crds").glob("*.yaml")))
 
@@ -167,8 +172,9 @@ def test_helm_lint_passes_strictly():
 
 
 def test_the_values_schema_refuses_what_the_operator_would_refuse():
-    for bad, where in (("logLevel=verbose", "/logLevel"), ("logFormat=xml", "/logFormat"), ("workers=0", "/workers"),
-                       ("metrics.port=70000", "/metrics/port"), ("watchNamespaces={Team_A}", "/watchNamespaces/0"),
+    for bad, where in (("logLevel=verbose", "/logLevel"), ("logFormat=xml", "/logFormat"),
+                       ("workers=0", "/workers"), ("metrics.port=70000", "/metrics/port"),
+                       ("watchNamespaces={Team_A}", "/watchNamespaces/0"),
                        ("rocketmqObserveInterval=-1", "/rocketmqObserveInterval")):
         proc = helm("template", NAME, str(CHART), "--set", bad)
         assert proc.returncode != 0 and where in proc.stderr, (bad, proc.stderr)
@@ -182,4 +188,5 @@ def test_the_schemas_choices_are_the_clis():
     subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     choices = {a.dest: list(a.choices) for a in subparsers.choices["run"]._actions if a.choices}
     schema = json.loads((CHART / "values.schema.json").read_text())["properties"]
-    assert (schema["logFormat"]["enum"], schema["logLevel"]["enum"]) == (choices["log_format"], choices["log_level"])
+    assert (schema["logFormat"]["enum"], schema["logLevel"]["enum"]) == (
+        choices["log_format"], choices["log_level"])

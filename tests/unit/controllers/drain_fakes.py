@@ -23,9 +23,12 @@ NAME_SERVER = "ns:9876"
 class Master:
     name: str  # its brokerName
     queues: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)  # topic → queue → (min, max)
-    offsets: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)  # group → topic → queue → offset
-    online: dict[str, set[str]] = field(default_factory=dict)  # group with consumers connected → topics subscribed
-    runtime: dict[str, str] = field(default_factory=lambda: {"timerOffsetBehind": "0", "timerCongestNum": "0"})
+    # group → topic → queue → offset
+    offsets: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)
+    # group with consumers connected → topics subscribed
+    online: dict[str, set[str]] = field(default_factory=dict)
+    runtime: dict[str, str] = field(default_factory=lambda: {"timerOffsetBehind": "0",
+                                                             "timerCongestNum": "0"})
 
     def topic(self, topic: str, *held: int) -> Master:
         """``topic`` with a queue per count, each holding that many messages from offset 0."""

@@ -147,7 +147,8 @@ class FakeApi:
 
     # -- the client's methods -----------------------------------------------------------------------
 
-    def create(self, resource: Resource, body: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+    def create(self, resource: Resource, body: dict[str, Any], *,
+               namespace: str | None = None) -> dict[str, Any]:
         name = body["metadata"]["name"]
         self._record("create", resource, None, namespace, name, body)
         if (resource.plural, namespace, name) in self.objects:
@@ -157,7 +158,8 @@ class FakeApi:
         obj["metadata"]["generation"] = 1
         return self.store(resource, obj)
 
-    def replace(self, resource: Resource, body: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+    def replace(self, resource: Resource, body: dict[str, Any], *,
+                namespace: str | None = None) -> dict[str, Any]:
         name = body["metadata"]["name"]
         self._record("update", resource, None, namespace, name, body)
         current = self._current(resource, namespace, name, body)
@@ -242,8 +244,9 @@ class FakeRecorder:
         return [e.reason for e in self.events if type_ is None or e.type == type_]
 
 
-WATCHED = (BROKER_CLUSTERS, BROKERS, CONTROLLERS, PROXIES, TOPIC_TRANSFERS, NAME_SERVICES, CONSOLES, CONFIG_MAPS, SERVICES, STATEFUL_SETS,
-           POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS, FAILED_CREATE_EVENTS)
+WATCHED = (BROKER_CLUSTERS, BROKERS, CONTROLLERS, PROXIES, TOPIC_TRANSFERS, NAME_SERVICES, CONSOLES,
+           CONFIG_MAPS, SERVICES, STATEFUL_SETS, POD_DISRUPTION_BUDGETS, DEPLOYMENTS, PODS,
+           FAILED_CREATE_EVENTS)
 
 
 class Cluster:
@@ -331,7 +334,8 @@ def seed_name_service(cluster: Cluster, namespace: str, name: str = "ns", *, siz
                                  "spec": {"size": size, "nameServiceImage": "apache/rocketmq:5.3.2"}})
     for i, ip in enumerate(ips):
         cluster.seed(PODS, {"metadata": {"name": f"{name}-{i}", "namespace": namespace,
-                                         "labels": {"app": "rocketmq-nameserver", "app.kubernetes.io/instance": name}},
+                                         "labels": {"app": "rocketmq-nameserver",
+                                                    "app.kubernetes.io/instance": name}},
                             "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
@@ -408,7 +412,8 @@ class World:
         self.pushes: list[tuple[str, str]] = []
         self.fences: list[tuple[str, str]] = []
         self.calls = 0
-        self.registered: dict[str, dict[int, str]] | None = None  # what the name servers list (None: broker-0 of two)
+        # what the name servers list (None: broker-0 of two)
+        self.registered: dict[str, dict[int, str]] | None = None
 
     def admin(self, addrs: tuple[str, ...]) -> ScriptedAdmin:
         self.calls += 1
@@ -439,7 +444,8 @@ def sync_until_fenced(world: World, cluster: Cluster, reconciler: Any, key: Any,
     raise AssertionError(f"{broker} was never fenced: {world.fences}")
 
 
-def play_statefulset_controller(cluster: Cluster, namespace: str, ips: dict[str, str] | None = None) -> list[str]:
+def play_statefulset_controller(cluster: Cluster, namespace: str,
+                                ips: dict[str, str] | None = None) -> list[str]:
     """One pass of the StatefulSet controller over every StatefulSet: pods at or above the partition that run
     an old revision are replaced (and come back Ready at the new one). Returns the pods it replaced."""
     import hashlib
@@ -465,12 +471,14 @@ def play_statefulset_controller(cluster: Cluster, namespace: str, ips: dict[str,
                 if pod is not None:
                     replaced.append(name)
             at_revision += pod_revision == revision
-            labels = {**sts["spec"]["template"]["metadata"]["labels"], "controller-revision-hash": pod_revision}
+            labels = {**sts["spec"]["template"]["metadata"]["labels"],
+                      "controller-revision-hash": pod_revision}
             cluster.seed(PODS, {"metadata": {"name": name, "namespace": namespace, "labels": labels},
                                 "status": {"podIP": (ips or {}).get(name, ""),
                                            "conditions": [{"type": "Ready", "status": "True"}]}})
         n = sts["spec"]["replicas"]
-        sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "replicas": n, "readyReplicas": n,
+        sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "replicas": n,
+                         "readyReplicas": n,
                          "updatedReplicas": at_revision, "updateRevision": revision,
                          "currentRevision": revision if at_revision == n else old}
         cluster.seed(STATEFUL_SETS, sts)

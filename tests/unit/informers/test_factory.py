@@ -18,7 +18,8 @@ def test_every_caller_gets_the_same_informer_for_a_resource():
 
 
 def test_a_namespace_scope_lists_each_namespace_into_one_cache():
-    source = FakeSource([ListResult([cm("a", namespace="x")], "1"), ListResult([cm("b", namespace="y")], "2")])
+    source = FakeSource([ListResult([cm("a", namespace="x")], "1"),
+                         ListResult([cm("b", namespace="y")], "2")])
     factory = SharedInformerFactory(source, namespaces=["x", "y"])
     lister = factory.lister(CONFIG_MAPS)
     factory.start()

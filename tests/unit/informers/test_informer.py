@@ -67,7 +67,8 @@ def test_watch_events_become_add_update_and_delete_with_the_final_state_in_order
         inf.lister().get("ns", "a")
 
 
-def test_a_relist_sends_tombstones_for_vanished_objects_updates_for_changed_and_nothing_for_unchanged(informer):
+def test_a_relist_sends_tombstones_for_vanished_objects_updates_for_changed_and_nothing_for_unchanged(
+        informer):
     inf = informer()
     handler = handled(inf)
     inf.replace([cm("gone", rv="1"), cm("same", rv="1"), cm("changed", rv="1")], namespace=None, initial=True)
@@ -92,9 +93,11 @@ def test_a_relist_of_one_namespace_leaves_the_other_namespaces_alone(informer):
 
 
 def test_compact_interns_short_string_values_in_place_and_leaves_the_rest_equal():
-    first = orjson.loads(b'{"metadata": {"labels": {"app": "rocketmq-broker-x"}}, "spec": {"args": ["run-x", 7]},'
+    first = orjson.loads(b'{"metadata": {"labels": {"app": "rocketmq-broker-x"}},'
+                         b' "spec": {"args": ["run-x", 7]},'
                          b' "data": {"long": "' + b"y" * 100 + b'"}}')
-    second = orjson.loads(b'{"metadata": {"labels": {"app": "rocketmq-broker-x"}}, "spec": {"args": ["run-x"]}}')
+    second = orjson.loads(b'{"metadata": {"labels": {"app": "rocketmq-broker-x"}},'
+                          b' "spec": {"args": ["run-x"]}}')
     before = copy.deepcopy(first)
     out = compact(first)
     compact(second)
@@ -106,7 +109,8 @@ def test_compact_interns_short_string_values_in_place_and_leaves_the_rest_equal(
 
 def test_the_decoder_shares_short_keys_between_documents_so_compact_need_not_intern_them():
     """compact relies on it: if the decoder stopped sharing keys, every cached object would own its keys."""
-    a, b = orjson.loads(b'{"metadata": {"ownerReferences": []}}'), orjson.loads(b'{"metadata": {"ownerReferences": 1}}')
+    a, b = (orjson.loads(b'{"metadata": {"ownerReferences": []}}'),
+            orjson.loads(b'{"metadata": {"ownerReferences": 1}}'))
     assert next(iter(a)) is next(iter(b))
     assert next(iter(a["metadata"])) is next(iter(b["metadata"]))
 
@@ -189,7 +193,8 @@ def _eventually(check: Any, timeout: float = 5.0) -> bool:
 def test_an_update_shares_the_unchanged_sections_of_the_version_it_replaces_and_compacts_the_rest():
     def sts(rv: str, ready: int, image: str) -> dict[str, Any]:
         return orjson.loads(orjson.dumps({
-            "metadata": {"name": "s", "namespace": "ns", "resourceVersion": rv, "labels": {"app": "broker-x"}},
+            "metadata": {"name": "s", "namespace": "ns", "resourceVersion": rv,
+                         "labels": {"app": "broker-x"}},
             "spec": {"template": {"spec": {"containers": [{"image": image}]}}},
             "status": {"readyReplicas": ready, "phase": "Rolling-x"}}))
 
@@ -199,7 +204,8 @@ def test_an_update_shares_the_unchanged_sections_of_the_version_it_replaces_and_
     inf.apply("MODIFIED", sts("2", 1, "rocketmq:5.3.3"))
     second = inf.store.get("ns/s")
     assert second["spec"] is first["spec"] and second["metadata"]["labels"] is first["metadata"]["labels"]
-    assert second["status"] == {"readyReplicas": 1, "phase": "Rolling-x"} and second["status"] is not first["status"]
+    assert second["status"] == {"readyReplicas": 1, "phase": "Rolling-x"} and (
+        second["status"] is not first["status"])
     assert second["status"]["phase"] is first["status"]["phase"]  # the changed section is compacted
     assert second["metadata"]["resourceVersion"] == "2"
     inf.apply("MODIFIED", sts("3", 1, "rocketmq:5.3.4"))
@@ -207,4 +213,5 @@ def test_an_update_shares_the_unchanged_sections_of_the_version_it_replaces_and_
     assert third["spec"] is not second["spec"]
     assert third["spec"]["template"]["spec"]["containers"][0]["image"] == "rocketmq:5.3.4"
     assert third["status"] is second["status"]
-    assert first["spec"]["template"]["spec"]["containers"][0]["image"] == "rocketmq:5.3.3"  # old versions intact
+    # old versions intact
+    assert first["spec"]["template"]["spec"]["containers"][0]["image"] == "rocketmq:5.3.3"

@@ -39,7 +39,8 @@ def test_each_informer_reports_its_lists_watches_events_and_cached_objects():
         assert _wait(lambda: informer.stats()["events"] == 3)
         value = registry.get_sample_value
         assert value("rocketmq_operator_informer_lists_total", {"resource": "configmaps"}) == 1
-        assert value("rocketmq_operator_informer_watch_events_total", {"resource": "configmaps"}) == 3  # no bookmark
+        # no bookmark
+        assert value("rocketmq_operator_informer_watch_events_total", {"resource": "configmaps"}) == 3
         assert value("rocketmq_operator_informer_objects", {"resource": "configmaps"}) == 2  # a, c
         assert value("rocketmq_operator_informer_watches_total", {"resource": "configmaps"}) >= 1
     finally:
@@ -52,6 +53,7 @@ def test_resources_are_told_apart_by_group_and_field_selector():
     factory.informer(FAILED_CREATE_EVENTS)
     registry = CollectorRegistry()
     register_informer_metrics(factory, registry)
-    assert registry.get_sample_value("rocketmq_operator_informer_objects", {"resource": "statefulsets.apps"}) == 0
+    assert registry.get_sample_value("rocketmq_operator_informer_objects",
+                                     {"resource": "statefulsets.apps"}) == 0
     assert registry.get_sample_value("rocketmq_operator_informer_lists_total",
                                      {"resource": "events(reason=FailedCreate)"}) == 0

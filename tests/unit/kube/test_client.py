@@ -199,7 +199,8 @@ def test_a_closed_watch_ends_quietly():
 
 def test_a_429_on_opening_a_watch_is_raised_with_retry_after_for_the_reflector():
     client, pool, _ = fake_client()
-    pool.script.append(response(429, status_body(429, "TooManyRequests", "slow"), headers={"Retry-After": "4"}))
+    pool.script.append(response(429, status_body(429, "TooManyRequests", "slow"),
+                                headers={"Retry-After": "4"}))
     with pytest.raises(TooManyRequests) as caught:
         client.watch(CONFIG_MAPS)
     assert caught.value.retry_after == 4.0 and len(pool.requests) == 1

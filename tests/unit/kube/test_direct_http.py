@@ -1,6 +1,7 @@
 """Requests on the direct road (kept-alive http.client connections) against a real loopback HTTP server: one
 connection carries many requests, a connection the server closed is replaced before the next request, the
-token is read on each request, queries are encoded, and failures map to the same errors as the urllib3 road."""
+token is read on each request, queries are encoded, and failures map to the same errors as the urllib3
+road."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         record = {"port": self.client_address[1], "method": self.command, "path": self.path,
-                  "authorization": self.headers.get("authorization"), "content_type": self.headers.get("Content-Type"),
+                  "authorization": self.headers.get("authorization"),
+                  "content_type": self.headers.get("Content-Type"),
                   "user_agent": self.headers.get("User-Agent"), "body": body.decode()}
         self.seen.append(record)
         if self.path.startswith("/missing"):
-            payload = json.dumps({"kind": "Status", "reason": "NotFound", "message": "gone", "code": 404}).encode()
+            payload = json.dumps({"kind": "Status", "reason": "NotFound", "message": "gone",
+                                  "code": 404}).encode()
             self.send_response(404)
         elif self.path.startswith("/busy"):
             payload = json.dumps({"kind": "Status", "reason": "TooManyRequests", "code": 429}).encode()
@@ -94,7 +97,8 @@ def test_one_connection_carries_many_requests_with_headers_query_and_body(served
     created = client.create(CONFIG_MAPS, {"metadata": {"name": "b", "namespace": "ns"}, "data": {"k": "v"}})
     assert len({r["port"] for r in seen}) == 1
     assert seen[0]["path"] == "/api/v1/namespaces/ns/configmaps/a"
-    assert seen[1]["path"] == "/api/v1/namespaces/ns/configmaps?labelSelector=app%20in%20%28broker%2Cname%20server%29&limit=500"
+    assert seen[1]["path"] == ("/api/v1/namespaces/ns/configmaps"
+                               "?labelSelector=app%20in%20%28broker%2Cname%20server%29&limit=500")
     assert {r["authorization"] for r in seen} == {"Bearer t0ken"}
     assert {r["user_agent"] for r in seen} == {"rocketmq-operator/test"}
     assert created["method"] == "POST" and created["content_type"] == "application/json"
@@ -170,7 +174,8 @@ def test_a_write_the_server_closed_under_is_not_sent_again():
 
 def test_each_thread_has_its_own_connection(served):
     client, _, seen = served
-    threads = [threading.Thread(target=lambda: [client.get(CONFIG_MAPS, "a", namespace="ns") for _ in range(3)])
+    threads = [threading.Thread(target=lambda: [client.get(CONFIG_MAPS, "a", namespace="ns")
+                                                for _ in range(3)])
                for _ in range(2)]
     for t in threads:
         t.start()
@@ -206,7 +211,8 @@ def test_a_server_that_answers_nothing_is_a_read_timeout_that_may_have_been_sent
         listener.listen()
         client, _ = _client(listener.getsockname()[1])
         with pytest.raises(TransportError, match="(?i)timed? ?out") as failed:
-            client._transport.exchange("POST", "/api/v1/namespaces/ns/configmaps", body={}, timeout=(1.0, 0.2))
+            client._transport.exchange("POST", "/api/v1/namespaces/ns/configmaps", body={},
+                                       timeout=(1.0, 0.2))
     assert not failed.value.not_sent
 
 

@@ -30,7 +30,8 @@ from .fakes import status_body
 @pytest.mark.parametrize(("status", "reason", "kind"), [
     (404, "NotFound", NotFound), (409, "AlreadyExists", AlreadyExists), (409, "Conflict", Conflict),
     (403, "Forbidden", Forbidden), (410, "Expired", Gone), (422, "Invalid", Invalid),
-    (500, "InternalError", ServerError), (503, "ServiceUnavailable", ServerError), (400, "BadRequest", ApiError),
+    (500, "InternalError", ServerError), (503, "ServiceUnavailable", ServerError),
+    (400, "BadRequest", ApiError),
 ])
 def test_statuses_map_to_their_exception_carrying_the_servers_message(status, reason, kind):
     body = json.dumps(status_body(status, reason, f"the server says {reason}")).encode()

@@ -1,5 +1,5 @@
-"""A caught-up watch waits ``gather`` seconds before its next read, so a steady stream of events is read a batch
-at a time; a backlog is read at once, and close() during the wait ends the stream."""
+"""A caught-up watch waits ``gather`` seconds before its next read, so a steady stream of events is read a
+batch at a time; a backlog is read at once, and close() during the wait ends the stream."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def _chunk(line: bytes) -> bytes:
 
 
 class Reads:
-    """A socket reader handing out prepared reads, one per ``read1``; records what was waiting when each began."""
+    """A socket reader handing out prepared reads, one per ``read1``; records what was waiting when each
+    began."""
 
     def __init__(self, reads: list[bytes], log: list[str]) -> None:
         self._reads, self.log = list(reads), log

@@ -63,8 +63,10 @@ def dashboard() -> dict:
 
 
 def test_the_parser_finds_metric_names_and_nothing_else():
-    expr = ('histogram_quantile(0.95, sum by (le, result) (rate(rocketmq_broker_reconcile_duration_seconds_bucket'
-            '{namespace=~"$ns", le!="+Inf"}[$__rate_interval]))) / on (cluster) group_left(role) rocketmq_broker_up'
+    expr = ('histogram_quantile(0.95, sum by (le, result) '
+            '(rate(rocketmq_broker_reconcile_duration_seconds_bucket'
+            '{namespace=~"$ns", le!="+Inf"}[$__rate_interval]))) / on (cluster) group_left(role) '
+            'rocketmq_broker_up'
             ' > bool 0 or label_replace(process_open_fds, "x", "$1", "y", "(.*)")')
     assert metric_names(expr) == {"rocketmq_broker_reconcile_duration_seconds_bucket", "rocketmq_broker_up",
                                   "process_open_fds"}
@@ -72,7 +74,8 @@ def test_the_parser_finds_metric_names_and_nothing_else():
 
 def test_exported_names_carry_counter_and_histogram_suffixes():
     names = exported_names()
-    assert {"rocketmq_brokercluster_reconcile_total", "rocketmq_brokercluster_reconcile_duration_seconds_bucket",
+    assert {"rocketmq_brokercluster_reconcile_total",
+            "rocketmq_brokercluster_reconcile_duration_seconds_bucket",
             "workqueue_depth", "rocketmq_broker_up"} <= names
     assert "rocketmq_brokercluster_reconcile" not in names
 

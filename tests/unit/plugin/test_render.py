@@ -51,9 +51,11 @@ def talk_cluster() -> dict:
                     broker("mybrokercluster-1-0", 1, 0, "SYNC_MASTER"),
                     broker("mybrokercluster-1-1", 1, 1, "SLAVE", lag=0, registered=1)],
         "conditions": [
-            {"type": "BrokersRegistered", "status": "True", "reason": "AllRegistered", "lastTransitionTime": ago(minutes=4),
+            {"type": "BrokersRegistered", "status": "True", "reason": "AllRegistered",
+             "lastTransitionTime": ago(minutes=4),
              "message": "4/4 brokers registered on 2 name server(s)"},
-            {"type": "Ready", "status": "True", "reason": "AllBrokersReady", "lastTransitionTime": ago(minutes=3),
+            {"type": "Ready", "status": "True", "reason": "AllBrokersReady",
+             "lastTransitionTime": ago(minutes=3),
              "message": "4/4 brokers ready"},
         ],
     }
@@ -91,11 +93,14 @@ def test_each_broker_is_one_row_with_role_registration_on_the_name_servers_and_l
     assert header.split() == ["GROUP", "POD", "BROKER", "ID", "ROLE", "READY", "REGISTERED", "LAG", "ADDRESS",
                               "VERSION"]
     assert [r.split() for r in rows] == [
-        ["0", "mybrokercluster-0-0", "broker-0", "0", "SYNC_MASTER", "yes", "2/2", "-", "10.244.0.5:10911", "V5_3_3"],
+        ["0", "mybrokercluster-0-0", "broker-0", "0", "SYNC_MASTER", "yes", "2/2", "-", "10.244.0.5:10911",
+         "V5_3_3"],
         ["0", "mybrokercluster-0-1", "broker-0", "1", "SLAVE", "yes", "2/2", "1.5", "MiB", "10.244.0.6:10911",
          "V5_3_3"],
-        ["1", "mybrokercluster-1-0", "broker-1", "0", "SYNC_MASTER", "yes", "2/2", "-", "10.244.0.7:10911", "V5_3_3"],
-        ["1", "mybrokercluster-1-1", "broker-1", "1", "SLAVE", "yes", "1/2", "0", "B", "10.244.0.8:10911", "V5_3_3"],
+        ["1", "mybrokercluster-1-0", "broker-1", "0", "SYNC_MASTER", "yes", "2/2", "-", "10.244.0.7:10911",
+         "V5_3_3"],
+        ["1", "mybrokercluster-1-1", "broker-1", "1", "SLAVE", "yes", "1/2", "0", "B", "10.244.0.8:10911",
+         "V5_3_3"],
     ]
     assert len({r.index("broker-") for r in rows}) == 1  # columns line up
 
@@ -109,7 +114,8 @@ def test_conditions_list_ready_first_with_their_age(talk_cluster):
 
 
 def test_only_the_last_events_are_shown_oldest_first_with_repeat_counts(talk_cluster):
-    events = [event("Created", f"Created StatefulSet mybrokercluster-{i}", seconds=600 - i) for i in range(12)]
+    events = [event("Created", f"Created StatefulSet mybrokercluster-{i}", seconds=600 - i)
+              for i in range(12)]
     events.append(event("FailedCreate", "quota exceeded", seconds=30, type_="Warning", count=3))
     text = render_status(talk_cluster, events, model=from_broker_cluster(talk_cluster), now=NOW, max_events=3)
     title, header, *rows = section(text, "Events")
@@ -140,7 +146,8 @@ def test_pause_restart_a_roll_in_flight_and_a_lagging_observation_are_shown(talk
     obj["status"]["roll"] = {"pod": "mybrokercluster-0-0", "fenced": "broker-0",
                              "wipedAt": (NOW - timedelta(seconds=12)).timestamp()}
     summary = section(render_status(obj, [], model=from_broker_cluster(obj), now=NOW), "Name:")
-    assert any(line.startswith("Paused:") and "rocketmq.apache.org/pause-reconcile" in line for line in summary)
+    assert any(line.startswith("Paused:") and "rocketmq.apache.org/pause-reconcile" in line
+               for line in summary)
     assert "Restart:       requested 2026-12-01T11:59:00.000000Z (rocketmq.apache.org/restartedAt)" in summary
     assert "Roll:          restarting mybrokercluster-0-0; broker-0 fenced from writes for 12s" in summary
     assert "Observed:      generation 1 of 3: the operator has not caught up yet" in summary
@@ -156,8 +163,9 @@ def test_an_apache_broker_renders_through_its_own_model():
     assert "Brokers: <none>" in text and "Conditions: <none>" in text
 
 
-@pytest.mark.parametrize("seconds, shown", [(0, "0s"), (119, "119s"), (120, "2m"), (7199, "119m"), (7200, "2h"),
-                                            (47 * 3600, "47h"), (48 * 3600, "2d"), (800 * 86400, "2y")])
+@pytest.mark.parametrize("seconds, shown", [(0, "0s"), (119, "119s"), (120, "2m"), (7199, "119m"),
+                                            (7200, "2h"), (47 * 3600, "47h"), (48 * 3600, "2d"),
+                                            (800 * 86400, "2y")])
 def test_ages_read_like_kubectls(seconds, shown):
     assert age(NOW - timedelta(seconds=seconds), NOW) == shown
 
@@ -182,11 +190,13 @@ def test_cluster_list_rows_name_role_and_an_unreachable_broker():
     header, master, slave = render_cluster_list(rows).splitlines()
     assert header.split() == ["CLUSTER", "BROKER", "ID", "ROLE", "ADDRESS", "VERSION", "PUT", "TPS"]
     assert master.split() == ["C", "broker-0", "0", "MASTER", "10.0.0.1:10911", "V5_3_3", "12.5"]
-    assert slave.split()[3:] == ["SLAVE", "10.0.0.2:10911", "-", "-", "unreachable:", "connect", "timed", "out"]
+    assert slave.split()[3:] == ["SLAVE", "10.0.0.2:10911", "-", "-", "unreachable:", "connect", "timed",
+                                 "out"]
 
 
 def test_topics_show_brokers_queues_and_permission_and_say_which_master_did_not_answer():
-    rows = [TopicRow("orders", ("broker-0", "broker-1"), 16, 16, "RW"), TopicRow("audit", ("broker-0",), 4, 4, "R-")]
+    rows = [TopicRow("orders", ("broker-0", "broker-1"), 16, 16, "RW"),
+            TopicRow("audit", ("broker-0",), 4, 4, "R-")]
     lines = render_topics(rows, ["broker-2 (10.0.0.9:10911): timed out"]).splitlines()
     assert lines[0].split() == ["TOPIC", "BROKERS", "READ", "QUEUES", "WRITE", "QUEUES", "PERM"]
     assert lines[1].split() == ["orders", "broker-0,broker-1", "16", "16", "RW"]

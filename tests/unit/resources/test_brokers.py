@@ -35,7 +35,8 @@ def _container(sts):
 
 def test_the_cluster_gets_one_service_config_map_and_budget_and_each_group_a_statefulset(talk_model):
     objs = brokers.broker_cluster_objects(talk_model)
-    assert [o["kind"] for o in objs] == ["Service", "ConfigMap", "StatefulSet", "StatefulSet", "PodDisruptionBudget"]
+    assert [o["kind"] for o in objs] == ["Service", "ConfigMap", "StatefulSet", "StatefulSet",
+                                         "PodDisruptionBudget"]
     assert _by_kind(objs) == {
         ("Service", "mybrokercluster-brokers"),
         ("ConfigMap", "mybrokercluster-brokers"),
@@ -51,7 +52,8 @@ def test_each_group_mounts_its_own_members_files_from_the_clusters_config_map(ta
                                   "group-1-broker-0.conf", "group-1-broker-1.conf", "start-broker.sh"]
     assert "brokerName=broker-1" in cm["data"]["group-1-broker-0.conf"]
     sts = brokers.broker_group_objects(talk_model, 1)[-1]
-    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "rocketmq-operator-config")
+    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "rocketmq-operator-config")
     assert volume["configMap"]["name"] == "mybrokercluster-brokers"
     assert {i["key"]: i["path"] for i in volume["configMap"]["items"]} == {
         "group-1-broker-0.conf": "broker-0.conf", "group-1-broker-1.conf": "broker-1.conf",
@@ -60,7 +62,8 @@ def test_each_group_mounts_its_own_members_files_from_the_clusters_config_map(ta
 
 def test_a_draining_group_keeps_its_files_in_the_clusters_config_map(talk_model):
     one_group = replace(talk_model, groups=1)
-    data = next(o for o in brokers.broker_cluster_objects(one_group, draining=(1,)) if o["kind"] == "ConfigMap")["data"]
+    data = next(o for o in brokers.broker_cluster_objects(one_group, draining=(1,))
+                if o["kind"] == "ConfigMap")["data"]
     assert "group-1-broker-0.conf" in data
 
 
@@ -78,7 +81,8 @@ def test_a_group_created_with_its_own_service_keeps_it_and_its_pods_dns_names(ta
     objs = brokers.broker_cluster_objects(legacy)
     kinds = _by_kind(objs)
     assert {("Service", "mybrokercluster-0"), ("ConfigMap", "mybrokercluster-0-config")} <= kinds
-    assert ("Service", "mybrokercluster-1") not in kinds and ("ConfigMap", "mybrokercluster-1-config") not in kinds
+    assert ("Service", "mybrokercluster-1") not in kinds and (
+        "ConfigMap", "mybrokercluster-1-config") not in kinds
     sets = {o["metadata"]["name"]: o["spec"]["serviceName"] for o in objs if o["kind"] == "StatefulSet"}
     assert sets == {"mybrokercluster-0": "mybrokercluster-0", "mybrokercluster-1": "mybrokercluster-brokers"}
     own = brokers.broker_service(legacy, 0)
@@ -86,7 +90,8 @@ def test_a_group_created_with_its_own_service_keeps_it_and_its_pods_dns_names(ta
     legacy_volume = next(v for v in objs[-3]["spec"]["template"]["spec"]["volumes"]
                          if v["name"] == "rocketmq-operator-config")
     assert legacy_volume["configMap"] == {"name": "mybrokercluster-0-config", "defaultMode": 0o555}
-    shared = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mybrokercluster-brokers")
+    shared = next(o for o in objs
+                  if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "mybrokercluster-brokers")
     assert not [k for k in shared["data"] if k.startswith("group-0-")]
 
 
@@ -126,8 +131,10 @@ def test_the_broker_container_starts_through_the_script_with_pod_ip_and_a_regist
     container = _container(brokers.broker_statefulset(talk_model, 0, config_hash="h"))
     assert container["image"] == "huanwei/rocketmq-broker:4.3.0-operator"
     assert container["command"] == ["/bin/sh", "/etc/rocketmq-operator/start-broker.sh"]
-    assert "bash /etc/rocketmq-operator/broker-probe.sh ready" in container["readinessProbe"]["exec"]["command"][-1]
-    assert "bash /etc/rocketmq-operator/broker-probe.sh alive" in container["livenessProbe"]["exec"]["command"][-1]
+    assert "bash /etc/rocketmq-operator/broker-probe.sh ready" in (
+        container["readinessProbe"]["exec"]["command"][-1])
+    assert "bash /etc/rocketmq-operator/broker-probe.sh alive" in (
+        container["livenessProbe"]["exec"]["command"][-1])
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -363,7 +370,8 @@ def test_host_path_and_claim_storage_get_an_init_container_that_chowns_only_the_
     assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
     assert [m["mountPath"] for m in init["volumeMounts"]] == ["/home/rocketmq/logs", "/home/rocketmq/store"]
     empty = replace(talk_model, storage=Storage(mode="EmptyDir"))
-    assert "initContainers" not in brokers.broker_statefulset(empty, 0, config_hash="h")["spec"]["template"]["spec"]
+    assert "initContainers" not in (
+        brokers.broker_statefulset(empty, 0, config_hash="h")["spec"]["template"]["spec"])
 
 
 def test_the_restart_annotation_goes_into_the_pod_template_and_a_new_value_changes_it(cluster_2m_2s):
@@ -375,13 +383,16 @@ def test_the_restart_annotation_goes_into_the_pod_template_and_a_new_value_chang
             obj["metadata"]["annotations"] = {meta.ANNOTATION_RESTART: restart}
         return brokers.broker_group_objects(model.from_broker_cluster(obj), 0)[-1]
 
-    plain, first, again, second = (statefulset(v) for v in (None, "2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z",
-                                                             "2026-12-01T11:00:00Z"))
+    plain, first, again, second = (statefulset(v) for v in (None, "2026-12-01T10:00:00Z",
+                                                             "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"))
     assert meta.ANNOTATION_RESTART not in plain["spec"]["template"]["metadata"]["annotations"]
-    assert first["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_RESTART] == "2026-12-01T10:00:00Z"
+    assert first["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_RESTART] == (
+        "2026-12-01T10:00:00Z")
     assert needs_update(first, plain) and not needs_update(again, first) and needs_update(second, first)
     # the same config hash: only the restart value differs
-    hashes = {s["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_CONFIG_HASH] for s in (plain, second)}
+    hashes = {s["spec"]["template"]["metadata"]["annotations"][meta.ANNOTATION_CONFIG_HASH]
+              for s in (plain, second)}
     assert len(hashes) == 1
-    # removing the annotation asks for nothing: the live template (with the last value) still contains the desired
+    # removing the annotation asks for nothing: the live template (with the last value) still
+    # contains the desired
     assert not needs_update(plain, second)

@@ -1,6 +1,6 @@
-"""Covers where a broker group's files live: the placement rules (table), the ConfigMaps of the largest clusters
-measured as the API server receives them, a small cluster's single ConfigMap, a group with a ConfigMap of its
-own, and what the running StatefulSets say each group mounts."""
+"""Covers where a broker group's files live: the placement rules (table), the ConfigMaps of the largest
+clusters measured as the API server receives them, a small cluster's single ConfigMap, a group with a
+ConfigMap of its own, and what the running StatefulSets say each group mounts."""
 
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ G = 60 * 1024  # a group's files, in the table below
 @pytest.mark.parametrize(("sizes", "own", "shared", "draining", "expected"), [
     # new groups join the cluster's ConfigMap while it stays under JOIN, the rest get their own
     ({g: G for g in range(12)}, set(), set(), set(), Placement(tuple(range(8)), frozenset(range(8, 12)))),
-    # groups that mount the cluster's keep it while they fit under the limit, above JOIN too; new ones do not join
-    ({g: G for g in range(14)}, set(), set(range(12)), set(), Placement(tuple(range(12)), frozenset({12, 13}))),
+    # groups that mount the cluster's keep it while they fit under the limit, above JOIN too;
+    # new ones do not join
+    ({g: G for g in range(14)}, set(), set(range(12)), set(),
+     Placement(tuple(range(12)), frozenset({12, 13}))),
     # past the limit the lowest-numbered stay under JOIN and the others move
-    ({g: G for g in range(18)}, set(), set(range(18)), set(), Placement(tuple(range(8)), frozenset(range(8, 18)))),
+    ({g: G for g in range(18)}, set(), set(range(18)), set(),
+     Placement(tuple(range(8)), frozenset(range(8, 18)))),
     # ... but a group being drained stays where its pods find their files
     ({g: G for g in range(18)}, set(), set(range(18)), {17},
      Placement((*range(7), 17), frozenset(range(7, 17)))),
@@ -54,10 +57,12 @@ def _config_maps(objs):
 def test_every_config_map_of_a_dledger_cluster_of_100_groups_of_17_members_is_well_under_one_mebibyte(
         apache_dledger):
     m = _large(100, 17, "DLEDGER", apache_dledger)
-    assert sum(configlayout.data_size(brokers.group_confs(m, g)) for g in range(100)) > 6 * MiB  # all in one: 6.5 MB
+    # all in one: 6.5 MB
+    assert sum(configlayout.data_size(brokers.group_confs(m, g)) for g in range(100)) > 6 * MiB
     config_maps = _config_maps(brokers.broker_cluster_objects(m))
     sizes = {c["metadata"]["name"]: len(json.dumps(c).encode()) for c in config_maps}
-    assert max(sizes.values()) < 0.6 * MiB  # serialized, metadata and scripts included (the cluster's: ~460 KiB)
+    # serialized, metadata and scripts included (the cluster's: ~460 KiB)
+    assert max(sizes.values()) < 0.6 * MiB
     assert len(config_maps) == 94  # the cluster's with groups 0-6, and one for each of groups 7-99
     assert sizes["rocketmq-dledger-7-config"] < 80 * 1024
 
@@ -90,11 +95,13 @@ def test_a_group_with_a_config_map_of_its_own_mounts_it_whole_with_the_same_file
         ("StatefulSet", "mybrokercluster-1"), ("PodDisruptionBudget", "mybrokercluster-brokers")]
     assert sorted(objs[3]["data"]) == ["broker-0.conf", "broker-1.conf", "broker-probe.sh", "start-broker.sh"]
     assert not [key for key in objs[1]["data"] if key.startswith("group-1-")]
-    volume = next(v for v in objs[4]["spec"]["template"]["spec"]["volumes"] if v["name"] == "rocketmq-operator-config")
+    volume = next(v for v in objs[4]["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "rocketmq-operator-config")
     assert volume["configMap"] == {"name": "mybrokercluster-1-config", "defaultMode": 0o555}
     assert objs[1]["data"]["start-broker.sh"] == objs[3]["data"]["start-broker.sh"]
     in_shared = brokers.broker_cluster_objects(talk)[-2]
-    assert _config_hash(objs[4]) == _config_hash(in_shared)  # only the volume differs: moving rolls the group once
+    # only the volume differs: moving rolls the group once
+    assert _config_hash(objs[4]) == _config_hash(in_shared)
 
 
 def _config_hash(sts):

@@ -1,5 +1,5 @@
-"""Covers brokers in CONTROLLER mode: the keys RocketMQ 5.3.3 needs in every member's broker.conf (no role or id
-the operator would fight the controller over), where controllerAddr comes from, and what cannot combine."""
+"""Covers brokers in CONTROLLER mode: the keys RocketMQ 5.3.3 needs in every member's broker.conf (no role or
+id the operator would fight the controller over), where controllerAddr comes from, and what cannot combine."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ CONTROLLERS = ";".join(f"rocketmq-controller-{i}.rocketmq-controller.rocketmq.sv
 
 
 def test_every_member_starts_as_a_slave_with_id_minus_one_and_the_controller_keys(sample):
-    model = from_broker(sample("rocketmq-cluster-controller.yaml"), controller=sample("rocketmq-controller.yaml"))
+    model = from_broker(sample("rocketmq-cluster-controller.yaml"),
+                        controller=sample("rocketmq-controller.yaml"))
     assert not model.problems and not model.notes and model.members_per_group == 3
     confs = [parse_properties_text(broker_conf(model, group=1, member=m)) for m in range(3)]
     assert confs[0] == confs[1] == confs[2]
@@ -60,7 +61,8 @@ def test_broker_cluster_controller_mode_cannot_be_all_master(sample, with_spec):
     assert model.master_role is None
 
 
-def test_a_role_from_an_apache_broker_common_conf_is_dropped_with_a_note_naming_the_controllers(sample, with_spec):
+def test_a_role_from_an_apache_broker_common_conf_is_dropped_with_a_note_naming_the_controllers(
+        sample, with_spec):
     obj = with_spec(sample("rocketmq-cluster-controller.yaml"),
                     properties={"brokerClusterName": "HaCluster", "brokerRole": "ASYNC_MASTER"})
     model = from_broker(obj, controller=sample("rocketmq-controller.yaml"))

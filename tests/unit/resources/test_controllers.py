@@ -1,5 +1,5 @@
-"""Covers the Controller builders: the Raft peers and self id the pods write, the headless Service, the store on
-the data volume, the Apache example's fields, and what an invalid spec reports."""
+"""Covers the Controller builders: the Raft peers and self id the pods write, the headless Service, the store
+on the data volume, the Apache example's fields, and what an invalid spec reports."""
 
 from __future__ import annotations
 
@@ -42,8 +42,10 @@ def test_the_start_command_writes_the_self_id_from_the_pod_ordinal_and_runs_the_
     env = {"ROCKETMQ_HOME": str(tmp_path), "POD_NAME": "c-2", "CONTROLLER_DLEGER_GROUP": "c",
            "CONTROLLER_DLEGER_PEERS": "n0-a:9878;n1-b:9878;n2-c:9878", "CONTROLLER_STORE_PATH": str(store),
            "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == ["controllerDLegerGroup=c", "controllerDLegerPeers=n0-a:9878;n1-b:9878;n2-c:9878",
+    out = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines() == ["controllerDLegerGroup=c",
+                                "controllerDLegerPeers=n0-a:9878;n1-b:9878;n2-c:9878",
                                 "controllerDLegerSelfId=n2", f"controllerStorePath={store}",
                                 "mappedFileSize=67108864"]
 
@@ -88,4 +90,5 @@ def test_name_servers_embedding_the_controller_open_its_port_and_start_with_enab
     assert '"enableControllerInNamesrv=true"' in command and "mqnamesrv -c" in command
     assert _peers(container["env"]).startswith("n0-rocketmq-nameserver-0.rocketmq-nameserver.rocketmq.svc")
     plain_sts = name_service_objects(plain)[1]
-    assert "enableControllerInNamesrv" not in plain_sts["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert "enableControllerInNamesrv" not in (
+        plain_sts["spec"]["template"]["spec"]["containers"][0]["command"][2])

@@ -67,7 +67,8 @@ def test_every_field_has_a_description(path):
 def test_the_walk_enters_array_items_and_map_values_and_stops_at_open_objects():
     schema = {"properties": {
         "a": {"type": "array", "items": {"type": "object", "properties": {"b": {"type": "string"}}}},
-        "m": {"type": "object", "additionalProperties": {"type": "object", "properties": {"c": {"type": "string"}}}},
+        "m": {"type": "object",
+              "additionalProperties": {"type": "object", "properties": {"c": {"type": "string"}}}},
         "o": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
     assert [f.path for f in crd_docs.walk(schema)] == ["a", "a[].b", "m", "m.<key>.c", "o"]
 
@@ -89,7 +90,8 @@ def _migration_rows() -> list[tuple[str, str, str]]:
 def test_the_migration_page_names_only_fields_our_crds_have_or_marks_them_not_served():
     fields = _fields_by_kind()
     rows = _migration_rows()
-    assert {kind for kind, _, _ in rows} == {"Broker", "NameService", "Console", "TopicTransfer", "Controller"}
+    assert {kind for kind, _, _ in rows} == {"Broker", "NameService", "Console", "TopicTransfer",
+                                             "Controller"}
     for kind, field, here in rows:
         assert kind in fields, f"the migration page has a section for {kind}, which has no CRD"
         assert field in fields[kind] or here.startswith(NOT_SERVED), f"{kind} {field} is not in our CRD"

@@ -199,14 +199,16 @@ def test_the_memo_compares_a_spec_once_per_object_version_and_answers_as_contain
 
     def sts(generation: int, image: str, uid: str = "u1") -> dict:
         return {"metadata": {"uid": uid, "generation": generation, "name": "s"},
-                "spec": {"replicas": 2, "template": {"spec": {"containers": [{"image": image, "imagePullPolicy": "IfNotPresent"}]}}}}
+                "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                    {"image": image, "imagePullPolicy": "IfNotPresent"}]}}}}
 
     desired = {"replicas": 2, "template": {"spec": {"containers": [{"image": "rocketmq:5.3.3"}]}}}
     assert memo.contains(desired, sts(1, "rocketmq:5.3.3"), ("spec",)) is True
     assert memo.contains(desired, sts(1, "rocketmq:5.3.3"), ("spec",)) is True
     assert len(walks) == 1  # the second look at generation 1 was remembered
     assert memo.contains(desired, sts(2, "rocketmq:5.3.4"), ("spec",)) is False  # a new version is walked
-    assert memo.contains({**desired, "replicas": 3}, sts(1, "rocketmq:5.3.3"), ("spec",)) is False  # new desired
+    # new desired
+    assert memo.contains({**desired, "replicas": 3}, sts(1, "rocketmq:5.3.3"), ("spec",)) is False
     assert memo.contains(desired, sts(1, "rocketmq:5.3.4", uid="u2"), ("spec",)) is False  # another object
     assert len(walks) == 4
     template = desired["template"]

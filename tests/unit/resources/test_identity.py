@@ -35,13 +35,15 @@ def cluster(mode: str, *, groups: int = 2, members: int = 2):
 
 MODES = ("allMaster", "sync", "async", "dledger", "controller", "apache")
 EXPECTED = {  # (group 1, member 1): brokerName, brokerId, brokerRole
-    "allMaster": ("c-1-1", 0, "ASYNC_MASTER"), "sync": ("broker-1", 1, "SLAVE"), "async": ("broker-1", 1, "SLAVE"),
-    "dledger": ("broker-1", 1, None), "controller": ("broker-1", -1, "SLAVE"), "apache": ("mybroker-1", 1, "SLAVE"),
+    "allMaster": ("c-1-1", 0, "ASYNC_MASTER"), "sync": ("broker-1", 1, "SLAVE"),
+    "async": ("broker-1", 1, "SLAVE"), "dledger": ("broker-1", 1, None),
+    "controller": ("broker-1", -1, "SLAVE"), "apache": ("mybroker-1", 1, "SLAVE"),
 }
 
 
 def pod(name: str, group: int, ip: str = "10.0.0.1") -> dict:
-    return {"metadata": {"name": name, "namespace": "ns", "labels": {"rocketmq.apache.org/group": str(group)}},
+    return {"metadata": {"name": name, "namespace": "ns",
+                         "labels": {"rocketmq.apache.org/group": str(group)}},
             "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
@@ -62,10 +64,12 @@ def test_every_mode_names_its_members_once_and_each_consumer_agrees(mode):
     pods = [pod(f"{m.name}-{g}-{i}", g) for g in range(m.groups) for i in range(m.members_per_group)]
     target = registration.observe_target(m, pods, pod_lister=_NoPods())
     assert {t.pod: t.broker_name for t in target.members} == {
-        p["metadata"]["name"]: identity.member(m.layout, *registration.member_of(p)).broker_name for p in pods}
+        p["metadata"]["name"]: identity.member(m.layout, *registration.member_of(p)).broker_name
+        for p in pods}
     entry = st._broker_entry(pods[3], m)
     assert entry["brokerName"] == me.broker_name
-    desired = {o["metadata"]["labels"]["rocketmq.apache.org/group"]: o for o in brokers.broker_cluster_objects(m)
+    desired = {o["metadata"]["labels"]["rocketmq.apache.org/group"]: o
+               for o in brokers.broker_cluster_objects(m)
                if o["kind"] == "StatefulSet"}
     groups, states = rolling.roll_inputs(m, {int(g): o for g, o in desired.items()}, {}, pods, None)
     assert [g.brokers for g in groups] == [identity.group_brokers(m.layout, g) for g in range(m.groups)]
@@ -92,7 +96,8 @@ def test_groups_of_an_earlier_version_keep_broker_g_and_new_ones_record_their_pr
 
 def test_a_prefix_the_spec_names_wins_for_either_kind():
     obj = {"metadata": {"name": "x"}, "spec": {"brokerNamePrefix": "team-a"}}
-    assert identity.requested_prefix("BrokerCluster", obj) == identity.requested_prefix("Broker", obj) == "team-a"
+    assert identity.requested_prefix("BrokerCluster", obj) == identity.requested_prefix("Broker", obj) == (
+        "team-a")
     assert identity.requested_prefix("BrokerCluster", {"metadata": {"name": "x"}}) == "broker"
     assert identity.requested_prefix("Broker", {"metadata": {"name": "x"}}) == "x"
 
@@ -108,7 +113,8 @@ def test_clusters_on_one_name_server_clash_on_any_shared_broker_name():
 
 
 @pytest.mark.parametrize("a, b, shared", [
-    ({"nameServers": "h:1;g:1"}, {"nameServers": "g:1"}, True), ({"nameServers": "h:1"}, {"nameServers": "g:1"}, False),
+    ({"nameServers": "h:1;g:1"}, {"nameServers": "g:1"}, True),
+    ({"nameServers": "h:1"}, {"nameServers": "g:1"}, False),
     ({"nameServers": ""}, {"nameServiceRef": {"name": "ns"}}, True),
     ({"nameServiceRef": {"name": "a"}}, {"nameServiceRef": {"name": "b"}}, False),
     ({"nameServers": "h:1"}, {"nameServiceRef": {"name": "b"}}, False),
@@ -130,24 +136,25 @@ def test_the_allmaster_copy_goes_to_every_master_but_the_source_and_records_each
 
 def test_the_allmaster_copy_waits_for_a_member_that_is_not_registered_and_names_it():
     m = cluster("allMaster")
-    result = metadata.copy_metadata(m, _facts(m, ("c-0-0", "c-0-1")), (), admin_factory=lambda _: _CopyAdmin())
+    result = metadata.copy_metadata(m, _facts(m, ("c-0-0", "c-0-1")), (),
+                                    admin_factory=lambda _: _CopyAdmin())
     assert "c-1-0" in result.waiting and result.brokers == ("c-0-1",)
 
 
 def test_no_module_but_identity_formats_a_broker_name():
-    """brokerName is spelled in resources/identity.py only: no other module builds 'broker-<g>' or picks the pod
-    name for allMaster on its own."""
+    """brokerName is spelled in resources/identity.py only: no other module builds 'broker-<g>' or picks the
+    pod name for allMaster on its own."""
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         if path.name == "identity.py":
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.JoinedStr) and len(node.values) == 2 and isinstance(node.values[0], ast.Constant) \
-                    and node.values[0].value == "broker-":
+            if isinstance(node, ast.JoinedStr) and len(node.values) == 2 \
+                    and isinstance(node.values[0], ast.Constant) and node.values[0].value == "broker-":
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
-            if isinstance(node, ast.Attribute) and node.attr == "broker_name" and isinstance(node.value, ast.Name) \
-                    and node.value.id == "naming":
+            if isinstance(node, ast.Attribute) and node.attr == "broker_name" \
+                    and isinstance(node.value, ast.Name) and node.value.id == "naming":
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == []
 
@@ -182,6 +189,7 @@ class _CopyAdmin:
 
 def _facts(m, registered):
     addr = {n: a for a, n in _CopyAdmin.name_of.items()}
-    found = tuple(BrokerFacts(pod=n, addr=addr[n], broker_name=n, broker_id=0, registered_on=1) for n in registered)
+    found = tuple(BrokerFacts(pod=n, addr=addr[n], broker_name=n, broker_id=0, registered_on=1)
+                  for n in registered)
     target = registration.observe_target(m, [], pod_lister=_NoPods())
     return ClusterFacts(target=target, read_at=0.0, name_servers_up=1, name_server_errors=(), brokers=found)

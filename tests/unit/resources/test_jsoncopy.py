@@ -6,8 +6,8 @@ from rocketmq_operator.resources.jsoncopy import json_copy
 
 
 def test_the_copy_is_equal_and_shares_no_container_with_the_original():
-    original = {"env": [{"name": "A", "value": "1"}], "resources": {"limits": {"cpu": "2"}}, "n": 3, "on": True,
-                "none": None, "ratio": 0.5}
+    original = {"env": [{"name": "A", "value": "1"}], "resources": {"limits": {"cpu": "2"}}, "n": 3,
+                "on": True, "none": None, "ratio": 0.5}
     copied = json_copy(original)
     assert copied == original
     copied["env"][0]["value"] = "2"

@@ -147,10 +147,11 @@ def _undescribed(schema: dict, path: str) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("name", ["rocketmq.apache.org_controllers_crd.yaml", "rocketmq.apache.org_proxies_crd.yaml"])
+@pytest.mark.parametrize("name", ["rocketmq.apache.org_controllers_crd.yaml",
+                                  "rocketmq.apache.org_proxies_crd.yaml"])
 def test_every_field_of_the_rocketmq5_kinds_is_described(name):
     (crd,) = _documents(MANIFESTS / "crds" / name)
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    undescribed = [p for p in _undescribed(schema, "") if not p.endswith("[]") and p != ".metadata"]  # the API server
-    # forbids a description on metadata; items of string lists need none
+    # the API server forbids a description on metadata; items of string lists need none
+    undescribed = [p for p in _undescribed(schema, "") if not p.endswith("[]") and p != ".metadata"]
     assert undescribed == []

@@ -1,4 +1,5 @@
-"""Covers broker properties: merging their sources, dropping operator-owned keys with a note, checking values."""
+"""Covers broker properties: merging their sources, dropping operator-owned keys with a note, checking
+values."""
 
 from __future__ import annotations
 

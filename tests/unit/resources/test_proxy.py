@@ -1,5 +1,5 @@
-"""Covers the Proxy builders: rmq-proxy.json from the name servers, both ports on the Service, a rolling update
-of one pod at a time (a single proxy surges instead), and the start command as a shell runs it."""
+"""Covers the Proxy builders: rmq-proxy.json from the name servers, both ports on the Service, a rolling
+update of one pod at a time (a single proxy surges instead), and the start command as a shell runs it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def test_the_proxies_run_in_cluster_mode_with_the_name_servers_and_both_ports(sa
 
 def test_a_single_proxy_is_surged_so_a_roll_never_leaves_none(sample, with_spec):
     model = from_proxy(with_spec(sample("rocketmq-proxy.yaml"), size=1), name_server_address=ADDR)
-    assert proxy_objects(model)[1]["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    assert proxy_objects(model)[1]["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0,
+                                                                            "maxSurge": 1}
 
 
 def test_a_name_server_change_is_a_new_pod_template(sample):
@@ -42,7 +43,8 @@ def test_the_start_command_writes_the_configuration_and_starts_mqproxy_in_cluste
     run_dir.mkdir()
     command = START_COMMAND.replace("/tmp/rocketmq-operator", str(run_dir))
     env = {"ROCKETMQ_HOME": str(tmp_path), ENV_CONFIG: '{"namesrvAddr":"a:9876"}', "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True,
+                         check=True).stdout
     assert out.splitlines() == [f"-pc {run_dir}/rmq-proxy.json -pm cluster", '{"namesrvAddr":"a:9876"}']
 
 

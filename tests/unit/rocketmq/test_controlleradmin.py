@@ -23,9 +23,10 @@ from tests.unit.rocketmq.rmq_fakes import FakeServer, respond, serve_forever
 
 pytestmark = pytest.mark.timeout(30)
 # As a 5.3.3 controller writes it (fastjson, the broker ids as numbers).
-SYNC_STATE = (b'{"replicasInfoTable":{"broker-a":{"inSyncReplicas":[{"alive":true,"brokerAddress":"10.0.0.1:10911",'
-              b'"brokerId":1,"brokerName":"broker-a"},{"alive":true,"brokerAddress":"10.0.0.2:10911","brokerId":2,'
-              b'"brokerName":"broker-a"}],"masterAddress":"10.0.0.1:10911","masterBrokerId":1,"masterEpoch":3,'
+SYNC_STATE = (b'{"replicasInfoTable":{"broker-a":{"inSyncReplicas":[{"alive":true,'
+              b'"brokerAddress":"10.0.0.1:10911","brokerId":1,"brokerName":"broker-a"},'
+              b'{"alive":true,"brokerAddress":"10.0.0.2:10911","brokerId":2,"brokerName":"broker-a"}],'
+              b'"masterAddress":"10.0.0.1:10911","masterBrokerId":1,"masterEpoch":3,'
               b'"notInSyncReplicas":[{"alive":false,"brokerAddress":"10.0.0.3:10911","brokerId":3,'
               b'"brokerName":"broker-a"}],"syncStateSetEpoch":5}}}')
 
@@ -38,15 +39,18 @@ class Controller:
     def __call__(self, req):
         self.requests.append(req)
         if req.code == CONTROLLER_GET_METADATA_INFO:
-            return respond(req, fields={"group": "g", "controllerLeaderId": "n1", "isLeader": str(self.leader).lower(),
-                                        "controllerLeaderAddress": self.leader_addr, "peers": "n0:a:1;n1:b:2;"})
+            return respond(req, fields={"group": "g", "controllerLeaderId": "n1",
+                                        "isLeader": str(self.leader).lower(),
+                                        "controllerLeaderAddress": self.leader_addr,
+                                        "peers": "n0:a:1;n1:b:2;"})
         if not self.leader:
             return respond(req, code=CONTROLLER_NOT_LEADER, remark="not leader")
         if req.code == CONTROLLER_GET_SYNC_STATE_DATA:
             return respond(req, body=SYNC_STATE)
         assert req.code == CONTROLLER_ELECT_MASTER
         return respond(req, code=self.elect_code, fields={"masterBrokerId": req.ext_fields["brokerId"],
-                                                          "masterAddress": "10.0.0.2:10911", "masterEpoch": "4"})
+                                                          "masterAddress": "10.0.0.2:10911",
+                                                          "masterEpoch": "4"})
 
 
 @pytest.fixture
@@ -96,7 +100,8 @@ def test_a_designated_election_names_the_broker_and_says_whether_anything_change
     fields = backend.requests[0].ext_fields
     assert (fields["clusterName"], fields["brokerName"], fields["brokerId"], fields["designateElect"],
             fields["invokeTime"]) == ("c", "broker-a", "2", "true", "7")
-    assert (moved.changed, moved.master_id, moved.master_addr, moved.master_epoch) == (True, 2, "10.0.0.2:10911", 4)
+    assert (moved.changed, moved.master_id, moved.master_addr, moved.master_epoch) == (
+        True, 2, "10.0.0.2:10911", 4)
     assert (kept.changed, kept.master_id) == (False, 2)
 
 

@@ -1,4 +1,5 @@
-"""Covers delayed adds (exact ready times on a FakeClock) and priorities (highest first, duplicates merged)."""
+"""Covers delayed adds (exact ready times on a FakeClock) and priorities (highest first, duplicates
+merged)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Covers the workqueue Prometheus metrics: client-go's names, exact durations on a FakeClock, shared registries."""
+"""Covers the workqueue Prometheus metrics: client-go's names, exact durations on a FakeClock, shared
+registries."""
 
 from __future__ import annotations
 

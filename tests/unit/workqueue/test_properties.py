@@ -1,5 +1,5 @@
-"""Covers the WorkQueue invariants under random operations: one worker per key, no key lost, duplicates merged,
-the highest priority first."""
+"""Covers the WorkQueue invariants under random operations: one worker per key, no key lost, duplicates
+merged, the highest priority first."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Covers the WorkQueue guarantees without delays: fair, stingy, one worker per key, many threads, shutdown."""
+"""Covers the WorkQueue guarantees without delays: fair, stingy, one worker per key, many threads,
+shutdown."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Covers the rate limiters' exact delays and the rate-limited queue's add_rate_limited / forget / num_requeues."""
+"""Covers the rate limiters' exact delays and the rate-limited queue's add_rate_limited / forget /
+num_requeues."""
 
 from __future__ import annotations
 

@@ -72,13 +72,15 @@ def test_editing_broker_common_conf_changes_the_group_config_and_so_the_pod_temp
     before = cluster.get(CONFIG_MAPS, NS, "broker-brokers")["data"]["group-0-broker-0.conf"]
     edited = cluster.get(CONFIG_MAPS, NS, "broker-config")
     edited["data"]["broker-common.conf"] += "fileReservedTime=72\n"
-    edited["data"]["broker-common.conf"] = edited["data"]["broker-common.conf"].replace("fileReservedTime=48\n", "")
+    edited["data"]["broker-common.conf"] = edited["data"]["broker-common.conf"].replace(
+        "fileReservedTime=48\n", "")
     del edited["metadata"]["resourceVersion"]
     cluster.seed(CONFIG_MAPS, edited)
     cluster.api.clear()
     cluster.broker_reconciler().sync(KEY)
     updated = [a.name for a in cluster.api.actions if a.verb == "update" and a.subresource is None]
-    assert updated == ["broker-brokers", "broker-0"]  # the cluster's ConfigMap, then the StatefulSet (template hash)
+    # the cluster's ConfigMap, then the StatefulSet (template hash)
+    assert updated == ["broker-brokers", "broker-0"]
     after = cluster.get(CONFIG_MAPS, NS, "broker-brokers")["data"]["group-0-broker-0.conf"]
     assert "fileReservedTime=48" in before and "fileReservedTime=72" in after
 

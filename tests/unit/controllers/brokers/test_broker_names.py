@@ -1,8 +1,8 @@
 """Covers the broker-name prefix a new cluster takes on a name server it shares (see resources.identity): the
-first BrokerCluster keeps the talk's ``broker-<g>``, a later one takes its own name, an Apache Broker that asks
-for names another cluster holds is refused before any StatefulSet exists — and all of it holds when the syncs
-of two new clusters run before either's cache shows the other's status (the same second, two workers, two
-kinds), and after an operator restart."""
+first BrokerCluster keeps the talk's ``broker-<g>``, a later one takes its own name, an Apache Broker that
+asks for names another cluster holds is refused before any StatefulSet exists — and all of it holds when the
+syncs of two new clusters run before either's cache shows the other's status (the same second, two workers,
+two kinds), and after an operator restart."""
 
 from __future__ import annotations
 
@@ -23,16 +23,16 @@ def broker_cluster(name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "rocketmq.huanwei.io/v1alpha1", "kind": "BrokerCluster",
             "metadata": {"name": name, "namespace": NS, "uid": f"uid-{name}", "generation": 1,
                          "creationTimestamp": CREATED},
-            "spec": {"brokerImage": "apache/rocketmq:5.3.3", "nameServiceRef": {"name": "ns"}, "groupReplica": 2,
-                     "membersPerGroup": 2, **spec}}
+            "spec": {"brokerImage": "apache/rocketmq:5.3.3", "nameServiceRef": {"name": "ns"},
+                     "groupReplica": 2, "membersPerGroup": 2, **spec}}
 
 
 def apache_broker(name: str, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker",
             "metadata": {"name": name, "namespace": NS, "uid": f"uid-{name}", "generation": 1,
                          "creationTimestamp": CREATED},
-            "spec": {"size": 2, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.3", "nameServers": "",
-                     **spec}}
+            "spec": {"size": 2, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.3",
+                     "nameServers": "", **spec}}
 
 
 def prefixes(cluster: Cluster, name: str) -> set[str]:
@@ -96,14 +96,16 @@ def test_a_cluster_keeps_the_prefix_it_took_while_its_own_writes_are_not_yet_in_
     cluster.seed(BROKER_CLUSTERS, older)
     cluster.api.actions.clear()
     reconciler.sync(Key(NS, "sy"))
-    assert not [a for a in cluster.api.actions if a.resource == STATEFUL_SETS.plural], "sy's groups were renamed"
+    assert not [a for a in cluster.api.actions if a.resource == STATEFUL_SETS.plural], (
+        "sy's groups were renamed")
     reconciler.sync(Key(NS, "ab"))
     assert prefixes(cluster, "ab") == {"ab"}
 
 
 def test_an_apache_broker_racing_a_broker_cluster_for_the_same_names_is_refused_before_any_pod():
     """Two controllers (two kinds), one claims record: the Broker asks for broker-<g> by spec.brokerNamePrefix
-    and, earlier by name at the same second, syncs on a cache that does not show the BrokerCluster's status yet."""
+    and, earlier by name at the same second, syncs on a cache that does not show the BrokerCluster's status
+    yet."""
     cluster, claims = world()
     clusters = cluster.broker_cluster_reconciler(name_claims=claims)
     brokers = cluster.broker_reconciler(name_claims=claims)

@@ -40,8 +40,8 @@ SHARED = f"{NAME}-brokers"  # the cluster's Service, ConfigMap and PodDisruption
 
 
 def cluster_heads(verb: str) -> list[tuple]:
-    """The writes of a new cluster of two groups: its ConfigMap (before anything that mounts it), its Service, each
-    group's StatefulSet, its budget."""
+    """The writes of a new cluster of two groups: its ConfigMap (before anything that mounts it), its Service,
+    each group's StatefulSet, its budget."""
     return [(verb, "configmaps", None, NS, SHARED), (verb, "services", None, NS, SHARED),
             (verb, "statefulsets", None, NS, f"{NAME}-0"), (verb, "statefulsets", None, NS, f"{NAME}-1"),
             (verb, "poddisruptionbudgets", None, NS, SHARED)]
@@ -149,7 +149,7 @@ def test_ready_brokers_turn_the_cluster_ready_in_one_status_write_and_then_nothi
     assert cluster.api.actions == []
 
 
-# -- drift -----------------------------------------------------------------------------------------------------
+# -- drift ---------------------------------------------------------------------------------------------------
 
 def drift_replicas(cluster: Cluster, name: str, replicas: int) -> dict[str, Any]:
     sts = cluster.get(STATEFUL_SETS, NS, name)
@@ -178,7 +178,8 @@ def test_a_conflict_replacing_a_drifted_statefulset_is_quiet_and_the_sync_runs_a
     assert cluster.recorder.reasons("Warning") == []
 
 
-def test_a_create_that_finds_the_name_taken_is_quiet_and_the_groups_mounting_it_wait_for_the_next_sync(cluster):
+def test_a_create_that_finds_the_name_taken_is_quiet_and_the_groups_mounting_it_wait_for_the_next_sync(
+        cluster):
     cluster.seed(BROKER_CLUSTERS, with_claims(sample()))
     cluster.api.fail("create", CONFIG_MAPS, AlreadyExists("exists", reason="AlreadyExists"))
     result = cluster.broker_cluster_reconciler().sync(KEY)
@@ -191,8 +192,9 @@ def test_a_create_that_finds_the_name_taken_is_quiet_and_the_groups_mounting_it_
 def invalid_claim_template() -> Invalid:
     body = {"kind": "Status", "code": 422, "reason": "Invalid",
             "details": {"causes": [{"field": "spec", "reason": "FieldValueForbidden"}]}}
-    return Invalid("StatefulSet.apps \"mybrokercluster-0\" is invalid: spec: Forbidden: updates to statefulset "
-                   "spec for fields other than 'replicas', 'template' ... are forbidden", reason="Invalid", body=body)
+    return Invalid("StatefulSet.apps \"mybrokercluster-0\" is invalid: spec: Forbidden: updates to "
+                   "statefulset spec for fields other than 'replicas', 'template' ... are forbidden",
+                   reason="Invalid", body=body)
 
 
 def test_an_update_the_server_rejects_as_invalid_becomes_a_condition_naming_the_field_not_a_retry(cluster):
@@ -225,14 +227,15 @@ def foreign_config_map(name: str) -> dict[str, Any]:
             "data": {"mine": "yes"}}
 
 
-def test_a_foreign_configmap_with_the_same_name_is_left_alone_reported_as_a_conflict_and_mounted_by_no_group(cluster):
+def test_a_foreign_configmap_with_the_same_name_is_left_alone_reported_as_a_conflict_and_mounted_by_no_group(
+        cluster):
     cluster.seed(CONFIG_MAPS, foreign_config_map(SHARED))
     cluster.seed(BROKER_CLUSTERS, with_claims(sample()))
     result = cluster.broker_cluster_reconciler().sync(KEY)
     assert result == Result(requeue_after=CONFLICT_RECHECK)
     assert config_map_writes(cluster) == []
-    assert cluster.api.heads() == [h for h in cluster_heads("create") if h[1] not in ("configmaps", "statefulsets")
-                                   ] + [STATUS]
+    assert cluster.api.heads() == [h for h in cluster_heads("create")
+                                   if h[1] not in ("configmaps", "statefulsets")] + [STATUS]
     warnings = [e for e in cluster.recorder.events if e.type == "Warning"]
     assert [(w.reason, f"ConfigMap {SHARED}" in w.message) for w in warnings] == [("ResourceConflict", True)]
     condition = ready_condition(cluster.api.actions[-1].body["status"])
@@ -263,11 +266,12 @@ def test_a_lasting_conflict_sends_its_warning_event_once_not_on_every_requeue(cl
     assert cluster.recorder.reasons("Warning") == []
 
 
-# -- status write errors ---------------------------------------------------------------------------------------
+# -- status write errors -------------------------------------------------------------------------------------
 
 def test_a_conflict_on_the_status_write_is_swallowed_the_next_watch_event_brings_another_sync(cluster):
     cluster.seed(BROKER_CLUSTERS, sample())
-    cluster.api.fail("update", BROKER_CLUSTERS, Conflict("the object has been modified"), subresource="status")
+    cluster.api.fail("update", BROKER_CLUSTERS, Conflict("the object has been modified"),
+                     subresource="status")
     assert cluster.broker_cluster_reconciler().sync(KEY) is None
     assert cluster.api.heads()[-1] == STATUS
 
@@ -287,7 +291,7 @@ def test_a_stale_cached_cluster_makes_the_status_write_conflict_without_failing_
     assert cluster.api.heads()[-1] == STATUS
 
 
-# -- pause -----------------------------------------------------------------------------------------------------
+# -- pause ---------------------------------------------------------------------------------------------------
 
 def paused(obj: dict[str, Any]) -> dict[str, Any]:
     obj["metadata"]["annotations"] = {PAUSE_ANNOTATION: "true"}
@@ -327,7 +331,7 @@ def test_unpausing_removes_the_paused_condition_and_creates_the_children(cluster
     assert ready_condition(cluster.api.actions[-1].body["status"], "Paused") is None
 
 
-# -- what the cluster refers to --------------------------------------------------------------------------------
+# -- what the cluster refers to ------------------------------------------------------------------------------
 
 def name_service() -> dict[str, Any]:
     obj = load_sample("nameserver.yaml", uid="uid-ns")
@@ -346,7 +350,8 @@ def test_a_missing_name_service_sets_ready_false_with_a_warning_and_touches_no_c
     condition = ready_condition(cluster.api.actions[0].body["status"])
     assert condition["status"] == "False" and "'nowhere'" in condition["message"]
     [warning] = cluster.recorder.events
-    assert (warning.type, warning.reason, warning.message) == ("Warning", condition["reason"], condition["message"])
+    assert (warning.type, warning.reason, warning.message) == (
+        "Warning", condition["reason"], condition["message"])
 
 
 def test_a_missing_name_service_is_warned_about_once_not_on_every_sync(cluster):
@@ -408,7 +413,8 @@ def test_without_rocketmq_observed_removing_a_group_is_refused_with_how_to_proce
     assert cluster.api.heads() == [STATUS]
     refused = ready_condition(cluster.api.actions[0].body["status"], "ScaleDownRefused")
     assert (refused["status"], refused["reason"]) == ("True", "NotObserved")
-    assert "--rocketmq-observe-interval" in refused["message"] and "drainAcceptMessageLoss" in refused["message"]
+    assert "--rocketmq-observe-interval" in refused["message"] and (
+        "drainAcceptMessageLoss" in refused["message"])
     assert cluster.recorder.reasons("Warning") == ["NotObserved"]
     cluster.catch_up()
     cluster.api.clear()
@@ -472,7 +478,7 @@ def test_a_statefulset_of_another_cluster_with_matching_labels_is_not_counted_as
     assert cluster.api.actions == []
 
 
-# -- the parent is gone ------------------------------------------------------------------------------------------
+# -- the parent is gone --------------------------------------------------------------------------------------
 
 def test_a_cluster_that_is_gone_from_the_cache_gives_no_actions(cluster):
     assert cluster.broker_cluster_reconciler().sync(KEY) is None
@@ -486,19 +492,22 @@ def test_a_cluster_deleted_after_its_children_were_created_gives_no_actions(clus
     assert cluster.api.actions == []
 
 
-# -- pods the StatefulSet controller cannot create -------------------------------------------------------------
+# -- pods the StatefulSet controller cannot create -----------------------------------------------------------
 
 def failed_create(cluster: Cluster, sts_name: str, message: str) -> None:
     sts = cluster.get(STATEFUL_SETS, NS, sts_name)
     cluster.seed(FAILED_CREATE_EVENTS, {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{sts_name}.1", "namespace": NS},
-        "involvedObject": {"kind": "StatefulSet", "namespace": NS, "name": sts_name, "uid": sts["metadata"]["uid"]},
-        "reason": "FailedCreate", "type": "Warning", "message": message, "lastTimestamp": "2023-11-14T22:13:25Z"})
+        "involvedObject": {"kind": "StatefulSet", "namespace": NS, "name": sts_name,
+                           "uid": sts["metadata"]["uid"]},
+        "reason": "FailedCreate", "type": "Warning", "message": message,
+        "lastTimestamp": "2023-11-14T22:13:25Z"})
 
 
 def test_a_failed_create_of_the_statefulset_controller_is_the_ready_reason_and_one_warning(cluster):
     synced(cluster, sample())
-    message = 'create Pod mybrokercluster-0-0 failed error: Pod is invalid: spec.volumes[3].name: Duplicate value'
+    message = ('create Pod mybrokercluster-0-0 failed error: Pod is invalid: spec.volumes[3].name: '
+               'Duplicate value')
     failed_create(cluster, f"{NAME}-0", message)
     cluster.broker_cluster_reconciler().sync(KEY)
     ready_ = ready_condition(cluster.api.actions[-1].body["status"])
@@ -520,7 +529,7 @@ def test_an_old_failed_create_is_ignored_once_the_pods_exist(cluster):
     assert ready_condition(cluster.api.actions[-1].body["status"])["reason"] == "AllBrokersReady"
 
 
-# -- clusters left by earlier versions: a Service and a budget per group ---------------------------------------
+# -- clusters left by earlier versions: a Service and a budget per group -------------------------------------
 
 def legacy_cluster(cluster: Cluster) -> dict[str, Any]:
     """Seeds a cluster as an earlier version left it: each group with a headless Service and a

@@ -1,8 +1,8 @@
 """Covers the broker ConfigMaps through the reconciler with a played StatefulSet controller: a ConfigMap write
-that fails holds every group mounting it (StatefulSet, template and partition unchanged, no pod released, Ready
-says why, one Warning) and the roll goes on once it is written; a group with a ConfigMap of its own is held alone;
-a running cluster keeps its layout (no write); a group added past half the limit gets a ConfigMap of its own; a
-removed group's ConfigMap goes with it."""
+that fails holds every group mounting it (StatefulSet, template and partition unchanged, no pod released,
+Ready says why, one Warning) and the roll goes on once it is written; a group with a ConfigMap of its own is
+held alone; a running cluster keeps its layout (no write); a group added past half the limit gets a ConfigMap
+of its own; a removed group's ConfigMap goes with it."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ NS, NAME = "rocketmq-operator", "mybrokercluster"
 KEY = Key(NS, NAME)
 SHARED = f"{NAME}-brokers"
 TOO_LARGE = ApiError("Request entity too large: limit is 3145728", status=413)
-TOO_LONG = Invalid(f'ConfigMap "{SHARED}" is invalid: []: Too long: must have at most 1048576 bytes', reason="Invalid")
+TOO_LONG = Invalid(f'ConfigMap "{SHARED}" is invalid: []: Too long: must have at most 1048576 bytes',
+                   reason="Invalid")
 
 
 def sample() -> dict[str, Any]:
@@ -71,13 +72,15 @@ def ready_condition(cluster: Cluster) -> dict[str, Any]:
     return next(c for c in conditions if c["type"] == "Ready")
 
 
-@pytest.mark.parametrize("error", [TOO_LARGE, TOO_LONG, ServerError("etcdserver: request timed out", status=500),
+@pytest.mark.parametrize("error", [TOO_LARGE, TOO_LONG,
+                                   ServerError("etcdserver: request timed out", status=500),
                                    TransportError("connection reset by peer", not_sent=False)],
                          ids=["413", "422", "500", "no-answer"])
 def test_a_config_map_write_that_fails_holds_every_group_mounting_it_and_says_why_once(cluster, error):
     reconciler = running(cluster)
     before = sets(cluster)
-    change_spec(cluster, properties={"fileReservedTime": "72"})  # a new broker.conf: a roll, once it is written
+    # a new broker.conf: a roll, once it is written
+    change_spec(cluster, properties={"fileReservedTime": "72"})
     replaced = []
     for _ in range(3):
         cluster.api.fail("update", CONFIG_MAPS, error, name=SHARED)
@@ -90,8 +93,8 @@ def test_a_config_map_write_that_fails_holds_every_group_mounting_it_and_says_wh
     assert (ready["status"], ready["reason"]) == ("False", "ConfigNotWritten")
     assert ready["message"].startswith(f"ConfigMap {SHARED} was not written (")
     assert error.message in ready["message"]
-    assert ready["message"].endswith("broker groups 0-1 keep their pod templates and none of their pods restarts "
-                                     "until it is")
+    assert ready["message"].endswith("broker groups 0-1 keep their pod templates and none of their pods "
+                                     "restarts until it is")
     assert cluster.recorder.reasons("Warning") == ["ConfigNotWritten"]
 
 
@@ -167,7 +170,8 @@ def test_a_running_cluster_keeps_its_layout_and_a_fresh_operator_writes_nothing(
 BIG = {"bigProperty": "x" * 150_000}  # 4 members: 600 KB, above half the limit
 
 
-def test_files_grown_above_half_the_limit_stay_in_the_clusters_config_map_and_a_new_group_gets_its_own(cluster):
+def test_files_grown_above_half_the_limit_stay_in_the_clusters_config_map_and_a_new_group_gets_its_own(
+        cluster):
     reconciler = running(cluster)
     change_spec(cluster, properties=BIG)  # a new broker.conf: rolled, in the same ConfigMap
     for _ in range(8):

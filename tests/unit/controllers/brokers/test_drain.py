@@ -46,7 +46,7 @@ def step(admin: Admin, drain: dict[str, Any], *, now: float = LATER, cluster: Cl
                       admin_factory=lambda addrs: admin, name_servers=(NAME_SERVER,), accept_loss=accept_loss)
 
 
-# -- the happy path ---------------------------------------------------------------------------------------------
+# -- the happy path ------------------------------------------------------------------------------------------
 
 def test_the_drain_is_recorded_first_and_nothing_else_happens():
     admin = Admin({MASTER: consumed()})
@@ -90,7 +90,7 @@ def test_the_brokers_bookkeeping_topics_are_not_counted():
     assert step(Admin({MASTER: master}), FENCED).delete == 1
 
 
-# -- what is held keeps the group -------------------------------------------------------------------------------
+# -- what is held keeps the group ----------------------------------------------------------------------------
 
 def test_a_consumer_group_that_lags_keeps_the_group_and_is_named_with_its_count():
     master = consumed().consumed("orders", "T", 3, 5)
@@ -159,7 +159,8 @@ def test_timer_messages_not_delivered_keep_the_group(key):
 
 
 def test_half_messages_not_settled_by_the_transaction_check_keep_the_group():
-    master = consumed().topic("RMQ_SYS_TRANS_HALF_TOPIC", 5).consumed("CID_RMQ_SYS_TRANS", "RMQ_SYS_TRANS_HALF_TOPIC", 3)
+    master = consumed().topic("RMQ_SYS_TRANS_HALF_TOPIC", 5).consumed("CID_RMQ_SYS_TRANS",
+                                                                      "RMQ_SYS_TRANS_HALF_TOPIC", 3)
     result = step(Admin({MASTER: master}), FENCED)
     assert result.delete is None
     assert "2 transactional half messages not committed or rolled back yet" in result.waiting
@@ -171,11 +172,12 @@ def test_half_messages_the_transaction_check_never_looked_at_are_all_pending():
 
 
 def test_settled_half_messages_do_not_keep_the_group():
-    master = consumed().topic("RMQ_SYS_TRANS_HALF_TOPIC", 5).consumed("CID_RMQ_SYS_TRANS", "RMQ_SYS_TRANS_HALF_TOPIC", 5)
+    master = consumed().topic("RMQ_SYS_TRANS_HALF_TOPIC", 5).consumed("CID_RMQ_SYS_TRANS",
+                                                                      "RMQ_SYS_TRANS_HALF_TOPIC", 5)
     assert step(Admin({MASTER: master}), FENCED).delete == 1
 
 
-# -- what is not known is a wait -------------------------------------------------------------------------------
+# -- what is not known is a wait -----------------------------------------------------------------------------
 
 def test_a_consume_stats_timeout_is_a_wait_naming_it_not_nothing_held():
     master = consumed().consumed("orders", "T", 0, 0)
@@ -217,11 +219,12 @@ def test_a_wipe_that_failed_on_a_name_server_is_a_wait_and_restarts_the_grace():
     admin = Admin({MASTER: consumed()})
     admin.wipe_errors = {NAME_SERVER: RemotingTimeout("timed out", addr=NAME_SERVER)}
     result = step(admin, FENCED)
-    assert result.delete is None and result.reason == "StateUnknown" and "could not be wiped" in result.waiting
+    assert result.delete is None and result.reason == "StateUnknown" and (
+        "could not be wiped" in result.waiting)
     assert "wipedAt" not in result.drain and admin.calls == ["wipe_write_perm"]
 
 
-# -- every broker of the group ----------------------------------------------------------------------------------
+# -- every broker of the group -------------------------------------------------------------------------------
 
 ALL_MASTER = facts(member("c-1-0", MASTER), member("c-1-1", OTHER))
 
@@ -246,7 +249,7 @@ def test_one_broker_of_the_group_not_registered_keeps_it():
     assert result.delete is None and "the master of c-1-1 is not registered" in result.waiting
 
 
-# -- the timeout and the accepted loss --------------------------------------------------------------------------
+# -- the timeout and the accepted loss -----------------------------------------------------------------------
 
 def test_after_the_timeout_the_drain_stops_says_what_is_left_and_deletes_nothing():
     master = consumed().consumed("orders", "T", 7, 5)

@@ -33,8 +33,8 @@ IPS = {"mybrokercluster-0-0": "10.0.0.1", "mybrokercluster-0-1": "10.0.0.2"}
 
 
 def observed(spec: dict[str, Any], *, flag: bool = False, world: World | None = None):
-    """A running one-group cluster of two (master, slave) with ``spec`` on the sample's, RocketMQ observed; the
-    namespace has NameService ``ns`` and team-b has ``other-ns``, each of one pod."""
+    """A running one-group cluster of two (master, slave) with ``spec`` on the sample's, RocketMQ observed;
+    the namespace has NameService ``ns`` and team-b has ``other-ns``, each of one pod."""
     world = world or World()
     cluster = Cluster()
     seed_name_service(cluster, NS, "ns", ips=("10.9.0.1",))
@@ -73,7 +73,7 @@ def conditions(cluster: Cluster, kind=BROKER_CLUSTERS, name: str = NAME) -> dict
     return {c["type"]: c for c in cluster.get(kind, NS, name)["status"]["conditions"]}
 
 
-# -- rolls ------------------------------------------------------------------------------------------------------
+# -- rolls ---------------------------------------------------------------------------------------------------
 
 def test_a_cross_namespace_name_server_is_never_wiped_and_the_roll_waits_at_the_master():
     world, cluster, reconciler = observed({"nameServers": FOREIGN})
@@ -97,7 +97,8 @@ def test_the_pod_ip_of_another_namespaces_name_server_is_refused_too():
 
 
 def test_with_the_field_and_the_flag_the_master_is_fenced_and_restored_through_the_foreign_name_server():
-    world, cluster, reconciler = observed({"nameServers": FOREIGN, "allowExternalNameServers": True}, flag=True)
+    world, cluster, reconciler = observed({"nameServers": FOREIGN, "allowExternalNameServers": True},
+                                          flag=True)
     assert upgrade_and_roll(cluster, reconciler) == ["mybrokercluster-0-1", "mybrokercluster-0-0"]
     assert ("wipe", "broker-0") in world.fences and world.fences[-1] == ("add", "broker-0")
     assert "NameServersForeign" not in conditions(cluster)
@@ -106,7 +107,8 @@ def test_with_the_field_and_the_flag_the_master_is_fenced_and_restored_through_t
 
 @pytest.mark.parametrize(("field", "flag"), [(True, False), (False, True)])
 def test_with_only_one_of_the_field_and_the_flag_the_fence_is_refused(field, flag):
-    world, cluster, reconciler = observed({"nameServers": FOREIGN, "allowExternalNameServers": field}, flag=flag)
+    world, cluster, reconciler = observed({"nameServers": FOREIGN, "allowExternalNameServers": field},
+                                          flag=flag)
     assert upgrade_and_roll(cluster, reconciler) == ["mybrokercluster-0-1"]
     assert world.fences == []
     assert conditions(cluster)["NameServersForeign"]["status"] == "True"
@@ -131,14 +133,16 @@ def test_an_apache_broker_on_an_external_name_server_is_refused_the_same_way():
                            "metadata": {"name": "mybroker", "namespace": NS, "uid": "uid-b", "generation": 1},
                            "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.2",
                                     "nameServers": "mq.example.com:9876",
-                                    "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"}, "spec": {}}]}})
+                                    "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"},
+                                                              "spec": {}}]}})
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler, key = cluster.broker_reconciler(obs, allow_external_name_servers=True), Key(NS, "mybroker")
     ips = {"mybroker-0-0": "10.0.0.1", "mybroker-0-1": "10.0.0.2"}
     for _ in range(3):
         reconciler.sync(key)
         play_statefulset_controller(cluster, NS, ips)
-    edit(cluster, lambda o: o["spec"].update(brokerImage="apache/rocketmq:5.3.3"), kind=BROKERS, name="mybroker")
+    edit(cluster, lambda o: o["spec"].update(brokerImage="apache/rocketmq:5.3.3"), kind=BROKERS,
+         name="mybroker")
     replaced = []
     for _ in range(12):
         reconciler.sync(key)
@@ -161,13 +165,14 @@ def test_a_paused_cluster_whose_name_servers_became_foreign_keeps_the_fence_and_
     edit(cluster, lambda o: o["metadata"].setdefault("annotations", {}).update({PAUSE_ANNOTATION: "true"}))
     reconciler.sync(KEY)
     cluster.catch_up()
-    assert world.fences == [("wipe", "broker-0")]  # not restored through a name server the cluster does not own
+    # not restored through a name server the cluster does not own
+    assert world.fences == [("wipe", "broker-0")]
     status = cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]
     assert status["roll"]["fenced"] == "broker-0"
     assert FOREIGN in conditions(cluster)["Rolling"]["message"]
 
 
-# -- drains -----------------------------------------------------------------------------------------------------
+# -- drains --------------------------------------------------------------------------------------------------
 
 def two_groups_scaled_to_one(spec: dict[str, Any], *, flag: bool = False):
     world = World()
@@ -196,6 +201,7 @@ def test_a_drain_through_a_cross_namespace_name_server_waits_wipes_nothing_and_d
 
 
 def test_a_drain_with_the_field_and_the_flag_wipes_through_the_foreign_name_server_and_removes_the_group():
-    world, cluster = two_groups_scaled_to_one({"nameServers": FOREIGN, "allowExternalNameServers": True}, flag=True)
+    world, cluster = two_groups_scaled_to_one({"nameServers": FOREIGN, "allowExternalNameServers": True},
+                                              flag=True)
     assert ("wipe", "broker-1") in world.fences
     assert ("delete", "statefulsets", None, NS, f"{NAME}-1") in cluster.api.heads()

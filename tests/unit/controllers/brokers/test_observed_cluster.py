@@ -36,14 +36,15 @@ def running(cluster: Cluster) -> None:
     for sts in cluster.lister(STATEFUL_SETS).list(NS):
         sts = copy.deepcopy(sts)
         n = sts["spec"]["replicas"]
-        sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "replicas": n, "updatedReplicas": n,
-                         "readyReplicas": n}
+        sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "replicas": n,
+                         "updatedReplicas": n, "readyReplicas": n}
         cluster.seed(STATEFUL_SETS, sts)
         for m in range(n):
             name = f"{sts['metadata']['name']}-{m}"
             cluster.seed(PODS, {"metadata": {"name": name, "namespace": NS,
                                              "labels": sts["spec"]["template"]["metadata"]["labels"]},
-                                "status": {"podIP": IPS[name], "conditions": [{"type": "Ready", "status": "True"}]}})
+                                "status": {"podIP": IPS[name],
+                                           "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
 def observed_cluster(world: World) -> tuple[Cluster, Observer]:
@@ -136,7 +137,8 @@ def test_a_name_server_change_updates_broker_conf_but_not_the_pod_template_and_i
     del changed["metadata"]["resourceVersion"]
     cluster.seed(BROKER_CLUSTERS, changed)
     cluster.broker_cluster_reconciler(obs).sync(KEY)
-    updated = [(a.resource, a.name) for a in cluster.api.actions if a.verb == "update" and a.subresource is None]
+    updated = [(a.resource, a.name) for a in cluster.api.actions
+               if a.verb == "update" and a.subresource is None]
     assert updated == [("configmaps", f"{NAME}-brokers")]  # one ConfigMap holds every group's files
     assert ("10.0.0.1:10911", "10.10.103.181:9876") in world.pushes
 
@@ -159,7 +161,8 @@ NS_ADDRS = ";".join(f"{p}.ns.{NS}.svc.cluster.local:9876" for p in NS_PODS)
 
 
 def with_pod_name_servers(world: World) -> tuple[Cluster, Observer]:
-    """A cluster whose name servers are pods of the same namespace (as a NameService's are), not yet created."""
+    """A cluster whose name servers are pods of the same namespace (as a NameService's are), not yet
+    created."""
     cluster = Cluster()
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     seed_name_service(cluster, NS, size=len(NS_PODS))  # its pods come later

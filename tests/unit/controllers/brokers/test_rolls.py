@@ -157,7 +157,8 @@ def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_rest
     reconciler = cluster.broker_cluster_reconciler(obs)
     ips = {pod: addr.split(":")[0] for pod, addr in world.pod_addrs.items()}
     roll(cluster, reconciler, rounds=3, ips=ips, step=2)
-    assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {"broker-0": "mybrokercluster-0-0"}
+    assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {
+        "broker-0": "mybrokercluster-0-0"}
     upgrade(cluster, "apache/rocketmq:5.3.3")
     rounds = []
     for _ in range(10):
@@ -168,7 +169,8 @@ def test_in_controller_mode_the_master_hands_over_to_the_updated_slave_then_rest
     assert replaced == [["mybrokercluster-0-1"], ["mybrokercluster-0-0"]]
     master_round = next(i for i, (r, _) in enumerate(rounds) if r == ["mybrokercluster-0-0"])
     assert rounds[master_round][1][0] == ("broker-0", 2)  # elected before the old master was released
-    assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {"broker-0": "mybrokercluster-0-1"}
+    assert cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["controllerMasters"] == {
+        "broker-0": "mybrokercluster-0-1"}
 
 
 def annotate_restart(cluster: Cluster, value: str) -> None:
@@ -229,7 +231,8 @@ def _observed_cluster(*, all_master: bool = False):
     obj["spec"]["groupReplica"] = 1
     if all_master:
         obj["spec"]["allMaster"] = True
-        world.registered = {"mybrokercluster-0-0": {0: "10.0.0.1:10911"}, "mybrokercluster-0-1": {0: "10.0.0.2:10911"}}
+        world.registered = {"mybrokercluster-0-0": {0: "10.0.0.1:10911"},
+                            "mybrokercluster-0-1": {0: "10.0.0.2:10911"}}
     cluster.seed(BROKER_CLUSTERS, obj)
     seed_name_service(cluster, NS, size=2, ips=TALK_NAME_SERVER_IPS)  # the namespace's own name servers
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
@@ -263,8 +266,10 @@ def test_forbidding_restarts_while_a_master_is_fenced_gives_the_master_its_write
     cluster.seed(BROKERS, {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "Broker",
                            "metadata": {"name": "mybroker", "namespace": NS, "uid": "uid-b", "generation": 1},
                            "spec": {"size": 1, "replicaPerGroup": 1, "brokerImage": "apache/rocketmq:5.3.2",
-                                    "nameServers": f"ns-0.ns.{NS}.svc.cluster.local:9876", "allowRestart": True,
-                                    "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"}, "spec": {}}]}})
+                                    "nameServers": f"ns-0.ns.{NS}.svc.cluster.local:9876",
+                                    "allowRestart": True,
+                                    "volumeClaimTemplates": [{"metadata": {"name": "broker-storage"},
+                                                              "spec": {}}]}})
     seed_name_service(cluster, NS, size=1)  # the namespace's own name server, by its DNS name
     obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=world.admin, pool=InlinePool())
     reconciler, key = cluster.broker_reconciler(obs), Key(NS, "mybroker")
@@ -300,7 +305,8 @@ def test_an_allmaster_roll_fences_each_pod_on_its_own_broker_name_before_it_rest
         for pod in play_statefulset_controller(cluster, NS, ips):
             replaced.append((pod, fenced))
         cluster.clock.step(8)
-    assert replaced == [("mybrokercluster-0-1", "mybrokercluster-0-1"), ("mybrokercluster-0-0", "mybrokercluster-0-0")]
+    assert replaced == [("mybrokercluster-0-1", "mybrokercluster-0-1"),
+                        ("mybrokercluster-0-0", "mybrokercluster-0-0")]
     adds = [name for verb, name in world.fences if verb == "add"]
     wipes = list(dict.fromkeys(name for verb, name in world.fences if verb == "wipe"))
     assert wipes == adds == ["mybrokercluster-0-1", "mybrokercluster-0-0"]
@@ -316,6 +322,7 @@ def test_an_emptydir_cluster_rolls_its_slaves_but_never_restarts_a_master_and_sa
     upgrade(cluster, "apache/rocketmq:5.3.3")
     assert roll(cluster, reconciler, rounds=8) == [["mybrokercluster-0-1"], ["mybrokercluster-1-1"]]
     conditions = {c["type"]: c for c in cluster.get(BROKER_CLUSTERS, NS, NAME)["status"]["conditions"]}
-    assert (conditions["RestartPending"]["reason"], conditions["Ready"]["status"]) == ("EphemeralStorage", "True")
+    assert (conditions["RestartPending"]["reason"], conditions["Ready"]["status"]) == (
+        "EphemeralStorage", "True")
     assert "not restarting master mybrokercluster-0-0" in conditions["RestartPending"]["message"]
     assert cluster.recorder.reasons("Warning") == ["EphemeralStorage", "RestartRefused"]

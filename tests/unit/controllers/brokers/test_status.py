@@ -1,5 +1,5 @@
-"""Covers controllers/runtime/conditions.py and the status Report: lastTransitionTime kept until a condition flips,
-equal findings giving an equal status, and what each finding puts in the status."""
+"""Covers controllers/runtime/conditions.py and the status Report: lastTransitionTime kept until a condition
+flips, equal findings giving an equal status, and what each finding puts in the status."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def ready(conditions: list[dict[str, Any]], status: str, *, reason: str = "R", m
                          now=now)
 
 
-# -- conditions -----------------------------------------------------------------------------------------------
+# -- conditions ----------------------------------------------------------------------------------------------
 
 def test_rfc3339_is_whole_seconds_in_utc():
     assert rfc3339(1_700_000_000.75) == T1
@@ -45,7 +45,8 @@ def test_the_transition_time_is_kept_when_the_status_did_not_change():
     before = ready([], FALSE, now=T1)
     after = ready(before, FALSE, reason="Other", message="new words", generation=2, now=T2)
     assert after[0]["lastTransitionTime"] == T1
-    assert (after[0]["reason"], after[0]["message"], after[0]["observedGeneration"]) == ("Other", "new words", 2)
+    assert (after[0]["reason"], after[0]["message"], after[0]["observedGeneration"]) == (
+        "Other", "new words", 2)
 
 
 def test_the_transition_time_moves_when_the_status_flips():
@@ -79,7 +80,7 @@ def test_get_condition_finds_a_condition_by_type_or_none():
     assert get_condition({}, "Ready") is None
 
 
-# -- Report -----------------------------------------------------------------------------------------------------
+# -- Report --------------------------------------------------------------------------------------------------
 
 def cluster(status: dict[str, Any] | None = None) -> dict[str, Any]:
     obj = load_sample("04-cluster-2m-2s.yaml", uid="uid-bc")
@@ -104,12 +105,15 @@ def pod(group: int, member: int, *, ready_: bool = True, deleting: bool = False)
 ALL_PODS = [pod(g, m) for g in (0, 1) for m in (0, 1)]
 
 
-def status_of(obj: dict[str, Any], *, now: str, pods: list[dict[str, Any]] = ALL_PODS, kind: str = "BrokerCluster",
+def status_of(obj: dict[str, Any], *, now: str, pods: list[dict[str, Any]] = ALL_PODS,
+              kind: str = "BrokerCluster",
               findings=lambda report: None) -> dict[str, Any]:
     report = Report(obj, now=now)
     findings(report)
     model = model_of(obj)
-    return report.status(model, pods=pods, extra={"Broker": BROKER_DOOR, "BrokerCluster": BROKER_CLUSTER_DOOR}[kind].extra_status(model, pods))
+    return report.status(model, pods=pods,
+                         extra={"Broker": BROKER_DOOR,
+                                "BrokerCluster": BROKER_CLUSTER_DOOR}[kind].extra_status(model, pods))
 
 
 def conditions_by_type(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -131,7 +135,8 @@ def test_equal_findings_with_a_problem_later_give_an_equal_status():
 def test_ready_pods_make_the_cluster_ready_with_counts_and_broker_roles():
     status = status_of(cluster(), now=T1)
     assert conditions_by_type(status)["Ready"]["reason"] == "AllBrokersReady"
-    assert (status["groups"], status["readyGroups"], status["members"], status["readyMembers"]) == (2, 2, 4, 4)
+    assert (status["groups"], status["readyGroups"], status["members"], status["readyMembers"]) == (
+        2, 2, 4, 4)
     assert [(b["group"], b["brokerName"], b["brokerId"], b["role"]) for b in status["brokers"]] == [
         (0, "broker-0", 0, "SYNC_MASTER"), (0, "broker-0", 1, "SLAVE"),
         (1, "broker-1", 0, "SYNC_MASTER"), (1, "broker-1", 1, "SLAVE")]
@@ -156,7 +161,8 @@ def test_the_first_problem_names_the_reason_and_every_problem_is_in_the_message(
         report.invalid("one", reason="NameServiceNotFound")
         report.invalid("two", reason="InvalidSpec")
     ready_ = conditions_by_type(status_of(cluster(), now=T1, findings=two_problems))["Ready"]
-    assert (ready_["status"], ready_["reason"], ready_["message"]) == (FALSE, "NameServiceNotFound", "one; two")
+    assert (ready_["status"], ready_["reason"], ready_["message"]) == (
+        FALSE, "NameServiceNotFound", "one; two")
 
 
 def test_a_conflict_outranks_progress_in_the_ready_condition():
@@ -171,7 +177,8 @@ def test_the_first_progress_message_is_the_one_reported():
     def findings(report: Report) -> None:
         report.progressing("group 0 first")
         report.progressing("group 1 second")
-    assert conditions_by_type(status_of(cluster(), now=T1, findings=findings))["Ready"]["message"] == "group 0 first"
+    assert conditions_by_type(status_of(cluster(), now=T1, findings=findings))["Ready"]["message"] == (
+        "group 0 first")
 
 
 def test_optional_conditions_appear_while_found_and_disappear_after():
@@ -189,7 +196,8 @@ def test_a_drain_that_waits_is_condition_draining_naming_what_it_waits_for_and_a
                         waiting="draining broker group 1: what it holds is not known: timed out")
     status = status_of(cluster(), now=T1, findings=lambda report: report.draining(waiting))
     draining = conditions_by_type(status)["Draining"]
-    assert (draining["status"], draining["reason"], draining["message"]) == ("True", "StateUnknown", waiting.waiting)
+    assert (draining["status"], draining["reason"], draining["message"]) == (
+        "True", "StateUnknown", waiting.waiting)
     assert conditions_by_type(status)["Ready"]["status"] == "False" and status["drain"] == dict(waiting.drain)
     stuck = DrainStep(drain={}, reason="NotObserved", stuck="refusing to remove broker groups [1]")
     status = status_of(cluster(status), now=T2, findings=lambda report: report.draining(stuck))

@@ -1,6 +1,6 @@
 """Covers the write gate's predicate: which name servers are a NameService of the cluster's own namespace (by
-stable DNS name or pod IP), and when the others may be written through (the resource's field and the operator's
-flag, both)."""
+stable DNS name or pod IP), and when the others may be written through (the resource's field and the
+operator's flag, both)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def world() -> Cluster:
     cluster = Cluster()
     seed_name_service(cluster, OWN, "ns", size=2, ips=("10.1.0.1", "10.1.0.2"))
     seed_name_service(cluster, OTHER, "ns", size=2, ips=("10.2.0.1", "10.2.0.2"))
-    cluster.seed(PODS, {"metadata": {"name": "broker-0-0", "namespace": OWN, "labels": {"app": "rocketmq-broker"}},
+    cluster.seed(PODS, {"metadata": {"name": "broker-0-0", "namespace": OWN,
+                                     "labels": {"app": "rocketmq-broker"}},
                         "status": {"podIP": "10.1.0.9"}})
     return cluster
 
@@ -101,4 +102,5 @@ def test_the_refusal_names_the_addresses_and_what_is_missing_to_opt_in():
     assert "spec.allowExternalNameServers is not true" in only_flag and "does not run with" not in only_flag
     neither = WriteGate(foreign=("mq.example.com:9876",)).refusal
     assert neither is not None and "does not run with --allow-external-name-servers" in neither
-    assert "set spec.allowExternalNameServers: true and run the operator with --allow-external-name-servers" in neither
+    assert ("set spec.allowExternalNameServers: true and run the operator with --allow-external-name-servers"
+            in neither)

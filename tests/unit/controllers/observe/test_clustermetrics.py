@@ -12,8 +12,8 @@ from tests.fakeclock import FakeClock
 
 KEY = ("BrokerCluster", "shop", "orders")
 CLUSTER = {"kind": "BrokerCluster", "namespace": "shop", "cluster": "orders"}
-TARGET = ObserveTarget(cluster_name="DefaultCluster", name_servers=("ns-0:9876", "ns-1:9876"), namesrv_addr="",
-                       members=())
+TARGET = ObserveTarget(cluster_name="DefaultCluster", name_servers=("ns-0:9876", "ns-1:9876"),
+                       namesrv_addr="", members=())
 
 
 def broker(name: str, **labels: str) -> dict[str, str]:
@@ -21,13 +21,14 @@ def broker(name: str, **labels: str) -> dict[str, str]:
 
 
 def facts(*brokers: BrokerFacts, up: int = 2) -> ClusterFacts:
-    return ClusterFacts(target=TARGET, read_at=0.0, name_servers_up=up, name_server_errors=(), brokers=brokers)
+    return ClusterFacts(target=TARGET, read_at=0.0, name_servers_up=up, name_server_errors=(),
+                        brokers=brokers)
 
 
-MASTER = BrokerFacts(pod="orders-0-0", addr="10.0.0.1:10911", broker_name="broker-0", broker_id=0, role="MASTER",
-                     registered_on=2, max_offset=5000, put_tps=120.5, get_tps=80.0)
-SLAVE = BrokerFacts(pod="orders-0-1", addr="10.0.0.2:10911", broker_name="broker-0", broker_id=1, role="SLAVE",
-                    registered_on=1, max_offset=4200, lag_bytes=800, put_tps=0.0, get_tps=3.5)
+MASTER = BrokerFacts(pod="orders-0-0", addr="10.0.0.1:10911", broker_name="broker-0", broker_id=0,
+                     role="MASTER", registered_on=2, max_offset=5000, put_tps=120.5, get_tps=80.0)
+SLAVE = BrokerFacts(pod="orders-0-1", addr="10.0.0.2:10911", broker_name="broker-0", broker_id=1,
+                    role="SLAVE", registered_on=1, max_offset=4200, lag_bytes=800, put_tps=0.0, get_tps=3.5)
 
 
 def status(*, brokers=("orders-0-0", "orders-0-1"), roles=("MASTER", "SLAVE"), ready=True, **extra) -> dict:
@@ -58,8 +59,8 @@ def test_observed_brokers_export_up_registration_role_lag_and_tps():
     assert value("rocketmq_broker_role", broker("orders-0-1", broker_name="broker-0", role="SLAVE")) == 1.0
     assert value("rocketmq_broker_replication_lag_bytes", broker("orders-0-1")) == 800.0
     assert value("rocketmq_broker_replication_lag_bytes", broker("orders-0-0")) is None  # a master has no lag
-    assert (value("rocketmq_broker_put_tps", broker("orders-0-0")), value("rocketmq_broker_get_tps",
-                                                                          broker("orders-0-0"))) == (120.5, 80.0)
+    assert (value("rocketmq_broker_put_tps", broker("orders-0-0")),
+            value("rocketmq_broker_get_tps", broker("orders-0-0"))) == (120.5, 80.0)
     assert value("rocketmq_broker_ready", broker("orders-0-1")) == 1.0
     assert value("rocketmq_cluster_name_servers_up", CLUSTER) == 2.0
     assert value("rocketmq_cluster_registered_members", CLUSTER) == 1.0
@@ -76,13 +77,15 @@ def test_cluster_series_count_groups_and_members_ready_of_total():
 def test_a_broker_that_did_not_answer_or_was_not_seen_is_down_and_unregistered():
     registry, metrics, _ = make()
     failed = BrokerFacts(pod="orders-0-1", addr="10.0.0.2:10911", error="broker 10.0.0.2:10911: timed out")
-    metrics.publish(KEY, status(brokers=("orders-0-0", "orders-0-1", "orders-0-2"), roles=("MASTER", "SLAVE", "SLAVE")),
+    metrics.publish(KEY, status(brokers=("orders-0-0", "orders-0-1", "orders-0-2"),
+                                roles=("MASTER", "SLAVE", "SLAVE")),
                     facts(MASTER, failed), observed=True)
     assert registry.get_sample_value("rocketmq_broker_up", broker("orders-0-1")) == 0.0
     assert registry.get_sample_value("rocketmq_broker_up", broker("orders-0-2")) == 0.0  # no pod IP yet
     assert registry.get_sample_value("rocketmq_broker_registered_name_servers", broker("orders-0-2")) == 0.0
-    assert registry.get_sample_value("rocketmq_broker_role", broker("orders-0-1", broker_name="", role="SLAVE")) \
-        is None  # unregistered: RocketMQ reports no role
+    # unregistered: RocketMQ reports no role
+    assert registry.get_sample_value("rocketmq_broker_role",
+                                     broker("orders-0-1", broker_name="", role="SLAVE")) is None
 
 
 def test_stale_facts_leave_every_broker_down_but_listed():
@@ -127,8 +130,10 @@ def test_forgetting_a_cluster_removes_all_its_series_and_only_its_own():
 
 def test_a_roll_exports_its_step_and_how_long_it_has_run_and_nothing_once_done():
     registry, metrics, clock = make()
-    rolling = {"type": "Rolling", "status": "True", "reason": "OneAtATime", "message": "restarting orders-0-1"}
-    metrics.publish(KEY, status(roll={"pod": "orders-0-1"}, conditions=[rolling]), facts(MASTER, SLAVE), observed=True)
+    rolling = {"type": "Rolling", "status": "True", "reason": "OneAtATime",
+               "message": "restarting orders-0-1"}
+    metrics.publish(KEY, status(roll={"pod": "orders-0-1"}, conditions=[rolling]), facts(MASTER, SLAVE),
+                    observed=True)
     clock.step(40)
     metrics.publish(KEY, status(roll={"pod": "orders-0-1", "fenced": "broker-0"}, conditions=[rolling]),
                     facts(MASTER, SLAVE), observed=True)
@@ -138,12 +143,14 @@ def test_a_roll_exports_its_step_and_how_long_it_has_run_and_nothing_once_done()
     assert value("rocketmq_roll_step", {**CLUSTER, "step": "fencing"}) == 1.0
     assert value("rocketmq_roll_step", {**CLUSTER, "step": "restarting"}) is None
     assert value("rocketmq_roll_duration_seconds", CLUSTER) == 60.0
-    metrics.publish(KEY, status(roll={"pod": "orders-0-0", "fenced": "broker-0", "wipedAt": 1.0}, conditions=[rolling]),
+    metrics.publish(KEY, status(roll={"pod": "orders-0-0", "fenced": "broker-0", "wipedAt": 1.0},
+                                conditions=[rolling]),
                     facts(MASTER, SLAVE), observed=True)
     assert value("rocketmq_roll_step", {**CLUSTER, "step": "fenced"}) == 1.0
     metrics.publish(KEY, status(), facts(MASTER, SLAVE), observed=True)
     assert value("rocketmq_roll_in_progress", CLUSTER) == 0.0
-    assert [n for n, _ in series(registry) if n.startswith(("rocketmq_roll_step", "rocketmq_roll_duration"))] == []
+    assert [n for n, _ in series(registry)
+            if n.startswith(("rocketmq_roll_step", "rocketmq_roll_duration"))] == []
     clock.step(5)  # a new roll counts from its own start
     metrics.publish(KEY, status(conditions=[rolling]), facts(MASTER, SLAVE), observed=True)
     clock.step(3)
@@ -155,7 +162,8 @@ def test_a_drain_exports_its_group_step_and_duration_from_status():
     registry, metrics, clock = make()
     metrics.publish(KEY, status(drain={"group": 2, "startedAt": 10_000.0 - 90}), None, observed=True)
     value = registry.get_sample_value
-    assert (value("rocketmq_drain_in_progress", CLUSTER), value("rocketmq_drain_group", CLUSTER)) == (1.0, 2.0)
+    assert (value("rocketmq_drain_in_progress", CLUSTER), value("rocketmq_drain_group", CLUSTER)) == (
+        1.0, 2.0)
     assert value("rocketmq_drain_step", {**CLUSTER, "step": "draining"}) == 1.0
     assert value("rocketmq_drain_duration_seconds", CLUSTER) == 90.0
     stuck = {"type": "ScaleDownRefused", "status": "True", "reason": "DrainTimedOut", "message": "..."}

@@ -19,7 +19,8 @@ from tests.fakeclock import FakeClock
     ((8.0, 9.8), 10.0, True),  # one of them has run past slow_after: it waits on the network
     ((1.0, 2.0, 3.0, 4.0), 10.0, True),
 ])
-def test_a_call_may_start_while_fewer_than_workers_running_calls_are_younger_than_slow_after(starts, now, expected):
+def test_a_call_may_start_while_fewer_than_workers_running_calls_are_younger_than_slow_after(
+        starts, now, expected):
     assert may_start(starts, now=now, workers=2, slow_after=1.0) is expected
 
 

@@ -39,7 +39,8 @@ def test_an_observation_reads_every_name_server_and_broker_and_pushes_the_name_s
     assert done == ["c"] and facts.name_servers_up == 2 and facts.registered == 2
     master, slave = facts.brokers
     assert (master.role, master.registered_on, slave.role, slave.lag_bytes) == ("MASTER", 2, "SLAVE", 800)
-    assert world.pushes == [("10.0.0.1:10911", "ns-0:9876;ns-1:9876"), ("10.0.0.2:10911", "ns-0:9876;ns-1:9876")]
+    assert world.pushes == [("10.0.0.1:10911", "ns-0:9876;ns-1:9876"),
+                            ("10.0.0.2:10911", "ns-0:9876;ns-1:9876")]
     assert all(b.namesrv_synced for b in facts.brokers)
 
 
@@ -108,7 +109,8 @@ def facts_with(*brokers: BrokerFacts, up: int = 2, errors: tuple[str, ...] = ())
 
 
 def test_registration_before_any_observation_is_unknown():
-    assert (registration(None, pods(2)).status, registration(None, pods(2)).reason) == ("Unknown", "Observing")
+    assert (registration(None, pods(2)).status, registration(None, pods(2)).reason) == (
+        "Unknown", "Observing")
 
 
 def test_a_member_on_no_name_server_is_not_registered_and_named():

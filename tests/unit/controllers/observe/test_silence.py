@@ -13,7 +13,8 @@ TIMEOUT = RemotingTimeout("no response within the request timeout", addr=ADDR)
 
 
 def silence(clock: FakeClock, probes: list[tuple[str, str]]) -> Silence:
-    return Silence(clock=clock, first_backoff=30.0, max_backoff=120.0, probe=lambda a, k: probes.append((a, k)))
+    return Silence(clock=clock, first_backoff=30.0, max_backoff=120.0,
+                   probe=lambda a, k: probes.append((a, k)))
 
 
 def connect_timeout() -> ConnectError:
@@ -27,7 +28,8 @@ def test_an_endpoint_never_met_is_asked():
     assert silence(FakeClock(), []).skip(ADDR, BROKER) is None
 
 
-def test_a_timeout_is_remembered_and_the_endpoint_skipped_with_the_reason_without_a_probe_before_the_backoff():
+def test_a_timeout_is_remembered_and_the_endpoint_skipped_with_the_reason_without_a_probe_before_the_backoff(
+):
     clock, probes = FakeClock(), []
     table = silence(clock, probes)
     table.failed(ADDR, BROKER, TIMEOUT)

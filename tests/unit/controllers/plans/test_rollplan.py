@@ -11,7 +11,8 @@ from rocketmq_operator.controllers.plans.rollplan import GroupState, PodState, R
 PARAMS = RollParams(max_lag_bytes=100, drain_seconds=10.0)
 
 
-def groups(*, pending: bool = True, settled: bool = True, updated: set[str] = frozenset()) -> list[GroupState]:
+def groups(*, pending: bool = True, settled: bool = True,
+           updated: set[str] = frozenset()) -> list[GroupState]:
     """The groups as the planner left them: each partition at the first updated pod (2: all held)."""
     def partition(g: int) -> int:
         return min([m for m in (0, 1) if f"c-{g}-{m}" in updated], default=2)
@@ -24,8 +25,9 @@ def pods(updated: set[str] = frozenset(), **overrides: dict) -> list[PodState]:
     for g in (0, 1):
         for m in (0, 1):
             name = f"c-{g}-{m}"
-            fields = {"updated": name in updated, "ready": True, "registered": True, "broker_name": f"broker-{g}",
-                      "lag_bytes": 0 if m else None, "put_tps": 50.0 if m == 0 else 0.0}
+            fields = {"updated": name in updated, "ready": True, "registered": True,
+                      "broker_name": f"broker-{g}", "lag_bytes": 0 if m else None,
+                      "put_tps": 50.0 if m == 0 else 0.0}
             fields.update(overrides.get(name.replace("-", "_"), {}))
             out.append(PodState(name, g, m, **fields))
     return out
@@ -49,7 +51,8 @@ def test_slaves_of_every_group_go_first_one_at_a_time(updated, next_pod, partiti
 
 
 def test_a_pod_that_is_not_ready_holds_the_roll_and_every_partition():
-    result = plan(groups(updated={"c-0-1"}), pods({"c-0-1"}, c_0_1={"ready": False}), {}, now=0, params=PARAMS)
+    result = plan(groups(updated={"c-0-1"}), pods({"c-0-1"}, c_0_1={"ready": False}), {},
+                  now=0, params=PARAMS)
     assert result.next_pod is None and result.partitions == {0: 1, 1: 2}
     assert result.waiting == "waiting for c-0-1 to be Ready"
 
@@ -70,7 +73,8 @@ def test_the_statefulset_controller_must_have_seen_the_spec_first():
 
 
 def test_a_master_waits_for_its_slave_to_catch_up():
-    result = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES, c_0_1={"lag_bytes": 5000}), {}, now=0, params=PARAMS)
+    result = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES, c_0_1={"lag_bytes": 5000}), {},
+                  now=0, params=PARAMS)
     assert result.next_pod is None and result.wipe is None
     assert "c-0-1 to catch up with c-0-0" in result.waiting
 
@@ -80,27 +84,32 @@ def test_a_master_in_sync_is_first_fenced_in_status_then_wiped_then_drained_then
     assert fence.roll == {"fenced": "broker-0"} and fence.wipe is None and fence.next_pod is None
     wipe = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), fence.roll, now=101, params=PARAMS)
     assert wipe.wipe == "broker-0" and wipe.next_pod is None
-    draining = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=105, params=PARAMS)
+    draining = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101},
+                    now=105, params=PARAMS)
     assert draining.next_pod is None and "producers to leave broker-0 (4/10 s)" in draining.waiting
-    released = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101}, now=112, params=PARAMS)
+    released = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES), {**fence.roll, "wipedAt": 101},
+                    now=112, params=PARAMS)
     assert released.next_pod == "c-0-0" and released.partitions == {0: 0, 1: 1}
 
 
 def test_a_quiet_master_is_released_before_the_drain_time():
     quiet = pods(ALL_SLAVES, c_0_0={"put_tps": 0.0})
-    result = plan(groups(updated=ALL_SLAVES), quiet, {"fenced": "broker-0", "wipedAt": 100}, now=101, params=PARAMS)
+    result = plan(groups(updated=ALL_SLAVES), quiet, {"fenced": "broker-0", "wipedAt": 100},
+                  now=101, params=PARAMS)
     assert result.next_pod == "c-0-0"
 
 
 def test_a_master_back_registered_and_ready_gets_its_write_permission_back_before_the_next_master():
     roll = {"fenced": "broker-0", "wipedAt": 100, "pod": "c-0-0"}
-    result = plan(groups(updated={*ALL_SLAVES, "c-0-0"}), pods({*ALL_SLAVES, "c-0-0"}), roll, now=130, params=PARAMS)
+    result = plan(groups(updated={*ALL_SLAVES, "c-0-0"}), pods({*ALL_SLAVES, "c-0-0"}), roll,
+                  now=130, params=PARAMS)
     assert result.restore == "broker-0" and result.next_pod is None
 
 
 def test_a_master_back_but_not_registered_keeps_the_fence():
     roll = {"fenced": "broker-0", "wipedAt": 100}
-    result = plan(groups(), pods({*ALL_SLAVES, "c-0-0"}, c_0_0={"registered": False}), roll, now=130, params=PARAMS)
+    result = plan(groups(), pods({*ALL_SLAVES, "c-0-0"}, c_0_0={"registered": False}), roll,
+                  now=130, params=PARAMS)
     assert result.restore is None and result.next_pod is None
 
 
@@ -110,8 +119,9 @@ def test_a_fence_left_after_the_roll_finished_is_restored():
 
 
 def test_without_rocketmq_observed_a_master_restarts_after_its_slaves_without_a_fence():
-    result = plan(groups(updated=ALL_SLAVES), pods(ALL_SLAVES, c_0_0={"registered": None}, c_0_1={"registered": None},
-                                 c_1_0={"registered": None}, c_1_1={"registered": None}),
+    result = plan(groups(updated=ALL_SLAVES),
+                  pods(ALL_SLAVES, c_0_0={"registered": None}, c_0_1={"registered": None},
+                       c_1_0={"registered": None}, c_1_1={"registered": None}),
                   {}, now=0, params=RollParams(observed=False))
     assert result.next_pod == "c-0-0" and result.roll == {"pod": "c-0-0"}
 
@@ -144,7 +154,7 @@ def test_a_released_pod_still_on_the_old_revision_holds_the_roll_and_keeps_its_p
     # the template was just written and nothing replaced yet: every pod looks updated, nothing pending
     (False, {"updated": True}),
 ], ids=["a-replacement-looks-old", "nothing-looks-pending"])
-def test_groups_the_statefulset_controller_has_not_seen_keep_their_partitions_whatever_their_stale_status_says(
+def test_groups_the_statefulset_controller_has_not_seen_keep_their_partitions_whatever_their_stale_status_says(  # noqa: E501, RUF100 - the name alone is over 110
         group_0_pending, c_0_1):
     """Right after a template change the cache shows the new generation with the status of the old one
     (observedGeneration behind, the previous update revision): which pods are updated, and whether anything is

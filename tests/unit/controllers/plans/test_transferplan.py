@@ -65,49 +65,56 @@ DRAINING = at(tp.DRAINING, drain_started=NOW - 60)
 TABLE = [
     # (id, progress, facts, expected action type, expected phase/reason or side, text in message)
     ("pending: starts, recording config and groups", Progress(), facts(), Advance, tp.CREATING, "g1"),
-    ("pending: topic missing on source waits", Progress(), facts(side("C1")), Wait, "TopicNotFound", "orders"),
+    ("pending: topic missing on source waits", Progress(), facts(side("C1")), Wait, "TopicNotFound",
+     "orders"),
     ("pending: same cluster waits", Progress(), facts(SRC, side("C1")), Wait, "SameCluster", "C1"),
     ("pending: source without masters waits", Progress(), facts(side("C1", masters=())), Wait, "NoMasters",
      "broker-0"),
-    ("pending: target without masters waits", Progress(), facts(target=side("C2", masters=())), Wait, "NoMasters",
-     "broker-1"),
-    ("pending: stale facts are read again", Progress(), facts(at=NOW - 31), Wait, "ReadingRocketMQ", "reading"),
+    ("pending: target without masters waits", Progress(), facts(target=side("C2", masters=())), Wait,
+     "NoMasters", "broker-1"),
+    ("pending: stale facts are read again", Progress(), facts(at=NOW - 31), Wait, "ReadingRocketMQ",
+     "reading"),
     ("creating: groups missing on target are created first", STARTED, facts(), CreateGroups, "target", "g1"),
     ("creating: topic missing on target is created", STARTED, facts(target=side("C2", groups=("g1",))),
      CreateTopics, "target", "4 read / 4 write"),
     ("creating: topic on one target master only", STARTED,
-     facts(target=Side("C2", ("b-0", "b-1"), {"b-0": RW}, frozenset({"g1"}))), CreateTopics, "target", "orders"),
+     facts(target=Side("C2", ("b-0", "b-1"), {"b-0": RW}, frozenset({"g1"}))), CreateTopics, "target",
+     "orders"),
     ("creating: topic with other queue counts is updated", STARTED,
      facts(target=side("C2", topic=Queues(8, 8, 6), groups=("g1",))), CreateTopics, "target", "orders"),
     ("creating: groups missing on target are created with the topic there", STARTED,
      facts(target=side("C2", topic=RW)), CreateGroups, "target", "g1"),
-    ("creating: a new consumer joins the transfer", STARTED, facts(target=side("C2", topic=RW),
-                                                                   consumers=("g1", "g2")), Advance, tp.CREATING, "g2"),
+    ("creating: a new consumer joins the transfer", STARTED,
+     facts(target=side("C2", topic=RW), consumers=("g1", "g2")), Advance, tp.CREATING, "g2"),
     ("creating: everything on target advances", STARTED, facts(target=side("C2", topic=RW, groups=("g1",))),
      Advance, tp.FENCING, "C2"),
-    ("creating: a target topic the transfer does not own is left as it is", replace(STARTED, owns_topic=False),
+    ("creating: a target topic the transfer does not own is left as it is",
+     replace(STARTED, owns_topic=False),
      facts(target=side("C2", topic=Queues(2, 2, 6), groups=("g1",))), Advance, tp.FENCING, "orders"),
-    ("fencing: writable source is fenced", at(tp.FENCING), facts(target=side("C2", topic=RW)), SetPerm, "source",
-     "read-only"),
+    ("fencing: writable source is fenced", at(tp.FENCING), facts(target=side("C2", topic=RW)), SetPerm,
+     "source", "read-only"),
     ("fencing: partly fenced source is fenced", at(tp.FENCING),
      facts(Side("C1", ("b-0", "b-1"), {"b-0": RO, "b-1": RW})), SetPerm, "source", "read-only"),
     ("fencing: read-only source advances", at(tp.FENCING), facts(side("C1", topic=RO)), Advance, tp.DRAINING,
      "read-only"),
-    ("fencing: source topic gone fails", at(tp.FENCING), facts(side("C1")), Fail, "SourceTopicGone", "orders"),
+    ("fencing: source topic gone fails", at(tp.FENCING), facts(side("C1")), Fail, "SourceTopicGone",
+     "orders"),
     ("draining: lag waits", DRAINING, facts(side("C1", topic=RO), lag={"g1": 7}), Wait, "Draining",
      "g1 is 7 messages behind"),
     ("draining: lag not read yet waits", DRAINING, facts(side("C1", topic=RO)), Wait, "Draining", "reading"),
-    ("draining: zero lag advances", DRAINING, facts(side("C1", topic=RO), lag={"g1": 0}), Advance, tp.DELETING,
-     "consumed"),
-    ("draining: no consumer groups advances", replace(DRAINING, groups=()), facts(side("C1", topic=RO), lag={}),
-     Advance, tp.DELETING, "consumed"),
-    ("draining: source writable again is fenced again", DRAINING, facts(lag={"g1": 0}), SetPerm, "source", "again"),
+    ("draining: zero lag advances", DRAINING, facts(side("C1", topic=RO), lag={"g1": 0}), Advance,
+     tp.DELETING, "consumed"),
+    ("draining: no consumer groups advances", replace(DRAINING, groups=()),
+     facts(side("C1", topic=RO), lag={}), Advance, tp.DELETING, "consumed"),
+    ("draining: source writable again is fenced again", DRAINING, facts(lag={"g1": 0}), SetPerm, "source",
+     "again"),
     ("draining: lag past the timeout fails", replace(DRAINING, drain_started=NOW - 601),
      facts(side("C1", topic=RO), lag={"g1": 3}), Fail, "DrainTimedOut", "group g1 is 3 messages behind"),
     ("deleting: source topic is deleted", at(tp.DELETING), facts(side("C1", topic=RO)), DeleteTopic, "source",
      "C1"),
     ("deleting: source gone is recorded", at(tp.DELETING), facts(side("C1")), Advance, tp.DELETING, "gone"),
-    ("deleting: retry topics are created", replace(at(tp.DELETING), steps=(*at(tp.DELETING).steps, tp.SOURCE_DELETED)),
+    ("deleting: retry topics are created",
+     replace(at(tp.DELETING), steps=(*at(tp.DELETING).steps, tp.SOURCE_DELETED)),
      facts(side("C1")), CreateTopics, "target", "%RETRY%g1"),
     ("deleting: retry topics there finishes", replace(at(tp.DELETING),
                                                       steps=(*at(tp.DELETING).steps, tp.SOURCE_DELETED)),
@@ -121,13 +128,14 @@ TABLE = [
     ("failed: owned empty topic deleted", at(tp.FAILED, failed_in=tp.FENCING),
      facts(side("C1", topic=RW), side("C2", topic=RW)), DeleteTopic, "target", "rolling back"),
     ("failed: owned topic holding messages is kept", at(tp.FAILED, failed_in=tp.DRAINING),
-     facts(side("C1", topic=RW), side("C2", topic=RW, messages=5)), Advance, tp.ROLLED_BACK, "holds 5 messages"),
+     facts(side("C1", topic=RW), side("C2", topic=RW, messages=5)), Advance, tp.ROLLED_BACK,
+     "holds 5 messages"),
     ("failed: foreign topic is kept", at(tp.FAILED, failed_in=tp.FENCING, owns_topic=False),
      facts(side("C1", topic=RW), side("C2", topic=RW)), Advance, tp.ROLLED_BACK, "as before"),
     ("failed: foreign groups are kept", at(tp.FAILED, failed_in=tp.FENCING, owned_groups=()),
      facts(side("C1", topic=RW), side("C2", groups=("g1",))), Advance, tp.ROLLED_BACK, "as before"),
-    ("failed after deleting: nothing to roll back", at(tp.FAILED, failed_in=tp.DELETING), facts(side("C1")), Idle,
-     tp.FAILED, "nothing to roll back"),
+    ("failed after deleting: nothing to roll back", at(tp.FAILED, failed_in=tp.DELETING), facts(side("C1")),
+     Idle, tp.FAILED, "nothing to roll back"),
     ("done: idle", at(tp.DONE), None, Idle, tp.DONE, "finished"),
     ("rolled back: idle", at(tp.ROLLED_BACK), None, Idle, tp.ROLLED_BACK, "rolled back"),
     ("unknown phase fails", at("Sideways"), facts(), Fail, "UnknownPhase", "Sideways"),
@@ -138,11 +146,13 @@ TABLE = [
     ("draining: zero lag with a master down waits", DRAINING, facts(DOWN_RO, lag={"g1": 0}), Wait,
      "MasterNotRegistered", "so that it is drained too"),
     ("draining: a master down past the timeout fails", replace(DRAINING, drain_started=NOW - 601),
-     facts(DOWN_RO, lag={"g1": 0}), Fail, "DrainTimedOut", "broker b-2 of C1 (expected, not registered) still"),
+     facts(DOWN_RO, lag={"g1": 0}), Fail, "DrainTimedOut",
+     "broker b-2 of C1 (expected, not registered) still"),
     ("deleting: a master down waits before the source is recorded gone", at(tp.DELETING),
      facts(replace(DOWN_RO, topic={})), Wait, "MasterNotRegistered", "deleted there too"),
     ("failed: a master down waits before rolled back", at(tp.FAILED, failed_in=tp.FENCING),
-     facts(replace(DOWN_RO, topic={b: RW for b in ("b-0", "b-1")})), Wait, "MasterNotRegistered", "writable there"),
+     facts(replace(DOWN_RO, topic={b: RW for b in ("b-0", "b-1")})), Wait, "MasterNotRegistered",
+     "writable there"),
     ("failed in creating: a master down does not matter", at(tp.FAILED, failed_in=tp.CREATING),
      facts(replace(DOWN_RO, topic={b: RW for b in ("b-0", "b-1")})), Advance, tp.ROLLED_BACK, "as before"),
 ]
@@ -155,7 +165,8 @@ def _key(action) -> str:
     raise AssertionError(action)
 
 
-@pytest.mark.parametrize("progress, found, kind, key, text", [row[1:] for row in TABLE], ids=[row[0] for row in TABLE])
+@pytest.mark.parametrize("progress, found, kind, key, text", [row[1:] for row in TABLE],
+                         ids=[row[0] for row in TABLE])
 def test_the_planner_picks_the_next_action_of_each_phase(progress, found, kind, key, text):
     action = plan(spec=SPEC, progress=progress, facts=found, now=NOW, generation=1)
     assert type(action) is kind
@@ -220,13 +231,14 @@ def test_the_drain_waits_are_rechecks_not_sleeps():
 def test_progress_round_trips_through_status():
     status = {"phase": tp.DRAINING, "steps": [{"name": tp.TARGET_CREATED}, {"name": tp.SOURCE_FENCED}],
               "topicConfig": RW.to_status(), "consumerGroups": ["g1"],
-              "owned": {"topic": True, "subscriptionGroups": ["g1"]}, "drainStartedAt": "2023-11-14T22:13:20Z",
-              "transferGeneration": 1}
+              "owned": {"topic": True, "subscriptionGroups": ["g1"]},
+              "drainStartedAt": "2023-11-14T22:13:20Z", "transferGeneration": 1}
     assert Progress.from_status(status) == at(tp.DRAINING, drain_started=NOW)
 
 
 @pytest.mark.parametrize("phase, expected", [(tp.CREATING, tp.FAILED), (tp.FENCING, tp.FAILED),
-                                             (tp.DRAINING, tp.FAILED), (tp.DELETING, None), (tp.FAILED, None)])
+                                             (tp.DRAINING, tp.FAILED), (tp.DELETING, None),
+                                             (tp.FAILED, None)])
 def test_a_refusal_rolls_back_only_while_there_is_something_to_undo(phase, expected):
     assert tp.on_error(phase) == expected
 
@@ -243,7 +255,8 @@ def test_a_refusal_rolls_back_only_while_there_is_something_to_undo(phase, expec
     (at(tp.ROLLED_BACK), Release, "rolled back"),
     (at("Sideways"), Release, "Sideways"),
 ], ids=lambda v: v.phase if isinstance(v, Progress) else None)
-def test_a_deleted_transfer_rolls_back_goes_on_or_lets_its_finalizer_go_by_its_phase(progress, expected, text):
+def test_a_deleted_transfer_rolls_back_goes_on_or_lets_its_finalizer_go_by_its_phase(
+        progress, expected, text):
     action = tp.on_delete(progress)
     assert type(action) is expected
     assert action is None or text in action.message
@@ -253,7 +266,7 @@ def test_a_transfer_deleted_before_deleting_fails_into_the_rollback_with_its_own
     assert tp.on_delete(at(tp.FENCING)).reason == "TransferDeleted"
 
 
-# -- a whole transfer against a simulated RocketMQ ------------------------------------------------------------
+# -- a whole transfer against a simulated RocketMQ -------------------------------------------------------
 
 class World:
     """Two clusters as the planner's actions change them, and the status the controller would keep."""
@@ -290,10 +303,12 @@ class World:
 
     def _record(self, action: Advance) -> None:
         status = {"phase": action.phase, "steps": [{"name": s} for s in self.progress.steps],
-                  "topicConfig": (self.progress.queues or RW).to_status(), "consumerGroups": list(self.progress.groups),
-                  "owned": {"topic": self.progress.owns_topic, "subscriptionGroups": list(self.progress.owned_groups)},
-                  **({"drainStartedAt": tp._rfc3339(self.progress.drain_started)} if self.progress.drain_started
-                     else {}), **action.updates}
+                  "topicConfig": (self.progress.queues or RW).to_status(),
+                  "consumerGroups": list(self.progress.groups),
+                  "owned": {"topic": self.progress.owns_topic,
+                            "subscriptionGroups": list(self.progress.owned_groups)},
+                  **({"drainStartedAt": tp._rfc3339(self.progress.drain_started)}
+                     if self.progress.drain_started else {}), **action.updates}
         if action.step:
             status["steps"].append({"name": action.step})
         self.progress = Progress.from_status(status)

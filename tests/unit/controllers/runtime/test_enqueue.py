@@ -1,5 +1,5 @@
-"""Covers the event handlers of controllers/runtime/enqueue.py: parent keys and their priorities (initial list and
-unchanged resyncs low), tombstones unwrapped, children mapped through their controlling ownerReference."""
+"""Covers the event handlers of controllers/runtime/enqueue.py: parent keys and their priorities (initial list
+and unchanged resyncs low), tombstones unwrapped, children mapped through their controlling ownerReference."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def ref(kind: str, name: str, *, controller: bool = True) -> dict[str, Any]:
     return {"apiVersion": "x/v1", "kind": kind, "name": name, "uid": f"uid-{name}", "controller": controller}
 
 
-# -- the parent kind ------------------------------------------------------------------------------------------
+# -- the parent kind -----------------------------------------------------------------------------------------
 
 def test_parents_from_the_initial_list_go_in_at_low_priority():
     enqueue = Recorded()
@@ -107,7 +107,7 @@ def test_new_work_is_handed_out_before_the_initial_list_in_a_real_queue():
     assert [queue.try_get() for _ in range(3)] == [Key("ns", "new"), Key("ns", "old-1"), Key("ns", "old-2")]
 
 
-# -- children -------------------------------------------------------------------------------------------------
+# -- children ------------------------------------------------------------------------------------------------
 
 def child_handler(enqueue: Recorded):
     return mapped_handler(enqueue, owner_keys("BrokerCluster"))
@@ -161,7 +161,8 @@ def test_a_child_resync_with_the_same_resource_version_is_skipped():
 def test_a_changed_child_queues_its_parent_below_changes_to_parents():
     enqueue = Recorded()
     owners = [ref("BrokerCluster", "bc")]
-    child_handler(enqueue).on_update(obj("c", "5", owners=owners), {**obj("c", "6", owners=owners), "status": {"a": 1}})
+    child_handler(enqueue).on_update(obj("c", "5", owners=owners),
+                                     {**obj("c", "6", owners=owners), "status": {"a": 1}})
     assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)]
     assert PRIORITY_LOW < PRIORITY_CHILD < PRIORITY_NORMAL
 
@@ -188,7 +189,8 @@ def test_a_child_whose_labels_or_annotations_changed_queues_its_parent():
 def test_a_child_that_gained_a_top_level_field_queues_its_parent():
     enqueue = Recorded()
     owners = [ref("BrokerCluster", "bc")]
-    child_handler(enqueue).on_update(obj("c", "5", owners=owners), {**obj("c", "6", owners=owners), "data": {}})
+    child_handler(enqueue).on_update(obj("c", "5", owners=owners),
+                                     {**obj("c", "6", owners=owners), "data": {}})
     assert enqueue.calls == [(Key("ns", "bc"), PRIORITY_CHILD)]
 
 
@@ -249,8 +251,10 @@ def test_the_update_that_settles_a_statefulset_queues_its_parent_at_once_others_
     handler = mapped_handler(enqueue, owner_keys("BrokerCluster"), completes=became_settled)
     handler.on_update(sts("1", ready=0, updated=2), sts("2", ready=1, updated=2))  # progress: waits
     handler.on_update(sts("2", ready=1, updated=2), sts("3", ready=2, updated=2))  # settles: at once
-    handler.on_update(sts("3", ready=2, updated=2), {**sts("4", ready=2, updated=2), "x": 1})  # settled already
-    handler.on_update(sts("4", ready=1, updated=1), sts("5", ready=2, updated=2, observed=0))  # spec not seen yet
+    # settled already
+    handler.on_update(sts("3", ready=2, updated=2), {**sts("4", ready=2, updated=2), "x": 1})
+    # spec not seen yet
+    handler.on_update(sts("4", ready=1, updated=1), sts("5", ready=2, updated=2, observed=0))
     assert [p for _, p in enqueue.calls] == [PRIORITY_CHILD, PRIORITY_NORMAL, PRIORITY_CHILD, PRIORITY_CHILD]
 
 

@@ -1,4 +1,5 @@
-"""StatusPacer: figures-only status changes are held back for the interval, everything else is written at once."""
+"""StatusPacer: figures-only status changes are held back for the interval, everything else is written at
+once."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_counts_and_a_progressing_message_are_figures():
 def test_a_condition_that_changes_status_or_reason_is_not_a_figure():
     assert not figures_only(status(3), status(4))  # Ready turns True
     assert not figures_only(status(1), status(1, reason="FailedCreate"))
-    assert not figures_only(status(1, reason="FailedCreate"), status(2, reason="FailedCreate"))  # a new failure
+    # a new failure
+    assert not figures_only(status(1, reason="FailedCreate"), status(2, reason="FailedCreate"))
 
 
 def test_other_fields_and_new_fields_are_not_figures():
@@ -47,7 +49,8 @@ def test_other_fields_and_new_fields_are_not_figures():
 def test_a_message_change_of_another_condition_is_not_a_figure():
     old, new = status(1), status(2)
     for s, message in ((old, "waiting for broker-0"), (new, "waiting for broker-1")):
-        s["conditions"].append({"type": "Rolling", "status": "True", "reason": "OneAtATime", "message": message})
+        s["conditions"].append({"type": "Rolling", "status": "True", "reason": "OneAtATime",
+                                "message": message})
     assert not figures_only(old, new)
 
 

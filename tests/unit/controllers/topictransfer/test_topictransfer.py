@@ -38,7 +38,8 @@ class FakeRocketMQ:
 
     brokers: dict[str, tuple[str, str]] = field(default_factory=lambda: {"a": ("C1", "10.1.0.1:10911"),
                                                                           "b": ("C2", "10.1.0.2:10911")})
-    topics: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)  # (broker, topic) → queues
+    # (broker, topic) → queues
+    topics: dict[tuple[str, str], tuple[int, int, int]] = field(default_factory=dict)
     groups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"a": {}, "b": {}})
     consumed: dict[tuple[str, str], int] = field(default_factory=dict)  # (group, broker) → lag
     refuse: set[str] = field(default_factory=set)  # method names that answer with an error code
@@ -134,9 +135,12 @@ def mq() -> FakeRocketMQ:
     return world
 
 
-def transfer(source: str = "C1", target: str = "C2", *, finalizer: bool = True, **spec: Any) -> dict[str, Any]:
-    """A TopicTransfer as the operator's first sync leaves it (holding the finalizer), unless ``finalizer=False``."""
-    meta = {"name": "move", "namespace": "default", "generation": 1, **({"finalizers": [FINALIZER]} if finalizer else {})}
+def transfer(source: str = "C1", target: str = "C2", *, finalizer: bool = True,
+             **spec: Any) -> dict[str, Any]:
+    """A TopicTransfer as the operator's first sync leaves it (holding the finalizer), unless
+    ``finalizer=False``."""
+    meta = {"name": "move", "namespace": "default", "generation": 1,
+            **({"finalizers": [FINALIZER]} if finalizer else {})}
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "TopicTransfer", "metadata": meta,
             "spec": {"topic": "orders", "sourceCluster": source, "targetCluster": target, **spec}}
 
@@ -196,7 +200,8 @@ def test_a_rocketmq_cluster_name_missing_on_every_name_server_is_not_found(clust
     seed_name_service(cluster)
     cluster.seed(TOPIC_TRANSFERS, transfer("C9", "C2"))
     sync(cluster, mq)
-    assert ready(cluster)["reason"] == "ClusterNotFound" and f"on name servers {NS}" in ready(cluster)["message"]
+    assert ready(cluster)["reason"] == "ClusterNotFound" and (
+        f"on name servers {NS}" in ready(cluster)["message"])
 
 
 def test_a_broker_resource_name_resolves_through_its_status(cluster, mq):
@@ -215,9 +220,11 @@ def test_a_whole_transfer_records_each_step_and_ends_on_the_target_only(cluster,
     phases = run_until(cluster, mq, "Draining")
     assert mq.topics[("a", "orders")] == (4, 4, 4) and mq.topics[("b", "orders")] == (4, 4, 6)
     assert mq.groups["b"]["g1"] == {"groupName": "g1", "retryMaxTimes": 3}  # copied from the source
-    assert mq.calls.index("create_subscription_group") < mq.calls.index("create_topic")  # before consumers come
+    # before consumers come
+    assert mq.calls.index("create_subscription_group") < mq.calls.index("create_topic")
     sync(cluster, mq)
-    assert "group g1 is 5 messages behind" in ready(cluster)["message"] and status(cluster)["lag"] == {"g1": 5}
+    assert "group g1 is 5 messages behind" in ready(cluster)["message"] and (
+        status(cluster)["lag"] == {"g1": 5})
     mq.consumed[("g1", "a")] = 0
     phases += [p for p in run_until(cluster, mq, "Done") if p != "Draining"]
     assert phases == ["CreatingTarget", "Fencing", "Draining", "Deleting", "Done"]
@@ -250,7 +257,8 @@ def test_a_refused_step_fails_the_transfer_and_rolls_back_what_was_done(cluster,
     phases = run_until(cluster, mq, "RolledBack")
     assert phases[0] == "Failed" and status(cluster)["failedIn"] == "Fencing"
     assert mq.topics == {("a", "orders"): (4, 4, 6)} and "g1" not in mq.groups["b"]
-    assert "StepFailed" in cluster.recorder.reasons("Warning") and "RolledBack" in cluster.recorder.reasons("Warning")
+    assert "StepFailed" in cluster.recorder.reasons("Warning") and (
+        "RolledBack" in cluster.recorder.reasons("Warning"))
 
 
 def test_unreachable_rocketmq_is_a_condition_with_a_growing_recheck_and_no_phase_change(cluster, mq):
@@ -312,7 +320,8 @@ def test_a_spec_change_after_done_is_reported_once(cluster, mq):
     assert status(cluster)["phase"] == "Done"
 
 
-def test_a_drain_past_its_timeout_makes_the_source_writable_again_and_removes_the_target_additions(cluster, mq):
+def test_a_drain_past_its_timeout_makes_the_source_writable_again_and_removes_the_target_additions(
+        cluster, mq):
     seed_name_service(cluster)
     cluster.seed(TOPIC_TRANSFERS, transfer(drainTimeoutSeconds=30))
     run_until(cluster, mq, "Draining")
@@ -321,7 +330,8 @@ def test_a_drain_past_its_timeout_makes_the_source_writable_again_and_removes_th
     assert phases[:2] == ["Draining", "Failed"] and status(cluster)["failedIn"] == "Draining"
     assert mq.topics == {("a", "orders"): (4, 4, 6)} and "g1" not in mq.groups["b"]
     assert "DrainTimedOut" in cluster.recorder.reasons("Warning")
-    assert "nothing was deleted" in next(e.message for e in cluster.recorder.events if e.reason == "DrainTimedOut")
+    assert "nothing was deleted" in next(e.message for e in cluster.recorder.events
+                                         if e.reason == "DrainTimedOut")
 
 
 # -- the rollback finalizer --------------------------------------------------------------------------------
@@ -362,7 +372,8 @@ def test_a_transfer_deleted_while_fencing_rolls_back_and_only_then_lets_its_fina
         phases.append(status(cluster)["phase"])
         assert FINALIZER in cluster.get(TOPIC_TRANSFERS, "default", "move")["metadata"]["finalizers"]
     assert gone(cluster) and phases[0] == "Failed" and phases[-1] == "RolledBack"
-    assert results[-2].requeue_after > 0  # the sync that recorded RolledBack comes back to let the finalizer go
+    # the sync that recorded RolledBack comes back to let the finalizer go
+    assert results[-2].requeue_after > 0
     assert mq.topics == {("a", "orders"): (4, 4, 6)} and "g1" not in mq.groups["b"]  # read back: writable
     assert "TransferDeleted" in cluster.recorder.reasons("Warning")
     assert cluster.recorder.reasons()[-1] == "FinalizerRemoved"
@@ -420,7 +431,8 @@ def test_a_deleted_transfer_without_the_finalizer_is_left_alone(cluster, mq):
 def seed_resources(cluster, source_brokers: list[str]) -> None:
     for name, brokers in (("src", source_brokers), ("dst", ["b"])):
         cluster.seed(BROKERS, {"metadata": {"name": name, "namespace": "default"},
-                               "status": {"nameServers": NS, "brokers": [{"brokerName": b} for b in brokers]}})
+                               "status": {"nameServers": NS,
+                                          "brokers": [{"brokerName": b} for b in brokers]}})
 
 
 def test_a_source_master_expected_but_not_registered_holds_the_transfer_naming_it(cluster, mq):
@@ -432,7 +444,8 @@ def test_a_source_master_expected_but_not_registered_holds_the_transfer_naming_i
         sync(cluster, mq)
         cluster.clock.step(30)
     assert status(cluster)["phase"] == "Fencing" and mq.topics[("a", "orders")] == (4, 4, 4)
-    assert ready(cluster)["reason"] == "MasterNotRegistered" and "broker a2 of C1" in ready(cluster)["message"]
+    assert ready(cluster)["reason"] == "MasterNotRegistered" and (
+        "broker a2 of C1" in ready(cluster)["message"])
     mq.brokers["a2"] = ("C1", "10.1.0.3:10911")  # it comes back, writable
     mq.groups["a2"] = {}
     mq.topics[("a2", "orders")] = (4, 4, 6)
@@ -471,4 +484,5 @@ def test_expected_brokers_come_from_status_and_once_the_prefix_is_known_from_spe
     obj["status"]["brokerNamePrefix"] = "bc"
     cluster.seed(PODS, {"metadata": {"name": "bc-2-0", "namespace": "default", "labels": {
         "app": "rocketmq-broker", "rocketmq.apache.org/cluster": "bc", "rocketmq.apache.org/group": "2"}}})
-    assert expected_brokers("BrokerCluster", obj, cluster.lister(PODS)) == {"broker-0", "bc-0", "bc-1", "bc-2"}
+    assert expected_brokers("BrokerCluster", obj, cluster.lister(PODS)) == {
+        "broker-0", "bc-0", "bc-1", "bc-2"}

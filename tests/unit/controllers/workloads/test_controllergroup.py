@@ -1,5 +1,6 @@
-"""Covers ControllerGroupReconciler.sync: Service, StatefulSet and budget then status, a second pass that writes
-nothing, the leader RocketMQ reports (observed off the worker), a group without a leader, and a bad spec."""
+"""Covers ControllerGroupReconciler.sync: Service, StatefulSet and budget then status, a second pass that
+writes nothing, the leader RocketMQ reports (observed off the worker), a group without a leader, and a bad
+spec."""
 
 from __future__ import annotations
 
@@ -30,14 +31,16 @@ class RaftAdmin:
             raise ConnectError("refused", addr=addr)
         leader = self.world["leader"]
         return RemotingCommand(code=0, ext_fields={"group": NAME, "controllerLeaderAddress": leader or "",
-                                                   "isLeader": str(addr == leader).lower(), "peers": "n0;n1;n2"})
+                                                   "isLeader": str(addr == leader).lower(),
+                                                   "peers": "n0;n1;n2"})
 
     def close(self) -> None:
         pass
 
 
 def observer(cluster: Cluster, world: dict[str, Any]) -> Observer:
-    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=lambda addrs: RaftAdmin(world), pool=InlinePool())
+    obs = Observer(interval=30.0, clock=cluster.clock, admin_factory=lambda addrs: RaftAdmin(world),
+                   pool=InlinePool())
     return obs
 
 
@@ -57,7 +60,8 @@ def test_a_new_controller_gets_its_headless_service_statefulset_and_budget_then_
     cluster.seed(CONTROLLERS, load_sample("rocketmq-controller.yaml", uid="uid-c"))
     assert cluster.controller_group_reconciler().sync(KEY) is None
     assert [a[:3] for a in cluster.api.heads()] == [
-        ("create", "services", None), ("create", "statefulsets", None), ("create", "poddisruptionbudgets", None),
+        ("create", "services", None), ("create", "statefulsets", None),
+        ("create", "poddisruptionbudgets", None),
         ("update", "controllers", "status")]
     status = cluster.api.actions[-1].body["status"]
     assert status["controllerAddr"].count(":9878") == 3

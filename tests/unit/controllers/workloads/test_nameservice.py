@@ -18,7 +18,8 @@ from tests.unit.controllers.fakes import Cluster, load_sample
 NS, NAME = "rocketmq", "rocketmq-nameserver"
 KEY = Key(NS, NAME)
 CREATE_ALL = [("create", "services", None, NS, NAME), ("create", "statefulsets", None, NS, NAME),
-              ("create", "poddisruptionbudgets", None, NS, NAME), ("update", "nameservices", "status", NS, NAME)]
+              ("create", "poddisruptionbudgets", None, NS, NAME),
+              ("update", "nameservices", "status", NS, NAME)]
 STATUS = ("update", "nameservices", "status", NS, NAME)
 
 
@@ -44,7 +45,8 @@ def rolled_out(cluster: Cluster, *, ready: int, replicas: int | None = None) -> 
     sts = cluster.get(STATEFUL_SETS, NS, NAME)
     sts["status"] = {"observedGeneration": sts["metadata"]["generation"], "readyReplicas": ready,
                      "replicas": sts["spec"]["replicas"] if replicas is None else replicas,
-                     "updatedReplicas": sts["spec"]["replicas"], "currentRevision": "r1", "updateRevision": "r1"}
+                     "updatedReplicas": sts["spec"]["replicas"], "currentRevision": "r1",
+                     "updateRevision": "r1"}
     cluster.seed(STATEFUL_SETS, sts)
 
 
@@ -100,7 +102,8 @@ def test_a_scaled_name_service_replaces_its_statefulset_once(cluster):
 
 
 def test_a_foreign_service_with_the_same_name_is_left_alone_and_reported(cluster):
-    cluster.seed(SERVICES, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": NAME, "namespace": NS},
+    cluster.seed(SERVICES, {"apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": NAME, "namespace": NS},
                             "spec": {"ports": [{"port": 80}]}})
     cluster.seed(NAME_SERVICES, name_service())
     assert cluster.name_service_reconciler().sync(KEY) == Result(requeue_after=CONFLICT_RECHECK)

@@ -30,7 +30,8 @@ def test_a_new_proxy_gets_its_service_deployment_and_budget_then_status(cluster)
     seeded(cluster)
     cluster.proxy_reconciler().sync(KEY)
     assert [a[:3] for a in cluster.api.heads()] == [
-        ("create", "services", None), ("create", "deployments", None), ("create", "poddisruptionbudgets", None),
+        ("create", "services", None), ("create", "deployments", None),
+        ("create", "poddisruptionbudgets", None),
         ("update", "proxies", "status")]
     status = cluster.api.actions[-1].body["status"]
     assert status["nameServers"].count(":9876") == 2 and ready(status)["reason"] == "Progressing"
