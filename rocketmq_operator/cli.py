@@ -90,8 +90,9 @@ def _add_run_parser(subparsers) -> None:
                           "API server, so threads, not CPU, bound how many clusters are created at once)")
     run.add_argument("--metrics-bind-address", type=_bind_address,
                      default=_env("METRICS_BIND_ADDRESS", "127.0.0.1:8383", _bind_address),
-                     help="address of /metrics (env METRICS_BIND_ADDRESS, default 127.0.0.1:8383: this machine "
-                          "only; the Deployment sets :8383 so that the kubelet and Prometheus reach it)")
+                     help="address of /metrics (env METRICS_BIND_ADDRESS, default 127.0.0.1:8383: this "
+                          "machine only; the Deployment sets :8383 so that the kubelet and Prometheus reach "
+                          "it)")
     run.add_argument("--health-probe-bind-address", type=_bind_address,
                      default=_env("HEALTH_PROBE_BIND_ADDRESS", "", _bind_address),
                      help="address of /healthz and /readyz; empty = same server as metrics "

@@ -20,5 +20,6 @@ def missing_tools(tools: Iterable[str], *, which: Callable[[str], str | None],
         return None
     how = "; ".join(f"{tool}: {INSTALL.get(tool, 'install it')}" for tool in missing)
     if ci:
-        return True, f"CI=true and {' and '.join(missing)} not on PATH: the real RocketMQ tests must run ({how})"
+        return True, (f"CI=true and {' and '.join(missing)} not on PATH: the real RocketMQ tests must run "
+                      f"({how})")
     return False, f"real RocketMQ tests need {' and '.join(missing)} on PATH ({how})"

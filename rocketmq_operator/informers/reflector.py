@@ -8,12 +8,12 @@ the last resourceVersion seen. When the server says that resourceVersion is too 
 ERROR event with code 410 in the stream) the reflector relists (after a backoff if nothing arrived
 since the last list, so a server that keeps answering 410 is not hammered). Any other failure backs off: 0.8 s
 doubling to 30 s with jitter, reset after two minutes without failure; a 429's Retry-After is a floor. A
-failure that is not an API error (a malformed event, a body that is not JSON, a transform that raised) may have
-cost events, so the reflector relists after the backoff; it never stops on an error.
+failure that is not an API error (a malformed event, a body that is not JSON, a transform that raised) may
+have cost events, so the reflector relists after the backoff; it never stops on an error.
 
-``failing_since`` says since when (the reflector's clock) nothing has succeeded: it is set by the first failure
-and cleared by a list, an opened watch or an event; :meth:`Reflector.healthy` turns false once it is older
-than a bound, and the process reports that (``/healthz``, a metric).
+``failing_since`` says since when (the reflector's clock) nothing has succeeded: it is set by the first
+failure and cleared by a list, an opened watch or an event; :meth:`Reflector.healthy` turns false once it is
+older than a bound, and the process reports that (``/healthz``, a metric).
 """
 
 from __future__ import annotations

@@ -274,7 +274,8 @@ def test_make_install_pins_the_test_and_lint_extras_and_the_image_the_versions_t
     cfg.read(ROOT / "setup.cfg")
     dev, image = _lock("requirements-dev.lock"), _lock()
     assert "rocketmq-operator" not in dev and "pip" not in dev
-    different = {name: (version, dev.get(name)) for name, version in image.items() if dev.get(name) != version}
+    different = {name: (version, dev.get(name)) for name, version in image.items()
+                 if dev.get(name) != version}
     assert different == {}, "requirements.lock must take its pins from requirements-dev.lock (make lock)"
     for extra in ("test", "lint"):
         for line in cfg["options.extras_require"][extra].strip().splitlines():
@@ -302,7 +303,8 @@ def test_the_runtime_requirements_are_what_the_package_imports():
                 imported.add(node.module.split(".")[0])
     for line in cfg["options"]["install_requires"].strip().splitlines():
         name = canonicalize_name(Requirement(line).name)
-        assert modules.get(name, name) in imported, f"{name} is required but rocketmq_operator never imports it"
+        assert modules.get(name, name) in imported, \
+            f"{name} is required but rocketmq_operator never imports it"
 
 
 def test_the_image_lock_pins_every_runtime_dependency_within_setup_cfg():

@@ -158,8 +158,8 @@ def _micro(text: str) -> float:
 
 def _name_service(name: str, size: int = 1) -> dict:
     return {"apiVersion": "rocketmq.apache.org/v1alpha1", "kind": "NameService", "metadata": {"name": name},
-            "spec": {"size": size, "nameServiceImage": "apache/rocketmq:5.3.3", "imagePullPolicy": "IfNotPresent",
-                     "storageMode": "EmptyDir"}}
+            "spec": {"size": size, "nameServiceImage": "apache/rocketmq:5.3.3",
+                     "imagePullPolicy": "IfNotPresent", "storageMode": "EmptyDir"}}
 
 
 def test_a_leader_frozen_past_its_lease_writes_nothing_once_thawed(operators, api_client, local_cluster_dir,
@@ -177,8 +177,11 @@ def test_a_leader_frozen_past_its_lease_writes_nothing_once_thawed(operators, ap
     second = operators("--leader-elect", identity="frozen-b")
     eventually(lambda: second.get("/readyz")[0] == 200, timeout=60, what="the standby to be Ready")
     create_cr(api_client, "NameService", namespace, _name_service("before"))
-    eventually(lambda: (get_cr(api_client, "NameService", namespace, "before").get("status") or {}).get("size"),
-               timeout=60, what="the leader to write the first NameService's status")
+    def status_size(name: str):
+        return (get_cr(api_client, "NameService", namespace, name).get("status") or {}).get("size")
+
+    eventually(lambda: status_size("before"), timeout=60,
+               what="the leader to write the first NameService's status")
     assert _audited_writes(audit_log, "(frozen-a)"), "the leader's writes are in the audit log"
 
     first.proc.send_signal(signal.SIGSTOP)
@@ -190,10 +193,10 @@ def test_a_leader_frozen_past_its_lease_writes_nothing_once_thawed(operators, ap
         eventually(lambda: _lease_holder(api_client) == "frozen-b", timeout=40, interval=0.2,
                    what="frozen-b to take the lease")
         handover = time.monotonic() - frozen_at
-        lease = client.CoordinationV1Api(api_client).read_namespaced_lease("rocketmq-operator-lock", "default")
+        leases = client.CoordinationV1Api(api_client)
+        lease = leases.read_namespaced_lease("rocketmq-operator-lock", "default")
         acquired = lease.spec.acquire_time.timestamp()
-        eventually(lambda: all((get_cr(api_client, "NameService", namespace, n).get("status") or {}).get("size")
-                               for n in ("while-frozen-0", "while-frozen-1", "while-frozen-2")),
+        eventually(lambda: all(status_size(f"while-frozen-{i}") for i in range(3)),
                    timeout=60, what="the new leader to serve what changed meanwhile")
         patch_cr(api_client, "NameService", namespace, "before", {"spec": {"size": 3}})  # more work on waking
     finally:
@@ -201,12 +204,14 @@ def test_a_leader_frozen_past_its_lease_writes_nothing_once_thawed(operators, ap
     assert first.proc.wait(60) == 1, first.log()[-3000:]
     assert "leadership lost" in first.log()
 
-    marker = f"audit-marker-{int(time.time() * 1000)}"  # once the marker is logged, everything before it is too
+    # once the marker is logged, everything before it is too
+    marker = f"audit-marker-{int(time.time() * 1000)}"
     client.CoreV1Api(api_client).create_namespaced_config_map(namespace, {"metadata": {"name": marker}})
     eventually(lambda: marker in audit_log.read_text(), timeout=60, what="the audit log to reach the marker")
-    late = [f"{r['verb']} {(r.get('objectRef') or {}).get('resource')}/{(r.get('objectRef') or {}).get('name')} "
-            f"at {r['requestReceivedTimestamp']}"
-            for r in _audited_writes(audit_log, "(frozen-a)") if _micro(r["requestReceivedTimestamp"]) >= acquired]
+    late = [f"{r['verb']} {(r.get('objectRef') or {}).get('resource')}/"
+            f"{(r.get('objectRef') or {}).get('name')} at {r['requestReceivedTimestamp']}"
+            for r in _audited_writes(audit_log, "(frozen-a)")
+            if _micro(r["requestReceivedTimestamp"]) >= acquired]
     assert late == [], f"the old leader wrote after frozen-b acquired the lease: {late}"
     assert _audited_writes(audit_log, "(frozen-b)"), "the new leader's writes are in the audit log"
     print(f"FIGURE leader hand-over after SIGSTOP of the leader: {handover:.1f}s (lease 15 s, retry 2 s)")

@@ -31,7 +31,8 @@ def lists(*addrs: str):
 def probe(tmp_path: Path, name_servers: list[str], *, timeout: str = "3") -> tuple[int, str, float]:
     conf = tmp_path / "conf"
     conf.mkdir(exist_ok=True)
-    (conf / "broker-0.conf").write_text(f"brokerName=b\nlistenPort=10911\nnamesrvAddr={';'.join(name_servers)}\n")
+    (conf / "broker-0.conf").write_text(
+        f"brokerName=b\nlistenPort=10911\nnamesrvAddr={';'.join(name_servers)}\n")
     env = {"PATH": "/usr/bin:/bin", "POD_NAME": "c-0-0", "POD_IP": "127.0.0.1", "BROKER_CONF_DIR": str(conf),
            "BROKER_RUN_DIR": str(tmp_path / "run"), "NAME_SERVER_TIMEOUT": timeout}
     started = time.monotonic()

@@ -40,7 +40,8 @@ def test_a_wrong_flag_value_is_named_by_its_flag(capsys, flag, value, said):
 
 def test_environment_values_become_the_flags_defaults(monkeypatch):
     for name, value in {"WORKERS": "3", "RESYNC_PERIOD": "0", "ROCKETMQ_OBSERVE_INTERVAL": "7.5",
-                        "LEADER_ELECT": "TRUE", "LOG_FORMAT": "json", "METRICS_BIND_ADDRESS": "127.0.0.1:1"}.items():
+                        "LEADER_ELECT": "TRUE", "LOG_FORMAT": "json",
+                        "METRICS_BIND_ADDRESS": "127.0.0.1:1"}.items():
         monkeypatch.setenv(name, value)
     args = cli.build_parser().parse_args(["run"])
     assert (args.workers, args.resync_period, args.rocketmq_observe_interval, args.leader_elect,

@@ -321,7 +321,7 @@ def test_a_failed_round_is_survived_by_run_and_retried_after_retry_period(store)
     assert a.started == ["a"] and a.elector.is_leader is True
 
 
-# -- acting only while the lease is surely held ----------------------------------------------------------------
+# -- acting only while the lease is surely held -------------------------------------------------------
 
 def test_renewals_go_on_while_the_new_leader_is_still_starting():
     """on_started_leading waits for caches for as long as they take; the lease is renewed meanwhile."""

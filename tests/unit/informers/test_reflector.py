@@ -142,7 +142,8 @@ def test_a_malformed_event_backs_off_and_relists_instead_of_stopping_the_cache()
     source = FakeSource([ListResult([cm("a")], "10"), ListResult([cm("a"), cm("b", rv="13")], "20")],
                         [[event("ADDED", "c", "11"), malformed], []])
     reflector, sink, clock = run_until_exhausted(source)
-    assert sink.calls == [("replace", ["a"], "ns", True), ("ADDED", "c"), ("replace", ["a", "b"], "ns", False)]
+    assert sink.calls == [("replace", ["a"], "ns", True), ("ADDED", "c"),
+                          ("replace", ["a", "b"], "ns", False)]
     assert clock.waits == [0.8] and source.list_calls == ["ns", "ns"]
     assert source.watch_calls[-1]["resource_version"] == "20"
     assert reflector.failures == 1 and reflector.failing_since is None  # the relist succeeded
