@@ -14,15 +14,22 @@ body), the token read from the configuration on each request (so a refreshed tok
 the local control plane, a GET costs 146 µs of CPU this way against about 380 through urllib3 and the
 generated client's layers, and 259 through ``http.client`` (its header parsing alone is about 60 µs of a
 request, against 5 here). A proxy or a non-HTTP(S) host keeps the urllib3 road.
+
+The direct road is fenced: the read timeout is a deadline for the whole answer (a server dribbling bytes
+cannot stretch it), a body is at most :data:`MAX_BODY` bytes however it is framed, and any framing the parser
+cannot take (a Content-Length or chunk size that is not a number, a line too long, too many headers) is a
+``TransportError`` that drops the connection, never a half-read connection left for the next request.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
@@ -50,6 +57,11 @@ _CLOSED_BEFORE_ANSWER = (ConnectionResetError,  # RemoteDisconnected too
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})  # sent with a Content-Length even when empty
 _MAX_LINE = 65536  # the longest status or header line read
 _MAX_HEADERS = 100
+MAX_BODY = 128 * 1024 * 1024  # the largest answer read (a page of 500 objects is a few MiB)
+
+
+class BadFraming(http.client.HTTPException):
+    """An answer whose framing cannot be read: the connection is dropped."""
 
 
 class RawResponse(Protocol):
@@ -163,7 +175,7 @@ class DirectHttp:
             conn = self._connection(connect)
             try:
                 return self._once(conn, method, request, read)
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, ValueError) as exc:
                 self._drop(conn)
                 # A server may close an idle kept-alive connection just as a request goes out (after the idle
                 # check): a read is then sent once more on a fresh connection, as HTTP clients do for a
@@ -175,8 +187,12 @@ class DirectHttp:
     def _once(self, conn: _Connection, method: str, request: bytes,
               read: float | None) -> tuple[int, Mapping[str, str], bytes]:
         conn.sock.settimeout(read)
-        conn.sock.sendall(request)
-        status, headers, data, will_close = _read_response(conn.rfile, method)
+        conn.raw.deadline = None if read is None else time.monotonic() + read
+        try:
+            conn.sock.sendall(request)
+            status, headers, data, will_close = _read_response(conn.rfile, method)
+        finally:
+            conn.raw.deadline = None
         if will_close:
             self._drop(conn)
         return status, headers, data
@@ -209,12 +225,32 @@ class DirectHttp:
             self._local.conn = None
 
 
+class _DeadlineIO(io.RawIOBase):
+    """The socket's bytes, each read given what is left of the answer's ``deadline`` as its timeout."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the answer did not arrive within the request's deadline")
+            self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
 class _Connection:
     """A kept-alive connection: its socket, and a buffered reader on it for the answers."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.raw = _DeadlineIO(sock)
+        self.rfile = io.BufferedReader(self.raw, 65536)
 
     def close(self) -> None:
         for part in (self.rfile, self.sock):
@@ -236,11 +272,13 @@ def _read_response(rfile: Any, method: str) -> tuple[int, dict[str, str], bytes,
             raise http.client.BadStatusLine(line.decode("latin-1", "replace").strip())
         version, status = parts[0], int(parts[1])
         headers: dict[str, str] = {}
+        lines = 0
         while True:
             field = rfile.readline(_MAX_LINE + 1)
             if field in (b"\r\n", b"\n"):
                 break
-            if not field or len(field) > _MAX_LINE or len(headers) > _MAX_HEADERS:
+            lines += 1
+            if not field or len(field) > _MAX_LINE or lines > _MAX_HEADERS:
                 raise http.client.IncompleteRead(field, None)
             name, _, value = field.partition(b":")
             headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
@@ -253,9 +291,16 @@ def _read_response(rfile: Any, method: str) -> tuple[int, dict[str, str], bytes,
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return status, headers, _read_chunked(rfile), will_close
     length = headers.get("content-length")
-    if length is None:
-        return status, headers, rfile.read(), True  # the body ends with the connection
+    if length is None:  # the body ends with the connection
+        data = rfile.read(MAX_BODY + 1)
+        if len(data) > MAX_BODY:
+            raise BadFraming(f"an answer without Content-Length longer than {MAX_BODY} bytes")
+        return status, headers, data, True
+    if not length.isdigit():
+        raise BadFraming(f"Content-Length {length[:40]!r} is not a number")
     size = int(length)
+    if size > MAX_BODY:
+        raise BadFraming(f"Content-Length {size} is more than the {MAX_BODY} bytes read")
     data = rfile.read(size)
     if len(data) < size:
         raise http.client.IncompleteRead(data, size - len(data))
@@ -263,12 +308,21 @@ def _read_response(rfile: Any, method: str) -> tuple[int, dict[str, str], bytes,
 
 
 def _read_chunked(rfile: Any) -> bytes:
-    parts = []
+    parts: list[bytes] = []
+    total = 0
     while True:
         line = rfile.readline(_MAX_LINE + 1)
         if not line:
             raise http.client.IncompleteRead(b"".join(parts), None)
-        size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        if len(line) > _MAX_LINE:
+            raise BadFraming("a chunk-size line longer than the longest line read")
+        text = line.split(b";", 1)[0].strip()
+        if not text or text.strip(b"0123456789abcdefABCDEF"):
+            raise BadFraming(f"chunk size {text[:40]!r} is not a hexadecimal number")
+        size = int(text, 16)
+        total += size
+        if total > MAX_BODY:
+            raise BadFraming(f"a chunked answer longer than {MAX_BODY} bytes")
         if size == 0:
             while rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n", b""):  # trailer fields
                 pass
@@ -291,14 +345,21 @@ def _ssl_context(config: Any) -> ssl.SSLContext:
     return context
 
 
+def readable_now(sock: Any) -> bool:
+    """Whether ``sock`` has something to read (data, or the peer's close) right now. ``poll``, not
+    ``select``: it takes any file descriptor number (select fails above 1023)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
 def _dropped(sock: Any) -> bool:
     """An idle kept-alive socket that is readable has been closed by the server (or holds junk): not
     reusable."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        return readable_now(sock)
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:

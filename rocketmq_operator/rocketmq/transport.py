@@ -99,10 +99,11 @@ class Connection:
         if self._broken or self._clock.now() - self.last_used > idle_timeout:
             return False
         try:
-            readable, _, _ = select.select([self._sock], [], [], 0)
+            poller = select.poll()  # not select.select: it fails above file descriptor 1023
+            poller.register(self._sock, select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
         except (OSError, ValueError):
             return False
-        return not readable
 
     def close(self) -> None:
         self._broken = True
