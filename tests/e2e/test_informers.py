@@ -180,3 +180,56 @@ def test_a_410_makes_the_informer_relist_with_no_lost_and_no_phantom_objects(
             informer.lister().get(ns, "cm-0")
     finally:
         informer.stop()
+
+
+class GarblingSource:
+    """Wraps the client; the first watch stream delivers one malformed event (no ``type``) after
+    ``garble_after`` real ones, as a broken proxy or server might."""
+
+    def __init__(self, kube: KubeClient, garble_after: int = 0) -> None:
+        self._kube = kube
+        self._left = garble_after
+        self.garbled = threading.Event()
+        self.lists = 0
+
+    def list_pages(self, resource: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        self.lists += 1
+        return self._kube.list_pages(resource, **kwargs)
+
+    def watch(self, resource: Any, **kwargs: Any) -> Any:
+        stream = self._kube.watch(resource, **kwargs)
+        return stream if self.garbled.is_set() else _Garbled(stream, self)
+
+
+class _Garbled:
+    def __init__(self, stream: Any, source: GarblingSource) -> None:
+        self._stream, self._source = stream, source
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for event in self._stream:
+            yield event
+            if self._source._left <= 0 and not self._source.garbled.is_set():
+                self._source.garbled.set()
+                yield {"object": {"metadata": {"name": "garbage"}}}  # no type: the reflector cannot apply it
+            self._source._left -= 1
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def test_a_malformed_watch_event_makes_the_informer_relist_and_catch_up(kube: KubeClient, ns: str) -> None:
+    source = GarblingSource(kube)
+    informer = SharedInformer(source, CONFIG_MAPS, namespaces=[ns])
+    informer.start()
+    try:
+        assert informer.wait_for_sync(30)
+        kube.create(CONFIG_MAPS, configmap(ns, "first"))  # delivered, then the malformed event
+        assert source.garbled.wait(30)
+        kube.create(CONFIG_MAPS, configmap(ns, "second"))  # may fall in the gap: only a relist brings it
+        kube.patch(CONFIG_MAPS, "first", {"data": {"v": "1"}}, namespace=ns)
+        eventually(lambda: cache_view(informer, ns) == server_view(kube, ns), timeout=30,
+                   what="the cache to catch up after the malformed event")
+        assert source.lists >= 2, "the reflector relisted"
+        assert informer.unhealthy(60.0) == [] and informer.stats()["failures"] == 1
+    finally:
+        informer.stop()

@@ -215,3 +215,30 @@ def test_a_leader_frozen_past_its_lease_writes_nothing_once_thawed(operators, ap
     assert late == [], f"the old leader wrote after frozen-b acquired the lease: {late}"
     assert _audited_writes(audit_log, "(frozen-b)"), "the new leader's writes are in the audit log"
     print(f"FIGURE leader hand-over after SIGSTOP of the leader: {handover:.1f}s (lease 15 s, retry 2 s)")
+
+
+def test_an_operator_whose_caches_cannot_fill_turns_healthz_red_and_says_which(operators, api_client,
+                                                                                 namespace, tmp_path):
+    """A ServiceAccount without any role: every list is forbidden, the reflectors keep failing, and after
+    --cache-unhealthy-after /healthz answers 503 (the kubelet would restart the pod) while the failures show
+    on /metrics; before that bound /healthz is ok."""
+    from tests.e2e.rbac import service_account_kubeconfig
+
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    kubeconfig = service_account_kubeconfig(api_client, namespace=namespace,
+                                            path=tmp_path / "nobody.kubeconfig", name="nobody")
+    proc = OperatorProcess(kubeconfig, "--cache-unhealthy-after", "10", "--namespace", namespace,
+                           identity="nobody", log_dir=tmp_path)
+    try:
+        eventually(lambda: proc.get("/healthz")[0] in (200, 503), timeout=30, what="the probe server")
+        assert proc.get("/healthz")[0] == 200  # failing, but not yet for 10 s
+        eventually(lambda: proc.get("/healthz")[0] == 503, timeout=30, interval=0.5,
+                   what="/healthz to turn red once the caches failed for 10 s")
+        metrics = proc.get("/metrics")[1]
+        failures = [line for line in metrics.splitlines()
+                    if line.startswith("rocketmq_operator_informer_failures_total{")]
+        assert failures and all(float(line.rsplit(" ", 1)[1]) >= 1 for line in failures), failures
+        assert "informers not delivering" in proc.log()
+    finally:
+        proc.stop()
