@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client, watch
 
 from rocketmq_operator.controllers.runtime.runner import Key
-from tests.e2e.clusters import SAMPLES, create_cr, get_cr, wait_condition, wait_ready
+from tests.e2e.clusters import SAMPLES, condition, create_cr, get_cr, wait_condition, wait_ready
 from tests.e2e.conftest import IN_CLUSTER_OPERATOR
 from tests.e2e.test_brokercluster import _assert_rolled_slaves_first, small_cluster
 from tests.e2e.waiting import eventually
@@ -93,9 +93,12 @@ def test_pause_and_resume_set_and_clear_the_operators_annotation_writing_only_wh
     assert "Paused:" in kubectl_rocketmq(kubeconfig, "status", "bc", "-n", namespace).stdout
     done = kubectl_rocketmq(kubeconfig, "resume", "bc", "-n", namespace)
     assert done.stdout == "brokercluster.rocketmq.huanwei.io/bc resumed\n"
-    bc = wait_ready(api_client, "BrokerCluster", namespace, "bc")
+    # Ready stayed True while paused (nothing changed), so Ready alone does not say the resume was synced:
+    # the Paused condition going away does.
+    bc = eventually(lambda: (o := get_cr(api_client, "BrokerCluster", namespace, "bc")) and "Paused" not in [
+        c["type"] for c in o["status"]["conditions"]] and o, timeout=30, what="the Paused condition to go")
     assert PAUSE not in (bc["metadata"].get("annotations") or {})
-    assert "Paused" not in [c["type"] for c in bc["status"]["conditions"]]
+    assert condition(bc, "Ready")["status"] == "True"
     assert kubectl_rocketmq(kubeconfig, "resume", "bc", "-n", namespace).stdout == (
         "brokercluster.rocketmq.huanwei.io/bc is not paused\n")
 
