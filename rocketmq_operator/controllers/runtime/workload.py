@@ -23,6 +23,7 @@ from rocketmq_operator.controllers.runtime.common import pods_not_created
 from rocketmq_operator.controllers.runtime.conditions import READY, Recorder, warn_when_new
 from rocketmq_operator.controllers.runtime.control import ApplyReport, ObjectControl, StatusWriter, apply_all
 from rocketmq_operator.controllers.runtime.opening import Opened, mark_overridden, open_parent, refuse
+from rocketmq_operator.controllers.runtime.refs import client_name_servers
 from rocketmq_operator.controllers.runtime.runner import Key, Result
 from rocketmq_operator.informers import Lister
 
@@ -124,3 +125,19 @@ class WorkloadReconciler:
             conds.ready(False, reason="FailedCreate", message=not_created)
             return
         conds.ready(readiness.ok, reason=readiness.reason, message=readiness.message)
+
+
+class NameServiceClientReconciler(WorkloadReconciler):
+    """A workload that is a client of name servers (Console, Proxy): a Deployment, its name servers taken from
+    ``spec.nameServers``, else ``spec.nameServiceRef``, else the namespace's only NameService."""
+
+    workload_kind = "Deployment"
+
+    def __init__(self, *, lister: Lister, name_services: Lister, controls: dict[str, ObjectControl],
+                 status: StatusWriter, recorder: Recorder, clock: Clock = REAL_CLOCK) -> None:
+        super().__init__(lister=lister, controls=controls, status=status, recorder=recorder, clock=clock)
+        self._name_services = name_services
+
+    def name_servers(self, obj: dict[str, Any]) -> tuple[str, str | None]:
+        """The ``namesrvAddr`` to give the workload, or ``("", why there is none)``."""
+        return client_name_servers(obj, self._name_services)

@@ -11,32 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from rocketmq_operator.clock import REAL_CLOCK, Clock
-from rocketmq_operator.controllers.runtime.conditions import Recorder
-from rocketmq_operator.controllers.runtime.control import ObjectControl, StatusWriter
 from rocketmq_operator.controllers.runtime.opening import Opened
-from rocketmq_operator.controllers.runtime.refs import client_name_servers
 from rocketmq_operator.controllers.runtime.workload import (
     Built,
+    NameServiceClientReconciler,
     Readiness,
-    WorkloadReconciler,
     counted,
     ready_replicas,
 )
-from rocketmq_operator.informers import Lister
 from rocketmq_operator.resources.proxy import from_proxy, proxy_objects
 
 
-class ProxyReconciler(WorkloadReconciler):
-    workload_kind = "Deployment"
-
-    def __init__(self, *, lister: Lister, name_services: Lister, controls: dict[str, ObjectControl],
-                 status: StatusWriter, recorder: Recorder, clock: Clock = REAL_CLOCK) -> None:
-        super().__init__(lister=lister, controls=controls, status=status, recorder=recorder, clock=clock)
-        self._name_services = name_services
-
+class ProxyReconciler(NameServiceClientReconciler):
     def build(self, obj: dict[str, Any]) -> Built:
-        address, unknown = client_name_servers(obj, self._name_services)
+        address, unknown = self.name_servers(obj)
         model = from_proxy(obj, name_server_address=address)
         if unknown:
             return Built(model, refused=("NameServersUnknown", unknown))
